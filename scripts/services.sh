@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The project's own control of the local database servers used by tests, benchmarks and CI.
+#   bash scripts/services.sh start            start PostgreSQL and MariaDB if they are down, wait until ready
+#   bash scripts/services.sh prepare          create the databases the tests use (idempotent)
+#   bash scripts/services.sh stop pg|mysql    stop one server (the pool tests use it to simulate an outage)
+#   bash scripts/services.sh status           say which servers answer
+# Fails loudly (exit 1, with the reason) when a server cannot be brought up.
+set -uo pipefail
+
+PG_HOST=127.0.0.1 PG_PORT=5432 MY_HOST=127.0.0.1 MY_PORT=3306
+
+pg_up() { pg_isready -q -h "$PG_HOST" -p "$PG_PORT" -t 2 >/dev/null 2>&1; }
+my_up() { mysqladmin --connect-timeout=2 -h "$MY_HOST" -P "$MY_PORT" -uroot status >/dev/null 2>&1; }
+
+wait_for() { # name check seconds
+  local name=$1 check=$2 seconds=$3 i
+  for ((i = 0; i < seconds * 2; i++)); do
+    if $check; then return 0; fi
+    sleep 0.5
+  done
+  echo "services: $name did not come up within ${seconds}s" >&2
+  return 1
+}
+
+start_pg() {
+  if pg_up; then echo "services: PostgreSQL is up on $PG_HOST:$PG_PORT"; return 0; fi
+  local version
+  version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)
+  if [ -z "$version" ]; then echo "services: PostgreSQL is not installed (no /etc/postgresql)" >&2; return 1; fi
+  echo "services: starting PostgreSQL $version"
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  wait_for PostgreSQL pg_up 60 && echo "services: PostgreSQL is up on $PG_HOST:$PG_PORT"
+}
+
+start_my() {
+  if my_up; then echo "services: MariaDB is up on $MY_HOST:$MY_PORT"; return 0; fi
+  if [ ! -x /usr/sbin/mariadbd ]; then echo "services: MariaDB is not installed (no /usr/sbin/mariadbd)" >&2; return 1; fi
+  echo "services: starting MariaDB"
+  mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null || true
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql || true
+  wait_for MariaDB my_up 60 && echo "services: MariaDB is up on $MY_HOST:$MY_PORT"
+}
+
+stop_pg() {
+  local version
+  version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)
+  pg_ctlcluster --skip-systemctl-redirect "$version" main stop -m fast
+}
+
+stop_my() {
+  mysqladmin -h "$MY_HOST" -P "$MY_PORT" -uroot shutdown 2>/dev/null || start-stop-daemon --stop --oknodo --exec /usr/sbin/mariadbd
+  local i
+  for ((i = 0; i < 60; i++)); do my_up || return 0; sleep 0.5; done
+}
+
+prepare() {
+  psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -tAc "select 1 from pg_database where datname = 'test'" | grep -q 1 ||
+    psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -c 'create database test' || return 1
+  mysql -h "$MY_HOST" -P "$MY_PORT" -uroot -e 'create database if not exists test' || return 1
+  # LOAD DATA LOCAL INFILE (bulk writes) needs the server to allow it.
+  mysql -h "$MY_HOST" -P "$MY_PORT" -uroot -e 'set global local_infile = 1' || return 1
+  echo "services: databases ready"
+}
+
+case "${1:-start}" in
+  start) start_pg && start_my ;;
+  prepare) prepare ;;
+  stop)
+    case "${2:-}" in
+      pg | postgres) stop_pg ;;
+      mysql | mariadb) stop_my ;;
+      *) echo "usage: $0 stop pg|mysql" >&2; exit 2 ;;
+    esac ;;
+  status)
+    pg_up && echo "PostgreSQL: up" || echo "PostgreSQL: down"
+    my_up && echo "MariaDB: up" || echo "MariaDB: down" ;;
+  *) echo "usage: $0 start|prepare|stop pg|mysql|status" >&2; exit 2 ;;
+esac

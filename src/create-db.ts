@@ -1,0 +1,88 @@
+import { type Dialect, Kysely, type KyselyPlugin } from 'kysely'
+import { DbperfError, describeValue } from './errors.js'
+import { type ConnectionTarget, type DbConfig, parseTarget } from './dialects/connection-config.js'
+import { createMysqlDialect } from './dialects/mysql-dialect.js'
+import { createPgliteDialect } from './dialects/pglite-dialect.js'
+import { createPostgresDialect } from './dialects/postgres-dialect.js'
+import { createSqliteDialect } from './dialects/sqlite-dialect.js'
+import { observeDialect } from './observe/observed-dialect.js'
+
+/** Options of {@link createDb}. Every option is optional. */
+export interface CreateDbOptions {
+  /** Kysely plugins (for example `new CamelCasePlugin()`). Defaults to none. */
+  readonly plugins?: readonly KyselyPlugin[]
+  /**
+   * Passed as they are to the driver: `pg.Pool` for PostgreSQL, mysql2's `createPool` for MySQL/MariaDB, the
+   * better-sqlite3 `Database` constructor for SQLite, the `PGlite` constructor for embedded PostgreSQL.
+   * Defaults to none (PostgreSQL and MySQL pools hold at most 10 connections).
+   */
+  readonly driverOptions?: Readonly<Record<string, unknown>>
+  /**
+   * Defaults to `true`. With `false`, the handle is plain Kysely with no observation layer at all, which is
+   * useful to prove that observation changes nothing; `observe()` and everything built on it then throw.
+   */
+  readonly instrument?: boolean
+}
+
+const OPTION_KEYS = new Set(['plugins', 'driverOptions', 'instrument'])
+
+/**
+ * Opens a database and returns a `Kysely<DB>` whose every statement is observed (see `observe`).
+ *
+ * URLs: `postgres://` / `postgresql://` (pg), `mysql://` / `mariadb://` (mysql2), `sqlite:<path>` /
+ * `sqlite::memory:` (better-sqlite3), `pglite:` / `pglite:<dir>` (embedded PostgreSQL, no server). The driver
+ * package is loaded on first use, so only the one you use must be installed. Nothing connects until the
+ * first query; an unreachable server then fails with a `ConnectionError` naming host and port.
+ *
+ * ### Examples
+ * ```ts
+ * const db = createDb<DB>(process.env.DATABASE_URL ?? 'sqlite::memory:')
+ * const users = await db.selectFrom('users').selectAll().execute()
+ * await db.destroy()
+ * ```
+ */
+export function createDb<DB>(urlOrConfig: string | DbConfig, options: CreateDbOptions = {}): Kysely<DB> {
+  const target = parseTarget(urlOrConfig)
+  validateOptions(options)
+  const dialect = createDialect(target, options.driverOptions ?? {})
+  return new Kysely<DB>({
+    dialect:
+      options.instrument === false
+        ? dialect
+        : observeDialect(dialect, { dialect: target.dialect, driver: target.driver, target: target.display, host: target.host, port: target.port, database: target.database }),
+    ...(options.plugins ? { plugins: [...options.plugins] } : {}),
+  })
+}
+
+function createDialect(target: ConnectionTarget, driverOptions: Readonly<Record<string, unknown>>): Dialect {
+  switch (target.driver) {
+    case 'pg':
+      return createPostgresDialect(target, driverOptions)
+    case 'mysql2':
+      return createMysqlDialect(target, driverOptions)
+    case 'better-sqlite3':
+      return createSqliteDialect(target, driverOptions)
+    case 'pglite':
+      return createPgliteDialect(target, driverOptions)
+  }
+}
+
+function validateOptions(options: CreateDbOptions): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new DbperfError('DBPERF_INVALID_OPTION', `createDb(url, options) needs an options object, but got: ${describeValue(options)}`)
+  }
+  for (const key of Object.keys(options)) {
+    if (!OPTION_KEYS.has(key)) {
+      throw new DbperfError('DBPERF_INVALID_OPTION', `unknown createDb option "${key}"; expected some of: ${[...OPTION_KEYS].join(', ')}`)
+    }
+  }
+  if (options.plugins !== undefined && !Array.isArray(options.plugins)) {
+    throw new DbperfError('DBPERF_INVALID_OPTION', `createDb option "plugins" must be an array of Kysely plugins, but got: ${describeValue(options.plugins)}`)
+  }
+  if (options.driverOptions !== undefined && (options.driverOptions === null || typeof options.driverOptions !== 'object' || Array.isArray(options.driverOptions))) {
+    throw new DbperfError('DBPERF_INVALID_OPTION', `createDb option "driverOptions" must be an object, but got: ${describeValue(options.driverOptions)}`)
+  }
+  if (options.instrument !== undefined && typeof options.instrument !== 'boolean') {
+    throw new DbperfError('DBPERF_INVALID_OPTION', `createDb option "instrument" must be true or false, but got: ${describeValue(options.instrument)}`)
+  }
+}

@@ -1,0 +1,161 @@
+import { DbperfError, describeValue } from '../errors.js'
+import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+
+/** The driver packages dbperf can run on. */
+export type DriverName = 'pg' | 'mysql2' | 'better-sqlite3' | 'pglite'
+
+/**
+ * A database to connect to, as a config object instead of a URL.
+ *
+ * ### Examples
+ * ```ts
+ * createDb({ dialect: 'postgres', host: '127.0.0.1', user: 'postgres', database: 'test' })
+ * createDb({ dialect: 'sqlite', file: ':memory:' })
+ * createDb({ dialect: 'pglite' })            // embedded PostgreSQL, in memory
+ * ```
+ */
+export interface DbConfig {
+  readonly dialect: 'postgres' | 'mysql' | 'mariadb' | 'sqlite' | 'pglite'
+  readonly host?: string
+  /** Defaults to 5432 for PostgreSQL and 3306 for MySQL/MariaDB. */
+  readonly port?: number
+  readonly user?: string
+  readonly password?: string
+  readonly database?: string
+  /** SQLite: a file path or `':memory:'` (the default). PGlite: a data directory; in memory when omitted. */
+  readonly file?: string
+}
+
+/** A parsed, validated connection target. `password` is kept for the driver and never printed. */
+export interface ConnectionTarget {
+  readonly driver: DriverName
+  readonly dialect: SqlDialect
+  readonly host?: string | undefined
+  readonly port?: number | undefined
+  readonly user?: string | undefined
+  readonly password?: string | undefined
+  readonly database?: string | undefined
+  readonly file?: string | undefined
+  /** The URL the user gave, for drivers that read their own options from it (pg: `sslmode`, …). */
+  readonly url?: string | undefined
+  /** Where it points, for messages: `host:port/database`, a file, or `:memory:`. Never holds a password. */
+  readonly display: string
+}
+
+const SCHEMES = 'postgres://, postgresql://, mysql://, mariadb://, sqlite:<path>, sqlite::memory:, pglite: or pglite:<dir>'
+
+/** Replaces the password of a URL-like string with `***`, even when the rest of it does not parse. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/?#@]*):[^@/?#]*@/i, '$1:***@')
+}
+
+/** Parses a connection URL or config object into a {@link ConnectionTarget}, or throws a clear `DbperfError`. */
+export function parseTarget(input: string | DbConfig): ConnectionTarget {
+  if (typeof input === 'string') return parseUrl(input)
+  if (input !== null && typeof input === 'object' && !Array.isArray(input)) return fromConfig(input)
+  throw new DbperfError(
+    'DBPERF_INVALID_URL',
+    `createDb() needs a connection URL (${SCHEMES}) or a config object like { dialect: 'postgres', host, database }, but got: ${describeValue(input)}`,
+  )
+}
+
+function parseUrl(url: string): ConnectionTarget {
+  const trimmed = url.trim()
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(trimmed)?.[1]?.toLowerCase()
+  if (scheme === 'sqlite') {
+    let file = trimmed.slice('sqlite:'.length)
+    if (file.startsWith('//')) file = file.slice(2) // sqlite:///abs/path and sqlite://relative
+    if (file === '') throw invalidUrl(url, 'a SQLite URL needs a file: sqlite:./app.db, sqlite:/abs/path.db or sqlite::memory:')
+    return { driver: 'better-sqlite3', dialect: 'sqlite', file, display: file }
+  }
+  if (scheme === 'pglite') {
+    let dir = trimmed.slice('pglite:'.length)
+    if (dir.startsWith('//')) dir = dir.slice(2)
+    const file = dir === '' || dir === ':memory:' || dir === 'memory://' ? undefined : dir
+    return { driver: 'pglite', dialect: 'postgres', file, display: file ?? 'pglite in memory' }
+  }
+  if (scheme === undefined) throw invalidUrl(url, `expected a URL starting with one of: ${SCHEMES}`)
+  const network = scheme === 'postgres' || scheme === 'postgresql' ? 'postgres' : scheme === 'mysql' || scheme === 'mariadb' ? 'mysql' : undefined
+  if (!network) {
+    throw new DbperfError('DBPERF_UNKNOWN_SCHEME', `unknown database URL scheme "${scheme}:" in ${redactUrl(url)}; expected one of: ${SCHEMES}`)
+  }
+  let parsed: URL
+  try {
+    parsed = new URL(trimmed)
+  } catch {
+    throw invalidUrl(url, `expected ${scheme}://user:password@host:port/database`)
+  }
+  if (!parsed.hostname && network === 'mysql') throw invalidUrl(url, `expected ${scheme}://user:password@host:port/database (the host is missing)`)
+  let port: number | undefined
+  if (parsed.port !== '') {
+    port = Number(parsed.port)
+    if (!Number.isInteger(port) || port <= 0 || port > 65535) throw invalidUrl(url, `the port must be a number from 1 to 65535`)
+  }
+  const defaultPort = network === 'postgres' ? 5432 : 3306
+  const host = decodeURIComponent(parsed.hostname) || undefined
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || undefined
+  return {
+    driver: network === 'postgres' ? 'pg' : 'mysql2',
+    dialect: network,
+    host,
+    port: port ?? defaultPort,
+    user: parsed.username ? decodeURIComponent(parsed.username) : undefined,
+    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+    database,
+    url: trimmed,
+    display: `${host ?? 'localhost'}:${port ?? defaultPort}${database ? `/${database}` : ''}`,
+  }
+}
+
+const CONFIG_KEYS = new Set(['dialect', 'host', 'port', 'user', 'password', 'database', 'file'])
+
+function fromConfig(config: DbConfig): ConnectionTarget {
+  for (const key of Object.keys(config)) {
+    if (!CONFIG_KEYS.has(key)) {
+      throw new DbperfError('DBPERF_INVALID_OPTION', `unknown database config key "${key}"; expected some of: ${[...CONFIG_KEYS].join(', ')}`)
+    }
+  }
+  for (const key of ['host', 'user', 'password', 'database', 'file'] as const) {
+    const value = config[key]
+    if (value !== undefined && typeof value !== 'string') {
+      throw new DbperfError('DBPERF_INVALID_OPTION', `database config "${key}" must be a string, but got: ${key === 'password' ? typeof value : describeValue(value)}`)
+    }
+  }
+  if (config.port !== undefined && !(Number.isInteger(config.port) && config.port > 0 && config.port <= 65535)) {
+    throw new DbperfError('DBPERF_INVALID_OPTION', `database config "port" must be an integer from 1 to 65535, but got: ${describeValue(config.port)}`)
+  }
+  switch (config.dialect) {
+    case 'postgres':
+    case 'mysql':
+    case 'mariadb': {
+      const dialect = config.dialect === 'postgres' ? 'postgres' : 'mysql'
+      const port = config.port ?? (dialect === 'postgres' ? 5432 : 3306)
+      const host = config.host ?? '127.0.0.1'
+      return {
+        driver: dialect === 'postgres' ? 'pg' : 'mysql2',
+        dialect,
+        host,
+        port,
+        user: config.user,
+        password: config.password,
+        database: config.database,
+        display: `${host}:${port}${config.database ? `/${config.database}` : ''}`,
+      }
+    }
+    case 'sqlite': {
+      const file = config.file ?? ':memory:'
+      return { driver: 'better-sqlite3', dialect: 'sqlite', file, display: file }
+    }
+    case 'pglite':
+      return { driver: 'pglite', dialect: 'postgres', file: config.file, display: config.file ?? 'pglite in memory' }
+    default:
+      throw new DbperfError(
+        'DBPERF_UNKNOWN_SCHEME',
+        `unknown database config dialect ${describeValue((config as { dialect?: unknown }).dialect)}; expected 'postgres', 'mysql', 'mariadb', 'sqlite' or 'pglite'`,
+      )
+  }
+}
+
+function invalidUrl(url: string, expected: string): DbperfError {
+  return new DbperfError('DBPERF_INVALID_URL', `malformed database URL ${JSON.stringify(redactUrl(url))}: ${expected}`)
+}

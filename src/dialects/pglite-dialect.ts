@@ -1,0 +1,153 @@
+import {
+  CompiledQuery,
+  createQueryId,
+  IdentifierNode,
+  RawNode,
+  type DatabaseConnection,
+  type DatabaseIntrospector,
+  type Dialect,
+  type DialectAdapter,
+  type Driver,
+  type Kysely,
+  PostgresAdapter,
+  PostgresIntrospector,
+  PostgresQueryCompiler,
+  type QueryCompiler,
+  type QueryResult,
+  type TransactionSettings,
+} from 'kysely'
+import type { ConnectionTarget } from './connection-config.js'
+import { loadPeer } from './load-peer.js'
+
+/** Options passed through to the `PGlite` constructor (`extensions`, `debug`, …). */
+export type PgliteOptions = Record<string, unknown>
+
+interface PgliteResults {
+  rows: unknown[]
+  affectedRows?: number
+}
+interface PgliteInstance {
+  readonly waitReady: Promise<void>
+  query(sql: string, params?: unknown[]): Promise<PgliteResults>
+  close(): Promise<void>
+}
+
+/**
+ * Embedded PostgreSQL (PGlite: the real PostgreSQL server compiled to WASM, in-process, no server to run).
+ * It gives a newcomer's first run and the demo real PostgreSQL plans and errors. One PGlite instance is one
+ * session, so the driver hands out its single connection to one borrower at a time.
+ */
+export function createPgliteDialect(target: ConnectionTarget, options: PgliteOptions = {}): Dialect {
+  return {
+    createAdapter: (): DialectAdapter => new PostgresAdapter(),
+    createDriver: (): Driver => new PgliteDriver(target, options),
+    createQueryCompiler: (): QueryCompiler => new PostgresQueryCompiler(),
+    createIntrospector: (db: Kysely<any>): DatabaseIntrospector => new PostgresIntrospector(db),
+  }
+}
+
+class PgliteDriver implements Driver {
+  readonly #target: ConnectionTarget
+  readonly #options: PgliteOptions
+  #connection: PgliteConnection | undefined
+  // A promise chain used as a mutex: each borrower waits for the previous one to release.
+  #queue: Promise<void> = Promise.resolve()
+
+  constructor(target: ConnectionTarget, options: PgliteOptions) {
+    this.#target = target
+    this.#options = options
+  }
+
+  async init(): Promise<void> {
+    const mod = await loadPeer('@electric-sql/pglite', `the embedded PostgreSQL database (${this.#target.display})`, () => import('@electric-sql/pglite'))
+    const PGlite = mod.PGlite as unknown as new (dataDir?: string, options?: PgliteOptions) => PgliteInstance
+    const instance = new PGlite(this.#target.file, this.#options)
+    await instance.waitReady
+    this.#connection = new PgliteConnection(instance)
+  }
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    const previous = this.#queue
+    let release!: () => void
+    this.#queue = new Promise<void>((resolve) => (release = resolve))
+    await previous
+    const connection = this.#connection
+    if (!connection) {
+      release()
+      throw new Error('the embedded PostgreSQL database is closed')
+    }
+    connection.release = release
+    return connection
+  }
+
+  async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    const parts = ['start transaction']
+    if (settings.isolationLevel) parts.push(`isolation level ${settings.isolationLevel}`)
+    if (settings.accessMode) parts.push(settings.accessMode)
+    await connection.executeQuery(CompiledQuery.raw(settings.isolationLevel || settings.accessMode ? parts.join(' ') : 'begin'))
+  }
+
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('commit'))
+  }
+
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('rollback'))
+  }
+
+  async savepoint(connection: DatabaseConnection, name: string, compileQuery: QueryCompiler['compileQuery']): Promise<void> {
+    await connection.executeQuery(compileQuery(savepointNode('savepoint', name), createQueryId()))
+  }
+
+  async rollbackToSavepoint(connection: DatabaseConnection, name: string, compileQuery: QueryCompiler['compileQuery']): Promise<void> {
+    await connection.executeQuery(compileQuery(savepointNode('rollback to', name), createQueryId()))
+  }
+
+  async releaseSavepoint(connection: DatabaseConnection, name: string, compileQuery: QueryCompiler['compileQuery']): Promise<void> {
+    await connection.executeQuery(compileQuery(savepointNode('release', name), createQueryId()))
+  }
+
+  async releaseConnection(connection: DatabaseConnection): Promise<void> {
+    const c = connection as PgliteConnection
+    const release = c.release
+    c.release = undefined
+    release?.()
+  }
+
+  async destroy(): Promise<void> {
+    const connection = this.#connection
+    this.#connection = undefined
+    await connection?.instance.close()
+  }
+}
+
+class PgliteConnection implements DatabaseConnection {
+  readonly instance: PgliteInstance
+  release: (() => void) | undefined
+
+  constructor(instance: PgliteInstance) {
+    this.instance = instance
+  }
+
+  async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+    const result = await this.instance.query(compiledQuery.sql, [...compiledQuery.parameters])
+    return {
+      rows: result.rows as R[],
+      ...(result.affectedRows !== undefined && compiledQuery.query.kind !== 'SelectQueryNode' && compiledQuery.query.kind !== 'RawNode'
+        ? { numAffectedRows: BigInt(result.affectedRows) }
+        : {}),
+    }
+  }
+
+  // PGlite returns whole results, so a stream is the buffered result handed out in chunks: the API works,
+  // the memory bound of a server-side cursor does not.
+  async *streamQuery<R>(compiledQuery: CompiledQuery, chunkSize = 100): AsyncIterableIterator<QueryResult<R>> {
+    const { rows } = await this.executeQuery<R>(compiledQuery)
+    for (let i = 0; i < rows.length; i += chunkSize) yield { rows: rows.slice(i, i + chunkSize) }
+  }
+}
+
+function savepointNode(command: string, name: string): RawNode {
+  // The same node Kysely's own drivers build: the identifier node quotes the savepoint name.
+  return RawNode.createWithChildren([RawNode.createWithSql(`${command} `), IdentifierNode.create(name)])
+}

@@ -1,0 +1,17 @@
+import { type Dialect, SqliteDialect } from 'kysely'
+import type { ConnectionTarget } from './connection-config.js'
+import { loadPeer } from './load-peer.js'
+
+/** Options passed through to the better-sqlite3 `Database` constructor (`readonly`, `timeout`, …). */
+export type SqliteOptions = Record<string, unknown>
+
+/** A Kysely SQLite dialect on `better-sqlite3`, loaded the first time the database is used. */
+export function createSqliteDialect(target: ConnectionTarget, options: SqliteOptions = {}): Dialect {
+  return new SqliteDialect({
+    database: async () => {
+      const mod = await loadPeer('better-sqlite3', `the SQLite database ${target.display}`, () => import('better-sqlite3'))
+      const Database = mod.default
+      return new Database(target.file ?? ':memory:', options)
+    },
+  })
+}

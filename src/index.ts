@@ -1,0 +1,17 @@
+/**
+ * dbperf: the efficient query as the easy default, the inefficient one as a failing test.
+ *
+ * This module is the foundation every capability builds on: `createDb` opens PostgreSQL, MySQL/MariaDB,
+ * SQLite or embedded PostgreSQL through Kysely with one observed query path; `observe` and `withScope` read
+ * that path; `fingerprint` gives statements their shape. Capabilities live in their own subpaths
+ * (`dbperf/loader`, `dbperf/detect`, `dbperf/explain`, `dbperf/advise`, `dbperf/bulk`, `dbperf/pool`).
+ */
+export { createDb, type CreateDbOptions } from './create-db.js'
+export { type DbConfig, redactUrl } from './dialects/connection-config.js'
+export { ConnectionError, DbperfError, type DbperfErrorCode } from './errors.js'
+export { type CallSite, formatCallSite } from './observe/call-site.js'
+export { observeDialect } from './observe/observed-dialect.js'
+export { type DatabaseInfo, getDatabaseInfo, observe, type QueryListener } from './observe/observer-hub.js'
+export type { QueryEvent, QueryMode } from './observe/query-event.js'
+export { currentScope, isWithin, type Scope, withScope } from './observe/scope.js'
+export { fingerprint, normalizeSql, type SqlDialect, statementKind } from './fingerprint/index.js'

@@ -1,0 +1,87 @@
+import { fileURLToPath } from 'node:url'
+import path from 'node:path'
+
+/** One frame of application code: where a query was issued from. */
+export interface CallSite {
+  /** Absolute path (file URLs are converted). */
+  readonly file: string
+  /** 1-based line number. */
+  readonly line: number
+  /** 1-based column number. */
+  readonly column: number
+  /** The function name V8 reports, or `undefined` for anonymous code. */
+  readonly functionName: string | undefined
+}
+
+/**
+ * A captured, not yet formatted stack. Capturing is cheap (V8 records the frames); formatting them into
+ * text is the expensive part, so it happens only when someone reads `callSite` or `stack` of an event.
+ */
+export interface StackCapture {
+  readonly stack?: string
+}
+
+// The package's own library code: frames from `<root>/src` or `<root>/dist/src` are dbperf's, not the user's.
+// (The demo application lives in `<root>/demo`, outside both, so its frames count as application frames.)
+const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', ...(import.meta.url.includes('/dist/src/') ? ['..'] : []))
+const ownDirs = [path.join(packageRoot, 'src') + path.sep, path.join(packageRoot, 'dist', 'src') + path.sep]
+
+// Enough frames to get past Kysely's query builder, executor and connection provider (about eight deep)
+// plus a few application frames for the full stack.
+const CAPTURE_DEPTH = 40
+
+/** Records the current stack without formatting it. */
+export function captureStack(): StackCapture {
+  const holder: { stack?: string } = {}
+  const previous = Error.stackTraceLimit
+  Error.stackTraceLimit = CAPTURE_DEPTH
+  Error.captureStackTrace(holder, captureStack)
+  Error.stackTraceLimit = previous
+  return holder
+}
+
+// `    at fn (file:line:col)`, `    at async fn (file:line:col)`, `    at file:line:col`
+const FRAME = /^\s*at (?:async )?(?:(.*?) \()?(.*?):(\d+):(\d+)\)?$/
+
+/** Parses a V8 stack into frames, keeping only application frames (not dbperf, Kysely, node_modules or Node). */
+export function applicationFrames(capture: StackCapture): CallSite[] {
+  const text = capture.stack
+  if (!text) return []
+  const frames: CallSite[] = []
+  for (const lineText of text.split('\n')) {
+    const m = FRAME.exec(lineText)
+    if (!m) continue
+    let file = m[2] ?? ''
+    if (file.startsWith('file://')) {
+      try {
+        file = fileURLToPath(file)
+      } catch {
+        continue
+      }
+    }
+    if (!isApplicationFile(file)) continue
+    const name = m[1]
+    frames.push({
+      file,
+      line: Number(m[3]),
+      column: Number(m[4]),
+      functionName: name === undefined || name === '' || name === '<anonymous>' ? undefined : name.replace(/^new /, ''),
+    })
+  }
+  return frames
+}
+
+/** True for a file that belongs to the application rather than to dbperf, Kysely, a dependency or Node. */
+export function isApplicationFile(file: string): boolean {
+  if (file.startsWith('node:') || file === 'native' || file.startsWith('internal/') || file === '<anonymous>') return false
+  if (file.includes(`${path.sep}node_modules${path.sep}`)) return false
+  for (const dir of ownDirs) if (file.startsWith(dir)) return false
+  return path.isAbsolute(file)
+}
+
+/** `file:line:column`, relative to the working directory when inside it. */
+export function formatCallSite(site: CallSite, cwd: string = process.cwd()): string {
+  const rel = path.relative(cwd, site.file)
+  const shown = rel.startsWith('..') || path.isAbsolute(rel) ? site.file : rel
+  return `${shown}:${site.line}:${site.column}`
+}

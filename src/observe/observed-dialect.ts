@@ -1,0 +1,59 @@
+import type { DatabaseIntrospector, Dialect, DialectAdapter, Driver, Kysely, QueryCompiler } from 'kysely'
+import { MysqlAdapter, PostgresAdapter, SqliteAdapter } from 'kysely'
+import { DbperfError } from '../errors.js'
+import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import { type DatabaseInfo, ObserverHub, registerHub } from './observer-hub.js'
+import { ObservedDriver } from './observed-driver.js'
+
+/**
+ * Wraps any Kysely dialect so that the Kysely instance built on it is observed: `observe()`, `withScope()`
+ * and everything built on them work with it. `createDb()` does this for you; use this when you build the
+ * dialect yourself.
+ *
+ * ### Examples
+ * ```ts
+ * const db = new Kysely<DB>({ dialect: observeDialect(new PostgresDialect({ pool })) })
+ * observe(db, (e) => …)
+ * ```
+ */
+export function observeDialect(dialect: Dialect, info?: Partial<DatabaseInfo>): Dialect {
+  let adapter: DialectAdapter | undefined
+  let hub: ObserverHub | undefined
+  const ensureHub = (): ObserverHub => {
+    if (hub) return hub
+    adapter ??= dialect.createAdapter()
+    const sqlDialect = info?.dialect ?? dialectOfAdapter(adapter)
+    hub = new ObserverHub({
+      dialect: sqlDialect,
+      driver: info?.driver ?? 'custom',
+      target: info?.target ?? 'unknown',
+      host: info?.host,
+      port: info?.port,
+      database: info?.database,
+    })
+    registerHub(adapter, hub)
+    return hub
+  }
+  return {
+    // Kysely creates the adapter once per instance and shares it with transactions and copies, which is
+    // what makes it the key from any of them back to the hub.
+    createAdapter: (): DialectAdapter => {
+      ensureHub()
+      return adapter as DialectAdapter
+    },
+    createDriver: (): Driver => new ObservedDriver(dialect.createDriver(), ensureHub()),
+    createQueryCompiler: (): QueryCompiler => dialect.createQueryCompiler(),
+    createIntrospector: (db: Kysely<any>): DatabaseIntrospector => dialect.createIntrospector(db),
+  }
+}
+
+/** The SQL dialect of a Kysely adapter, by its class (subclasses included). */
+export function dialectOfAdapter(adapter: DialectAdapter): SqlDialect {
+  if (adapter instanceof PostgresAdapter) return 'postgres'
+  if (adapter instanceof MysqlAdapter) return 'mysql'
+  if (adapter instanceof SqliteAdapter) return 'sqlite'
+  throw new DbperfError(
+    'DBPERF_UNSUPPORTED',
+    `observeDialect() could not tell the SQL dialect of adapter ${adapter.constructor.name}; pass it: observeDialect(dialect, { dialect: 'postgres' | 'mysql' | 'sqlite' })`,
+  )
+}

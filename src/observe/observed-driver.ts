@@ -1,0 +1,265 @@
+import type { CompiledQuery, DatabaseConnection, Driver, QueryCompiler, QueryResult, TransactionSettings } from 'kysely'
+import { ConnectionError, DbperfError } from '../errors.js'
+import { captureStack, type StackCapture } from './call-site.js'
+import type { ObserverHub } from './observer-hub.js'
+import { ObservedQuery, type QueryMode } from './query-event.js'
+import { currentOrigin } from './origin.js'
+import { currentScope } from './scope.js'
+
+/**
+ * Wraps a Kysely {@link Driver} so that every statement, including the ones the driver sends itself for
+ * transactions and savepoints, is seen once with its timing, rows and call site. This is dbperf's single
+ * observation point: the pool, loaders, N+1 detector, EXPLAIN dev mode and the advisor all read from it.
+ *
+ * Why the driver and not a plugin or Kysely's `log` option: plugins never see `begin`/`commit`/savepoints or
+ * row counts, and `log` is awaited inside the query path and sees no pool wait.
+ */
+export class ObservedDriver implements Driver {
+  readonly #inner: Driver
+  readonly #hub: ObserverHub
+  #nextConnectionId = 1
+  // The wrapper handed to Kysely for each inner connection; reused so a pooled connection keeps its id.
+  readonly #wrappers = new WeakMap<DatabaseConnection, ObservedConnection>()
+
+  constructor(inner: Driver, hub: ObserverHub) {
+    this.#inner = inner
+    this.#hub = hub
+  }
+
+  async init(): Promise<void> {
+    await this.#inner.init()
+  }
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    // Kysely calls this synchronously from the application's `execute()`, so the stack captured here still
+    // holds the application's frames; after the `await` below they would only survive as async frames.
+    const capture = this.#hub.active ? captureStack() : undefined
+    const start = performance.now()
+    let inner: DatabaseConnection
+    try {
+      inner = await this.#inner.acquireConnection()
+    } catch (error) {
+      throw this.#connectionError(error)
+    }
+    let wrapper = this.#wrappers.get(inner)
+    if (!wrapper) {
+      wrapper = new ObservedConnection(inner, this.#hub, this.#nextConnectionId++)
+      this.#wrappers.set(inner, wrapper)
+    }
+    wrapper.pendingWaitMs = performance.now() - start
+    wrapper.pendingCapture = capture
+    return wrapper
+  }
+
+  async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    const c = unwrap(connection)
+    c.inTransaction = true
+    try {
+      await this.#inner.beginTransaction(c.controlView, settings)
+    } catch (error) {
+      c.inTransaction = false
+      throw error
+    }
+  }
+
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    const c = unwrap(connection)
+    try {
+      await this.#inner.commitTransaction(c.controlView)
+    } finally {
+      c.inTransaction = false
+    }
+  }
+
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    const c = unwrap(connection)
+    try {
+      await this.#inner.rollbackTransaction(c.controlView)
+    } finally {
+      c.inTransaction = false
+    }
+  }
+
+  async savepoint(connection: DatabaseConnection, name: string, compileQuery: QueryCompiler['compileQuery']): Promise<void> {
+    await this.#savepointCall('savepoint', connection, name, compileQuery)
+  }
+
+  async rollbackToSavepoint(connection: DatabaseConnection, name: string, compileQuery: QueryCompiler['compileQuery']): Promise<void> {
+    await this.#savepointCall('rollbackToSavepoint', connection, name, compileQuery)
+  }
+
+  async releaseSavepoint(connection: DatabaseConnection, name: string, compileQuery: QueryCompiler['compileQuery']): Promise<void> {
+    await this.#savepointCall('releaseSavepoint', connection, name, compileQuery)
+  }
+
+  async releaseConnection(connection: DatabaseConnection): Promise<void> {
+    const c = unwrap(connection)
+    c.pendingCapture = undefined
+    c.pendingWaitMs = 0
+    // Built-in drivers cast the connection back to their own class here: hand back the real one.
+    await this.#inner.releaseConnection(c.inner)
+  }
+
+  async destroy(): Promise<void> {
+    await this.#inner.destroy()
+  }
+
+  async #savepointCall(
+    method: 'savepoint' | 'rollbackToSavepoint' | 'releaseSavepoint',
+    connection: DatabaseConnection,
+    name: string,
+    compileQuery: QueryCompiler['compileQuery'],
+  ): Promise<void> {
+    const fn = this.#inner[method]
+    if (!fn) {
+      throw new DbperfError('DBPERF_UNSUPPORTED', `the ${this.#hub.info.driver} driver does not support savepoints (${method})`)
+    }
+    await fn.call(this.#inner, unwrap(connection).controlView, name, compileQuery)
+  }
+
+  #connectionError(error: unknown): unknown {
+    if (error instanceof DbperfError) return error
+    const { info } = this.#hub
+    const reason = error instanceof Error ? error.message : String(error)
+    return new ConnectionError(
+      `could not connect to ${info.dialect} at ${info.target}: ${reason || (error as { code?: string })?.code || 'unknown error'}`,
+      { host: info.host, port: info.port },
+      error,
+    )
+  }
+}
+
+function unwrap(connection: DatabaseConnection): ObservedConnection {
+  if (connection instanceof ObservedConnection) return connection
+  throw new DbperfError('DBPERF_INVALID_INPUT', 'the observed driver was handed a connection it did not create')
+}
+
+/** The connection Kysely sees: forwards to the driver's connection and emits one event per statement. */
+class ObservedConnection implements DatabaseConnection {
+  readonly inner: DatabaseConnection
+  readonly id: number
+  readonly #hub: ObserverHub
+  inTransaction = false
+  /** Pool wait of the acquire that handed out this connection, reported by its first statement. */
+  pendingWaitMs = 0
+  /** Stack captured at acquire time, used by the first statement (see `acquireConnection`). */
+  pendingCapture: StackCapture | undefined
+  #controlView: DatabaseConnection | undefined
+
+  constructor(inner: DatabaseConnection, hub: ObserverHub, id: number) {
+    this.inner = inner
+    this.#hub = hub
+    this.id = id
+  }
+
+  /**
+   * What the inner driver gets for `begin`/`commit`/savepoints: the driver's own connection object, except
+   * that its statements go through this wrapper. A Proxy (not a plain wrapper) because a driver may reach
+   * for its connection's own members; functions are bound to the real object so private fields still work.
+   */
+  get controlView(): DatabaseConnection {
+    this.#controlView ??= new Proxy(this.inner, {
+      get: (target, property) => {
+        if (property === 'executeQuery') return (q: CompiledQuery) => this.executeQuery(q)
+        if (property === 'streamQuery') return (q: CompiledQuery, chunkSize?: number) => this.streamQuery(q, chunkSize)
+        const value: unknown = Reflect.get(target, property, target)
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
+      },
+    })
+    return this.#controlView
+  }
+
+  async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+    if (!this.#hub.active) return this.inner.executeQuery<R>(compiledQuery)
+    const capture = this.#takeCapture()
+    const connectionWaitMs = this.#takeWait()
+    const scope = currentScope()
+    const inTransaction = this.inTransaction
+    const startedAt = Date.now()
+    const start = performance.now()
+    try {
+      const result = await this.inner.executeQuery<R>(compiledQuery)
+      this.#emit(compiledQuery, 'execute', capture, connectionWaitMs, scope, inTransaction, startedAt, start, result.rows.length, result.numAffectedRows, undefined)
+      return result
+    } catch (error) {
+      this.#emit(compiledQuery, 'execute', capture, connectionWaitMs, scope, inTransaction, startedAt, start, 0, undefined, error)
+      throw error
+    }
+  }
+
+  async *streamQuery<R>(compiledQuery: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
+    if (!this.inner.streamQuery) {
+      throw new DbperfError('DBPERF_UNSUPPORTED', `the ${this.#hub.info.driver} driver does not support streaming queries`)
+    }
+    if (!this.#hub.active) {
+      yield* this.inner.streamQuery<R>(compiledQuery, chunkSize)
+      return
+    }
+    const capture = this.#takeCapture()
+    const connectionWaitMs = this.#takeWait()
+    const scope = currentScope()
+    const inTransaction = this.inTransaction
+    const startedAt = Date.now()
+    const start = performance.now()
+    let rows = 0
+    let error: unknown
+    try {
+      for await (const chunk of this.inner.streamQuery<R>(compiledQuery, chunkSize)) {
+        rows += chunk.rows.length
+        yield chunk
+      }
+    } catch (e) {
+      error = e
+      throw e
+    } finally {
+      // Also reached when the consumer stops early (`break`): the stream ended, so the event is due.
+      this.#emit(compiledQuery, 'stream', capture, connectionWaitMs, scope, inTransaction, startedAt, start, rows, undefined, error)
+    }
+  }
+
+  #takeCapture(): StackCapture {
+    const capture = this.pendingCapture ?? captureStack()
+    this.pendingCapture = undefined
+    return capture
+  }
+
+  #takeWait(): number {
+    const wait = this.pendingWaitMs
+    this.pendingWaitMs = 0
+    return wait
+  }
+
+  #emit(
+    compiledQuery: CompiledQuery,
+    mode: QueryMode,
+    capture: StackCapture,
+    connectionWaitMs: number,
+    scope: ReturnType<typeof currentScope>,
+    inTransaction: boolean,
+    startedAt: number,
+    start: number,
+    rowCount: number,
+    affected: bigint | undefined,
+    error: unknown,
+  ): void {
+    this.#hub.emit(
+      new ObservedQuery({
+        sql: compiledQuery.sql,
+        parameters: compiledQuery.parameters,
+        dialect: this.#hub.info.dialect,
+        startedAt,
+        durationMs: performance.now() - start,
+        rowCount,
+        affectedRows: affected === undefined ? undefined : Number(affected),
+        error,
+        connectionWaitMs,
+        inTransaction,
+        scope,
+        connectionId: this.id,
+        mode,
+        origin: currentOrigin(),
+        capture,
+      }),
+    )
+  }
+}

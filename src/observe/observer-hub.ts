@@ -1,0 +1,122 @@
+import type { DialectAdapter, Kysely } from 'kysely'
+import { DbperfError, describeValue } from '../errors.js'
+import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import type { QueryEvent } from './query-event.js'
+
+/** Receives every {@link QueryEvent}. Called synchronously when a statement ends: keep it cheap. */
+export type QueryListener = (event: QueryEvent) => void
+
+/** What a database handle is: its SQL dialect, the driver behind it, and where it points (password redacted). */
+export interface DatabaseInfo {
+  readonly dialect: SqlDialect
+  /** `'pg' | 'mysql2' | 'better-sqlite3' | 'pglite'`, or `'custom'` for a dialect passed in by the user. */
+  readonly driver: string
+  /** Host and port, file, or `:memory:`, never with a password. */
+  readonly target: string
+  readonly host?: string | undefined
+  readonly port?: number | undefined
+  readonly database?: string | undefined
+}
+
+/**
+ * The fan-out point of one database handle: the observed driver emits here and `observe()` subscribes here.
+ * A hub is found from any Kysely instance that shares the dialect adapter, so `db`, its transactions and its
+ * `withSchema()`/`withPlugin()` copies all reach the same listeners.
+ */
+export class ObserverHub {
+  readonly info: DatabaseInfo
+  #listeners: QueryListener[] = []
+  #onListenerError: (error: unknown) => void
+
+  constructor(info: DatabaseInfo, onListenerError?: (error: unknown) => void) {
+    this.info = info
+    this.#onListenerError = onListenerError ?? reportListenerError
+  }
+
+  /** False when nobody listens: the driver then skips building events and capturing stacks. */
+  get active(): boolean {
+    return this.#listeners.length > 0
+  }
+
+  subscribe(listener: QueryListener): () => void {
+    // Copy on write: emit() iterates a snapshot, so a listener may unsubscribe itself while being called.
+    this.#listeners = [...this.#listeners, listener]
+    let subscribed = true
+    return () => {
+      if (!subscribed) return
+      subscribed = false
+      const i = this.#listeners.indexOf(listener)
+      if (i >= 0) this.#listeners = [...this.#listeners.slice(0, i), ...this.#listeners.slice(i + 1)]
+    }
+  }
+
+  emit(event: QueryEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event)
+      } catch (error) {
+        // A listener's bug must never break the user's query.
+        this.#onListenerError(error)
+      }
+    }
+  }
+}
+
+let warnedListenerError = false
+function reportListenerError(error: unknown): void {
+  if (warnedListenerError) return
+  warnedListenerError = true
+  process.emitWarning(`a dbperf query listener threw; the query was not affected (further listener errors are not reported): ${error instanceof Error ? error.stack : String(error)}`, 'DbperfWarning')
+}
+
+const hubs = new WeakMap<DialectAdapter, ObserverHub>()
+
+/** Links a hub to the adapter its Kysely instances share. Called once per dialect by the observed dialect. */
+export function registerHub(adapter: DialectAdapter, hub: ObserverHub): void {
+  hubs.set(adapter, hub)
+}
+
+/** The hub behind `db`, or `undefined` when `db` was not created by dbperf. */
+export function findHub(db: Kysely<never> | Kysely<unknown> | { getExecutor(): { adapter: DialectAdapter } }): ObserverHub | undefined {
+  return hubs.get(db.getExecutor().adapter)
+}
+
+/** The hub behind `db`; throws a {@link DbperfError} naming the fix when `db` is not observed. */
+export function requireHub(db: unknown, caller: string): ObserverHub {
+  const hub =
+    db !== null && typeof db === 'object' && typeof (db as { getExecutor?: unknown }).getExecutor === 'function'
+      ? findHub(db as { getExecutor(): { adapter: DialectAdapter } })
+      : undefined
+  if (!hub) {
+    throw new DbperfError(
+      'DBPERF_NOT_OBSERVED',
+      `${caller} needs a Kysely instance created by createDb() (or built on observeDialect()), but got: ${describeValue(db)}. ` +
+        `Create it with createDb(url) from 'dbperf', or wrap your dialect: new Kysely({ dialect: observeDialect(yourDialect) }).`,
+    )
+  }
+  return hub
+}
+
+/**
+ * Subscribes to every statement run through `db` (and its transactions). Returns the unsubscribe function.
+ * Listeners run synchronously when a statement ends; one that throws is reported once and never affects
+ * the query.
+ *
+ * ### Examples
+ * ```ts
+ * const stop = observe(db, (e) => console.log(e.durationMs.toFixed(1), e.sql, e.callSite))
+ * await db.selectFrom('users').selectAll().execute()
+ * stop()
+ * ```
+ */
+export function observe(db: Kysely<any>, listener: QueryListener): () => void {
+  if (typeof listener !== 'function') {
+    throw new DbperfError('DBPERF_INVALID_INPUT', `observe(db, listener) needs a function listener, but got: ${describeValue(listener)}`)
+  }
+  return requireHub(db, 'observe(db, listener)').subscribe(listener)
+}
+
+/** What dbperf knows about a database handle: dialect, driver and target (password redacted). */
+export function getDatabaseInfo(db: Kysely<any>): DatabaseInfo {
+  return requireHub(db, 'getDatabaseInfo(db)').info
+}

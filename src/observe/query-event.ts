@@ -1,0 +1,136 @@
+import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import { applicationFrames, type CallSite, type StackCapture } from './call-site.js'
+import type { QueryOrigin } from './origin.js'
+import type { Scope } from './scope.js'
+
+/** How the statement was run: a buffered `executeQuery` or a streamed `streamQuery`. */
+export type QueryMode = 'execute' | 'stream'
+
+/**
+ * One statement as the database saw it. Every statement that goes through a dbperf-created Kysely instance
+ * produces exactly one event when it finishes, success or failure: queries, raw `sql`, streamed queries,
+ * and the transaction statements themselves (`begin`, `commit`, `rollback`, savepoints).
+ *
+ * Events are immutable. `callSite` and `stack` are computed on first read: the stack is captured when the
+ * query starts, but formatting it costs more than the capture, so listeners that never look pay nothing.
+ */
+export interface QueryEvent {
+  readonly sql: string
+  readonly parameters: readonly unknown[]
+  readonly dialect: SqlDialect
+  /** `Date.now()` when the statement was sent. */
+  readonly startedAt: number
+  /** Wall time from sending the statement to its last row (or its error), in milliseconds. */
+  readonly durationMs: number
+  /** Rows returned; for a stream, rows delivered. `0` for statements that return none. */
+  readonly rowCount: number
+  /** Rows inserted, updated or deleted, when the driver reports it. */
+  readonly affectedRows: number | undefined
+  /** The error the statement failed with (the driver's own error object), or `undefined`. */
+  readonly error: unknown
+  /**
+   * Time spent getting a connection for this statement (pool wait plus connect), in milliseconds. Only the
+   * first statement on a freshly acquired connection pays it; statements later in a transaction report 0.
+   */
+  readonly connectionWaitMs: number
+  /** True for statements run inside a transaction, including its `begin` and `commit`/`rollback`. */
+  readonly inTransaction: boolean
+  /** The innermost {@link Scope} the statement ran in, if any. */
+  readonly scope: Scope | undefined
+  /** Identifies the connection within its database handle (1, 2, …), so statements can be grouped by session. */
+  readonly connectionId: number
+  readonly mode: QueryMode
+  /** Set when dbperf itself issued the statement (a loader batch, a bulk chunk, a catalogue lookup). */
+  readonly origin: QueryOrigin | undefined
+  /** The first application frame (outside dbperf, Kysely, `node_modules` and Node itself), if any. */
+  readonly callSite: CallSite | undefined
+  /** All application frames, innermost first. */
+  readonly stack: readonly CallSite[]
+}
+
+/** Fields known when the statement ends; `callSite` and `stack` are derived lazily from `capture`. */
+export interface QueryEventInit {
+  readonly sql: string
+  readonly parameters: readonly unknown[]
+  readonly dialect: SqlDialect
+  readonly startedAt: number
+  readonly durationMs: number
+  readonly rowCount: number
+  readonly affectedRows: number | undefined
+  readonly error: unknown
+  readonly connectionWaitMs: number
+  readonly inTransaction: boolean
+  readonly scope: Scope | undefined
+  readonly connectionId: number
+  readonly mode: QueryMode
+  readonly origin: QueryOrigin | undefined
+  readonly capture: StackCapture
+}
+
+/** The one implementation of {@link QueryEvent}. */
+export class ObservedQuery implements QueryEvent {
+  readonly sql: string
+  readonly parameters: readonly unknown[]
+  readonly dialect: SqlDialect
+  readonly startedAt: number
+  readonly durationMs: number
+  readonly rowCount: number
+  readonly affectedRows: number | undefined
+  readonly error: unknown
+  readonly connectionWaitMs: number
+  readonly inTransaction: boolean
+  readonly scope: Scope | undefined
+  readonly connectionId: number
+  readonly mode: QueryMode
+  readonly origin: QueryOrigin | undefined
+  #capture: StackCapture
+  #stack: readonly CallSite[] | undefined
+
+  constructor(init: QueryEventInit) {
+    this.sql = init.sql
+    this.parameters = init.parameters
+    this.dialect = init.dialect
+    this.startedAt = init.startedAt
+    this.durationMs = init.durationMs
+    this.rowCount = init.rowCount
+    this.affectedRows = init.affectedRows
+    this.error = init.error
+    this.connectionWaitMs = init.connectionWaitMs
+    this.inTransaction = init.inTransaction
+    this.scope = init.scope
+    this.connectionId = init.connectionId
+    this.mode = init.mode
+    this.origin = init.origin
+    this.#capture = init.capture
+  }
+
+  get stack(): readonly CallSite[] {
+    this.#stack ??= Object.freeze(applicationFrames(this.#capture))
+    return this.#stack
+  }
+
+  get callSite(): CallSite | undefined {
+    return this.stack[0]
+  }
+
+  /** A plain object with every field resolved, for logs and `JSON.stringify`. */
+  toJSON(): Record<string, unknown> {
+    return {
+      sql: this.sql,
+      parameters: this.parameters,
+      dialect: this.dialect,
+      startedAt: this.startedAt,
+      durationMs: this.durationMs,
+      rowCount: this.rowCount,
+      affectedRows: this.affectedRows,
+      error: this.error instanceof Error ? this.error.message : this.error,
+      connectionWaitMs: this.connectionWaitMs,
+      inTransaction: this.inTransaction,
+      scope: this.scope?.path,
+      connectionId: this.connectionId,
+      mode: this.mode,
+      origin: this.origin,
+      callSite: this.callSite,
+    }
+  }
+}

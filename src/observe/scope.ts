@@ -1,0 +1,62 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { DbperfError, describeValue } from '../errors.js'
+
+/**
+ * A named unit of work (a request, a test, a job). Every query run inside {@link withScope} carries the
+ * innermost scope; `parent` links to the enclosing one, so a detector can ask "did this query run anywhere
+ * inside request #12?" with {@link isWithin}.
+ */
+export interface Scope {
+  /** Unique for the life of the process, increasing. */
+  readonly id: number
+  readonly name: string
+  readonly parent: Scope | undefined
+  /** Names from the outermost scope to this one, joined by ` > `. */
+  readonly path: string
+  /** `Date.now()` when the scope was entered. */
+  readonly startedAt: number
+}
+
+const storage = new AsyncLocalStorage<Scope>()
+let nextScopeId = 1
+
+/**
+ * Runs `fn` in a named unit of work. The scope follows the work through `await`, `Promise.all`, timers and
+ * transactions (it lives in an `AsyncLocalStorage`), so every `QueryEvent` emitted inside carries it.
+ * Scopes nest: an inner scope's `parent` is the outer one. Returns what `fn` returns.
+ *
+ * ### Examples
+ * ```ts
+ * app.get('/posts', (req, res) => withScope(`GET /posts`, async () => res.json(await listPosts())))
+ * ```
+ */
+export function withScope<T>(name: string, fn: () => T): T {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new DbperfError('DBPERF_INVALID_INPUT', `withScope(name, fn) needs a non-empty string name, but got: ${describeValue(name)}`)
+  }
+  if (typeof fn !== 'function') {
+    throw new DbperfError('DBPERF_INVALID_INPUT', `withScope(name, fn) needs a function to run, but got: ${describeValue(fn)}`)
+  }
+  const parent = storage.getStore()
+  const scope: Scope = Object.freeze({
+    id: nextScopeId++,
+    name,
+    parent,
+    path: parent ? `${parent.path} > ${name}` : name,
+    startedAt: Date.now(),
+  })
+  return storage.run(scope, fn)
+}
+
+/** The innermost scope the caller runs in, or `undefined` outside every {@link withScope}. */
+export function currentScope(): Scope | undefined {
+  return storage.getStore()
+}
+
+/** True when `scope` is `ancestor` or nested (at any depth) inside it. */
+export function isWithin(scope: Scope | undefined, ancestor: Scope): boolean {
+  for (let s = scope; s !== undefined; s = s.parent) {
+    if (s === ancestor) return true
+  }
+  return false
+}
