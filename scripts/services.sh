@@ -53,9 +53,31 @@ stop_my() {
   for ((i = 0; i < 60; i++)); do my_up || return 0; sleep 0.5; done
 }
 
+# HypoPG gives the index advisor hypothetical indexes on PostgreSQL; CI installs and tests that path.
+ensure_hypopg() {
+  local version
+  version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)
+  [ -f "/usr/share/postgresql/$version/extension/hypopg.control" ] && return 0
+  echo "services: installing postgresql-$version-hypopg"
+  (apt-get -o DPkg::Lock::Timeout=300 update -qq && apt-get -o DPkg::Lock::Timeout=300 install -y -qq "postgresql-$version-hypopg") >/dev/null ||
+    { echo "services: could not install postgresql-$version-hypopg" >&2; return 1; }
+}
+
 prepare() {
+  ensure_hypopg || return 1
   psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -tAc "select 1 from pg_database where datname = 'test'" | grep -q 1 ||
     psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -c 'create database test' || return 1
+  psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d test -qc 'create extension if not exists hypopg' || return 1
+  # pg_stat_statements (a workload source for the advisor) only collects when preloaded: enable it once.
+  if ! psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d test -tAc 'show shared_preload_libraries' | grep -q pg_stat_statements; then
+    echo "services: enabling pg_stat_statements (PostgreSQL restarts once)"
+    psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d test -qc "alter system set shared_preload_libraries = 'pg_stat_statements'" || return 1
+    local version
+    version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)
+    pg_ctlcluster --skip-systemctl-redirect "$version" main restart || return 1
+    wait_for PostgreSQL pg_up 60 || return 1
+  fi
+  psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d test -qc 'create extension if not exists pg_stat_statements' || return 1
   mysql -h "$MY_HOST" -P "$MY_PORT" -uroot -e 'create database if not exists test' || return 1
   # LOAD DATA LOCAL INFILE (bulk writes) needs the server to allow it.
   mysql -h "$MY_HOST" -P "$MY_PORT" -uroot -e 'set global local_infile = 1' || return 1

@@ -1,0 +1,81 @@
+import { readFileSync } from 'node:fs'
+import { DbperfError } from '../errors.js'
+import { redactUrl } from '../dialects/connection-config.js'
+import { type CliIo, type Command, UsageError } from './command.js'
+
+// Commands are imported when run, so `dbperf --help` stays fast and a command's dependencies load only for it.
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  demo: { summary: 'run the demo app on an embedded database (or --db URL) and show what dbperf sees', load: async () => (await import('./commands/demo.js')).demoCommand },
+}
+
+function version(): string {
+  // src/cli/cli.ts and dist/src/cli/cli.js sit at different depths below package.json.
+  for (const relative of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(relative, import.meta.url), 'utf8')) as { name?: string; version?: string }
+      if (pkg.name === 'dbperf' && pkg.version) return pkg.version
+    } catch {
+      // not at this depth
+    }
+  }
+  return 'unknown'
+}
+
+function help(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length))
+  return [
+    'dbperf: query efficiency for Kysely on PostgreSQL, MySQL/MariaDB and SQLite',
+    '',
+    'Usage: dbperf <command> [options]',
+    '',
+    'Commands:',
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Options:',
+    '  -h, --help     show help (also: dbperf <command> --help)',
+    '  -v, --version  show the version',
+    '',
+  ].join('\n')
+}
+
+/** Runs the CLI with `argv` (without `node` and the script) and returns the exit code. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const [first, ...rest] = argv
+  if (first === undefined || first === '-h' || first === '--help' || first === 'help') {
+    io.stdout.write(help())
+    return first === undefined ? 2 : 0
+  }
+  if (first === '-v' || first === '--version') {
+    io.stdout.write(`${version()}\n`)
+    return 0
+  }
+  const entry = COMMANDS[first]
+  if (!entry) {
+    io.stderr.write(`dbperf: unknown command "${first}"\n\n${help()}`)
+    return 2
+  }
+  const command = await entry.load()
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.stdout.write(`${command.usage.trimEnd()}\n`)
+    return 0
+  }
+  try {
+    return await command.run(rest, io)
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr.write(`dbperf ${command.name}: ${error.message}\n\n${command.usage.trimEnd()}\n`)
+      return 2
+    }
+    if (error instanceof DbperfError) {
+      io.stderr.write(`dbperf ${command.name}: ${redactSecrets(error.message)}\n`)
+      return 1
+    }
+    io.stderr.write(`dbperf ${command.name}: ${redactSecrets(error instanceof Error ? (error.stack ?? error.message) : String(error))}\n`)
+    return 1
+  }
+}
+
+// Last line of defence: any URL with a password that reached a message is masked before it is printed.
+function redactSecrets(text: string): string {
+  return text.replace(/[a-z][a-z0-9+.-]*:\/\/[^\s"']+/gi, (url) => redactUrl(url))
+}
