@@ -27,8 +27,8 @@ const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 const ownDirs = [path.join(packageRoot, 'src') + path.sep, path.join(packageRoot, 'dist', 'src') + path.sep]
 
 // Enough frames to get past Kysely's query builder, executor and connection provider (about eight deep)
-// plus a few application frames for the full stack.
-const CAPTURE_DEPTH = 40
+// plus a dozen application frames for the full stack. (The capture costs about the same at any depth.)
+const CAPTURE_DEPTH = 24
 
 /** Records the current stack without formatting it. */
 export function captureStack(): StackCapture {

@@ -33,7 +33,7 @@ export class ObservedDriver implements Driver {
   async acquireConnection(): Promise<DatabaseConnection> {
     // Kysely calls this synchronously from the application's `execute()`, so the stack captured here still
     // holds the application's frames; after the `await` below they would only survive as async frames.
-    const capture = this.#hub.active ? captureStack() : undefined
+    const capture = this.#hub.capturesCallSites ? captureStack() : undefined
     const start = performance.now()
     let inner: DatabaseConnection
     try {
@@ -129,6 +129,8 @@ export class ObservedDriver implements Driver {
   }
 }
 
+const NO_STACK: StackCapture = Object.freeze({})
+
 function unwrap(connection: DatabaseConnection): ObservedConnection {
   if (connection instanceof ObservedConnection) return connection
   throw new DbperfError('DBPERF_INVALID_INPUT', 'the observed driver was handed a connection it did not create')
@@ -218,7 +220,7 @@ class ObservedConnection implements DatabaseConnection {
   }
 
   #takeCapture(): StackCapture {
-    const capture = this.pendingCapture ?? captureStack()
+    const capture = this.pendingCapture ?? (this.#hub.capturesCallSites ? captureStack() : NO_STACK)
     this.pendingCapture = undefined
     return capture
   }

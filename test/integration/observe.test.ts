@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { currentScope, observe, type QueryEvent, withScope } from '../../src/index.js'
+import { createDb, currentScope, observe, type QueryEvent, withScope } from '../../src/index.js'
 import { withOrigin } from '../../src/observe/origin.js'
 import { eachDialect, OBSERVER_ON, openTestDb, type TestDb } from '../harness/databases.js'
 
@@ -205,6 +205,23 @@ eachDialect('observed query path', (dialect) => {
     await t.db.selectFrom('items').select('id').limit(1).execute()
     stop()
     expect(events.map((e) => e.origin)).toEqual([{ kind: 'internal', name: 'catalogue' }, undefined])
+  })
+
+  it.runIf(OBSERVER_ON && dialect !== 'pglite')('skips stack capture when no listener wants call sites', async () => {
+    // A handle of our own: the harness subscribes a listener that wants call sites to every handle it opens.
+    const quiet = createDb<DB>(t.url)
+    const seen: QueryEvent[] = []
+    const stop = observe(quiet, (e) => seen.push(e), { callSites: false })
+    await quiet.selectFrom('items').select('id').limit(1).execute()
+    const stopWanting = observe(quiet, () => {})
+    await quiet.selectFrom('items').select('id').limit(1).execute()
+    stopWanting()
+    stop()
+    await quiet.destroy()
+    expect(seen).toHaveLength(2)
+    expect(seen[0]?.rowCount).toBe(1)
+    expect(seen[0]?.stack).toEqual([])
+    expect(seen[1]?.callSite?.file).toBe(thisFile)
   })
 
   it('returns the same results with observation as without', async () => {

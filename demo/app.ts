@@ -1,0 +1,28 @@
+/**
+ * The demo "application": a few request handlers of a small blog, written the way code often is. It lives
+ * outside `src/` on purpose: dbperf treats these frames as application code, so its reports point here.
+ */
+import type { Kysely } from 'kysely'
+import type { DB } from '../src/demo/schema.js'
+
+/** GET /feed: the latest published posts with their authors, one author query per post (an N+1). */
+export async function feedNaive(db: Kysely<DB>, limit = 25) {
+  const posts = await db
+    .selectFrom('posts')
+    .select(['id', 'title', 'author_id', 'published_at'])
+    .where('status', '=', 'published')
+    .orderBy('published_at', 'desc')
+    .limit(limit)
+    .execute()
+  const feed = []
+  for (const post of posts) {
+    const author = await db.selectFrom('users').select(['id', 'name']).where('id', '=', post.author_id).executeTakeFirst()
+    feed.push({ ...post, author: author?.name })
+  }
+  return feed
+}
+
+/** GET /users/:id/comments: every comment a user wrote, newest first; `comments.author_id` has no index. */
+export async function commentsByUser(db: Kysely<DB>, userId: number) {
+  return db.selectFrom('comments').selectAll().where('author_id', '=', userId).orderBy('created_at', 'desc').execute()
+}
