@@ -2,6 +2,7 @@ import type { DatabaseIntrospector, Dialect, DialectAdapter, Driver, Kysely, Que
 import { MysqlAdapter, PostgresAdapter, SqliteAdapter } from 'kysely'
 import { DbperfError } from '../errors.js'
 import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import { announceHub } from './global-observer.js'
 import { type DatabaseInfo, ObserverHub, registerHub } from './observer-hub.js'
 import { ObservedDriver } from './observed-driver.js'
 
@@ -32,6 +33,7 @@ export function observeDialect(dialect: Dialect, info?: Partial<DatabaseInfo>): 
       database: info?.database,
     })
     registerHub(adapter, hub)
+    announceHub(hub)
     return hub
   }
   return {
