@@ -1,0 +1,248 @@
+import { type Kysely, sql } from 'kysely'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { up as createDemoSchema } from '../../migrations/2026-01-01-001-blog-schema.js'
+import type { DB } from '../../src/demo/schema.js'
+import { seedDemo } from '../../src/demo/seed.js'
+import { observe, type QueryEvent, withScope } from '../../src/index.js'
+import { createLoaders, getLoaders, invalidateLoaders } from '../../src/loader/index.js'
+import { eachDialect, OBSERVER_ON, openTestDb, type TestDb } from '../harness/databases.js'
+
+function recordLoaderStatements(db: TestDb<DB>['db']): { events: QueryEvent[]; stop: () => void } {
+  const events: QueryEvent[] = []
+  const stop = observe(db, (e) => {
+    if (e.origin?.kind === 'loader') events.push(e)
+  })
+  return { events, stop }
+}
+
+eachDialect('loaders on the demo schema', (dialect) => {
+  let t: TestDb<DB>
+  let postIds: number[]
+  beforeAll(async () => {
+    t = await openTestDb<DB>(dialect)
+    // The migration's own `up`: Kysely's file migrator imports migrations with Node's import(), which
+    // cannot load the .ts sources under vitest.
+    await createDemoSchema(t.db as unknown as Kysely<unknown>)
+    await seedDemo(t.db, { scale: 0.02 })
+    postIds = (await t.db.selectFrom('posts').select('id').orderBy('id').execute()).map((p) => p.id)
+  })
+  afterAll(() => t.cleanup())
+
+  it('one(): answers keys in order, undefined for missing ones, and sends duplicates once', async () => {
+    const { events, stop } = OBSERVER_ON ? recordLoaderStatements(t.db) : { events: [], stop: () => {} }
+    const loaders = createLoaders(t.db)
+    const keys = [3, 1, 999_999, 3, 2, 1]
+    const rows = await Promise.all(keys.map((id) => loaders.one('users', 'id').load(id)))
+    stop()
+    const expected = await t.db.selectFrom('users').selectAll().where('id', 'in', [1, 2, 3]).execute()
+    const byId = new Map(expected.map((u) => [u.id, u]))
+    expect(rows).toEqual(keys.map((id) => byId.get(id)))
+    expect(rows[2]).toBeUndefined()
+    if (OBSERVER_ON) {
+      expect(events).toHaveLength(1)
+      expect(events[0]?.origin).toEqual({ kind: 'loader', name: 'users.id' })
+      const sent = t.sqlDialect === 'postgres' ? (events[0]?.parameters[0] as unknown[]) : events[0]?.parameters
+      expect([...(sent ?? [])].sort()).toEqual([1, 2, 3, 999_999])
+    }
+  })
+
+  it('many(): every row of each key, [] for keys without rows, one statement per tick', async () => {
+    const { events, stop } = OBSERVER_ON ? recordLoaderStatements(t.db) : { events: [], stop: () => {} }
+    const loaders = createLoaders(t.db)
+    const authors = [1, 2, 3, 123_456]
+    const lists = await Promise.all(authors.map((id) => loaders.many('posts', 'author_id', { orderBy: 'id' }).load(id)))
+    stop()
+    for (const [i, id] of authors.entries()) {
+      const direct = await t.db.selectFrom('posts').selectAll().where('author_id', '=', id).orderBy('id').execute()
+      expect(lists[i]).toEqual(direct)
+    }
+    expect(lists[3]).toEqual([])
+    expect(lists[0]?.length).toBeGreaterThan(1)
+    if (OBSERVER_ON) expect(events).toHaveLength(1)
+  })
+
+  it('many() with orderBy and limit: the top N rows of each key, in order, in one statement', async () => {
+    const { events, stop } = OBSERVER_ON ? recordLoaderStatements(t.db) : { events: [], stop: () => {} }
+    const loaders = createLoaders(t.db)
+    const orderBy = [['created_at', 'desc'], ['id', 'desc']] as const
+    const ids = postIds.slice(0, 40)
+    const top = await Promise.all(ids.map((id) => loaders.many('comments', 'post_id', { orderBy, limit: 3 }).load(id)))
+    stop()
+    for (const [i, id] of ids.entries()) {
+      const direct = await t.db.selectFrom('comments').selectAll().where('post_id', '=', id).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(3).execute()
+      expect(top[i]).toEqual(direct)
+    }
+    expect(top.some((c) => c.length === 3)).toBe(true)
+    if (OBSERVER_ON) {
+      expect(events).toHaveLength(1)
+      expect(events[0]?.sql).toMatch(t.sqlDialect === 'postgres' ? /cross join lateral/ : /row_number\(\) over \(partition by/)
+    }
+  })
+
+  it('one() with a composite key, and select() returning only the chosen columns plus the key', async () => {
+    const loaders = createLoaders(t.db)
+    const link = await t.db.selectFrom('post_tags').selectAll().orderBy('post_id').orderBy('tag_id').executeTakeFirstOrThrow()
+    const [found, missing] = await Promise.all([
+      loaders.one('post_tags', ['post_id', 'tag_id']).load([link.post_id, link.tag_id]),
+      loaders.one('post_tags', ['post_id', 'tag_id']).load([link.post_id, 999_999]),
+    ])
+    expect(found).toEqual(link)
+    expect(missing).toBeUndefined()
+    const slim = await loaders.one('users', 'id', { select: ['name'] }).load(2)
+    const full = await t.db.selectFrom('users').select(['id', 'name']).where('id', '=', 2).executeTakeFirstOrThrow()
+    expect(slim).toEqual(full)
+    expect(Object.keys(slim ?? {}).sort()).toEqual(['id', 'name'])
+  })
+
+  it('returns the same loader for the same arguments, and a different one for different options', () => {
+    const loaders = createLoaders(t.db)
+    expect(loaders.one('users', 'id')).toBe(loaders.one('users', 'id'))
+    expect(loaders.one('users', 'id', { select: ['id', 'name'] })).toBe(loaders.one('users', 'id', { select: ['id', 'name'] }))
+    expect(loaders.one('users', 'id', { select: ['id', 'name'] })).not.toBe(loaders.one('users', 'id'))
+    expect(loaders.many('posts', 'author_id')).not.toBe(loaders.many('posts', 'author_id', { orderBy: 'id' }))
+    expect(loaders.one('post_tags', ['post_id', 'tag_id'])).toBe(loaders.one('post_tags', ['post_id', 'tag_id']))
+    expect(createLoaders(t.db).one('users', 'id')).not.toBe(loaders.one('users', 'id'))
+  })
+
+  it.runIf(OBSERVER_ON)('nested resolution issues one statement per loader per level, never one per key', async () => {
+    const { events, stop } = recordLoaderStatements(t.db)
+    const loaders = createLoaders(t.db)
+    const ids = postIds.slice(0, 100)
+    // posts → author, posts → comments → each comment's author
+    const posts = await Promise.all(ids.map((id) => loaders.one('posts', 'id').load(id)))
+    const tree = await Promise.all(
+      posts.map(async (post) => {
+        const [author, comments] = await Promise.all([
+          loaders.one('users', 'id').load(post!.author_id),
+          loaders.many('comments', 'post_id').load(post!.id),
+        ])
+        const commenters = await Promise.all(comments.map((c) => loaders.one('users', 'id').load(c.author_id)))
+        return { author, comments, commenters }
+      }),
+    )
+    stop()
+    expect(tree.every((n) => n.author !== undefined && n.commenters.every((u) => u !== undefined))).toBe(true)
+    // posts.id, then users.id + comments.post_id, then users.id again for commenters not cached yet.
+    const names = events.map((e) => e.origin?.name)
+    expect(names.filter((n) => n === 'posts.id')).toHaveLength(1)
+    expect(names.filter((n) => n === 'comments.post_id')).toHaveLength(1)
+    expect(names.filter((n) => n === 'users.id').length).toBeLessThanOrEqual(2)
+    expect(events.length).toBeLessThanOrEqual(4)
+  })
+
+  it.runIf(OBSERVER_ON)('GraphQL-style resolvers in a scope share getLoaders(db) and batch across resolvers', async () => {
+    const { events, stop } = recordLoaderStatements(t.db)
+    // Each resolver asks for the loaders itself, as a resolver in a schema would: no plumbing.
+    const resolvePost = async (id: number) => {
+      const post = await getLoaders(t.db).one('posts', 'id').load(id)
+      return { title: post?.title, author: await resolveUser(post!.author_id) }
+    }
+    const resolveUser = async (id: number) => (await getLoaders(t.db).one('users', 'id', { select: ['name'] }).load(id))?.name
+    const result = await withScope('graphql query', () => Promise.all(postIds.slice(0, 30).map(resolvePost)))
+    stop()
+    expect(result).toHaveLength(30)
+    expect(result.every((p) => typeof p.author === 'string')).toBe(true)
+    expect(events.map((e) => e.origin?.name)).toEqual(['posts.id', 'users.id'])
+    expect(events.every((e) => e.scope?.name === 'graphql query')).toBe(true)
+  })
+
+  it('getLoaders(db): one set per scope, a new one in another scope', async () => {
+    const [a, b, c] = await withScope('request 1', async () => {
+      const first = getLoaders(t.db)
+      await Promise.resolve()
+      return [first, getLoaders(t.db), await withScope('request 2', async () => getLoaders(t.db))]
+    })
+    expect(a).toBe(b)
+    expect(c).not.toBe(a)
+  })
+
+  it('matches rows to keys whatever form the key takes (number, numeric string, bigint) and big ids the driver returns as strings', async () => {
+    await t.db.schema.createTable('big_items').addColumn('id', 'bigint', (c) => c.primaryKey()).addColumn('name', 'varchar(50)', (c) => c.notNull()).execute()
+    const big = 2n ** 60n
+    await sql`insert into big_items (id, name) values (${String(big)}, 'big'), (7, 'seven')`.execute(t.db)
+    try {
+      const loaders = createLoaders<DB & { big_items: { id: string | number; name: string } }>(t.db as never)
+      const [a, b, c, d] = await Promise.all([
+        loaders.one('big_items', 'id').load(7),
+        loaders.one('big_items', 'id').load('7'),
+        loaders.one('big_items', 'id').load(big as never),
+        loaders.one('big_items', 'id').load(String(big)),
+      ])
+      expect(a?.name).toBe('seven')
+      expect(b).toBe(a)
+      expect(c?.name).toBe('big')
+      expect(d).toBe(c)
+    } finally {
+      await t.db.schema.dropTable('big_items').execute()
+    }
+  })
+
+  it('a failed batch rejects every waiting load with the database error', async () => {
+    await t.db.schema.createTable('doomed').addColumn('id', 'integer', (c) => c.primaryKey()).addColumn('v', 'integer').execute()
+    const loaders = createLoaders<DB & { doomed: { id: number; v: number } }>(t.db as never)
+    expect(await loaders.one('doomed', 'id').load(1)).toBeUndefined()
+    await t.db.schema.dropTable('doomed').execute()
+    loaders.clear('doomed')
+    const results = await Promise.allSettled([1, 2, 3].map((id) => loaders.one('doomed', 'id').load(id)))
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected'])
+    const reasons = results.map((r) => (r as PromiseRejectedResult).reason as Error)
+    expect(reasons[0]).toBe(reasons[1])
+    expect(reasons[0]).toBe(reasons[2])
+    // The driver's own error, not a wrapper.
+    expect(reasons[0]?.message).toMatch(/doomed/)
+    expect(reasons[0]?.constructor.name).not.toBe('DbperfError')
+  })
+
+  it('createLoaders(trx) reads through the transaction and sees its uncommitted rows', async () => {
+    const { events, stop } = OBSERVER_ON ? recordLoaderStatements(t.db) : { events: [], stop: () => {} }
+    await t.db
+      .transaction()
+      .execute(async (trx) => {
+        await trx.insertInto('users').values({ id: 90_001, email: 'trx@example.com', name: 'In a transaction', created_at: '2025-01-01 00:00:00' }).execute()
+        const loaders = createLoaders(trx)
+        const [inside, other] = await Promise.all([loaders.one('users', 'id').load(90_001), loaders.one('users', 'id').load(1)])
+        expect(inside?.name).toBe('In a transaction')
+        expect(other?.id).toBe(1)
+        throw new Error('roll back')
+      })
+      .catch((e: Error) => expect(e.message).toBe('roll back'))
+    stop()
+    expect(await createLoaders(t.db).one('users', 'id').load(90_001)).toBeUndefined()
+    if (OBSERVER_ON) {
+      expect(events[0]?.inTransaction).toBe(true)
+      expect(events.filter((e) => e.inTransaction)).toHaveLength(1)
+    }
+  })
+
+  it('prime() and clear(table) control the cache; invalidateLoaders clears the scope set', async () => {
+    const loaders = createLoaders(t.db)
+    const fake = { id: 5, email: 'primed@example.com', name: 'Primed', created_at: '2025-01-01 00:00:00' }
+    loaders.one('users', 'id').prime(5, fake)
+    expect(await loaders.one('users', 'id').load(5)).toBe(fake)
+    loaders.clear('users')
+    expect((await loaders.one('users', 'id').load(5))?.email).not.toBe('primed@example.com')
+
+    await withScope('write then read', async () => {
+      const before = await getLoaders(t.db).one('users', 'id').load(6)
+      await t.db.updateTable('users').set({ name: 'Renamed' }).where('id', '=', 6).execute()
+      expect((await getLoaders(t.db).one('users', 'id').load(6))?.name).toBe(before?.name) // cached
+      await withScope('inner', async () => invalidateLoaders(t.db, 'users'))
+      expect((await getLoaders(t.db).one('users', 'id').load(6))?.name).toBe('Renamed')
+    })
+    expect(() => invalidateLoaders(t.db, 'users')).not.toThrow() // outside any scope: nothing to clear
+  })
+
+  it.runIf(OBSERVER_ON)('chunks IN lists under the bind-parameter limit: ceil(N / limit) statements (PostgreSQL: one)', async () => {
+    const { events, stop } = recordLoaderStatements(t.db)
+    const loaders = createLoaders(t.db)
+    // Composite keys take two parameters each: 40,000 keys are 80,000 parameters.
+    const keys = Array.from({ length: 40_000 }, (_, i) => [Math.floor(i / 50) + 1, (i % 50) + 1] as const)
+    const rows = await Promise.all(keys.map((k) => loaders.one('post_tags', ['post_id', 'tag_id']).load(k)))
+    stop()
+    const expected = await t.db.selectFrom('post_tags').select(({ fn }) => fn.countAll<number>().as('n')).executeTakeFirstOrThrow()
+    expect(rows.filter((r) => r !== undefined)).toHaveLength(Number(expected.n))
+    const limit = t.sqlDialect === 'postgres' ? Infinity : t.sqlDialect === 'mysql' ? 65_535 : 32_766
+    expect(events).toHaveLength(Math.ceil((2 * keys.length) / Math.min(limit, 1e12)) || 1)
+    for (const e of events) expect(e.parameters.length).toBeLessThanOrEqual(t.sqlDialect === 'postgres' ? 2 : limit)
+  })
+})
