@@ -1,0 +1,161 @@
+import type { CompiledQuery, Kysely } from 'kysely'
+import { DbperfError, describeValue } from '../errors.js'
+import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import { dialectOfAdapter } from '../observe/observed-dialect.js'
+import { findHub } from '../observe/observer-hub.js'
+import { withOrigin } from '../observe/origin.js'
+import { loadTables } from './catalog.js'
+import { DEFAULT_THRESHOLDS, type Finding, type Rule, type RuleContext, type RuleThresholds, type TableInfo } from './finding.js'
+import type { Plan, PlanNode, PlanTiming } from './plan.js'
+import { runRules } from './rules/index.js'
+import { runExplain } from './run-explain.js'
+import { sqlShape } from './sql-shape.js'
+import { checkStatement } from './statement-safety.js'
+
+/** Options of {@link explain}. Every option is optional. */
+export interface ExplainOptions {
+  /**
+   * Run the statement to get actual rows and times (`EXPLAIN ANALYZE`, MariaDB `ANALYZE`, SQLite: timed).
+   * It runs inside a transaction that is always rolled back; schema changes are refused. Defaults to `false`.
+   */
+  readonly analyze?: boolean
+  /** Parameters of a SQL string with placeholders. Defaults to none (a compiled query brings its own). */
+  readonly parameters?: readonly unknown[]
+  /** Overrides of the rules' thresholds. Defaults to {@link DEFAULT_THRESHOLDS}. */
+  readonly thresholds?: Partial<RuleThresholds>
+  /** The rules to run. Defaults to every built-in rule (`RULES`). */
+  readonly rules?: readonly Rule[]
+}
+
+/** What {@link explain} returns. */
+export interface ExplainResult {
+  readonly plan: Plan
+  /** Most worth fixing first. */
+  readonly findings: readonly Finding[]
+  readonly timing: PlanTiming & { readonly wallMs: number }
+  readonly statement: {
+    readonly sql: string
+    readonly parameters: readonly unknown[]
+    readonly kind: string
+    /** True when the statement may write; with `analyze` it ran in a rolled-back transaction. */
+    readonly writes: boolean
+    readonly rolledBack: boolean
+  }
+  /** Catalogue facts of the tables the plan reads. */
+  readonly tables: ReadonlyMap<string, TableInfo>
+}
+
+/** A SQL string, a compiled query, or anything with `compile()` (a Kysely query builder). */
+export type ExplainInput = string | CompiledQuery | { compile(): CompiledQuery }
+
+/**
+ * Explains one statement and says what is wrong with its plan and what to do about it: an index to create
+ * (real `CREATE INDEX`), a setting, a rewrite. Works on PostgreSQL (and PGlite), MySQL/MariaDB and SQLite.
+ * Every statement it issues is marked `withOrigin({ kind: 'internal', name: 'explain' })`.
+ *
+ * Throws `DbperfError`: `DBPERF_EXPLAIN_MULTI` for several statements, `DBPERF_EXPLAIN_UNSAFE` when
+ * `analyze` would run DDL or transaction control, and `ExplainSqlError` (`DBPERF_EXPLAIN_SQL`, with
+ * `position`) when the database rejects the statement.
+ *
+ * ### Examples
+ * ```ts
+ * const { findings } = await explain(db, db.selectFrom('comments').selectAll().where('author_id', '=', 7), { analyze: true })
+ * console.log(findings[0]?.message, findings[0]?.suggestion.sql)
+ * // Seq Scan on comments reads 80,000 rows to keep 41 …  create index "comments_author_id_idx" on "comments" ("author_id")
+ * ```
+ */
+export async function explain(db: Kysely<any>, query: ExplainInput, options: ExplainOptions = {}): Promise<ExplainResult> {
+  const dialect = dialectOf(db)
+  const { sql, parameters } = toSql(query, options)
+  const safety = checkStatement(sql, dialect)
+  const analyze = options.analyze === true
+  if (analyze && (safety.kind === 'ddl' || safety.kind === 'transaction' || (dialect === 'sqlite' && safety.kind === 'other'))) {
+    throw new DbperfError(
+      'DBPERF_EXPLAIN_UNSAFE',
+      `explain(…, { analyze: true }) runs the statement, and this one ${safety.kind === 'ddl' ? 'changes the schema (MySQL/MariaDB commit DDL at once, so no rollback could undo it)' : safety.kind === 'transaction' ? 'controls the transaction dbperf must roll back' : 'may not be undone by a rollback'}: ${JSON.stringify(safety.sql.slice(0, 60))}. Explain it without analyze.`,
+      { sql },
+    )
+  }
+  const started = performance.now()
+  return withOrigin({ kind: 'internal', name: 'explain' }, async () => {
+    const run = await runExplain(db, dialect, safety.sql, parameters, analyze)
+    const wallMs = performance.now() - started
+    const shape = sqlShape(safety.sql, dialect)
+    const names = new Set<string>()
+    for (const node of run.plan.nodes) {
+      const t = resolveTable(node, shape.tables)
+      if (t !== undefined) names.add(t)
+    }
+    for (const t of shape.tables.values()) names.add(t)
+    const tables = await loadTables(db, dialect, [...names]).catch(() => new Map<string, TableInfo>())
+    const findings = analyzePlan(run.plan, { sql: safety.sql, tables, thresholds: options.thresholds, rules: options.rules, measuredRows: run.measuredRows })
+    return Object.freeze({
+      plan: run.plan,
+      findings,
+      timing: Object.freeze({ ...run.plan.timing, wallMs }),
+      statement: Object.freeze({ sql: safety.sql, parameters, kind: safety.kind, writes: safety.writes, rolledBack: analyze }),
+      tables,
+    })
+  })
+}
+
+/**
+ * Runs the rules on a plan you already have (parsed from a file, a log, a CI artefact). Pass the statement
+ * text for the rules about its shape (`select-star`, `unbounded-result`) and alias resolution, and the
+ * catalogue facts if you have them; without them the size rules rely on the plan's own row counts.
+ *
+ * ### Examples
+ * ```ts
+ * const findings = analyzePlan(parsePostgresPlan(json), { sql: 'select * from comments where author_id = 7' })
+ * ```
+ */
+export function analyzePlan(
+  plan: Plan,
+  context: {
+    sql?: string | undefined
+    tables?: ReadonlyMap<string, TableInfo> | undefined
+    thresholds?: Partial<RuleThresholds> | undefined
+    rules?: readonly Rule[] | undefined
+    measuredRows?: number | undefined
+  } = {},
+): Finding[] {
+  const shape = context.sql === undefined ? undefined : sqlShape(context.sql, plan.dialect)
+  const tables = context.tables ?? new Map<string, TableInfo>()
+  const total = plan.timing.executionMs ?? plan.root.inclusiveTimeMs
+  const ctx: RuleContext = {
+    dialect: plan.dialect,
+    plan,
+    sql: context.sql,
+    shape,
+    tables,
+    measuredRows: context.measuredRows,
+    thresholds: { ...DEFAULT_THRESHOLDS, ...context.thresholds },
+    tableOf: (node) => resolveTable(node, shape?.tables),
+    timeShare: (node) => (total === undefined || total <= 0 || node.exclusiveTimeMs === undefined ? undefined : Math.min(1, node.exclusiveTimeMs / total)),
+  }
+  return runRules(ctx, context.rules)
+}
+
+/** The real table behind a node: PostgreSQL names it; MySQL and SQLite name the alias, resolved here. */
+function resolveTable(node: PlanNode, aliases: ReadonlyMap<string, string> | undefined): string | undefined {
+  const name = node.relation
+  if (name === undefined) return undefined
+  return aliases?.get(name.toLowerCase()) ?? name
+}
+
+function dialectOf(db: Kysely<any>): SqlDialect {
+  if (db === null || typeof db !== 'object' || typeof (db as { getExecutor?: unknown }).getExecutor !== 'function') {
+    throw new DbperfError('DBPERF_INVALID_INPUT', `explain(db, query) needs a Kysely instance as db, but got: ${describeValue(db)}`)
+  }
+  const hub = findHub(db)
+  return hub ? hub.info.dialect : dialectOfAdapter(db.getExecutor().adapter)
+}
+
+function toSql(query: ExplainInput, options: ExplainOptions): { sql: string; parameters: readonly unknown[] } {
+  if (typeof query === 'string') return { sql: query, parameters: options.parameters ?? [] }
+  if (query !== null && typeof query === 'object') {
+    const compiled = 'compile' in query && typeof query.compile === 'function' ? query.compile() : (query as CompiledQuery)
+    if (typeof compiled.sql === 'string') return { sql: compiled.sql, parameters: options.parameters ?? compiled.parameters }
+  }
+  throw new DbperfError('DBPERF_INVALID_INPUT', `explain(db, query) needs SQL text, a compiled query or a Kysely query builder, but got: ${describeValue(query)}`)
+}

@@ -1,0 +1,81 @@
+import {
+  DummyDriver,
+  Kysely,
+  MysqlAdapter,
+  MysqlQueryCompiler,
+  PostgresAdapter,
+  PostgresQueryCompiler,
+  SqliteAdapter,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+} from 'kysely'
+import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import type { TableInfo } from './finding.js'
+import { type Predicate, sqlShape } from './sql-shape.js'
+
+/**
+ * The simple predicates (`column op value`) of a plan's filter text: PostgreSQL's `((status)::text =
+ * 'draft'::text)`, MySQL's `` `db`.`t`.`author_id` = 7 ``. Casts and the parentheses PostgreSQL puts around
+ * a cast column are removed first, then the text is read like a `WHERE` clause.
+ *
+ * ### Examples
+ * ```ts
+ * filterPredicates('((author_id = 7) AND (created_at > now()))', 'postgres').map((p) => p.column) // ['author_id', 'created_at']
+ * ```
+ */
+export function filterPredicates(filter: string, dialect: SqlDialect): Predicate[] {
+  const cleaned = filter.replace(/\(([\w"`.]+)\)::[\w ]+(\[\])?/g, '$1').replace(/::[a-z_][\w ]*?(\[\])?(?=[\s),=<>]|$)/gi, '')
+  return [...sqlShape(`select 1 where ${cleaned}`, dialect).predicates]
+}
+
+/**
+ * Orders predicate columns for a B-tree: equality columns first, then one range column, the order SQL
+ * Server's missing-index rule and SQLite's `.expert` use (FIELD-NOTES "Index advice"). Columns the table
+ * does not have (when its columns are known) are dropped; duplicates kept once.
+ */
+export function indexColumns(predicates: readonly Predicate[], table: TableInfo | undefined): string[] {
+  const known = table && table.columns.length > 0 ? new Map(table.columns.map((c) => [c.name.toLowerCase(), c.name])) : undefined
+  const resolve = (c: string): string | undefined => (known ? known.get(c.toLowerCase()) : c)
+  const out: string[] = []
+  for (const p of predicates) {
+    const c = resolve(p.column)
+    if (p.equality && c !== undefined && !out.includes(c)) out.push(c)
+  }
+  const range = predicates.find((p) => !p.equality && p.op !== 'like' && p.op !== 'ilike' && resolve(p.column) !== undefined && !out.includes(resolve(p.column) as string))
+  if (range) out.push(resolve(range.column) as string)
+  return out
+}
+
+const builders = new Map<SqlDialect, Kysely<unknown>>()
+
+/** A Kysely that compiles but never connects, so suggestions are built (and quoted) by the query builder. */
+function builder(dialect: SqlDialect): Kysely<unknown> {
+  let k = builders.get(dialect)
+  if (!k) {
+    k = new Kysely<unknown>({
+      dialect: {
+        createAdapter: () => (dialect === 'postgres' ? new PostgresAdapter() : dialect === 'mysql' ? new MysqlAdapter() : new SqliteAdapter()),
+        createDriver: () => new DummyDriver(),
+        createIntrospector: (db) => new SqliteIntrospector(db),
+        createQueryCompiler: () => (dialect === 'postgres' ? new PostgresQueryCompiler() : dialect === 'mysql' ? new MysqlQueryCompiler() : new SqliteQueryCompiler()),
+      },
+    })
+    builders.set(dialect, k)
+  }
+  return k
+}
+
+/**
+ * `CREATE INDEX` text for `table (columns)`, quoted by the dialect's own compiler. The name is
+ * `<table>_<columns>_idx`, cut to PostgreSQL's and MySQL's 63/64-character limit.
+ *
+ * ### Examples
+ * ```ts
+ * createIndexSql('postgres', 'comments', ['author_id']) // 'create index "comments_author_id_idx" on "comments" ("author_id")'
+ * ```
+ */
+export function createIndexSql(dialect: SqlDialect, table: string, columns: readonly string[], schema?: string): string {
+  const name = `${table}_${columns.join('_')}_idx`.replace(/[^\w]+/g, '_').slice(0, 63)
+  const target = schema ? `${schema}.${table}` : table
+  return builder(dialect).schema.createIndex(name).on(target).columns([...columns]).compile().sql
+}

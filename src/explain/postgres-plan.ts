@@ -1,0 +1,174 @@
+import { DbperfError, describeValue } from '../errors.js'
+import type { Plan, PlanBuffers, PlanNodeKind } from './plan.js'
+import { type DraftNode, draft, expectObject, finalizePlan, num, parseJsonInput, str } from './plan-tree.js'
+
+const PARSER = 'parsePostgresPlan(json)'
+
+/**
+ * Parses the output of PostgreSQL's `EXPLAIN (FORMAT JSON [, ANALYZE, BUFFERS, SETTINGS])`, from PostgreSQL
+ * 13 to 18, into a normalised {@link Plan}. Accepts the JSON text, the parsed array (`[{ Plan, … }]`) or its
+ * single element.
+ *
+ * Version differences handled: `I/O Read Time` (≤ 16) and `Shared I/O Read Time` (17+); fractional
+ * `Actual Rows` (18); `Index Searches` and `Disabled` (18). Times are multiplied by `Actual Loops` and, below
+ * a `Gather`/`Gather Merge`, divided by the processes that shared them (workers launched + the leader),
+ * because PostgreSQL reports per-loop averages over all processes.
+ *
+ * ### Examples
+ * ```ts
+ * const { rows } = await sql`explain (analyze, format json) select * from comments where author_id = 7`.execute(db)
+ * const plan = parsePostgresPlan(rows[0]['QUERY PLAN'])
+ * plan.root.operation // 'Seq Scan'
+ * ```
+ */
+export function parsePostgresPlan(json: unknown): Plan {
+  let value = parseJsonInput(json, PARSER)
+  if (Array.isArray(value)) {
+    if (value.length !== 1) throw new DbperfError('DBPERF_INVALID_INPUT', `${PARSER} expects one plan, but got an array of ${value.length}`)
+    value = value[0]
+  }
+  const top = expectObject(value, PARSER, 'EXPLAIN (FORMAT JSON) output: an object with a "Plan" key')
+  const rootRaw = expectObject(top.Plan, PARSER, 'an object with a "Plan" key')
+  const analyzed = num(rootRaw['Actual Loops']) !== undefined
+  const root = parseNode(rootRaw, 1)
+  const jit = top.JIT as { Timing?: { Total?: unknown } | number } | undefined
+  const jitTiming = jit?.Timing
+  const settings = top.Settings
+  return finalizePlan({
+    dialect: 'postgres',
+    format: 'postgres-json',
+    analyzed,
+    root,
+    timing: {
+      planningMs: num(top['Planning Time']),
+      executionMs: num(top['Execution Time']),
+      // JIT timing is an object since PG 13 (`Timing.Total`); PG 11/12 printed a number.
+      jitMs: typeof jitTiming === 'object' ? num(jitTiming?.Total) : num(jitTiming),
+    },
+    settings: settings !== null && typeof settings === 'object' ? (settings as Record<string, string>) : undefined,
+  })
+}
+
+/** `processes`: how many processes share a per-loop average (workers launched + leader below a Gather). */
+function parseNode(raw: Record<string, unknown>, processes: number): DraftNode {
+  const type = str(raw['Node Type'])
+  if (type === undefined) throw new DbperfError('DBPERF_INVALID_INPUT', `${PARSER}: a plan node has no "Node Type": ${describeValue(raw)}`)
+  const node = draft(type, kindOf(type), raw)
+  node.relation = str(raw['Relation Name'])
+  node.schema = str(raw.Schema)
+  node.alias = str(raw.Alias)
+  node.index = str(raw['Index Name'])
+  node.indexCondition = str(raw['Index Cond']) ?? str(raw['Recheck Cond']) ?? str(raw['Hash Cond']) ?? str(raw['Merge Cond'])
+  node.filter = str(raw.Filter) ?? str(raw['Join Filter'])
+  node.parentRelationship = str(raw['Parent Relationship'])
+  node.subplanName = str(raw['Subplan Name'])
+  node.estimatedRows = num(raw['Plan Rows'])
+  node.startupCost = num(raw['Startup Cost'])
+  node.totalCost = num(raw['Total Cost'])
+  node.width = num(raw['Plan Width'])
+  const loops = num(raw['Actual Loops'])
+  if (loops !== undefined) {
+    node.loops = loops
+    node.actualRows = num(raw['Actual Rows'])
+    const removed = (num(raw['Rows Removed by Filter']) ?? 0) + (num(raw['Rows Removed by Index Recheck']) ?? 0) + (num(raw['Rows Removed by Join Filter']) ?? 0)
+    // PostgreSQL prints the removed count per loop, like Actual Rows.
+    if (raw['Rows Removed by Filter'] !== undefined || raw['Rows Removed by Join Filter'] !== undefined || raw['Rows Removed by Index Recheck'] !== undefined) {
+      node.rowsRemovedByFilter = removed * loops
+    }
+    const total = num(raw['Actual Total Time'])
+    // A node that never ran (`never executed`) has loops 0 and no time: it took none.
+    if (total !== undefined) node.inclusiveTimeMs = (total * loops) / processes
+    else if (loops === 0) node.inclusiveTimeMs = 0
+  }
+  node.buffers = buffersOf(raw)
+  const d = node.details
+  setIf(d, 'sortMethod', str(raw['Sort Method']))
+  setIf(d, 'sortSpaceType', str(raw['Sort Space Type']))
+  setIf(d, 'sortSpaceKb', num(raw['Sort Space Used']))
+  if (Array.isArray(raw['Sort Key'])) d.sortKey = raw['Sort Key'].filter((k): k is string => typeof k === 'string')
+  setIf(d, 'hashBatches', num(raw['Hash Batches']))
+  setIf(d, 'originalHashBatches', num(raw['Original Hash Batches']))
+  setIf(d, 'peakMemoryKb', num(raw['Peak Memory Usage']))
+  setIf(d, 'hashAggBatches', num(raw['HashAgg Batches']))
+  setIf(d, 'diskUsageKb', num(raw['Disk Usage']))
+  setIf(d, 'exactHeapBlocks', num(raw['Exact Heap Blocks']))
+  setIf(d, 'lossyHeapBlocks', num(raw['Lossy Heap Blocks']))
+  const fetches = num(raw['Heap Fetches'])
+  if (fetches !== undefined) d.heapFetches = fetches * (loops ?? 1)
+  setIf(d, 'workersPlanned', num(raw['Workers Planned']))
+  setIf(d, 'workersLaunched', num(raw['Workers Launched']))
+  setIf(d, 'indexSearches', num(raw['Index Searches']))
+  if (raw.Disabled === true) d.disabled = true
+
+  // Below a Gather, per-loop averages are over the workers that ran plus the leader (PEV2 does the same).
+  const launched = num(raw['Workers Launched'])
+  const childProcesses = (type === 'Gather' || type === 'Gather Merge') && launched !== undefined ? launched + 1 : processes
+  const plans = raw.Plans
+  if (Array.isArray(plans)) {
+    for (const child of plans) node.children.push(parseNode(expectObject(child, PARSER, 'plan nodes (objects) in "Plans"'), childProcesses))
+  }
+  return node
+}
+
+function setIf<K extends keyof DraftNode['details']>(d: DraftNode['details'], key: K, value: DraftNode['details'][K] | undefined): void {
+  if (value !== undefined) d[key] = value
+}
+
+function buffersOf(raw: Record<string, unknown>): PlanBuffers | undefined {
+  const b: Record<string, number> = {}
+  const map: Array<[keyof PlanBuffers, string]> = [
+    ['sharedHit', 'Shared Hit Blocks'],
+    ['sharedRead', 'Shared Read Blocks'],
+    ['sharedDirtied', 'Shared Dirtied Blocks'],
+    ['sharedWritten', 'Shared Written Blocks'],
+    ['tempRead', 'Temp Read Blocks'],
+    ['tempWritten', 'Temp Written Blocks'],
+    // Renamed in PostgreSQL 17; older servers print the first spelling.
+    ['ioReadTimeMs', 'I/O Read Time'],
+    ['ioReadTimeMs', 'Shared I/O Read Time'],
+  ]
+  for (const [key, field] of map) {
+    const v = num(raw[field])
+    if (v !== undefined) b[key] = v
+  }
+  return Object.keys(b).length > 0 ? Object.freeze(b) : undefined
+}
+
+function kindOf(type: string): PlanNodeKind {
+  switch (type) {
+    case 'Seq Scan':
+    case 'Parallel Seq Scan':
+      return 'full-scan'
+    case 'Index Only Scan':
+      return 'index-only-scan'
+    case 'Index Scan':
+    case 'Bitmap Heap Scan':
+    case 'Bitmap Index Scan':
+      return 'index-scan'
+    case 'Nested Loop':
+    case 'Hash Join':
+    case 'Merge Join':
+      return 'join'
+    case 'Sort':
+    case 'Incremental Sort':
+      return 'sort'
+    case 'Aggregate':
+    case 'GroupAggregate':
+    case 'HashAggregate':
+    case 'Group':
+    case 'WindowAgg':
+      return 'aggregate'
+    case 'Hash':
+      return 'hash'
+    case 'Materialize':
+    case 'Memoize':
+      return 'materialize'
+    case 'Limit':
+      return 'limit'
+    case 'Subquery Scan':
+    case 'CTE Scan':
+      return 'subquery'
+    default:
+      return 'other'
+  }
+}
