@@ -26,21 +26,20 @@ export class LoaderSet<DB> implements Loaders<DB> {
     this.#dialect = dialect
   }
 
-  one(table: string, key: string | readonly string[], options?: object): OneLoader<never, never> {
-    return this.#loader('one', table, key, options) as unknown as OneLoader<never, never>
-  }
+  // Arrow functions, so `const { one } = getLoaders(db)` works as well as `loaders.one(...)`.
+  readonly one = (table: string, key: string | readonly string[], options?: object): OneLoader<never, never> =>
+    this.#loader('one', table, key, options) as unknown as OneLoader<never, never>
 
-  many(table: string, key: string | readonly string[], options?: object): ManyLoader<never, never> {
-    return this.#loader('many', table, key, options) as unknown as ManyLoader<never, never>
-  }
+  readonly many = (table: string, key: string | readonly string[], options?: object): ManyLoader<never, never> =>
+    this.#loader('many', table, key, options) as unknown as ManyLoader<never, never>
 
-  clear(table: string): void {
+  readonly clear = (table: string): void => {
     for (const [name, loaders] of this.#byTable) {
       if (sameTable(name, table)) for (const loader of loaders) loader.clearAll()
     }
   }
 
-  clearAll(): void {
+  readonly clearAll = (): void => {
     for (const loader of this.#bySpec.values()) loader.clearAll()
   }
 

@@ -4,6 +4,7 @@
  * against the database on the first batch (see `loader-plan.ts`), because that needs a query.
  */
 import { DbperfError, describeValue } from '../errors.js'
+import { echo } from './key.js'
 import type { OrderDirection } from './loader-types.js'
 
 export type LoaderKind = 'one' | 'many'
@@ -108,9 +109,12 @@ function parseOrderBy(orderBy: unknown, fail: (m: string) => never): readonly Or
     if (Array.isArray(t) && t.length === 2 && typeof t[0] === 'string' && t[0].length > 0 && isDirection(t[1])) {
       return Object.freeze({ column: t[0], direction: t[1] })
     }
-    return fail(`${expected}, but got: ${describeValue(t)}`)
+    return fail(`${expected}, but got: ${echo(t)}`)
   }
   if (!Array.isArray(orderBy)) return Object.freeze([term(orderBy)])
+  if (orderBy.length === 2 && typeof orderBy[1] === 'string' && /^(asc|desc)$/i.test(orderBy[1]) && !isDirection(orderBy[1])) {
+    fail(`the direction in option "orderBy" must be 'asc' or 'desc' in lower case, but got: ${describeValue(orderBy[1])}`)
+  }
   if (orderBy.length === 2 && typeof orderBy[0] === 'string' && isDirection(orderBy[1])) return Object.freeze([term(orderBy)])
   if (orderBy.length === 0) fail(`${expected}, but got an empty array`)
   return Object.freeze(orderBy.map(term))
