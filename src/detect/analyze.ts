@@ -1,0 +1,163 @@
+import { DbperfError, describeValue } from '../errors.js'
+import { isAllowed, validateAllowList } from './allow.js'
+import { blame } from './blame.js'
+import { type AnalyzeOptions, FINDING_KINDS, type Finding, type FindingKind, type NPlusOneReport } from './finding.js'
+import { chainStarts } from './pagination.js'
+import { findParent, type RunGroup } from './parent.js'
+import { isJudged, type QueryRecord } from './query-record.js'
+import { tablesOf, writeTable } from './sql-shape.js'
+import { suggest } from './suggest.js'
+
+/**
+ * Catalogue and schema queries (an ORM or a migration tool introspecting, Prosopite #26): never findings.
+ * `pg_*` relations are PostgreSQL's catalogue even without the `pg_catalog.` prefix.
+ */
+const CATALOGUE =
+  /\b(information_schema|pg_catalog|performance_schema|sqlite_master|sqlite_schema|sqlite_temp_master|pragma_\w+|pg_(class|namespace|attribute|attrdef|index|indexes|type|proc|constraint|settings|tables|views|matviews|roles|user|database|extension|am|inherits|description|locks|sequences?|trigger|depend|collation|enum|stat_\w+|statio_\w+))\b/i
+
+/** Validates and fills in {@link AnalyzeOptions}. */
+export function resolveOptions(options: AnalyzeOptions | undefined, caller: string): Required<AnalyzeOptions> {
+  if (options !== undefined && (options === null || typeof options !== 'object')) {
+    throw new DbperfError('DBPERF_INVALID_OPTION', `${caller}: options must be an object, but got: ${describeValue(options)}`)
+  }
+  const threshold = options?.threshold ?? 2
+  if (!Number.isInteger(threshold) || threshold < 2) {
+    throw new DbperfError('DBPERF_INVALID_OPTION', `${caller}: "threshold" must be an integer of at least 2 (runs before a shape is a finding), but got: ${describeValue(threshold)}`)
+  }
+  return { threshold, allow: validateAllowList(options?.allow, caller) }
+}
+
+/**
+ * Judges one unit of work: its statements, in completion order. Reads and writes are grouped by shape and
+ * call site (see `blame.ts`); statements dbperf issued itself (loader batches, bulk chunks, catalogue
+ * lookups), transaction control, catalogue queries and statements run inside `allowNPlusOne()` are never
+ * findings, and neither are the later pages of a pagination loop. The one exception among loader batches:
+ * a loader that runs one key per batch, again and again from one place, batches nothing (it is created
+ * per item, or awaited inside the loop), and that is an N+1 with extra steps.
+ */
+export function analyze(records: readonly QueryRecord[], options: AnalyzeOptions = {}, scope?: string): NPlusOneReport {
+  const { threshold, allow } = resolveOptions(options, 'analyze')
+  const reads = new Map<string, RunGroup & { runs: QueryRecord[] }>()
+  const writes = new Map<string, RunGroup & { runs: QueryRecord[] }>()
+  const loaderBatches = new Map<string, RunGroup & { runs: QueryRecord[]; name: string }>()
+  const judged: QueryRecord[] = []
+  const catalogue = new Map<string, boolean>()
+  const isCatalogue = (r: QueryRecord): boolean => {
+    let yes = catalogue.get(r.fingerprint)
+    if (yes === undefined) catalogue.set(r.fingerprint, (yes = CATALOGUE.test(r.rawSql ?? r.sql)))
+    return yes
+  }
+
+  for (const r of records) {
+    if (r.allowed || !isJudged(r.kind) || (r.origin !== undefined && r.origin.kind !== 'loader') || isCatalogue(r)) continue
+    const b = blame(r.stack)
+    if (r.origin?.kind === 'loader') {
+      if (r.kind !== 'select' || r.keyCount !== 1) continue
+      const key = `${r.origin.name}\u0000${r.fingerprint}\u0000${b.key}`
+      const group = loaderBatches.get(key)
+      if (group) group.runs.push(r)
+      else loaderBatches.set(key, { runs: [r], blame: b, name: r.origin.name })
+      continue
+    }
+    judged.push(r)
+    const map = r.kind === 'select' ? reads : writes
+    const key = `${r.fingerprint}\u0000${b.key}`
+    const group = map.get(key)
+    if (group) group.runs.push(r)
+    else map.set(key, { runs: [r], blame: b })
+  }
+
+  const findings: Array<{ finding: Finding; rawSql: string | undefined }> = []
+  const readGroups = [...reads.values()]
+  const flagged = new Set<QueryRecord>()
+  const make = (kind: FindingKind, group: RunGroup, runs: readonly QueryRecord[], loader?: string): void => {
+    const head = runs[0] as QueryRecord
+    const distinct = new Set(runs.map((r) => r.values)).size
+    const maxRows = Math.max(...runs.map((r) => r.rowCount))
+    const finding: Finding = Object.freeze({
+      kind,
+      fingerprint: head.fingerprint,
+      count: runs.length,
+      distinct,
+      sql: head.sql,
+      callSite: group.blame.site,
+      inLoop: group.blame.inLoop,
+      stack: head.stack,
+      parent: kind === 'duplicate' || loader !== undefined ? undefined : findParent(group, runs.length, readGroups),
+      suggestion: suggest({
+        kind,
+        sql: head.rawSql ?? head.sql,
+        statement: head.kind as 'select',
+        dialect: head.dialect,
+        count: runs.length,
+        maxRows,
+        loader,
+      }),
+      durationMs: runs.reduce((sum, r) => sum + r.durationMs, 0),
+      loader,
+    })
+    findings.push({ finding, rawSql: head.rawSql })
+  }
+
+  for (const group of readGroups) {
+    const starts = chainStarts(group.runs)
+    if (starts.length < threshold || new Set(starts.map((r) => r.values)).size < 2) continue
+    make('n+1', group, starts)
+    for (const r of group.runs) flagged.add(r)
+  }
+  for (const group of loaderBatches.values()) {
+    if (group.runs.length >= threshold) make('n+1', group, group.runs, group.name)
+  }
+  for (const group of writes.values()) {
+    if (group.runs.length >= threshold) make('batchable-write', group, group.runs)
+  }
+  for (const runs of duplicateRuns(judged, flagged, threshold)) {
+    make('duplicate', { runs, blame: blame((runs[0] as QueryRecord).stack) }, runs)
+  }
+
+  const rank = (k: FindingKind): number => FINDING_KINDS.indexOf(k)
+  const kept = findings
+    .filter(({ finding, rawSql }) => !isAllowed(finding, rawSql, allow))
+    .map(({ finding }) => finding)
+    .sort((a, b) => b.count - a.count || rank(a.kind) - rank(b.kind) || a.sql.localeCompare(b.sql))
+  return Object.freeze({ scope, queryCount: records.length, findings: Object.freeze(kept), threshold })
+}
+
+/**
+ * Reads repeated with the same SQL text and parameters, not already part of an N+1, and with no write to a
+ * table they read in between (a re-read after a write is a check, not waste). Returns one list of runs per
+ * repeated statement, each at least `threshold` long.
+ */
+function duplicateRuns(records: readonly QueryRecord[], flagged: ReadonlySet<QueryRecord>, threshold: number): QueryRecord[][] {
+  const open = new Map<string, { runs: QueryRecord[]; tables: readonly string[] | undefined }>()
+  const writeTables = new Map<string, string | undefined>()
+  const done = new Map<string, QueryRecord[]>()
+  const settle = (key: string, runs: QueryRecord[]): void => {
+    if (runs.length < 2) return
+    const list = done.get(key)
+    if (list) list.push(...runs)
+    else done.set(key, runs)
+  }
+  for (const r of records) {
+    if (r.kind !== 'select') {
+      if (!writeTables.has(r.fingerprint)) writeTables.set(r.fingerprint, writeTable(r.rawSql ?? r.sql, r.dialect))
+      const written = writeTables.get(r.fingerprint)
+      for (const [key, entry] of open) {
+        const head = entry.runs[0] as QueryRecord
+        entry.tables ??= tablesOf(head.rawSql ?? head.sql, head.dialect)
+        if (written === undefined || entry.tables.includes(written)) {
+          settle(key, entry.runs)
+          open.delete(key)
+        }
+      }
+      continue
+    }
+    if (flagged.has(r)) continue
+    const key = `${r.fingerprint}\u0000${r.values}`
+    const entry = open.get(key)
+    if (entry) entry.runs.push(r)
+    else open.set(key, { runs: [r], tables: undefined })
+  }
+  for (const [key, entry] of open) settle(key, entry.runs)
+  return [...done.values()].filter((runs) => runs.length >= threshold)
+}

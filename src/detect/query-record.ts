@@ -1,0 +1,114 @@
+import { fingerprint, normalizeSql, statementKind, type StatementKind } from '../fingerprint/index.js'
+import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import type { CallSite } from '../observe/call-site.js'
+import type { QueryOrigin } from '../observe/origin.js'
+import type { QueryEvent } from '../observe/query-event.js'
+import { batchKeyCount, type PageInfo, pageInfo, stableValue } from './value-slots.js'
+
+/**
+ * One statement as the analyzer needs it. Built from a live {@link QueryEvent} (`recordFromEvent`) or read
+ * back from a query log line, so `detectNPlusOne` and `dbperf check` judge with the same code.
+ */
+export interface QueryRecord {
+  /** Order of completion within the unit of work. */
+  readonly index: number
+  readonly dialect: SqlDialect
+  /** The normalized SQL, for reports. */
+  readonly sql: string
+  /** The raw SQL when known (live events), for SQL allow-list patterns. */
+  readonly rawSql: string | undefined
+  readonly fingerprint: string
+  readonly kind: StatementKind
+  readonly stack: readonly CallSite[]
+  readonly origin: QueryOrigin | undefined
+  readonly rowCount: number
+  readonly durationMs: number
+  /** Opaque; equal exactly when two runs had the same SQL text and the same parameters. */
+  readonly values: string
+  readonly page: PageInfo | undefined
+  /** Keys a loader batch asked for (see `batchKeyCount`); 1 for other statements. */
+  readonly keyCount: number
+  /** True when the statement ran inside `allowNPlusOne()`. */
+  readonly allowed: boolean
+}
+
+/** Statements the analyzer never judges: only reads and writes matter. */
+export function isJudged(kind: StatementKind): boolean {
+  return kind === 'select' || kind === 'insert' || kind === 'update' || kind === 'delete'
+}
+
+/**
+ * Builds the analyzer's view of a live event. Lazy where it can be: normalizing the SQL and reading LIMITs
+ * tokenize the statement, so they run only when the analyzer asks.
+ */
+export function recordFromEvent(event: QueryEvent, index: number, allowed: boolean): QueryRecord {
+  return new LiveRecord(event, index, allowed)
+}
+
+class LiveRecord implements QueryRecord {
+  readonly index: number
+  readonly allowed: boolean
+  readonly #event: QueryEvent
+  #fingerprint: string | undefined
+  #kind: StatementKind | undefined
+  #sql: string | undefined
+  #values: string | undefined
+  #page: PageInfo | undefined | null = null
+  #keyCount: number | undefined
+
+  constructor(event: QueryEvent, index: number, allowed: boolean) {
+    this.#event = event
+    this.index = index
+    this.allowed = allowed
+  }
+
+  get dialect(): SqlDialect {
+    return this.#event.dialect
+  }
+  get rawSql(): string {
+    return this.#event.sql
+  }
+  get stack(): readonly CallSite[] {
+    return this.#event.stack
+  }
+  get origin(): QueryOrigin | undefined {
+    return this.#event.origin
+  }
+  get rowCount(): number {
+    return this.#event.rowCount
+  }
+  get durationMs(): number {
+    return this.#event.durationMs
+  }
+  get kind(): StatementKind {
+    this.#kind ??= statementKind(this.#event.sql, this.#event.dialect)
+    return this.#kind
+  }
+  get fingerprint(): string {
+    this.#fingerprint ??= fingerprint(this.#event.sql, this.#event.dialect)
+    return this.#fingerprint
+  }
+  get sql(): string {
+    this.#sql ??= normalizeSql(this.#event.sql, this.#event.dialect)
+    return this.#sql
+  }
+  get values(): string {
+    this.#values ??= valuesKey(this.#event.sql, this.#event.parameters)
+    return this.#values
+  }
+  get page(): PageInfo | undefined {
+    if (this.#page === null) this.#page = pageInfo(this.#event.sql, this.#event.parameters, this.#event.dialect)
+    return this.#page
+  }
+  get keyCount(): number {
+    this.#keyCount ??= this.#event.origin?.kind === 'loader' ? batchKeyCount(this.#event.sql, this.#event.parameters, this.#event.dialect) : 1
+    return this.#keyCount
+  }
+}
+
+/** The SQL text and parameters as one comparable string. */
+export function valuesKey(sql: string, parameters: readonly unknown[]): string {
+  let key = sql
+  for (const p of parameters) key += `\u0000${stableValue(p)}`
+  return key
+}

@@ -1,0 +1,155 @@
+import { parseSync } from 'libpg-query'
+import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import { type Token, tokenize } from '../fingerprint/tokenizer.js'
+
+/**
+ * Reading just enough of a statement to name the fix: the table and column of a single-table key lookup
+ * (`select … from users where id = ?` → `loaders.one('users', 'id')`), the table a write goes to, and the
+ * tables a read touches. PostgreSQL statements are read from libpg_query's parse tree; MySQL and SQLite ones
+ * (and PostgreSQL text the parser rejects, such as a normalized `in (?+)`) from the tokenizer.
+ */
+export interface KeyLookup {
+  readonly table: string
+  readonly column: string
+}
+
+/** The table and column of `select … from <table> where <column> = ? | in (…) | = any(?)`, else `undefined`. */
+export function keyLookup(sql: string, dialect: SqlDialect): KeyLookup | undefined {
+  if (dialect === 'postgres') {
+    const fromTree = keyLookupFromTree(sql)
+    if (fromTree !== null) return fromTree
+  }
+  return keyLookupFromTokens(tokenize(sql, dialect))
+}
+
+// `null`: the parser could not read it (try the tokens); `undefined`: it read it, and it is not a lookup.
+function keyLookupFromTree(sql: string): KeyLookup | undefined | null {
+  const tree = tryParse(sql) ?? tryParse(sql.replace(/\(\?\+\)/g, () => '($1)').replace(/\?/g, () => '$1'))
+  if (tree === undefined) return null
+  const select = get(tree, 'stmts', 0, 'stmt', 'SelectStmt')
+  const from = get(select, 'fromClause')
+  if (!Array.isArray(from) || from.length !== 1) return undefined
+  const table = get(from[0], 'RangeVar', 'relname')
+  if (typeof table !== 'string' || get(select, 'groupClause') !== undefined || get(select, 'withClause') !== undefined) return undefined
+  const where = get(select, 'whereClause', 'A_Expr')
+  const kind = get(where, 'kind')
+  if (get(where, 'name', 0, 'String', 'sval') !== '=' || (kind !== 'AEXPR_OP' && kind !== 'AEXPR_OP_ANY' && kind !== 'AEXPR_IN')) return undefined
+  const fields = get(where, 'lexpr', 'ColumnRef', 'fields')
+  const column = Array.isArray(fields) ? get(fields[fields.length - 1], 'String', 'sval') : undefined
+  if (typeof column !== 'string' || !isValue(get(where, 'rexpr'))) return undefined
+  return { table, column }
+}
+
+function tryParse(sql: string): unknown {
+  try {
+    return parseSync(sql)
+  } catch {
+    // Not PostgreSQL the parser accepts (a normalized `?`, a syntax error): the caller tries another way.
+    return undefined
+  }
+}
+
+function isValue(node: unknown): boolean {
+  if (node === undefined || node === null || typeof node !== 'object') return false
+  if ('ParamRef' in node || 'A_Const' in node) return true
+  if ('TypeCast' in node) return isValue(get(node, 'TypeCast', 'arg'))
+  const items = get(node, 'List', 'items')
+  return Array.isArray(items) && items.every(isValue)
+}
+
+function get(node: unknown, ...path: Array<string | number>): unknown {
+  let at = node
+  for (const key of path) {
+    if (at === null || typeof at !== 'object') return undefined
+    at = (at as Record<string | number, unknown>)[key]
+  }
+  return at
+}
+
+const VALUE_KINDS = new Set(['placeholder', 'number', 'string'])
+
+function keyLookupFromTokens(tokens: readonly Token[]): KeyLookup | undefined {
+  const words = tokens.map((t) => (t.kind === 'word' ? t.text.toLowerCase() : t.text))
+  if (words[0] !== 'select') return undefined
+  const from = topLevelIndex(words, 'from')
+  const where = topLevelIndex(words, 'where')
+  if (from < 0 || where < from) return undefined
+  // `from <table> [[as] alias]`, nothing else: no join, no second table.
+  const between = tokens.slice(from + 1, where)
+  const tableTokens = between[1]?.text === '.' ? between.slice(2) : between
+  if (tableTokens.length < 1 || tableTokens.length > 3 || tableTokens.some((t) => t.text === ',' || t.text === '(' || /^(join|inner|left|cross)$/i.test(t.text))) return undefined
+  const table = unquote(tableTokens[0] as Token)
+  // `where [alias.]column (= value | in (values) | = any(value)) [order by … | limit …]`
+  let i = where + 1
+  if (words[i + 1] === '.') i += 2
+  const column = tokens[i]
+  if (!column || (column.kind !== 'word' && column.kind !== 'identifier')) return undefined
+  const op = words[i + 1]
+  let j = i + 2
+  if (op === '=' && VALUE_KINDS.has(tokens[j]?.kind ?? '')) j++
+  else if ((op === 'in' || (op === '=' && words[j] === 'any')) && (words[op === 'in' ? j : j + 1] === '(')) {
+    j = closing(words, op === 'in' ? j : j + 1)
+    if (j < 0) return undefined
+    j++
+  } else return undefined
+  const rest = words[j]
+  if (rest !== undefined && rest !== 'order' && rest !== 'limit' && rest !== 'for' && rest !== ';') return undefined
+  return { table, column: unquote(column) }
+}
+
+/** The table an INSERT, UPDATE or DELETE writes to. */
+export function writeTable(sql: string, dialect: SqlDialect): string | undefined {
+  const tokens = tokenize(sql, dialect)
+  for (let i = 0; i < tokens.length; i++) {
+    const w = (tokens[i] as Token).text.toLowerCase()
+    if (w === 'into' || w === 'update' || (w === 'from' && tokens[i - 1]?.text.toLowerCase() === 'delete')) {
+      const name = nameAt(tokens, i + 1)
+      if (name !== undefined) return name
+    }
+  }
+  return undefined
+}
+
+/** The tables a statement names after `from`, `join`, `into` or `update`. */
+export function tablesOf(sql: string, dialect: SqlDialect): string[] {
+  const tokens = tokenize(sql, dialect)
+  const out: string[] = []
+  for (let i = 0; i < tokens.length; i++) {
+    const w = (tokens[i] as Token).text.toLowerCase()
+    if (w === 'from' || w === 'join' || w === 'into' || w === 'update') {
+      const name = nameAt(tokens, i + 1)
+      if (name !== undefined) out.push(name)
+    }
+  }
+  return out
+}
+
+function nameAt(tokens: readonly Token[], i: number): string | undefined {
+  const t = tokens[tokens[i + 1]?.text === '.' ? i + 2 : i]
+  return t && (t.kind === 'word' || t.kind === 'identifier') ? unquote(t) : undefined
+}
+
+function unquote(t: Token): string {
+  if (t.kind !== 'identifier') return t.text.toLowerCase()
+  const inner = t.text.slice(1, -1)
+  return t.text[0] === '"' ? inner.replace(/""/g, '"') : t.text[0] === '`' ? inner.replace(/``/g, '`') : inner
+}
+
+function topLevelIndex(words: readonly string[], word: string): number {
+  let depth = 0
+  for (let i = 0; i < words.length; i++) {
+    if (words[i] === '(') depth++
+    else if (words[i] === ')') depth--
+    else if (depth === 0 && words[i] === word) return i
+  }
+  return -1
+}
+
+function closing(words: readonly string[], open: number): number {
+  let depth = 0
+  for (let i = open; i < words.length; i++) {
+    if (words[i] === '(') depth++
+    else if (words[i] === ')' && --depth === 0) return i
+  }
+  return -1
+}
