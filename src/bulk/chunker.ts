@@ -1,0 +1,182 @@
+import { describeValue } from '../errors.js'
+import { BulkError, invalidRow } from './bulk-error.js'
+
+/** One chunk of rows, turned into value tuples in column order. */
+export interface RowChunk {
+  /** 0-based chunk number. */
+  readonly index: number
+  /** Index in the whole input of the chunk's first row. */
+  readonly offset: number
+  readonly rows: ReadonlyArray<readonly unknown[]>
+}
+
+/** How big a chunk may get. Every limit applies; a single row over `maxBytes` still goes alone. */
+export interface ChunkLimits {
+  readonly maxRows: number
+  /** Estimated bytes of one tuple on the wire (for packet limits). Defaults to not counting. */
+  readonly rowBytes?: (tuple: readonly unknown[]) => number
+  readonly maxBytes?: number
+}
+
+/** Turns one input item into a tuple (the values of the chosen columns) or throws a `BulkError`. */
+export type TupleReader = (item: unknown, rowIndex: number) => unknown[]
+
+/**
+ * The input of a bulk write: an array, any iterable, or an async iterable (a generator reading a file, a
+ * cursor over another database). It is pulled one chunk at a time, so an async source is read only as fast as
+ * the database takes the rows (backpressure) and memory holds one chunk, whatever the input's length.
+ */
+export class RowSource {
+  readonly #sync: Iterator<unknown> | undefined
+  readonly #async: AsyncIterator<unknown> | undefined
+  #peeked: { item: unknown } | undefined
+  #done = false
+  #index = 0
+
+  constructor(input: unknown, caller: string) {
+    if (input !== null && typeof input === 'object' && typeof (input as Iterable<unknown>)[Symbol.iterator] === 'function' && typeof input !== 'string') {
+      this.#sync = (input as Iterable<unknown>)[Symbol.iterator]()
+    } else if (input !== null && typeof input === 'object' && typeof (input as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
+      this.#async = (input as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+    } else {
+      throw new BulkError('DBPERF_INVALID_INPUT', `${caller} needs the rows as an array, an iterable or an async iterable, but got: ${describeValue(input)}`, {})
+    }
+  }
+
+  /** The first item without consuming it, or `undefined` when the input is empty. */
+  async peek(): Promise<{ item: unknown } | undefined> {
+    if (!this.#peeked && !this.#done) {
+      const r = this.#sync ? this.#sync.next() : await this.#async!.next()
+      if (r.done) this.#done = true
+      else this.#peeked = { item: r.value }
+    }
+    return this.#peeked
+  }
+
+  /** Stops an async source early (a failed write): lets a generator run its `finally`. */
+  async close(): Promise<void> {
+    if (this.#done) return
+    this.#done = true
+    await (this.#sync?.return?.() ?? this.#async?.return?.())
+  }
+
+  /** Yields chunks of tuples under `limits`, reading each item with `read`. */
+  async *chunks(read: TupleReader, limits: ChunkLimits): AsyncGenerator<RowChunk> {
+    let index = 0
+    let rows: unknown[][] = []
+    let bytes = 0
+    let offset = this.#index
+    const { maxRows, rowBytes, maxBytes } = limits
+    while (true) {
+      let item: unknown
+      if (this.#peeked) {
+        item = this.#peeked.item
+        this.#peeked = undefined
+      } else if (this.#done) {
+        break
+      } else {
+        const r = this.#sync ? this.#sync.next() : await this.#async!.next()
+        if (r.done) {
+          this.#done = true
+          break
+        }
+        item = r.value
+      }
+      const tuple = read(item, this.#index++)
+      if (rowBytes && maxBytes !== undefined) {
+        const size = rowBytes(tuple)
+        if (rows.length > 0 && bytes + size > maxBytes) {
+          yield { index: index++, offset, rows }
+          rows = []
+          bytes = 0
+          offset = this.#index - 1
+        }
+        bytes += size
+      }
+      rows.push(tuple)
+      if (rows.length >= maxRows) {
+        yield { index: index++, offset, rows }
+        rows = []
+        bytes = 0
+        offset = this.#index
+      }
+    }
+    if (rows.length > 0) yield { index, offset, rows }
+  }
+}
+
+/** Converts one value for one column, or throws (the reader adds the row and column). */
+export type ValueConverter = (value: unknown) => unknown
+
+/**
+ * A reader for row objects: every row must be an object with exactly `columns` as its keys (a key holding
+ * `undefined` counts as absent), so every chunk writes the same columns and COPY needs no per-row defaults.
+ */
+export function objectReader(columns: readonly string[], converters: readonly ValueConverter[], strict = true): TupleReader {
+  const n = columns.length
+  return (item, rowIndex) => {
+    if (item === null || typeof item !== 'object' || Array.isArray(item) || item instanceof Date || Buffer.isBuffer(item)) {
+      throw invalidRow(rowIndex, `expected an object of column values, but got: ${describeValue(item)}`)
+    }
+    const row = item as Record<string, unknown>
+    const tuple = new Array<unknown>(n)
+    let present = 0
+    for (let c = 0; c < n; c++) {
+      const name = columns[c]!
+      const value = row[name]
+      if (value === undefined) {
+        throw invalidRow(rowIndex, `the value is missing (or undefined), but row 0 sets this column; give every row the same columns (null for NULL)`, name)
+      }
+      present++
+      try {
+        tuple[c] = converters[c]!(value)
+      } catch (error) {
+        if (error instanceof BulkError) throw error
+        throw invalidRow(rowIndex, error instanceof Error ? error.message : String(error), name)
+      }
+    }
+    if (!strict) return tuple
+    let keys = 0
+    for (const key in row) if (row[key] !== undefined) keys++
+    if (keys !== present) {
+      const extra = Object.keys(row).find((k) => row[k] !== undefined && !columns.includes(k))
+      throw invalidRow(rowIndex, `has column ${JSON.stringify(extra)}, which row 0 does not set; give every row the same columns`)
+    }
+    return tuple
+  }
+}
+
+/** The columns a row object sets (keys whose value is not `undefined`), in its own key order. */
+export function columnsOf(item: unknown, rowIndex: number): string[] {
+  if (item === null || typeof item !== 'object' || Array.isArray(item) || item instanceof Date || Buffer.isBuffer(item)) {
+    throw invalidRow(rowIndex, `expected an object of column values, but got: ${describeValue(item)}`)
+  }
+  return Object.keys(item).filter((k) => (item as Record<string, unknown>)[k] !== undefined)
+}
+
+/**
+ * Keeps the last row for each key (PostgreSQL refuses to touch a row twice in one `ON CONFLICT DO UPDATE` or
+ * `UPDATE … FROM`; last-wins is what sending the rows one by one would have done). Rows with a NULL key never
+ * collide (unique indexes treat NULLs as distinct), so they are all kept.
+ */
+export function dedupeLastWins(rows: ReadonlyArray<readonly unknown[]>, keyIndexes: readonly number[]): ReadonlyArray<readonly unknown[]> {
+  const last = new Map<unknown, number>()
+  const single = keyIndexes.length === 1 ? keyIndexes[0]! : -1
+  const keyOf = (t: readonly unknown[]): unknown => {
+    if (single >= 0) {
+      const v = t[single]
+      return v === null ? undefined : Buffer.isBuffer(v) ? `b:${v.toString('hex')}` : v instanceof Date ? `d:${v.getTime()}` : typeof v === 'object' ? `j:${JSON.stringify(v)}` : v
+    }
+    if (keyIndexes.some((i) => t[i] === null)) return undefined
+    return JSON.stringify(keyIndexes.map((i) => { const v = t[i]; return Buffer.isBuffer(v) ? v.toString('hex') : typeof v === 'bigint' ? `${v}n` : v }))
+  }
+  for (let i = 0; i < rows.length; i++) {
+    const k = keyOf(rows[i]!)
+    if (k !== undefined) last.set(k, i)
+  }
+  if (last.size === rows.length) return rows
+  return rows.filter((t, i) => {
+    const k = keyOf(t)
+    return k === undefined || last.get(k) === i
+  })
+}

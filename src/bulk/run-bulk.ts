@@ -1,0 +1,209 @@
+import { type Kysely, sql } from 'kysely'
+import { DbperfError, describeValue } from '../errors.js'
+import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import { dialectOfAdapter } from '../observe/observed-dialect.js'
+import { findHub } from '../observe/observer-hub.js'
+import { withOrigin } from '../observe/origin.js'
+import { BulkError, describeLocation } from './bulk-error.js'
+import { type BulkOperation, type BulkResult, normalizeOptions, type NormalizedOptions } from './bulk-options.js'
+import { type RowChunk, RowSource } from './chunker.js'
+import { mysqlBulk } from './mysql-bulk.js'
+import { postgresBulk } from './postgres-bulk.js'
+import { sqliteBulk } from './sqlite-bulk.js'
+import { type BulkStrategy, type DialectBulk, RowFailure, type WritePlan } from './strategy.js'
+import { buildPlan, readerFor } from './write-plan.js'
+
+const WRITERS: Record<SqlDialect, DialectBulk> = { postgres: postgresBulk, mysql: mysqlBulk, sqlite: sqliteBulk }
+let savepoints = 0
+
+/**
+ * The one path every bulk helper takes: validate, look at the table, choose a strategy, then pull the input
+ * chunk by chunk into the transaction shape asked for. Every statement runs inside
+ * `withOrigin({ kind: 'bulk', name: '<operation> <table>' })`.
+ */
+export async function runBulk(operation: BulkOperation, db: Kysely<any>, table: unknown, input: unknown, rawOptions: unknown): Promise<BulkResult<Record<string, unknown>>> {
+  const started = performance.now()
+  if (db === null || typeof db !== 'object' || typeof (db as { getExecutor?: unknown }).getExecutor !== 'function') {
+    throw new DbperfError('DBPERF_INVALID_INPUT', `${operation}(db, table, rows) needs a Kysely instance (or transaction) as db, but got: ${describeValue(db)}`)
+  }
+  if (typeof table !== 'string' || table.trim() === '') {
+    throw new DbperfError('DBPERF_INVALID_INPUT', `${operation}(db, table, rows) needs the table name as a non-empty string, but got: ${describeValue(table)}`)
+  }
+  const options = normalizeOptions(operation, rawOptions)
+  const source = new RowSource(input, `${operation}(db, ${JSON.stringify(table)}, rows)`)
+  const dialect = findHub(db)?.info.dialect ?? dialectOfAdapter(db.getExecutor().adapter)
+  const writer = WRITERS[dialect]
+  return withOrigin({ kind: 'bulk', name: `${operation} ${table}` }, async () => {
+    try {
+      const first = await source.peek()
+      const plan = await buildPlan(db, dialect, table, options, first)
+      const strategy = await writer.choose(db, plan, options.strategy)
+      const run = new Run(db, plan, strategy, writer, options, started)
+      if (first) await run.execute(source)
+      return run.result()
+    } finally {
+      await source.close()
+    }
+  })
+}
+
+/** The state of one bulk write: totals, committed chunks, and the transaction shape. */
+class Run {
+  readonly #db: Kysely<any>
+  readonly #plan: WritePlan
+  readonly #strategy: BulkStrategy
+  readonly #writer: DialectBulk
+  readonly #options: NormalizedOptions
+  readonly #started: number
+  #rows = 0
+  #chunks = 0
+  #returned: Array<Record<string, unknown>> = []
+  #committed: number[] = []
+  #committedRows = 0
+  #current: RowChunk | undefined
+  #nextChunk = 0
+
+  constructor(db: Kysely<any>, plan: WritePlan, strategy: BulkStrategy, writer: DialectBulk, options: NormalizedOptions, started: number) {
+    this.#db = db
+    this.#plan = plan
+    this.#strategy = strategy
+    this.#writer = writer
+    this.#options = options
+    this.#started = started
+  }
+
+  async execute(source: RowSource): Promise<void> {
+    const chunks = source.chunks(readerFor(this.#plan, this.#writer.converters(this.#plan.columns)), this.#strategy.limits)
+    const db = this.#db
+    const inTransaction = db.isTransaction
+    try {
+      switch (this.#options.transaction) {
+        case 'all':
+          if (inTransaction) {
+            await inSavepoint(db, () => this.#loop(chunks, db, false))
+          } else {
+            await db.transaction().execute((trx) => this.#loop(chunks, trx, false))
+          }
+          this.#commit(this.#committedSoFar())
+          break
+        case 'chunk':
+          if (inTransaction) {
+            await this.#loop(chunks, db, true, (chunk) => inSavepoint(db, () => this.#write(db, chunk)))
+          } else {
+            await db.connection().execute((conn) => this.#loop(chunks, conn, true, (chunk) => conn.transaction().execute((trx) => this.#write(trx, chunk))))
+          }
+          break
+        case 'none':
+          if (inTransaction) await this.#loop(chunks, db, true)
+          else await db.connection().execute((conn) => this.#loop(chunks, conn, true))
+          break
+      }
+    } catch (error) {
+      throw this.#failure(error)
+    }
+  }
+
+  // Chunks written inside the 'all' transaction, committed together when it commits.
+  #pending: Array<[number, number]> = []
+  #committedSoFar(): Array<[number, number]> {
+    const all = this.#pending
+    this.#pending = []
+    return all
+  }
+
+  #commit(chunks: Array<[number, number]>): void {
+    for (const [index, rows] of chunks) {
+      this.#committed.push(index)
+      this.#committedRows += rows
+    }
+  }
+
+  async #loop(chunks: AsyncGenerator<RowChunk>, session: Kysely<any>, eachCommits: boolean, write?: (chunk: RowChunk) => Promise<number>): Promise<void> {
+    for await (const chunk of chunks) {
+      this.#current = chunk
+      this.#nextChunk = chunk.index + 1
+      const affected = write ? await write(chunk) : await this.#write(session, chunk)
+      if (eachCommits) this.#commit([[chunk.index, affected]])
+      else this.#pending.push([chunk.index, affected])
+      this.#current = undefined
+      this.#options.onProgress?.(this.#progress())
+    }
+  }
+
+  async #write(session: Kysely<any>, chunk: RowChunk): Promise<number> {
+    const outcome = await this.#strategy.write(session, chunk)
+    this.#rows += outcome.affected
+    this.#chunks++
+    if (outcome.returned) for (const r of outcome.returned) this.#returned.push(r)
+    return outcome.affected
+  }
+
+  #progress() {
+    const elapsedMs = performance.now() - this.#started
+    return Object.freeze({ rows: this.#rows, chunks: this.#chunks, elapsedMs, rowsPerSecond: elapsedMs > 0 ? (this.#rows * 1000) / elapsedMs : 0 })
+  }
+
+  result(): BulkResult<Record<string, unknown>> {
+    return Object.freeze({
+      rows: this.#rows,
+      chunks: this.#chunks,
+      durationMs: performance.now() - this.#started,
+      ...(this.#plan.returning.length > 0 ? { returned: this.#returned } : {}),
+      strategy: this.#strategy.name,
+    })
+  }
+
+  /** Wraps whatever stopped the run in a `BulkError` that says where and what stayed written. */
+  #failure(error: unknown): BulkError {
+    const chunk = this.#current
+    let cause = error
+    let rowIndex: number | undefined
+    let column: string | undefined
+    if (error instanceof BulkError) {
+      // Raised by dbperf's own row validation, before the row was sent.
+      rowIndex = error.rowIndex
+      column = error.column
+    } else if (error instanceof RowFailure) {
+      rowIndex = error.rowIndex
+      cause = error.cause
+      if (chunk) column = this.#writer.locate(cause, chunk, this.#plan).column
+    } else if (chunk) {
+      ;({ rowIndex, column } = this.#writer.locate(error, chunk, this.#plan))
+    }
+    const where = { chunk: chunk?.index ?? this.#nextChunk, rowIndex, column }
+    const committedChunks = [...this.#committed]
+    const mode = this.#options.transaction
+    const kept =
+      mode === 'all'
+        ? 'nothing was written (rolled back)'
+        : committedChunks.length === 0
+          ? 'no chunk was committed'
+          : `chunks ${committedChunks.join(', ')} (${this.#committedRows} rows) stayed ${this.#db.isTransaction ? 'written in your transaction' : 'committed'}${mode === 'none' ? '; the failing chunk may be partly written' : ''}`
+    const reason = cause instanceof Error ? cause.message : String(cause)
+    const prefix = error instanceof BulkError ? '' : `${describeLocation(where)}: `
+    return new BulkError(
+      cause instanceof DbperfError ? cause.code : 'DBPERF_BULK_WRITE',
+      `${this.#plan.operation} into ${JSON.stringify(this.#plan.table)} failed (strategy '${this.#strategy.name}'): ${prefix}${reason}; ${kept}`,
+      { ...where, cause, committedChunks, committedRows: this.#committedRows, sql: (cause as { sql?: string } | null)?.sql },
+    )
+  }
+}
+
+/**
+ * Runs `fn` inside a savepoint of the caller's transaction: released on success, rolled back to on failure, so
+ * a failed bulk write leaves the caller's transaction as it was, and usable (PostgreSQL would otherwise
+ * refuse every later statement of an aborted transaction).
+ */
+async function inSavepoint<T>(db: Kysely<any>, fn: () => Promise<T>): Promise<T> {
+  const name = sql.id(`dbperf_bulk_${++savepoints}`)
+  await sql`savepoint ${name}`.execute(db)
+  try {
+    const result = await fn()
+    await sql`release savepoint ${name}`.execute(db)
+    return result
+  } catch (error) {
+    await sql`rollback to savepoint ${name}`.execute(db)
+    await sql`release savepoint ${name}`.execute(db)
+    throw error
+  }
+}

@@ -1,0 +1,195 @@
+import { CompiledQuery, type DatabaseConnection, type Kysely, type QueryResult } from 'kysely'
+import { captureStack } from '../observe/call-site.js'
+import { findHub } from '../observe/observer-hub.js'
+import { currentOrigin } from '../observe/origin.js'
+import { ObservedQuery } from '../observe/query-event.js'
+import { currentScope } from '../observe/scope.js'
+import { loadPeer } from './load-peer.js'
+
+/**
+ * Driver-level access to the connection a Kysely handle (or transaction) is using, for the few things Kysely's
+ * `executeQuery(sql, parameters)` cannot express: PostgreSQL `COPY … FROM STDIN` (a pg Submittable stream),
+ * MySQL `LOAD DATA LOCAL INFILE` (mysql2's per-query `infileStreamFactory`) and one better-sqlite3 prepared
+ * statement run many times.
+ *
+ * Why this way rather than a second client opened from the same URL: a statement must run on the *same*
+ * connection as the rest of the caller's work, so that `COPY` inside the user's `trx` is part of that
+ * transaction and sees its uncommitted rows. Kysely keeps the driver client in a `#private` field of its
+ * connection classes, out of reach, but it hands `compiledQuery.sql` to the client unchanged:
+ * `pgClient.query(sql, values)` treats an object with a `submit` method as a Submittable (that is how
+ * pg-copy-streams and pg-cursor plug in), and `mysql2Connection.query(sql, values, cb)` treats an object as
+ * query options. So a driver command is sent by passing it as the `sql` of the *inner* (unobserved)
+ * connection, and the statement is reported to the observers here, once, with its real SQL text, so the one
+ * observed query path still sees it. better-sqlite3 offers no such door; its `Database` is found by a probe
+ * (see {@link RawConnection.sqliteDatabase}).
+ *
+ * This file depends on three facts of the libraries it unwraps (checked by test/bulk): Kysely's connections
+ * pass `sql` through as given, dbperf's observed connection exposes `inner`, `id` and `inTransaction`, and
+ * better-sqlite3's connection calls `Database#prepare` synchronously.
+ */
+export type RawDriver = 'pg' | 'pglite' | 'mysql2' | 'better-sqlite3' | 'unknown'
+
+/** The slice of a better-sqlite3 `Database` the bulk writer uses. */
+export interface SqliteHandle {
+  prepare(sql: string): SqliteStatement
+}
+/** The slice of a better-sqlite3 `Statement` the bulk writer uses. */
+export interface SqliteStatement {
+  run(...parameters: unknown[]): { changes: number }
+}
+
+/** What the observed connection wrapper exposes (see src/observe/observed-driver.ts). */
+interface ObservedShape {
+  readonly inner: DatabaseConnection
+  readonly id: number
+  readonly inTransaction: boolean
+}
+
+/** A connection opened up to driver level; valid only inside the {@link withRawConnection} callback. */
+export interface RawConnection {
+  readonly driver: RawDriver
+  /** The driver's own connection wrapper, unobserved: statements sent here must be reported with {@link report}. */
+  readonly inner: DatabaseConnection
+  /**
+   * Runs `work` against the inner connection and reports it as one statement `sql` when it settles.
+   * `work` returns the number of rows the statement wrote (for the event's `affectedRows`).
+   */
+  track<T extends { affectedRows?: number | undefined }>(sql: string, parameters: readonly unknown[], work: (inner: DatabaseConnection) => Promise<T>): Promise<T>
+  /**
+   * Sends a driver command object as the `sql` of the inner connection (see the file comment). The promise
+   * settles when the driver accepted the command; pg Submittables complete later, through their own events.
+   */
+  sendCommand(command: object): Promise<QueryResult<unknown>>
+  /** True when someone listens to this handle's statements (so per-statement reports are worth building). */
+  readonly observed: boolean
+  /** Reports one statement that ran directly on a driver handle, synchronously (for per-row loops). */
+  report(sql: string, parameters: readonly unknown[], startedAt: number, durationMs: number, affectedRows: number | undefined, error: unknown): void
+  /** The better-sqlite3 `Database` behind a SQLite connection, or `undefined` when it cannot be reached. */
+  sqliteDatabase(): Promise<SqliteHandle | undefined>
+}
+
+/**
+ * Runs `fn` with the connection `db` uses: for a transaction, the transaction's connection; for a handle bound
+ * with `db.connection()`, that connection; otherwise one connection borrowed for the duration. `fn` must not
+ * run Kysely queries on `db` itself meanwhile (the connection is held): use `raw.inner` or finish first.
+ *
+ * ### Examples
+ * ```ts
+ * await db.transaction().execute((trx) => withRawConnection(trx, async (raw) => raw.driver))
+ * ```
+ */
+export function withRawConnection<T>(db: Kysely<any>, fn: (raw: RawConnection) => Promise<T>): Promise<T> {
+  const hub = findHub(db)
+  return db.getExecutor().provideConnection(async (connection) => {
+    const observed = isObserved(connection) ? connection : undefined
+    const inner = observed ? observed.inner : connection
+    const driver = driverOf(inner)
+    const report = (sql: string, parameters: readonly unknown[], startedAt: number, durationMs: number, affectedRows: number | undefined, error: unknown): void => {
+      if (!hub?.active || !observed) return
+      hub.emit(
+        new ObservedQuery({
+          sql,
+          parameters,
+          dialect: hub.info.dialect,
+          startedAt,
+          durationMs,
+          rowCount: 0,
+          affectedRows,
+          error,
+          connectionWaitMs: 0,
+          inTransaction: observed.inTransaction,
+          scope: currentScope(),
+          connectionId: observed.id,
+          mode: 'execute',
+          origin: currentOrigin(),
+          capture: captureStack(),
+        }),
+      )
+    }
+    const raw: RawConnection = {
+      driver,
+      inner,
+      get observed() {
+        return hub?.active === true && observed !== undefined
+      },
+      report,
+      async track(sql, parameters, work) {
+        const startedAt = Date.now()
+        const start = performance.now()
+        try {
+          const result = await work(inner)
+          report(sql, parameters, startedAt, performance.now() - start, result.affectedRows, undefined)
+          return result
+        } catch (error) {
+          report(sql, parameters, startedAt, performance.now() - start, undefined, error)
+          throw error
+        }
+      },
+      sendCommand(command) {
+        // The command rides in `sql`: Kysely's connection hands it to the client untouched.
+        return inner.executeQuery({ ...CompiledQuery.raw('', []), sql: command as unknown as string })
+      },
+      sqliteDatabase: () => (driver === 'better-sqlite3' ? findSqliteDatabase(inner) : Promise.resolve(undefined)),
+    }
+    return fn(raw)
+  })
+}
+
+function isObserved(connection: DatabaseConnection): connection is DatabaseConnection & ObservedShape {
+  const c = connection as Partial<ObservedShape>
+  return c.inner !== undefined && typeof c.id === 'number' && typeof c.inTransaction === 'boolean'
+}
+
+/** Which driver a Kysely connection belongs to, by the class Kysely (or dbperf's PGlite dialect) gave it. */
+export function driverOf(inner: DatabaseConnection): RawDriver {
+  switch (inner.constructor.name) {
+    case 'PostgresConnection':
+      return 'pg'
+    case 'PgliteConnection':
+      return 'pglite'
+    case 'MysqlConnection':
+      return 'mysql2'
+    case 'SqliteConnection':
+      return 'better-sqlite3'
+    default:
+      return 'unknown'
+  }
+}
+
+const sqliteHandles = new WeakMap<DatabaseConnection, SqliteHandle | null>()
+
+/**
+ * Kysely's `SqliteConnection.executeQuery` calls `this.#db.prepare(sql)` synchronously before it returns. For
+ * the length of that one synchronous call, `Database.prototype.prepare` is wrapped to note its receiver, then
+ * restored: no other code can run in between, and the probe statement (`select 1`) is harmless. Without the
+ * handle, a prepared statement cannot be reused and SQLite bulk writes fall back to multi-row VALUES.
+ */
+async function findSqliteDatabase(inner: DatabaseConnection): Promise<SqliteHandle | undefined> {
+  const known = sqliteHandles.get(inner)
+  if (known !== undefined) return known ?? undefined
+  const mod = await loadPeer('better-sqlite3', 'bulk writes to SQLite', () => import('better-sqlite3'))
+  const proto = (mod.default as unknown as { prototype: { prepare: (sql: string) => unknown } }).prototype
+  const original = proto.prepare
+  const receivers: SqliteHandle[] = []
+  let pending: Promise<unknown> | undefined
+  proto.prepare = function (this: SqliteHandle, sql: string) {
+    receivers.push(this)
+    return original.call(this, sql)
+  }
+  try {
+    pending = inner.executeQuery(CompiledQuery.raw('select 1'))
+  } finally {
+    proto.prepare = original
+  }
+  await pending
+  const found = receivers[0]
+  sqliteHandles.set(inner, found ?? null)
+  return found
+}
+
+/** The driver behind `db`: from what `createDb` recorded, else from the connection Kysely hands out. */
+export async function rawDriverOf(db: Kysely<any>): Promise<RawDriver> {
+  const known = findHub(db)?.info.driver
+  if (known === 'pg' || known === 'pglite' || known === 'mysql2' || known === 'better-sqlite3') return known
+  return withRawConnection(db, async (raw) => raw.driver)
+}
