@@ -1,22 +1,31 @@
 import { type Dialect, Kysely, type KyselyPlugin } from 'kysely'
 import { DbperfError, describeValue } from './errors.js'
 import { type ConnectionTarget, type DbConfig, parseTarget } from './dialects/connection-config.js'
-import { createMysqlDialect } from './dialects/mysql-dialect.js'
+import { createMysqlDialect, splitMysqlDriverOptions } from './dialects/mysql-dialect.js'
 import { createPgliteDialect } from './dialects/pglite-dialect.js'
-import { createPostgresDialect } from './dialects/postgres-dialect.js'
+import { createPostgresDialect, splitPgDriverOptions } from './dialects/postgres-dialect.js'
 import { createSqliteDialect } from './dialects/sqlite-dialect.js'
 import { observeDialect } from './observe/observed-dialect.js'
+import { type PoolOptions, resolvePoolOptions } from './pool/pool-options.js'
 
 /** Options of {@link createDb}. Every option is optional. */
 export interface CreateDbOptions {
   /** Kysely plugins (for example `new CamelCasePlugin()`). Defaults to none. */
   readonly plugins?: readonly KyselyPlugin[]
   /**
-   * Passed as they are to the driver: `pg.Pool` for PostgreSQL, mysql2's `createPool` for MySQL/MariaDB, the
-   * better-sqlite3 `Database` constructor for SQLite, the `PGlite` constructor for embedded PostgreSQL.
-   * Defaults to none (PostgreSQL and MySQL pools hold at most 10 connections).
+   * Passed as they are to the driver: each `pg.Client` for PostgreSQL, each mysql2 connection for
+   * MySQL/MariaDB, the better-sqlite3 `Database` constructor for SQLite, the `PGlite` constructor for embedded
+   * PostgreSQL. Pool settings written for `pg.Pool` (`max`, `min`, `idleTimeoutMillis`, `maxUses`,
+   * `maxLifetimeSeconds`) or mysql2's pool (`connectionLimit`, `queueLimit`, `waitForConnections`,
+   * `idleTimeout`) are translated to `pool` options; `pool` wins where both are given. Defaults to none.
    */
   readonly driverOptions?: Readonly<Record<string, unknown>>
+  /**
+   * dbperf's connection pool for PostgreSQL and MySQL/MariaDB (see `PoolOptions` in `dbperf/pool` for every
+   * setting and its default: 10 connections, 30 s acquire timeout, 10 s connect timeout, …). SQLite and PGlite
+   * have one connection and ignore it. Defaults to the pool's defaults.
+   */
+  readonly pool?: PoolOptions
   /**
    * Defaults to `true`. With `false`, the handle is plain Kysely with no observation layer at all, which is
    * useful to prove that observation changes nothing; `observe()` and everything built on it then throw.
@@ -24,7 +33,7 @@ export interface CreateDbOptions {
   readonly instrument?: boolean
 }
 
-const OPTION_KEYS = new Set(['plugins', 'driverOptions', 'instrument'])
+const OPTION_KEYS = new Set(['plugins', 'driverOptions', 'pool', 'instrument'])
 
 /**
  * Opens a database and returns a `Kysely<DB>` whose every statement is observed (see `observe`).
@@ -44,7 +53,7 @@ const OPTION_KEYS = new Set(['plugins', 'driverOptions', 'instrument'])
 export function createDb<DB>(urlOrConfig: string | DbConfig, options: CreateDbOptions = {}): Kysely<DB> {
   const target = parseTarget(urlOrConfig)
   validateOptions(options)
-  const dialect = createDialect(target, options.driverOptions ?? {})
+  const dialect = createDialect(target, options.driverOptions ?? {}, options.pool)
   return new Kysely<DB>({
     dialect:
       options.instrument === false
@@ -54,12 +63,16 @@ export function createDb<DB>(urlOrConfig: string | DbConfig, options: CreateDbOp
   })
 }
 
-function createDialect(target: ConnectionTarget, driverOptions: Readonly<Record<string, unknown>>): Dialect {
+function createDialect(target: ConnectionTarget, driverOptions: Readonly<Record<string, unknown>>, pool: PoolOptions | undefined): Dialect {
   switch (target.driver) {
-    case 'pg':
-      return createPostgresDialect(target, driverOptions)
-    case 'mysql2':
-      return createMysqlDialect(target, driverOptions)
+    case 'pg': {
+      const split = splitPgDriverOptions(driverOptions)
+      return createPostgresDialect(target, split.client, resolvePoolOptions({ ...split.pool, ...pool }))
+    }
+    case 'mysql2': {
+      const split = splitMysqlDriverOptions(driverOptions)
+      return createMysqlDialect(target, split.connection, resolvePoolOptions({ ...split.pool, ...pool }))
+    }
     case 'better-sqlite3':
       return createSqliteDialect(target, driverOptions)
     case 'pglite':
@@ -82,6 +95,8 @@ function validateOptions(options: CreateDbOptions): void {
   if (options.driverOptions !== undefined && (options.driverOptions === null || typeof options.driverOptions !== 'object' || Array.isArray(options.driverOptions))) {
     throw new DbperfError('DBPERF_INVALID_OPTION', `createDb option "driverOptions" must be an object, but got: ${describeValue(options.driverOptions)}`)
   }
+  // Checked for every database, so a mistake shows up on SQLite in development, not first in production.
+  resolvePoolOptions(options.pool)
   if (options.instrument !== undefined && typeof options.instrument !== 'boolean') {
     throw new DbperfError('DBPERF_INVALID_OPTION', `createDb option "instrument" must be true or false, but got: ${describeValue(options.instrument)}`)
   }

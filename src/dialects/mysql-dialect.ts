@@ -1,29 +1,42 @@
-import { type Dialect, MysqlDialect } from 'kysely'
+import { type Dialect, type Kysely, MysqlAdapter, MysqlIntrospector, MysqlQueryCompiler } from 'kysely'
+import { MysqlPoolDriver } from '../pool/mysql-pool-driver.js'
+import type { PoolOptions, ResolvedPoolOptions } from '../pool/pool-options.js'
+import { registerPool } from '../pool/pool-registry.js'
 import type { ConnectionTarget } from './connection-config.js'
-import { loadPeer } from './load-peer.js'
+import { dropUndefined } from './postgres-dialect.js'
 
-/** Options passed through to mysql2's `createPool` as they are (`connectionLimit`, `ssl`, `timezone`, …). */
-export type MysqlPoolOptions = Record<string, unknown>
+/** Options passed through to each mysql2 connection as they are (`ssl`, `timezone`, `dateStrings`, …). */
+export type MysqlConnectionOptions = Record<string, unknown>
 
-/** A Kysely MySQL/MariaDB dialect on `mysql2`, loaded the first time the database is used. */
-export function createMysqlDialect(target: ConnectionTarget, poolOptions: MysqlPoolOptions = {}): Dialect {
-  return new MysqlDialect({
-    pool: async () => {
-      const mysql = await loadPeer('mysql2', `the MySQL/MariaDB database ${target.display}`, () => import('mysql2'))
-      const createPool = (mysql.default ?? mysql).createPool
-      const config: Record<string, unknown> = {
-        host: target.host,
-        port: target.port,
-        user: target.user,
-        password: target.password ?? '',
-        database: target.database,
-        connectionLimit: 10,
-        // Big integers beyond 2^53 come back as strings instead of silently losing digits.
-        supportBigNumbers: true,
-        ...poolOptions,
-      }
-      for (const key of Object.keys(config)) if (config[key] === undefined) delete config[key]
-      return createPool(config)
+/**
+ * A Kysely MySQL/MariaDB dialect on `mysql2`, loaded the first time the database is used, with dbperf's own
+ * pool (src/pool) instead of mysql2's.
+ */
+export function createMysqlDialect(target: ConnectionTarget, connectionOptions: MysqlConnectionOptions, pool: ResolvedPoolOptions): Dialect {
+  const adapter = new MysqlAdapter()
+  return {
+    createAdapter: () => adapter,
+    createDriver: () => {
+      const driver = new MysqlPoolDriver(target, connectionOptions, pool)
+      registerPool(adapter, driver.pool as never)
+      return driver
     },
-  })
+    createQueryCompiler: () => new MysqlQueryCompiler(),
+    createIntrospector: (db: Kysely<any>) => new MysqlIntrospector(db),
+  }
+}
+
+/**
+ * Splits `driverOptions` written for mysql2's `createPool` into connection options and the equivalent `pool`
+ * options, so `{ connectionLimit: 1 }` keeps meaning one connection. `connectTimeout` is both: the
+ * connection's limit and the pool's `connectTimeoutMs`.
+ */
+export function splitMysqlDriverOptions(driverOptions: Readonly<Record<string, unknown>>): { connection: MysqlConnectionOptions; pool: PoolOptions } {
+  const { connectionLimit, queueLimit, idleTimeout, waitForConnections, maxIdle: _ignored, ...connection } = driverOptions
+  const pool: Record<string, unknown> = { max: connectionLimit, idleTimeoutMs: idleTimeout }
+  // mysql2: queueLimit 0 means no limit; waitForConnections false means fail at once when all are busy.
+  if (waitForConnections === false) pool.maxWaiting = 0
+  else if (queueLimit !== undefined) pool.maxWaiting = queueLimit === 0 ? Number.POSITIVE_INFINITY : queueLimit
+  if (connection.connectTimeout !== undefined) pool.connectTimeoutMs = connection.connectTimeout
+  return { connection, pool: dropUndefined(pool) }
 }

@@ -1,0 +1,229 @@
+import { CompiledQuery, type DatabaseConnection, type QueryResult, type TransactionSettings } from 'kysely'
+import type { ConnectionTarget } from '../dialects/connection-config.js'
+import { loadPeer } from '../dialects/load-peer.js'
+import { type PoolConnection, PoolDriver } from './pool-driver.js'
+import type { ResolvedPoolOptions } from './pool-options.js'
+import type { ConnectionFactory, PooledConnection } from './pooled-connection.js'
+import { extendStack } from './postgres-pool-driver.js'
+
+/** The slice of a mysql2 (callback API) `Connection` the pool uses. */
+export interface MysqlRawConnection {
+  connect(callback: (error: unknown) => void): void
+  query(sql: unknown, values: readonly unknown[], callback?: (error: unknown, result: unknown) => void): { stream(options: { objectMode: true }): AsyncIterable<unknown> }
+  ping(callback: (error: unknown) => void): void
+  reset(callback: (error: unknown) => void): void
+  end(callback: (error?: unknown) => void): void
+  destroy(): void
+  on(event: 'error' | 'end', listener: (error?: unknown) => void): unknown
+}
+type CreateConnection = (config: Record<string, unknown>) => MysqlRawConnection
+
+// Transaction boundaries, tracked from the statements themselves: mysql2 does not expose the server's
+// in-transaction flag. `rollback to savepoint` does not end the transaction.
+const TRANSACTION_START = /^\s*(?:begin|start\s+transaction|xa\s+start)\b/i
+const TRANSACTION_END = /^\s*(?:commit|rollback(?!\s+(?:work\s+)?to\b))/i
+// Statements that leave state in the session for the next borrower (mysql2 #934): session variables, user
+// variables, temporary tables, table locks, named locks, prepared statements. `SET TRANSACTION` only shapes
+// the next transaction, which Kysely's own `begin` follows at once.
+const SESSION_CHANGE = /^\s*(?:set\s+(?!transaction\b)|lock\s|create\s+temporary\b|prepare\b|handler\b)|\bget_lock\s*\(|@[a-z_$0-9'"`]/i
+// `USE other_db` changes the default database, which COM_RESET_CONNECTION keeps: such a connection is closed.
+const CHANGE_DATABASE = /^\s*use\s/i
+
+/** Opens, checks and closes mysql2 connections for the pool; holds `createConnection` once loaded. */
+class MysqlConnectionFactory implements ConnectionFactory<MysqlRawConnection> {
+  readonly #target: ConnectionTarget
+  readonly #connectionOptions: Readonly<Record<string, unknown>>
+  #createConnection: CreateConnection | undefined
+
+  constructor(target: ConnectionTarget, connectionOptions: Readonly<Record<string, unknown>>) {
+    this.#target = target
+    this.#connectionOptions = connectionOptions
+  }
+
+  async load(): Promise<void> {
+    const mysql = await loadPeer('mysql2', `the MySQL/MariaDB database ${this.#target.display}`, () => import('mysql2'))
+    this.#createConnection = (mysql.default ?? mysql).createConnection as unknown as CreateConnection
+  }
+
+  create(timeoutMs: number): Promise<MysqlRawConnection> {
+    const t = this.#target
+    const config: Record<string, unknown> = {
+      host: t.host,
+      port: t.port,
+      user: t.user,
+      password: t.password ?? '',
+      database: t.database,
+      connectTimeout: timeoutMs,
+      // Big integers beyond 2^53 come back as strings instead of silently losing digits.
+      supportBigNumbers: true,
+      ...this.#connectionOptions,
+    }
+    for (const key of Object.keys(config)) if (config[key] === undefined) delete config[key]
+    return new Promise((resolve, reject) => {
+      const connection = (this.#createConnection as CreateConnection)(config)
+      // mysql2 emits a fatal error on the connection when no command is waiting for it: without a listener
+      // it would crash the process. The pool's own listener, added once connected, closes it quietly.
+      connection.on('error', () => {})
+      connection.connect((error) => {
+        if (!error) return resolve(connection)
+        connection.destroy()
+        reject(error)
+      })
+    })
+  }
+
+  destroy(connection: MysqlRawConnection): Promise<void> {
+    return close(connection)
+  }
+
+  ping(connection: MysqlRawConnection): Promise<void> {
+    return new Promise<void>((resolve, reject) => connection.ping((error) => (error ? reject(error) : resolve())))
+  }
+
+  watch(connection: MysqlRawConnection, onDead: (error: unknown) => void): void {
+    connection.on('error', onDead)
+    connection.on('end', onDead)
+  }
+
+  isUsable(connection: MysqlRawConnection): boolean {
+    return isUsable(connection)
+  }
+}
+
+/** A Kysely driver for MySQL/MariaDB on dbperf's pool of mysql2 connections. */
+export class MysqlPoolDriver extends PoolDriver<MysqlRawConnection> {
+  readonly #factory: MysqlConnectionFactory
+  protected readonly releaseSavepointCommand = 'release savepoint'
+
+  constructor(target: ConnectionTarget, connectionOptions: Readonly<Record<string, unknown>>, options: ResolvedPoolOptions) {
+    const factory = new MysqlConnectionFactory(target, connectionOptions)
+    super(options, { dialect: 'mysql', display: target.display, host: target.host, port: target.port }, factory)
+    this.#factory = factory
+  }
+
+  protected load(): Promise<void> {
+    return this.#factory.load()
+  }
+
+  protected wrap(entry: PooledConnection<MysqlRawConnection>): PoolConnection<MysqlRawConnection> {
+    return new MysqlConnection(entry)
+  }
+
+  async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    if (settings.isolationLevel || settings.accessMode) {
+      const parts: string[] = []
+      if (settings.isolationLevel) parts.push(`isolation level ${settings.isolationLevel}`)
+      if (settings.accessMode) parts.push(settings.accessMode)
+      // On MySQL this sets the isolation level of the next transaction.
+      await connection.executeQuery(CompiledQuery.raw(`set transaction ${parts.join(', ')}`))
+    }
+    await connection.executeQuery(CompiledQuery.raw('begin'))
+  }
+}
+
+function isUsable(connection: MysqlRawConnection): boolean {
+  const c = connection as unknown as { _fatalError?: unknown; _protocolError?: unknown; _closing?: boolean; stream?: { destroyed?: boolean } }
+  return !c._fatalError && !c._protocolError && c._closing !== true && c.stream?.destroyed !== true
+}
+
+function close(connection: MysqlRawConnection): Promise<void> {
+  if (!isUsable(connection)) {
+    connection.destroy()
+    return Promise.resolve()
+  }
+  // COM_QUIT, so the server logs a clean disconnect; a server that does not answer gets the socket closed.
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      connection.destroy()
+      resolve()
+    }, 1_000)
+    connection.end(() => {
+      clearTimeout(timer)
+      resolve()
+    })
+  })
+}
+
+interface OkPacket {
+  insertId?: number | string | null
+  affectedRows?: number | string | null
+  changedRows?: number | string | null
+}
+
+/**
+ * The Kysely connection over one pooled mysql2 connection, behaving as Kysely's own `MysqlConnection` (and
+ * named like it: `src/dialects/raw-connection.ts` recognises drivers by class name and passes query options as `sql`).
+ */
+class MysqlConnection implements PoolConnection<MysqlRawConnection> {
+  readonly entry: PooledConnection<MysqlRawConnection>
+  #inTransaction = false
+  #sessionChanged = false
+  #databaseChanged = false
+
+  constructor(entry: PooledConnection<MysqlRawConnection>) {
+    this.entry = entry
+  }
+
+  #track(sql: unknown): void {
+    if (typeof sql !== 'string') return
+    if (TRANSACTION_START.test(sql)) this.#inTransaction = true
+    else if (TRANSACTION_END.test(sql)) this.#inTransaction = false
+    else if (CHANGE_DATABASE.test(sql)) this.#databaseChanged = true
+    if (SESSION_CHANGE.test(sql)) this.#sessionChanged = true
+  }
+
+  async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+    this.#track(compiledQuery.sql)
+    let result: unknown
+    try {
+      result = await new Promise((resolve, reject) => {
+        this.entry.raw.query(compiledQuery.sql, compiledQuery.parameters, (error, res) => (error ? reject(error) : resolve(res)))
+      })
+    } catch (error) {
+      throw extendStack(error)
+    }
+    if (Array.isArray(result)) return { rows: result as R[] }
+    if (result !== null && typeof result === 'object' && 'insertId' in result && 'affectedRows' in result) {
+      const { insertId, affectedRows, changedRows } = result as OkPacket
+      return {
+        rows: [],
+        ...(insertId !== undefined && insertId !== null && insertId.toString() !== '0' ? { insertId: BigInt(insertId) } : {}),
+        ...(affectedRows !== undefined && affectedRows !== null ? { numAffectedRows: BigInt(affectedRows) } : {}),
+        ...(changedRows !== undefined && changedRows !== null ? { numChangedRows: BigInt(changedRows) } : {}),
+      }
+    }
+    return { rows: [] }
+  }
+
+  async *streamQuery<R>(compiledQuery: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
+    this.#track(compiledQuery.sql)
+    const stream = this.entry.raw.query(compiledQuery.sql, compiledQuery.parameters).stream({ objectMode: true })
+    try {
+      for await (const row of stream) yield { rows: [row as R] }
+    } catch (error) {
+      // The consumer stopped early: mysql2 reports the stream it closed as a premature close.
+      if ((error as { code?: unknown } | null)?.code === 'ERR_STREAM_PREMATURE_CLOSE') return
+      throw error
+    }
+  }
+
+  resetSession(): Promise<boolean> | boolean {
+    if (this.#databaseChanged) return false
+    if (!this.#inTransaction && !this.#sessionChanged) return true
+    return this.#reset()
+  }
+
+  #reset(): Promise<boolean> {
+    const raw = this.entry.raw
+    const sessionChanged = this.#sessionChanged
+    this.#inTransaction = false
+    this.#sessionChanged = false
+    return new Promise((resolve) => {
+      const done = (error: unknown): void => resolve(!error)
+      // COM_RESET_CONNECTION rolls back, drops temporary tables, user variables, locks and prepared statements
+      // and restores session variables; a plain rollback is enough when only a transaction was left open.
+      if (sessionChanged) raw.reset(done)
+      else raw.query('rollback', [], done)
+    })
+  }
+}

@@ -1,0 +1,107 @@
+import {
+  CompiledQuery,
+  createQueryId,
+  type DatabaseConnection,
+  type Driver,
+  IdentifierNode,
+  type QueryCompiler,
+  RawNode,
+  type TransactionSettings,
+} from 'kysely'
+import { Pool, type PoolTarget } from './pool.js'
+import type { ResolvedPoolOptions } from './pool-options.js'
+import type { ConnectionFactory, PooledConnection } from './pooled-connection.js'
+
+/** What a dialect's Kysely connection class offers the shared driver. */
+export interface PoolConnection<C> extends DatabaseConnection {
+  readonly entry: PooledConnection<C>
+  /**
+   * Brings the session back to how a new borrower expects it (no open transaction, no session settings left
+   * by the last one). Resolves `false` when that failed and the connection must be closed instead.
+   */
+  resetSession(): Promise<boolean> | boolean
+}
+
+/**
+ * The Kysely {@link Driver} shared by PostgreSQL and MySQL on dbperf's {@link Pool}: dialects supply how to
+ * open a connection (`load`), wrap it for Kysely (`wrap`) and spell transactions. The observed driver wraps
+ * this one, so every statement, the session resets included, is still seen in one place.
+ */
+export abstract class PoolDriver<C> implements Driver {
+  readonly pool: Pool<C>
+  #loading: Promise<void> | undefined
+
+  constructor(options: ResolvedPoolOptions, target: PoolTarget, factory: ConnectionFactory<C>) {
+    this.pool = new Pool(options, target, factory)
+    // `min` means connections are ready before the first query: start now instead of at Kysely's lazy init
+    // (after this microtask, once the subclass constructor has run). A failure surfaces again from init().
+    if (options.min > 0) queueMicrotask(() => this.init().catch(() => {}))
+  }
+
+  /** Loads the driver package (and anything else the factory needs) before the first connection. */
+  protected abstract load(): Promise<void>
+
+  /** The Kysely connection for a pooled one, built once per connection. */
+  protected abstract wrap(entry: PooledConnection<C>): PoolConnection<C>
+
+  abstract beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void>
+
+  async init(): Promise<void> {
+    this.#loading ??= this.load().then(
+      () => this.pool.start(),
+      (error: unknown) => {
+        this.#loading = undefined
+        throw error
+      },
+    )
+    await this.#loading
+  }
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    const entry = await this.pool.acquire()
+    return (entry.slot ??= this.wrap(entry)) as PoolConnection<C>
+  }
+
+  async releaseConnection(connection: DatabaseConnection): Promise<void> {
+    const c = connection as PoolConnection<C>
+    let ok: boolean
+    try {
+      ok = await c.resetSession()
+    } catch {
+      ok = false
+    }
+    this.pool.release(c.entry, !ok)
+  }
+
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('commit'))
+  }
+
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('rollback'))
+  }
+
+  async savepoint(connection: DatabaseConnection, name: string, compileQuery: QueryCompiler['compileQuery']): Promise<void> {
+    await connection.executeQuery(compileQuery(savepointNode('savepoint', name), createQueryId()))
+  }
+
+  async rollbackToSavepoint(connection: DatabaseConnection, name: string, compileQuery: QueryCompiler['compileQuery']): Promise<void> {
+    await connection.executeQuery(compileQuery(savepointNode('rollback to', name), createQueryId()))
+  }
+
+  async releaseSavepoint(connection: DatabaseConnection, name: string, compileQuery: QueryCompiler['compileQuery']): Promise<void> {
+    await connection.executeQuery(compileQuery(savepointNode(this.releaseSavepointCommand, name), createQueryId()))
+  }
+
+  /** `release` on PostgreSQL, `release savepoint` on MySQL. */
+  protected abstract readonly releaseSavepointCommand: string
+
+  async destroy(): Promise<void> {
+    await this.pool.close()
+  }
+}
+
+function savepointNode(command: string, name: string): RawNode {
+  // The node Kysely's own drivers build: the identifier node quotes the savepoint name.
+  return RawNode.createWithChildren([RawNode.createWithSql(`${command} `), IdentifierNode.create(name)])
+}

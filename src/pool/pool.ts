@@ -1,0 +1,504 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { captureStack, type StackCapture } from '../observe/call-site.js'
+import { leakReport, warnLeak } from './leak-report.js'
+import { describePool, PoolError, type PoolErrorCode } from './pool-error.js'
+import { formatPrometheus, type PoolStats, WaitReservoir } from './pool-metrics.js'
+import type { ResolvedPoolOptions } from './pool-options.js'
+import { type ConnectionFactory, PooledConnection } from './pooled-connection.js'
+import { type Waiter, WaiterQueue } from './waiter-queue.js'
+
+/** Where a pool points, for messages and errors (never a password). */
+export interface PoolTarget {
+  readonly dialect: string
+  readonly display: string
+  readonly host?: string | undefined
+  readonly port?: number | undefined
+}
+
+/** A connection used this recently is lent without a validation round trip (HikariCP's rule). */
+export const VALIDATION_SKIP_MS = 500
+/** Lifetimes are shortened by up to this fraction, at random, so connections opened together retire apart. */
+export const LIFETIME_JITTER = 0.1
+// After a failed connect, the next attempt waits 50 ms, then 100, 200, … up to 1 s: no busy loop against a
+// database that is down (generic-pool #175/#183), and recovery within a second of it coming back.
+const BACKOFF_BASE_MS = 50
+const BACKOFF_MAX_MS = 1_000
+
+/**
+ * dbperf's connection pool: one for each `createDb` handle on PostgreSQL or MySQL/MariaDB. Kysely drivers
+ * (`postgres-pool-driver.ts`, `mysql-pool-driver.ts`) borrow from it with {@link acquire} and give back with
+ * {@link release}.
+ *
+ * Async context: a queued caller waits on a promise, and `await` resumes it in its own AsyncLocalStorage
+ * context (its `withScope` scope), whoever released the connection. The pool's own work (connecting, pings,
+ * timers, a connection's error events) runs in the context the pool was created in, never in a borrower's.
+ */
+export class Pool<C> {
+  readonly #options: ResolvedPoolOptions
+  readonly #target: PoolTarget
+  readonly #factory: ConnectionFactory<C>
+  readonly #inPoolContext: <R>(fn: () => R) => R = AsyncLocalStorage.snapshot()
+  readonly #all = new Set<PooledConnection<C>>()
+  /** Idle connections; the most recently used is last and is lent first, so surplus ones idle out. */
+  #idle: Array<PooledConnection<C>> = []
+  readonly #waiters = new WaiterQueue<PooledConnection<C>>()
+  #opening = 0
+  #validating = 0
+  #nextId = 1
+  readonly #waits = new WaitReservoir()
+  #created = 0
+  #destroyed = 0
+  #timeouts = 0
+  #createErrors = 0
+  #leaks = 0
+  #validations = 0
+  #validationFailures = 0
+  /** Closes in progress, so `close()` resolves only once every socket is shut. */
+  readonly #destroying = new Set<Promise<void>>()
+  // The circuit: consecutive connect failures, the last one, and when the next attempt is allowed.
+  #failures = 0
+  #lastError: unknown
+  #retryAt = 0
+  #started = false
+  #housekeeper: ReturnType<typeof setInterval> | undefined
+  #fillTimer: ReturnType<typeof setTimeout> | undefined
+  #closing = false
+  #closed: Promise<void> | undefined
+  #resolveClosed: (() => void) | undefined
+
+  constructor(options: ResolvedPoolOptions, target: PoolTarget, factory: ConnectionFactory<C>) {
+    this.#options = options
+    this.#target = target
+    this.#factory = factory
+  }
+
+  /** Starts housekeeping and opens `min` connections in the background. Idempotent. */
+  start(): void {
+    if (this.#started || this.#closing) return
+    this.#started = true
+    const { idleTimeoutMs } = this.#options
+    if (idleTimeoutMs > 0) {
+      const period = Math.min(30_000, Math.max(25, Math.floor(idleTimeoutMs / 2)))
+      this.#housekeeper = setInterval(() => this.#evictIdle(), period)
+      this.#housekeeper.unref()
+    }
+    this.#fill()
+  }
+
+  /** Lends a connection: an idle one at once, else a new one, else the next one released. */
+  acquire(): Promise<PooledConnection<C>> {
+    // Called synchronously from Kysely's `execute()`, so the stack still holds the borrower's frames.
+    const capture = this.#options.leakDetectionMs > 0 ? captureStack() : undefined
+    if (this.#closing) return Promise.reject(this.#error('DBPERF_POOL_CLOSED'))
+    if (this.#waiters.length === 0) {
+      const entry = this.#takeIdle()
+      if (entry) {
+        if (!this.#needsValidation(entry)) {
+          this.#lend(entry, 0, capture)
+          return Promise.resolve(entry)
+        }
+        this.#idle.push(entry) // the queue path below validates it
+      }
+    }
+    if (this.#waiters.length >= this.#options.maxWaiting && this.#idle.length === 0) {
+      return Promise.reject(this.#error('DBPERF_POOL_QUEUE_FULL'))
+    }
+    return new Promise<PooledConnection<C>>((resolve, reject) => {
+      const waiter: Waiter<PooledConnection<C>> = {
+        resolve: (entry) => {
+          this.#lend(entry, performance.now() - waiter.enqueuedAt, capture)
+          resolve(entry)
+        },
+        reject,
+        enqueuedAt: performance.now(),
+        timer: undefined,
+        settled: false,
+      }
+      waiter.timer = setTimeout(() => this.#timeOut(waiter), this.#options.acquireTimeoutMs)
+      this.#waiters.push(waiter)
+      this.#dispatch()
+    })
+  }
+
+  /**
+   * Takes a connection back. `broken` (the driver saw a fatal error, or could not reset the session) closes
+   * it instead; so do a connection that died while borrowed, one past its lifetime and one at `maxUses`.
+   */
+  release(entry: PooledConnection<C>, broken = false): void {
+    if (entry.state !== 'active') return // released twice, or already closed by close()
+    const now = performance.now()
+    if (entry.leakTimer !== undefined) clearTimeout(entry.leakTimer)
+    entry.leakTimer = undefined
+    if (entry.leaked) this.#reportLeak('returned', entry, now)
+    entry.borrowCapture = undefined
+    entry.lastUsedAt = now
+    const { maxUses } = this.#options
+    if (broken || entry.dead || entry.retiring || (maxUses > 0 && entry.uses >= maxUses) || !this.#factory.isUsable(entry.raw)) {
+      this.#destroy(entry)
+      this.#dispatch()
+      this.#fill()
+      return
+    }
+    // Straight to the oldest waiter: it was just used, so it needs no validation.
+    const waiter = this.#waiters.shift()
+    if (waiter) {
+      waiter.resolve(entry)
+      return
+    }
+    if (this.#closing) {
+      this.#destroy(entry)
+      return
+    }
+    entry.state = 'idle'
+    this.#idle.push(entry)
+  }
+
+  /** Stops lending to new callers, serves the ones already queued, closes every connection as it comes back. */
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closing = true
+      this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve))
+      if (this.#housekeeper !== undefined) clearInterval(this.#housekeeper)
+      if (this.#fillTimer !== undefined) clearTimeout(this.#fillTimer)
+      this.#dispatch()
+      for (const entry of [...this.#idle]) this.#destroy(entry)
+      this.#checkClosed()
+    }
+    return this.#closed
+  }
+
+  stats(): PoolStats {
+    const idle = this.#idle.length
+    return Object.freeze({
+      target: this.#target.display,
+      max: this.#options.max,
+      min: this.#options.min,
+      size: this.#all.size,
+      idle,
+      active: this.#all.size - idle,
+      opening: this.#opening,
+      pending: this.#waiters.length,
+      created: this.#created,
+      destroyed: this.#destroyed,
+      timeouts: this.#timeouts,
+      createErrors: this.#createErrors,
+      leaks: this.#leaks,
+      validations: this.#validations,
+      validationFailures: this.#validationFailures,
+      acquires: this.#waits.count,
+      acquireWaitMs: Object.freeze(this.#waits.summary()),
+      closed: this.#closing,
+    })
+  }
+
+  metrics(labels: Readonly<Record<string, string>> = {}): string {
+    return formatPrometheus(this.stats(), this.#waits.sumMs, labels)
+  }
+
+  // --- lending ------------------------------------------------------------------------------------------
+
+  #lend(entry: PooledConnection<C>, waitMs: number, capture: StackCapture | undefined): void {
+    entry.state = 'active'
+    entry.uses++
+    entry.borrowedAt = performance.now()
+    entry.leaked = false
+    this.#waits.record(waitMs)
+    const { leakDetectionMs } = this.#options
+    if (leakDetectionMs > 0) {
+      entry.borrowCapture = capture
+      entry.leakTimer = this.#inPoolContext(() => setTimeout(() => this.#onLeak(entry), leakDetectionMs))
+      entry.leakTimer.unref()
+    }
+  }
+
+  /** The most recently used idle connection that is still open, closing dead ones on the way. */
+  #takeIdle(): PooledConnection<C> | undefined {
+    let entry: PooledConnection<C> | undefined
+    while ((entry = this.#idle.pop())) {
+      if (!entry.dead && this.#factory.isUsable(entry.raw)) return entry
+      this.#destroy(entry)
+    }
+    return undefined
+  }
+
+  #needsValidation(entry: PooledConnection<C>): boolean {
+    return this.#options.validateOnBorrow && performance.now() - entry.lastUsedAt > VALIDATION_SKIP_MS
+  }
+
+  /**
+   * Serves waiters from idle connections, then opens connections for the ones left, within `max` and the
+   * circuit. Called after every change that could let a waiter through.
+   */
+  #dispatch(): void {
+    while (this.#waiters.length > this.#validating) {
+      const entry = this.#takeIdle()
+      if (!entry) break
+      if (this.#needsValidation(entry)) this.#validateThenLend(entry)
+      else (this.#waiters.shift() as Waiter<PooledConnection<C>>).resolve(entry)
+    }
+    const active = this.#all.size - this.#idle.length
+    let uncovered = this.#waiters.length - this.#validating - this.#opening
+    if (uncovered <= 0) return
+    if (this.#closing) {
+      // No new connections while closing (generic-pool #256): only a connection coming back can serve them.
+      if (active === 0 && this.#opening === 0) while (this.#waiters.length > 0) this.#waiters.shift()?.reject(this.#error('DBPERF_POOL_CLOSED'))
+      return
+    }
+    const room = this.#options.max - this.#all.size - this.#opening
+    if (room <= 0) return
+    if (this.#failures > 0) {
+      if (performance.now() < this.#retryAt) {
+        // The database failed the last connect: fail fast instead of queueing behind it, except for the
+        // waiters that connections coming back could still serve.
+        while (uncovered > active && this.#waiters.length > 0) {
+          this.#waiters.pop()?.reject(this.#error('DBPERF_CONNECT'))
+          uncovered--
+        }
+        return
+      }
+      // Half open: a single attempt decides whether the database is back.
+      if (this.#opening === 0) this.#create()
+      return
+    }
+    for (let i = Math.min(uncovered, room); i > 0; i--) this.#create()
+  }
+
+  #validateThenLend(entry: PooledConnection<C>): void {
+    entry.state = 'validating'
+    this.#validating++
+    this.#validations++
+    this.#inPoolContext(() => withTimeout(this.#factory.ping(entry.raw), this.#options.connectTimeoutMs, 'validation')).then(
+      () => {
+        this.#validating--
+        if (entry.state !== 'validating') return // closed meanwhile
+        entry.lastUsedAt = performance.now()
+        const waiter = this.#waiters.shift()
+        if (waiter) waiter.resolve(entry)
+        else if (this.#closing) this.#destroy(entry)
+        else {
+          entry.state = 'idle'
+          this.#idle.push(entry)
+        }
+        this.#dispatch()
+      },
+      () => {
+        this.#validating--
+        this.#validationFailures++
+        this.#destroy(entry)
+        this.#dispatch()
+        this.#fill()
+      },
+    )
+  }
+
+  #timeOut(waiter: Waiter<PooledConnection<C>>): void {
+    if (!this.#waiters.cancel(waiter)) return
+    this.#timeouts++
+    waiter.reject(this.#error('DBPERF_POOL_TIMEOUT'))
+  }
+
+  // --- opening and closing ------------------------------------------------------------------------------
+
+  #create(): void {
+    this.#opening++
+    let settled = false
+    const succeed = (raw: C): void => {
+      this.#opening--
+      this.#failures = 0
+      this.#retryAt = 0
+      this.#created++
+      const entry = new PooledConnection(raw, this.#nextId++, performance.now())
+      this.#all.add(entry)
+      this.#factory.watch(raw, () => this.#onDead(entry))
+      const { maxLifetimeMs } = this.#options
+      if (maxLifetimeMs > 0) {
+        entry.retireTimer = setTimeout(() => this.#retire(entry), maxLifetimeMs * (1 - LIFETIME_JITTER * Math.random()))
+        entry.retireTimer.unref()
+      }
+      if (this.#closing && this.#waiters.length === 0) this.#destroy(entry)
+      else this.#idle.push(entry)
+      this.#dispatch()
+      this.#fill()
+    }
+    const fail = (error: unknown): void => {
+      this.#opening--
+      this.#createErrors++
+      this.#failures++
+      this.#lastError = error
+      this.#retryAt = performance.now() + Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (this.#failures - 1))
+      this.#dispatch()
+      this.#fill()
+      this.#checkClosed()
+    }
+    this.#inPoolContext(() => {
+      const { connectTimeoutMs } = this.#options
+      const timer = setTimeout(() => {
+        if (settled) return
+        settled = true
+        fail(Object.assign(new Error(`connect timed out after ${connectTimeoutMs} ms (pool.connectTimeoutMs)`), { code: 'ETIMEDOUT' }))
+      }, connectTimeoutMs)
+      this.#factory.create(connectTimeoutMs).then(
+        (raw) => {
+          clearTimeout(timer)
+          if (settled) return void this.#factory.destroy(raw).catch(() => {}) // too late: the attempt already failed
+          settled = true
+          succeed(raw)
+        },
+        (error: unknown) => {
+          clearTimeout(timer)
+          if (settled) return
+          settled = true
+          fail(error)
+        },
+      )
+    })
+  }
+
+  /** Keeps `min` connections open; during an outage, tries again when the circuit allows. */
+  #fill(): void {
+    if (!this.#started || this.#closing || this.#fillTimer !== undefined) return
+    const missing = this.#options.min - this.#all.size - this.#opening
+    if (missing <= 0) return
+    if (this.#failures > 0) {
+      const wait = this.#retryAt - performance.now()
+      if (wait > 0) {
+        this.#fillTimer = setTimeout(() => {
+          this.#fillTimer = undefined
+          this.#fill()
+        }, wait)
+        this.#fillTimer.unref()
+      } else if (this.#opening === 0) this.#create()
+      return
+    }
+    for (let i = 0; i < missing; i++) this.#create()
+  }
+
+  #destroy(entry: PooledConnection<C>): void {
+    if (entry.state === 'closed') return
+    if (entry.state === 'idle') {
+      const i = this.#idle.indexOf(entry)
+      if (i >= 0) this.#idle.splice(i, 1)
+    }
+    entry.state = 'closed'
+    this.#all.delete(entry)
+    this.#destroyed++
+    if (entry.leakTimer !== undefined) clearTimeout(entry.leakTimer)
+    if (entry.retireTimer !== undefined) clearTimeout(entry.retireTimer)
+    const closing = this.#inPoolContext(() => withTimeout(this.#factory.destroy(entry.raw), this.#options.connectTimeoutMs, 'close')).catch(() => {})
+    this.#destroying.add(closing)
+    void closing.then(() => {
+      this.#destroying.delete(closing)
+      this.#checkClosed()
+    })
+    this.#checkClosed()
+  }
+
+  /** The connection failed or closed by itself: idle, it goes quietly; borrowed, it is closed when it comes back. */
+  #onDead(entry: PooledConnection<C>): void {
+    entry.dead = true
+    if (entry.state !== 'idle') return
+    this.#destroy(entry)
+    this.#fill()
+  }
+
+  #retire(entry: PooledConnection<C>): void {
+    entry.retireTimer = undefined
+    if (entry.state !== 'idle') {
+      entry.retiring = true // never pull a connection from under its borrower
+      return
+    }
+    this.#destroy(entry)
+    this.#fill()
+  }
+
+  #evictIdle(): void {
+    const cutoff = performance.now() - this.#options.idleTimeoutMs
+    // The least recently used are first in `#idle`.
+    while (this.#all.size > this.#options.min && this.#idle.length > 0 && (this.#idle[0] as PooledConnection<C>).lastUsedAt <= cutoff) {
+      this.#destroy(this.#idle[0] as PooledConnection<C>)
+    }
+  }
+
+  #checkClosed(): void {
+    if (this.#closing && this.#all.size === 0 && this.#opening === 0 && this.#waiters.length === 0 && this.#destroying.size === 0) this.#resolveClosed?.()
+  }
+
+  // --- reporting ----------------------------------------------------------------------------------------
+
+  #onLeak(entry: PooledConnection<C>): void {
+    entry.leakTimer = undefined
+    if (entry.state !== 'active') return
+    entry.leaked = true
+    this.#leaks++
+    this.#reportLeak('leak', entry, performance.now())
+  }
+
+  #reportLeak(kind: 'leak' | 'returned', entry: PooledConnection<C>, now: number): void {
+    const report = leakReport(kind, now - entry.borrowedAt, entry.borrowCapture, this.#target.display, this.#options.leakDetectionMs)
+    try {
+      ;(this.#options.onLeak ?? warnLeak)(report)
+    } catch {
+      // A failing logger must not break the pool.
+    }
+  }
+
+  #error(code: PoolErrorCode): PoolError {
+    const stats = this.stats()
+    const { dialect, display, host, port } = this.#target
+    const where = { host, port }
+    switch (code) {
+      case 'DBPERF_CONNECT': {
+        const retryIn = Math.max(0, Math.round(this.#retryAt - performance.now()))
+        return new PoolError(
+          code,
+          `could not connect to ${dialect} at ${display}: ${reasonOf(this.#lastError)} (${this.#failures} failed attempt${this.#failures === 1 ? '' : 's'} in a row; ` +
+            `the pool tries again in ${retryIn} ms on its own; pool: ${describePool(stats)})`,
+          where,
+          stats,
+          this.#lastError,
+        )
+      }
+      case 'DBPERF_POOL_TIMEOUT':
+        return new PoolError(
+          code,
+          `timed out after ${this.#options.acquireTimeoutMs} ms (pool.acquireTimeoutMs) waiting for a connection to ${dialect} at ${display}; pool: ${describePool(stats)}. ` +
+            'Raise pool.max or pool.acquireTimeoutMs, or hold connections for less time (set pool.leakDetectionMs to find who holds them)',
+          where,
+          stats,
+        )
+      case 'DBPERF_POOL_QUEUE_FULL':
+        return new PoolError(
+          code,
+          `too many callers waiting for a connection to ${dialect} at ${display}: ${stats.pending} already queued (pool.maxWaiting = ${this.#options.maxWaiting}); pool: ${describePool(stats)}`,
+          where,
+          stats,
+        )
+      case 'DBPERF_POOL_CLOSED':
+        return new PoolError(code, `the connection pool for ${dialect} at ${display} is closed (db.destroy() was called); open a new handle with createDb()`, where, stats)
+    }
+  }
+}
+
+function reasonOf(error: unknown): string {
+  if (!(error instanceof Error)) return String(error)
+  const code = (error as { code?: unknown }).code
+  // Node reports a refused dual-stack connect as an AggregateError with an empty message.
+  const inner = error instanceof AggregateError ? (error.errors[0] as Error | undefined)?.message : undefined
+  return error.message || inner || (typeof code === 'string' ? code : '') || error.name
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms)
+    promise.then(
+      (value) => {
+        clearTimeout(timer)
+        resolve(value)
+      },
+      (error: unknown) => {
+        clearTimeout(timer)
+        reject(error)
+      },
+    )
+  })
+}

@@ -1,0 +1,209 @@
+import { CompiledQuery, type DatabaseConnection, type QueryResult, type TransactionSettings } from 'kysely'
+import { DbperfError } from '../errors.js'
+import type { ConnectionTarget } from '../dialects/connection-config.js'
+import { loadPeer } from '../dialects/load-peer.js'
+import { type PoolConnection, PoolDriver } from './pool-driver.js'
+import type { ResolvedPoolOptions } from './pool-options.js'
+import type { ConnectionFactory, PooledConnection } from './pooled-connection.js'
+
+/** The slice of a `pg.Client` the pool uses. */
+export interface PgClient {
+  connect(): Promise<void>
+  query(text: unknown, values?: unknown[]): Promise<{ command?: string; rowCount?: number | null; rows?: unknown[] }> & object
+  end(): Promise<void>
+  on(event: 'error' | 'end', listener: (error?: unknown) => void): unknown
+  getTransactionStatus?(): string | null
+}
+type PgClientClass = new (config: Record<string, unknown>) => PgClient
+interface PgCursor {
+  read(rows: number): Promise<unknown[]>
+  close(): Promise<void>
+}
+type CursorClass = new (text: string, values: unknown[]) => PgCursor
+
+// Statements that change the session for whoever borrows the connection next. `SET LOCAL` and
+// `SET TRANSACTION` end with the transaction, which the reset rolls back anyway.
+const SESSION_CHANGE =
+  /^\s*(?:set\s+(?!local\b|transaction\b)|reset\b|create\s+(?:(?:global|local)\s+)?temp(?:orary)?\b|listen\b|prepare\b|declare\b|load\b)|\bset_config\s*\(|_advisory_(?:xact_)?lock/i
+
+/** Opens, checks and closes `pg.Client`s for the pool; holds the `pg` and `pg-cursor` classes once loaded. */
+class PgClientFactory implements ConnectionFactory<PgClient> {
+  readonly #target: ConnectionTarget
+  readonly #clientOptions: Readonly<Record<string, unknown>>
+  #Client: PgClientClass | undefined
+  #Cursor: CursorClass | undefined
+  #cursorProblem: unknown
+
+  constructor(target: ConnectionTarget, clientOptions: Readonly<Record<string, unknown>>) {
+    this.#target = target
+    this.#clientOptions = clientOptions
+  }
+
+  async load(): Promise<void> {
+    const pg = await loadPeer('pg', `the PostgreSQL database ${this.#target.display}`, () => import('pg'))
+    this.#Client = (pg.default ?? pg).Client as unknown as PgClientClass
+    try {
+      // A computed specifier: pg-cursor ships no types, and only its default export is used.
+      const specifier = 'pg-cursor'
+      this.#Cursor = ((await import(specifier)) as { default: CursorClass }).default
+    } catch (error) {
+      this.#cursorProblem = error
+    }
+  }
+
+  cursor(): CursorClass {
+    if (this.#Cursor) return this.#Cursor
+    throw new DbperfError('DBPERF_MISSING_DRIVER', 'streaming PostgreSQL queries needs the "pg-cursor" package. Install it with: npm install pg-cursor', {
+      cause: this.#cursorProblem,
+    })
+  }
+
+  async create(timeoutMs: number): Promise<PgClient> {
+    const Client = this.#Client as PgClientClass
+    const t = this.#target
+    const config: Record<string, unknown> = {
+      ...(t.url ? { connectionString: t.url } : {}),
+      host: t.host,
+      port: t.port,
+      user: t.user,
+      password: t.password,
+      database: t.database,
+      fallback_application_name: 'dbperf',
+      connectionTimeoutMillis: timeoutMs,
+      ...this.#clientOptions,
+    }
+    for (const key of Object.keys(config)) if (config[key] === undefined) delete config[key]
+    const client = new Client(config)
+    // An idle client's error (a terminated backend, a restart) must never crash the process (node-postgres
+    // #1324, #2439): the pool's own listener, added once connected, closes the connection quietly.
+    client.on('error', () => {})
+    try {
+      await client.connect()
+    } catch (error) {
+      client.end().catch(() => {})
+      throw error
+    }
+    return client
+  }
+
+  async destroy(client: PgClient): Promise<void> {
+    await client.end()
+  }
+
+  async ping(client: PgClient): Promise<void> {
+    // The empty query: one round trip, nothing to parse or plan.
+    await client.query('')
+  }
+
+  watch(client: PgClient, onDead: (error: unknown) => void): void {
+    client.on('error', onDead)
+    client.on('end', onDead)
+  }
+
+  isUsable(client: PgClient): boolean {
+    const c = client as { _queryable?: boolean; _ending?: boolean }
+    return c._queryable !== false && c._ending !== true
+  }
+}
+
+/**
+ * A Kysely driver for PostgreSQL on dbperf's pool of `pg.Client`s. Connections are tagged with
+ * `application_name = 'dbperf'` unless the URL or `driverOptions` name one, so `pg_stat_activity` tells them apart.
+ */
+export class PostgresPoolDriver extends PoolDriver<PgClient> {
+  readonly #factory: PgClientFactory
+  protected readonly releaseSavepointCommand = 'release'
+
+  constructor(target: ConnectionTarget, clientOptions: Readonly<Record<string, unknown>>, options: ResolvedPoolOptions) {
+    const factory = new PgClientFactory(target, clientOptions)
+    super(options, { dialect: 'postgres', display: target.display, host: target.host, port: target.port }, factory)
+    this.#factory = factory
+  }
+
+  protected load(): Promise<void> {
+    return this.#factory.load()
+  }
+
+  protected wrap(entry: PooledConnection<PgClient>): PoolConnection<PgClient> {
+    return new PostgresConnection(entry, () => this.#factory.cursor())
+  }
+
+  async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    let text = 'begin'
+    if (settings.isolationLevel || settings.accessMode) {
+      text = 'start transaction'
+      if (settings.isolationLevel) text += ` isolation level ${settings.isolationLevel}`
+      if (settings.accessMode) text += ` ${settings.accessMode}`
+    }
+    await connection.executeQuery(CompiledQuery.raw(text))
+  }
+}
+
+/**
+ * The Kysely connection over one pooled `pg.Client`, behaving as Kysely's own `PostgresConnection` (and named
+ * like it: `src/dialects/raw-connection.ts` recognises drivers by class name and passes pg Submittables as `sql`).
+ */
+class PostgresConnection implements PoolConnection<PgClient> {
+  readonly entry: PooledConnection<PgClient>
+  readonly #cursor: () => CursorClass
+  #sessionChanged = false
+
+  constructor(entry: PooledConnection<PgClient>, cursor: () => CursorClass) {
+    this.entry = entry
+    this.#cursor = cursor
+  }
+
+  async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+    const { sql } = compiledQuery
+    if (typeof sql === 'string' && SESSION_CHANGE.test(sql)) this.#sessionChanged = true
+    try {
+      const { command, rowCount, rows } = await this.entry.raw.query(sql, [...compiledQuery.parameters])
+      const writes = command === 'INSERT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE'
+      return writes ? { numAffectedRows: BigInt(rowCount ?? 0), rows: (rows ?? []) as R[] } : { rows: (rows ?? []) as R[] }
+    } catch (error) {
+      throw extendStack(error)
+    }
+  }
+
+  async *streamQuery<R>(compiledQuery: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
+    if (!Number.isInteger(chunkSize) || (chunkSize as number) <= 0) throw new Error('chunkSize must be a positive integer')
+    const Cursor = this.#cursor()
+    const cursor = this.entry.raw.query(new Cursor(compiledQuery.sql, [...compiledQuery.parameters])) as unknown as PgCursor
+    try {
+      for (;;) {
+        const rows = await cursor.read(chunkSize as number)
+        if (rows.length === 0) break
+        yield { rows: rows as R[] }
+      }
+    } finally {
+      await cursor.close()
+    }
+  }
+
+  resetSession(): Promise<boolean> | boolean {
+    const status = this.entry.raw.getTransactionStatus?.() ?? 'I'
+    // The common case costs nothing: no transaction open, no session setting changed.
+    if (status === 'I' && !this.#sessionChanged) return true
+    return this.#reset(status !== 'I')
+  }
+
+  async #reset(inTransaction: boolean): Promise<boolean> {
+    const client = this.entry.raw
+    // A transaction left open (or failed) by the last borrower must not swallow the next one's statements.
+    if (inTransaction) await client.query('rollback')
+    // What pgbouncer runs between clients: settings back to the connection's defaults (startup options
+    // included), temp tables, prepared statements, cursors, LISTENs and advisory locks gone.
+    if (this.#sessionChanged) await client.query('discard all')
+    this.#sessionChanged = false
+    return true
+  }
+}
+
+/** Adds the awaiting code's frames to a driver error, as Kysely does, so the stack reaches the application. */
+export function extendStack(error: unknown): unknown {
+  if (error instanceof Error && typeof error.stack === 'string') {
+    const extra = new Error().stack?.split('\n').slice(1).join('\n')
+    if (extra) error.stack += `\n${extra}`
+  }
+  return error
+}

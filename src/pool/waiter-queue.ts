@@ -1,0 +1,78 @@
+/** A caller waiting for a connection. */
+export interface Waiter<T> {
+  readonly resolve: (value: T) => void
+  readonly reject: (error: unknown) => void
+  /** `performance.now()` when the caller started waiting. */
+  readonly enqueuedAt: number
+  /** The acquire timeout; cleared when the waiter is served or rejected. */
+  timer: ReturnType<typeof setTimeout> | undefined
+  /** Set once served, rejected or timed out; a settled waiter left in the array is skipped. */
+  settled: boolean
+}
+
+/**
+ * First-in first-out queue of waiters. A waiter that times out is marked settled and skipped later instead
+ * of being spliced out of the middle, so every operation is O(1) amortised; `length` counts live waiters only.
+ */
+export class WaiterQueue<T> {
+  #items: Array<Waiter<T>> = []
+  #head = 0
+  #live = 0
+
+  get length(): number {
+    return this.#live
+  }
+
+  push(waiter: Waiter<T>): void {
+    this.#items.push(waiter)
+    this.#live++
+  }
+
+  /** Removes and returns the oldest live waiter, settling it. */
+  shift(): Waiter<T> | undefined {
+    while (this.#head < this.#items.length) {
+      const w = this.#items[this.#head++] as Waiter<T>
+      if (w.settled) continue
+      this.#settle(w)
+      this.#compact()
+      return w
+    }
+    this.#compact()
+    return undefined
+  }
+
+  /** Removes and returns the newest live waiter, settling it. */
+  pop(): Waiter<T> | undefined {
+    while (this.#items.length > this.#head) {
+      const w = this.#items.pop() as Waiter<T>
+      if (w.settled) continue
+      this.#settle(w)
+      return w
+    }
+    return undefined
+  }
+
+  /** Settles a waiter wherever it is (its timeout fired); returns false if it was already settled. */
+  cancel(waiter: Waiter<T>): boolean {
+    if (waiter.settled) return false
+    this.#settle(waiter)
+    return true
+  }
+
+  #settle(w: Waiter<T>): void {
+    w.settled = true
+    this.#live--
+    if (w.timer !== undefined) clearTimeout(w.timer)
+    w.timer = undefined
+  }
+
+  #compact(): void {
+    if (this.#head === this.#items.length) {
+      this.#items = []
+      this.#head = 0
+    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head)
+      this.#head = 0
+    }
+  }
+}

@@ -1,0 +1,187 @@
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { sql } from 'kysely'
+import { afterEach, expect, it } from 'vitest'
+import { currentScope, observe, type QueryEvent, withScope } from '../../src/index.js'
+import { type LeakReport, PoolError, poolMetrics, poolStats } from '../../src/pool/index.js'
+import { eachDialect, OBSERVER_ON } from '../harness/databases.js'
+import { openTaggedDb, sleep, sleepQuery, type TaggedDb, waitFor } from './pool-helpers.js'
+
+const thisFile = fileURLToPath(import.meta.url)
+const source = readFileSync(thisFile, 'utf8').split('\n')
+const lineOf = (tag: string) => source.findIndex((l) => l.includes(`// @line:${tag}`)) + 1
+
+eachDialect(
+  'pool behaviour',
+  (dialect) => {
+    const d = dialect as 'postgres' | 'mysql'
+    let t: TaggedDb | undefined
+    afterEach(async () => {
+      await t?.cleanup()
+      t = undefined
+    })
+
+    it('pre-fills min connections before the first query, and closes idle ones above min', async () => {
+      t = await openTaggedDb(d, { min: 2, max: 5, idleTimeoutMs: 200 })
+      const { db } = t
+      await waitFor('min connections open', () => poolStats(db).idle === 2)
+      expect(await t.serverConnections()).toBe(2)
+      expect(poolStats(db).acquires).toBe(0)
+      await Promise.all(Array.from({ length: 5 }, () => sleepQuery(d, 0.1).execute(db)))
+      expect(poolStats(db).size).toBe(5)
+      await waitFor('idle connections above min closed', () => poolStats(db).size === 2, 3_000)
+      expect(poolStats(db)).toMatchObject({ size: 2, idle: 2, active: 0, destroyed: 3 })
+      await waitFor('server sees only min connections', async () => (await t?.serverConnections()) === 2)
+    })
+
+    it('fails an acquire after acquireTimeoutMs when every connection stays busy, and counts it', async () => {
+      t = await openTaggedDb(d, { max: 2, acquireTimeoutMs: 200 })
+      const { db } = t
+      const holders = [sleepQuery(d, 0.8).execute(db), sleepQuery(d, 0.8).execute(db)]
+      await waitFor('both connections busy', () => poolStats(db).active === 2)
+      const error = await sql`select 1`.execute(db).catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(PoolError)
+      const e = error as PoolError
+      expect(e.code).toBe('DBPERF_POOL_TIMEOUT')
+      expect(e.message).toMatch(/timed out after 200 ms \(pool\.acquireTimeoutMs\) waiting for a connection to .* 2 open \(0 idle, 2 in use\)/)
+      expect(e.stats).toMatchObject({ active: 2, max: 2 })
+      expect(e.port).toBe(dialect === 'postgres' ? 5432 : 3306)
+      await Promise.all(holders)
+      expect(poolStats(db).timeouts).toBe(1)
+      expect(await sql`select 1 as x`.execute(db)).toMatchObject({ rows: [{ x: 1 }] })
+    })
+
+    it('reports a connection held past leakDetectionMs with the borrower call site, and again when it returns', async () => {
+      const reports: LeakReport[] = []
+      t = await openTaggedDb(d, { max: 2, leakDetectionMs: 150, onLeak: (r) => reports.push(r) })
+      const { db } = t
+      await sql`select 1`.execute(db)
+      await db.connection().execute(async (c) => { // @line:leak
+        await sleep(400)
+        await sql`select 1`.execute(c)
+      })
+      await sql`select 1`.execute(db) // a short borrow is not reported
+      expect(reports.map((r) => r.kind)).toEqual(['leak', 'returned'])
+      const [leak, back] = reports as [LeakReport, LeakReport]
+      expect(leak.callSite?.file).toBe(thisFile)
+      expect(leak.callSite?.line).toBe(lineOf('leak'))
+      expect(leak.heldMs).toBeGreaterThanOrEqual(140)
+      expect(leak.message).toContain(`pool.leakDetectionMs = 150`)
+      expect(leak.message).toContain(`pool-behaviour.test.ts:${lineOf('leak')}`)
+      expect(back.heldMs).toBeGreaterThanOrEqual(380)
+      expect(back.callSite?.line).toBe(lineOf('leak'))
+      expect(poolStats(db).leaks).toBe(1)
+    })
+
+    it('keeps each waiter in its own scope through the queue, and reports the wait as connectionWaitMs', async () => {
+      t = await openTaggedDb(d, { max: 1 })
+      const { db } = t
+      const events: QueryEvent[] = []
+      const stop = OBSERVER_ON ? observe(db, (e) => events.push(e)) : () => {}
+      const holder = sleepQuery(d, 0.2).execute(db)
+      await waitFor('connection busy', () => poolStats(db).active === 1)
+      const seen = await Promise.all(
+        ['a', 'b', 'c'].map((name) =>
+          withScope(`request ${name}`, async () => {
+            await sql`select ${name} as name`.execute(db)
+            return currentScope()?.name
+          }),
+        ),
+      )
+      await holder
+      stop()
+      expect(seen).toEqual(['request a', 'request b', 'request c'])
+      expect(poolStats(db).acquireWaitMs.max).toBeGreaterThan(50)
+      if (OBSERVER_ON) {
+        const queued = events.filter((e) => typeof e.parameters[0] === 'string')
+        expect(queued.map((e) => [e.scope?.name, e.parameters[0]])).toEqual([
+          ['request a', 'a'],
+          ['request b', 'b'],
+          ['request c', 'c'],
+        ])
+        // The wait the observer reports is the pool's: the first waiter waited for the 200 ms holder.
+        expect(queued[0]?.connectionWaitMs).toBeGreaterThan(50)
+        const poolMax = poolStats(db).acquireWaitMs.max
+        expect(Math.max(...queued.map((e) => e.connectionWaitMs))).toBeGreaterThanOrEqual(poolMax - 1)
+      }
+    })
+
+    it('retires connections after maxUses borrows', async () => {
+      t = await openTaggedDb(d, { max: 1, maxUses: 3 })
+      const ids: number[] = []
+      for (let i = 0; i < 7; i++) ids.push(await t.backendId())
+      expect(new Set(ids.slice(0, 3)).size).toBe(1)
+      expect(new Set(ids.slice(3, 6)).size).toBe(1)
+      expect(new Set([ids[0], ids[3], ids[6]]).size).toBe(3)
+      expect(poolStats(t.db)).toMatchObject({ created: 3, destroyed: 2 })
+    })
+
+    it('validates a connection idle for more than 500 ms before lending it, and skips recently used ones', async () => {
+      t = await openTaggedDb(d, { max: 1 })
+      const { db } = t
+      for (let i = 0; i < 5; i++) await sql`select 1`.execute(db)
+      expect(poolStats(db).validations).toBe(0)
+      await sleep(600)
+      await sql`select 1`.execute(db)
+      await sql`select 1`.execute(db)
+      expect(poolStats(db).validations).toBe(1)
+      const off = await openTaggedDb(d, { max: 1, validateOnBorrow: false })
+      await sql`select 1`.execute(off.db)
+      await sleep(600)
+      await sql`select 1`.execute(off.db)
+      expect(poolStats(off.db).validations).toBe(0)
+      await off.cleanup()
+    })
+
+    it('retires connections at maxLifetimeMs with jitter, never while borrowed', async () => {
+      t = await openTaggedDb(d, { min: 6, max: 6, maxLifetimeMs: 1_000, idleTimeoutMs: 0 })
+      const { db } = t
+      const start = performance.now()
+      await waitFor('min connections open', () => poolStats(db).size === 6)
+      const retiredAt: number[] = []
+      let seen = 0
+      while (retiredAt.length < 6 && performance.now() - start < 3_000) {
+        const { destroyed } = poolStats(db)
+        for (; seen < destroyed; seen++) retiredAt.push(performance.now() - start)
+        await sleep(5)
+      }
+      expect(retiredAt).toHaveLength(6)
+      // Jitter shortens each lifetime by up to 10 %: retirements spread over [900, 1000] ms, not one instant.
+      expect(Math.min(...retiredAt)).toBeGreaterThanOrEqual(880)
+      expect(new Set(retiredAt.map((ms) => Math.round(ms / 5))).size).toBeGreaterThanOrEqual(3)
+      await waitFor('min refilled after retirements', () => poolStats(db).size === 6)
+
+      // A borrowed connection outlives its lifetime until it comes back.
+      const held = await openTaggedDb(d, { max: 1, maxLifetimeMs: 200 })
+      const [before, after] = await held.db.transaction().execute(async (trx) => {
+        const first = await held.backendId(trx)
+        await sleep(400)
+        return [first, await held.backendId(trx)]
+      })
+      expect(after).toBe(before)
+      expect(await held.backendId()).not.toBe(before)
+      expect(poolStats(held.db).destroyed).toBe(1)
+      await held.cleanup()
+    })
+
+    it('exposes the same numbers in Prometheus text format', async () => {
+      t = await openTaggedDb(d, { max: 3 })
+      const { db } = t
+      await Promise.all(Array.from({ length: 6 }, () => sqlOne(db)))
+      const text = poolMetrics(db, { pool: 'primary' })
+      const stats = poolStats(db)
+      const label = `target="${stats.target}",pool="primary"`
+      expect(text).toContain('# TYPE dbperf_pool_connections gauge')
+      expect(text).toContain(`dbperf_pool_connections{${label},state="idle"} ${stats.idle}`)
+      expect(text).toContain(`dbperf_pool_connections_created_total{${label}} ${stats.created}`)
+      expect(text).toContain(`dbperf_pool_acquire_wait_seconds_count{${label}} 6`)
+      expect(text).toMatch(new RegExp(`dbperf_pool_acquire_wait_seconds\\{${label.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')},quantile="0.99"\\} [0-9.e-]+\\n`))
+      for (const line of text.trim().split('\n')) expect(line).toMatch(/^(# (HELP|TYPE) \w+ .+|\w+\{[^}]*\} -?[0-9.e+-]+)$/)
+    })
+  },
+  ['postgres', 'mysql'],
+)
+
+function sqlOne(db: TaggedDb['db']) {
+  return sql`select 1`.execute(db)
+}
