@@ -1,0 +1,79 @@
+import { observeAll } from '../observe/global-observer.js'
+import type { QueryEvent } from '../observe/query-event.js'
+import type { Scope } from '../observe/scope.js'
+import { isNPlusOneAllowed } from './allow.js'
+import { type QueryRecord, recordFromEvent } from './query-record.js'
+
+/**
+ * Units of work collected from every observed database of the process (tests, requests): the vitest setup,
+ * the matchers and the HTTP middleware are never handed the database, so they listen to all of them through
+ * `observeAll` while at least one unit is open, and route each event to its unit by scope identity.
+ *
+ * A unit may *claim* its statements: then enclosing units do not see them. `detectNPlusOne` and the
+ * matchers claim theirs, so a test that checks a workload explicitly (and expects findings) is not failed a
+ * second time by the test-level check around it.
+ */
+export interface Unit {
+  readonly scope: Scope
+  readonly records: readonly QueryRecord[]
+  /** Set by `allowNPlusOneInTest()`-style opt-outs: the unit's owner should not judge it. */
+  optedOut: boolean
+  /** Stops collecting and returns the statements, in completion order. */
+  finish(): QueryRecord[]
+}
+
+interface OpenUnit extends Unit {
+  readonly records: QueryRecord[]
+  readonly claims: boolean
+}
+
+const units = new Map<Scope, OpenUnit>()
+const claimed = new WeakSet<Scope>()
+let stopObserving: (() => void) | undefined
+
+function route(event: QueryEvent): void {
+  for (let s: Scope | undefined = event.scope; s !== undefined; s = s.parent) {
+    const unit = units.get(s)
+    if (unit) {
+      unit.records.push(recordFromEvent(event, unit.records.length, isNPlusOneAllowed()))
+      if (unit.claims) return
+    } else if (claimed.has(s)) {
+      return
+    }
+  }
+}
+
+/** Starts collecting the statements of `scope` (and the scopes nested in it) from every observed database. */
+export function openUnit(scope: Scope, options: { readonly claims?: boolean } = {}): Unit {
+  const unit: OpenUnit = {
+    scope,
+    records: [],
+    claims: options.claims === true,
+    optedOut: false,
+    finish() {
+      if (units.get(scope) === unit) units.delete(scope)
+      if (units.size === 0 && stopObserving) {
+        stopObserving()
+        stopObserving = undefined
+      }
+      return unit.records
+    },
+  }
+  units.set(scope, unit)
+  stopObserving ??= observeAll(route)
+  return unit
+}
+
+/** Marks `scope` as claimed by a collector of its own, so enclosing units skip its statements. */
+export function claimScope(scope: Scope): void {
+  claimed.add(scope)
+}
+
+/** The innermost open unit enclosing `scope`, if any. */
+export function unitOf(scope: Scope | undefined): Unit | undefined {
+  for (let s = scope; s !== undefined; s = s.parent) {
+    const unit = units.get(s)
+    if (unit) return unit
+  }
+  return undefined
+}
