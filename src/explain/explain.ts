@@ -23,6 +23,12 @@ export interface ExplainOptions {
   readonly parameters?: readonly unknown[]
   /** Overrides of the rules' thresholds. Defaults to {@link DEFAULT_THRESHOLDS}. */
   readonly thresholds?: Partial<RuleThresholds>
+  /**
+   * Planner settings for this explain only, e.g. `{ work_mem: '64kB', enable_seqscan: 'off' }`: PostgreSQL
+   * `SET LOCAL` in the explain's transaction; MySQL `SET SESSION`, reset to the default after. Names must be
+   * plain setting names. Not supported on SQLite. Defaults to none.
+   */
+  readonly settings?: Readonly<Record<string, string | number>>
   /** The rules to run. Defaults to every built-in rule (`RULES`). */
   readonly rules?: readonly Rule[]
 }
@@ -76,9 +82,14 @@ export async function explain(db: Kysely<any>, query: ExplainInput, options: Exp
       { sql },
     )
   }
+  const settings = options.settings ?? {}
+  for (const name of Object.keys(settings)) {
+    if (!/^[a-z_][a-z0-9_.]*$/i.test(name)) throw new DbperfError('DBPERF_INVALID_OPTION', `explain() setting names must be plain names like work_mem, but got: ${describeValue(name)}`)
+  }
+  if (dialect === 'sqlite' && Object.keys(settings).length > 0) throw new DbperfError('DBPERF_UNSUPPORTED', 'explain() settings are for PostgreSQL and MySQL; SQLite has no planner settings to set per statement')
   const started = performance.now()
   return withOrigin({ kind: 'internal', name: 'explain' }, async () => {
-    const run = await runExplain(db, dialect, safety.sql, parameters, analyze)
+    const run = await runExplain(db, dialect, safety.sql, parameters, analyze, settings)
     const wallMs = performance.now() - started
     const shape = sqlShape(safety.sql, dialect)
     const names = new Set<string>()

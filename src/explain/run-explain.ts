@@ -25,17 +25,37 @@ class Rollback extends Error {
  * Runs EXPLAIN for one statement on `db`. With `analyze`, the statement really runs, inside a transaction
  * that is always rolled back (on every database, whatever the statement), so a DELETE leaves its rows.
  */
-export async function runExplain(db: Kysely<any>, dialect: SqlDialect, sql: string, parameters: readonly unknown[], analyze: boolean): Promise<ExplainRun> {
-  if (!analyze) return runOnce(db, dialect, sql, parameters, false)
+export async function runExplain(
+  db: Kysely<any>,
+  dialect: SqlDialect,
+  sql: string,
+  parameters: readonly unknown[],
+  analyze: boolean,
+  settings: Readonly<Record<string, string | number>> = {},
+): Promise<ExplainRun> {
+  const names = Object.keys(settings)
+  if (!analyze && names.length === 0) return runOnce(db, dialect, sql, parameters, false)
   try {
     await db.transaction().execute(async (trx) => {
-      throw new Rollback(await runOnce(trx, dialect, sql, parameters, true))
+      // Settings go on the explain's own connection, for this transaction only (PostgreSQL `SET LOCAL`);
+      // MySQL has no transaction-scoped SET, so its session values are put back to their defaults after.
+      for (const name of names) await trx.executeQuery(CompiledQuery.raw(setStatement(dialect, name, settings[name] as string | number)))
+      try {
+        throw new Rollback(await runOnce(trx, dialect, sql, parameters, analyze))
+      } finally {
+        if (dialect === 'mysql') for (const name of names) await trx.executeQuery(CompiledQuery.raw(`set session ${name} = default`))
+      }
     })
   } catch (error) {
     if (error instanceof Rollback) return error.run
     throw error
   }
   throw new Error('unreachable: the explain transaction committed')
+}
+
+function setStatement(dialect: SqlDialect, name: string, value: string | number): string {
+  const literal = typeof value === 'number' && Number.isFinite(value) ? String(value) : `'${String(value).replaceAll("'", "''").replaceAll('\\', dialect === 'mysql' ? '\\\\' : '\\')}'`
+  return dialect === 'postgres' ? `set local ${name} = ${literal}` : `set session ${name} = ${literal}`
 }
 
 async function runOnce(db: Kysely<any>, dialect: SqlDialect, sql: string, parameters: readonly unknown[], analyze: boolean): Promise<ExplainRun> {
