@@ -1,0 +1,145 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { PassThrough } from 'node:stream'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runCli } from '../../src/cli/cli.js'
+import { explainCommand } from '../../src/cli/commands/explain.js'
+import { DbperfError } from '../../src/errors.js'
+import { explain, ExplainSqlError } from '../../src/explain/index.js'
+import { eachDialect, openTestDb, type TestDb } from '../harness/databases.js'
+import { run } from './helpers.js'
+
+function io(env: Record<string, string | undefined> = {}) {
+  const out = new PassThrough()
+  const err = new PassThrough()
+  let stdout = ''
+  let stderr = ''
+  out.on('data', (d) => (stdout += String(d)))
+  err.on('data', (d) => (stderr += String(d)))
+  return { io: { stdout: out, stderr: err, env, cwd: process.cwd() }, text: () => ({ stdout, stderr }) }
+}
+
+/** Runs `dbperf explain …` in-process (the lead registers the command in cli.ts; until then it is called directly). */
+async function cli(args: string[], env: Record<string, string | undefined> = {}) {
+  const { io: stdio, text } = io(env)
+  let code: number
+  try {
+    code = await runCli(['explain', ...args], stdio)
+    if (code === 2 && text().stderr.includes('unknown command')) throw new Error('not registered')
+  } catch {
+    const fresh = io(env)
+    let message = ''
+    code = await explainCommand.run(args, fresh.io).catch((e: unknown) => {
+      message = e instanceof Error ? e.message : String(e)
+      return e instanceof DbperfError ? 1 : e instanceof Error && e.name === 'UsageError' ? 2 : 99
+    })
+    const out = fresh.text()
+    return { code, stdout: out.stdout, stderr: out.stderr + message }
+  }
+  return { code, ...text() }
+}
+
+eachDialect('explain safety', (dialect) => {
+  let t: TestDb
+  beforeAll(async () => {
+    t = await openTestDb(dialect)
+    await run(t.db, 'create table items (id integer primary key, qty int not null)', 'insert into items (id, qty) values (1, 10), (2, 20), (3, 30)')
+  })
+  afterAll(() => t.cleanup())
+  const count = async () => Number(((await t.db.selectFrom('items').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()) as { n: unknown }).n)
+
+  it('DELETE and UPDATE with analyze run, report it, and leave every row as it was', async () => {
+    const r = await explain(t.db, 'delete from items where qty > 5', { analyze: true })
+    expect(r.statement.writes).toBe(true)
+    expect(r.statement.rolledBack).toBe(true)
+    expect(await count()).toBe(3)
+    await explain(t.db, 'update items set qty = 0', { analyze: true })
+    expect((await t.db.selectFrom('items').select('qty').orderBy('id').execute()).map((r) => r.qty)).toEqual([10, 20, 30])
+    // PGlite URLs open a new in-memory database: the CLI part needs a shared one.
+    if (dialect !== 'pglite') {
+      const viaCli = await cli(['--db', t.url, '--analyze', 'delete from items'])
+      expect(viaCli.code).toBe(0)
+      expect(await count()).toBe(3)
+    }
+  })
+
+  // MariaDB has no data-modifying CTEs.
+  it.runIf(dialect !== 'mysql')('a CTE with a writing part is treated as writing and rolled back', async () => {
+    const q = dialect === 'sqlite' ? 'delete from items where id in (with x as (select id from items) select id from x)' : 'with gone as (delete from items returning id) select count(*) from gone'
+    const r = await explain(t.db, q, { analyze: true })
+    expect(r.statement.writes).toBe(true)
+    expect(await count()).toBe(3)
+  })
+
+  it('refuses DDL with analyze, and several statements, loses nothing', async () => {
+    await expect(explain(t.db, 'drop table items', { analyze: true })).rejects.toMatchObject({ code: 'DBPERF_EXPLAIN_UNSAFE' })
+    await expect(explain(t.db, "select 1; delete from items where ';' = ';'")).rejects.toMatchObject({ code: 'DBPERF_EXPLAIN_MULTI', message: expect.stringMatching(/exactly one statement/) })
+    expect(await count()).toBe(3)
+    // A semicolon inside a string or a trailing one is not a second statement.
+    const ok = await explain(t.db, "select id from items where ';' <> 'x';")
+    expect(ok.statement.sql).toBe("select id from items where ';' <> 'x'")
+  })
+
+  it('malformed SQL gets the database error and where it is', async () => {
+    const error = await explain(t.db, 'select id\nfrom items wher qty > 1').catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(ExplainSqlError)
+    const e = error as ExplainSqlError
+    expect(e.code).toBe('DBPERF_EXPLAIN_SQL')
+    expect(e.position).toBeGreaterThan(0)
+    expect(e.line).toBe(2)
+    expect(e.message).toMatch(/rejected the statement \(at line 2, column \d+\)/)
+    const viaCli = await cli(['--db', dialect === 'pglite' ? 'pglite:' : t.url, 'selec 1'])
+    expect(viaCli.code).toBe(1)
+    expect(viaCli.stderr).toMatch(/rejected the statement/)
+  })
+})
+
+describe('dbperf explain command', () => {
+  let t: TestDb
+  let dir: string
+  beforeAll(async () => {
+    t = await openTestDb('sqlite')
+    dir = mkdtempSync(path.join(tmpdir(), 'dbperf-explain-'))
+    await run(t.db, 'create table big (id integer primary key, grp int not null, body text not null)', "with recursive s(i) as (select 1 union all select i + 1 from s where i < 5000) insert into big select i, i % 50, 'x' from s", 'analyze')
+  })
+  afterAll(() => t.cleanup())
+
+  it('prints findings then the plan, plain when piped; exit code follows --fail-on', async () => {
+    const r = await cli(['--db', t.url, 'select id from big where grp = 3'])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/Findings \(\d+\)[\s\S]*full-scan[\s\S]*create index "big_grp_idx" on "big" \("grp"\);[\s\S]*Plan\n/)
+    expect(r.stdout).not.toMatch(/\u001b\[/)
+    expect((await cli(['--db', t.url, '--fail-on', 'warning', 'select id from big where grp = 3'])).code).toBe(1)
+    expect((await cli(['--db', t.url, '--fail-on', 'critical', 'select id from big where grp = 3'])).code).toBe(0)
+    expect((await cli(['--db', t.url, '--fail-on', 'info', 'select id from big where id = 3'])).code).toBe(0)
+  })
+
+  it('reads -f file and DATABASE_URL; json, github and html formats', async () => {
+    const file = path.join(dir, 'q.sql')
+    writeFileSync(file, '-- slow\nselect * from big where grp = 3;\n')
+    const json = await cli(['--format', 'json', '-f', file], { DATABASE_URL: t.url })
+    expect(json.code).toBe(0)
+    const report = JSON.parse(json.stdout) as { findings: Array<{ rule: string }>; plan: { children: unknown[] }; dialect: string }
+    expect(report.dialect).toBe('sqlite')
+    expect(report.findings.map((f) => f.rule)).toContain('full-scan')
+    const gh = await cli(['--db', t.url, '--format', 'github', '-f', file])
+    expect(gh.stdout).toMatch(/^::warning file=.*q\.sql,title=dbperf full-scan::/m)
+    const out = path.join(dir, 'plan.html')
+    const html = await cli(['--db', t.url, '--format', 'html', '--analyze', '-o', out, '-f', file])
+    expect(html.code).toBe(0)
+    const page = readFileSync(out, 'utf8')
+    expect(page).toMatch(/^<!doctype html>/)
+    expect(page).toContain('<svg')
+    expect(page).toContain('full-scan')
+    expect(page).not.toMatch(/(src|href)="(https?:)?\/\//)
+  })
+
+  it('usage errors exit 2; credentials never appear', async () => {
+    expect((await cli(['--format', 'xml', 'select 1'], { DATABASE_URL: t.url })).code).toBe(2)
+    expect((await cli(['select 1'], {})).code).toBe(2)
+    const r = await cli(['--db', 'postgres://alice:s3cret@127.0.0.1:1/nope', 'select 1'])
+    expect(r.code).toBe(1)
+    expect(r.stdout + r.stderr).not.toContain('s3cret')
+  })
+})
