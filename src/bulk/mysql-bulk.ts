@@ -221,8 +221,8 @@ function loadDataStrategy(db: Kysely<any>, plan: WritePlan, fallback: BulkStrate
       }
       // LOCAL implies IGNORE: the server turns bad values and duplicate keys into warnings and goes on, so
       // they are read back here and turned into the error a normal INSERT would have raised.
-      const { rows: warnings } = await runText<{ Level: string; Code: number; Message: string }>(session, 'show warnings limit 1', [])
-      const warning = warnings[0]
+      const { rows: warnings } = await runText<{ Level: string; Code: number; Message: string }>(session, 'show warnings limit 20', [])
+      const warning = warnings.find((w) => w.Level !== 'Note')
       if (warning !== undefined || affected !== rows.length) {
         const detail = warning ? `${warning.Level} ${warning.Code}: ${warning.Message}` : `${rows.length - affected} of ${rows.length} rows were skipped`
         throw Object.assign(new Error(`LOAD DATA did not load every row cleanly: ${detail}`), { errno: warning?.Code })

@@ -1,0 +1,128 @@
+import { sql } from 'kysely'
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest'
+import { BulkError, deleteMany, insertMany, updateMany, upsertMany, type BulkStrategyName } from '../../src/bulk/index.js'
+import { DbperfError } from '../../src/index.js'
+import { eachDialect, openTestDb, type TestDb, type TestDialect } from '../harness/databases.js'
+
+interface Person {
+  id: number
+  email: string
+  name: string
+  score: number | null
+}
+interface DB {
+  people: Person
+}
+
+const STRATEGIES: Record<TestDialect, BulkStrategyName[]> = {
+  postgres: ['copy', 'unnest', 'values'],
+  pglite: ['unnest', 'values'],
+  mysql: ['load-data', 'values'],
+  sqlite: ['prepared', 'values'],
+}
+
+// Quotes of every dialect, a statement terminator and a comment: quoting must hold them all.
+const HOSTILE_TABLE = 'x"; drop table victim; -- `q` \'s'
+const HOSTILE_COLUMNS = ['"; drop table victim; --', 'back`tick', "it's", 'sp ace']
+
+const asAny = <T>(v: unknown) => v as T
+
+eachDialect('bulk abuse', (dialect) => {
+  let t: TestDb<DB>
+  beforeAll(async () => {
+    t = await openTestDb<DB>(dialect)
+    await sql`create table people (id integer primary key, email varchar(100) not null unique, name varchar(100) not null, score integer)`.execute(t.db)
+    await sql`create table victim (id integer)`.execute(t.db)
+  })
+  beforeEach(async () => {
+    await sql`delete from people`.execute(t.db)
+  })
+  afterAll(() => t.cleanup())
+  const count = async () => Number((await sql<{ n: number }>`select count(*) as n from people`.execute(t.db)).rows[0]!.n)
+  const fails = async (p: Promise<unknown>) => {
+    const e = await p.then(
+      () => undefined,
+      (x: unknown) => x,
+    )
+    expect(e).toBeInstanceOf(DbperfError)
+    expect(await count()).toBe(0)
+    return e as DbperfError
+  }
+
+  it('quotes hostile table and column names in every strategy and operation', async () => {
+    const db = t.db as unknown as Parameters<typeof insertMany>[0]
+    let create = t.db.schema.createTable(HOSTILE_TABLE).addColumn('id', 'integer', (c) => c.primaryKey())
+    for (const c of HOSTILE_COLUMNS) create = create.addColumn(c, 'varchar(50)')
+    await create.execute()
+    const row = (id: number) => Object.fromEntries([['id', id], ...HOSTILE_COLUMNS.map((c, i) => [c, `${c} #${id} ${i}`])])
+    let id = 0
+    for (const strategy of STRATEGIES[dialect]) {
+      await insertMany(db, HOSTILE_TABLE as never, [row(++id), row(++id)] as never, { strategy })
+    }
+    await upsertMany(db, HOSTILE_TABLE as never, [row(1), row(++id)] as never, { conflict: ['id'] as never })
+    await updateMany(db, HOSTILE_TABLE as never, [{ id: 2, [HOSTILE_COLUMNS[1]!]: 'updated' }] as never, { key: 'id' as never })
+    await deleteMany(db, HOSTILE_TABLE as never, [3] as never, { key: 'id' as never })
+    const { rows } = await sql<Record<string, unknown>>`select * from ${sql.table(HOSTILE_TABLE)} order by id`.execute(t.db)
+    expect(rows).toHaveLength(id - 1)
+    expect(rows[0]).toEqual(row(1))
+    expect(rows[1]?.[HOSTILE_COLUMNS[1]!]).toBe('updated')
+    // The victim table is still there.
+    await sql`select count(*) from victim`.execute(t.db)
+  })
+
+  it('refuses input that is not rows, naming what it got', async () => {
+    expect((await fails(insertMany(t.db, 'people', asAny(42)))).message).toBe('insertMany(db, "people", rows) needs the rows as an array, an iterable or an async iterable, but got: number 42')
+    const notObject = (await fails(insertMany(t.db, 'people', asAny([{ id: 1, email: 'a', name: 'a', score: 1 }, 'oops'])))) as BulkError
+    expect(notObject).toBeInstanceOf(BulkError)
+    expect(notObject.rowIndex).toBe(1)
+    expect(notObject.message).toContain('row 1: expected an object of column values, but got: "oops"')
+    expect((await fails(insertMany(t.db, 'people', asAny([[1, 'a']])))).message).toContain('row 0: expected an object of column values, but got: an array of length 2')
+  })
+
+  it('refuses unknown columns and rows that do not match the first one', async () => {
+    expect((await fails(insertMany(t.db, 'people', asAny([{ id: 1, nope: 2 }])))).message).toBe(
+      'insertMany: row 0 sets "nope" is not a column of table "people"; its columns are: id, email, name, score',
+    )
+    const missing = (await fails(insertMany(t.db, 'people', asAny([{ id: 1, email: 'a', name: 'a', score: 1 }, { id: 2, email: 'b', name: 'b' }])))) as BulkError
+    expect([missing.rowIndex, missing.column]).toEqual([1, 'score'])
+    expect(missing.message).toContain('row 1, column "score": the value is missing (or undefined), but row 0 sets this column')
+    const extra = (await fails(insertMany(t.db, 'people', asAny([{ id: 1, email: 'a', name: 'a' }, { id: 2, email: 'b', name: 'b', score: 3 }])))) as BulkError
+    expect(extra.message).toContain('row 1: has column "score", which row 0 does not set')
+    expect((await fails(insertMany(t.db, 'people', asAny([{ id: 1, email: 'a', name: () => 1, score: 1 }])))).message).toContain('column "name": cannot store a function')
+  })
+
+  it('refuses bad options with the option, the value and the fix', async () => {
+    const rows = [{ id: 1, email: 'a', name: 'a', score: 1 }]
+    const message = async (p: Promise<unknown>) => (await fails(p)).message
+    expect(await message(insertMany(t.db, 'people', rows, asAny({ strategy: 'fast' })))).toBe(
+      `insertMany option "strategy" must be one of 'auto', 'copy', 'unnest', 'values', 'load-data', 'prepared', but got: "fast"`,
+    )
+    expect(await message(insertMany(t.db, 'people', rows, asAny({ transaction: true })))).toBe(`insertMany option "transaction" must be 'all', 'chunk' or 'none', but got: boolean true`)
+    expect(await message(insertMany(t.db, 'people', rows, { chunkSize: 0 }))).toBe('insertMany option "chunkSize" must be a positive integer, but got: number 0')
+    expect(await message(insertMany(t.db, 'people', rows, asAny({ onProgress: 'log' })))).toBe('insertMany option "onProgress" must be a function, but got: "log"')
+    expect(await message(insertMany(t.db, 'people', rows, asAny({ retries: 3 })))).toBe('unknown insertMany option "retries"; expected some of: strategy, transaction, chunkSize, onProgress, returning')
+    expect(await message(updateMany(t.db, 'people', asAny(rows), { key: [] }))).toBe(`updateMany option "key" is an empty list; name at least one column, for example ['id']`)
+    expect(await message(updateMany(t.db, 'people', asAny(rows), asAny({})))).toMatch(/^updateMany needs option "key"/)
+    expect(await message(upsertMany(t.db, 'people', rows, asAny({})))).toMatch(/^upsertMany needs option "conflict"/)
+    expect(await message(updateMany(t.db, 'people', [{ id: 1 }], { key: 'id' }))).toBe('updateMany: the rows set only the key (id); give each row at least one column to update')
+    expect(await message(deleteMany(t.db, 'people', asAny([1, null]), { key: 'id' }))).toContain('row 1, column "id": a key cannot be null')
+    expect(await message(insertMany(asAny({}), 'people', rows))).toBe('insertMany(db, table, rows) needs a Kysely instance (or transaction) as db, but got: an object (Object)')
+    expect(await message(insertMany(t.db, asAny(''), rows))).toBe('insertMany(db, table, rows) needs the table name as a non-empty string, but got: ""')
+    const wrong = dialect === 'mysql' ? 'copy' : 'load-data'
+    expect(await message(insertMany(t.db, 'people', rows, { strategy: wrong }))).toMatch(new RegExp(`strategy '${wrong}'.*use 'auto'`))
+  })
+
+  it('maps a bad value back to its row and column, and writes nothing', async () => {
+    if (dialect === 'sqlite') return // SQLite stores 'abc' in an integer column as it is: there is no error to map
+    for (const strategy of STRATEGIES[dialect]) {
+      const rows: Array<Record<string, unknown>> = Array.from({ length: 300 }, (_, i) => ({ id: i + 1, email: `e${i}`, name: `n${i}`, score: i }))
+      rows[211]!.score = 'abc'
+      const e = (await fails(insertMany(t.db, 'people', asAny(rows), { strategy, chunkSize: 100 }))) as BulkError
+      expect(e, strategy).toBeInstanceOf(BulkError)
+      expect(e.chunk).toBe(2)
+      if (strategy === 'copy' || strategy === 'load-data' || dialect === 'mysql') {
+        expect([e.rowIndex, e.column], strategy).toEqual([211, 'score'])
+      }
+    }
+  })
+})
