@@ -7,3 +7,6 @@ export type { AllowList, AnalyzeOptions, Finding, FindingKind, FindingParent, NP
 export { formatReport, type FormatReportOptions } from './format-report.js'
 export { NPlusOneError } from './n-plus-one-error.js'
 export { type ExpectConstantQueriesOptions, expectConstantQueries, QueryCountError, type QueryCounts, type SizedWorkload } from './expect-constant-queries.js'
+export { attachQueryLog, attachQueryLogFromEnv, type QueryLog, type QueryLogOptions } from './query-log.js'
+export { type CheckedFinding, type CheckLogsOptions, checkQueryLogs, type CheckResult } from './check-logs.js'
+export { baselineKey, type BaselineEntry, DEFAULT_BASELINE, readBaseline, writeBaseline } from './baseline.js'

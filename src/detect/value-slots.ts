@@ -22,45 +22,74 @@ export interface PageInfo {
 
 const RANGE = new Set(['<', '<=', '>', '>='])
 
-/** The pagination facts of a statement with a LIMIT, or `undefined` when it has none (or a non-numeric one). */
-export function pageInfo(sql: string, parameters: readonly unknown[], dialect: SqlDialect): PageInfo | undefined {
-  if (!/\blimit\b/i.test(sql)) return undefined
+/** Where one value of a statement comes from and what it does there. */
+interface Slot {
+  readonly role: 'limit' | 'offset' | 'cursor' | 'fixed'
+  /** A parameter index, or the literal's text. */
+  readonly param: number | undefined
+  readonly literal: string
+}
+
+/** The roles of a statement's values depend only on its text, so they are worked out once per text. */
+const plans = new Map<string, readonly Slot[] | null>()
+
+function planOf(sql: string, dialect: SqlDialect): readonly Slot[] | null {
+  const cached = plans.get(sql)
+  if (cached !== undefined) return cached
   const tokens = tokenize(sql, dialect)
   const heads: string[] = []
-  const fixed: string[] = []
-  const cursor: string[] = []
-  let limit: number | undefined
-  let offset: number | undefined
+  const slots: Slot[] = []
   let nextPlaceholder = 0
-  const valueOf = (t: Token): string => {
-    if (t.kind !== 'placeholder') return t.text
+  const slot = (role: Slot['role'], t: Token): Slot => {
+    if (t.kind !== 'placeholder') return { role, param: undefined, literal: t.text }
     const n = /^[$?](\d+)$/.exec(t.text)
-    const index = n ? Number(n[1]) - 1 : nextPlaceholder++
-    return stableValue(parameters[index])
+    return { role, param: n ? Number(n[1]) - 1 : nextPlaceholder++, literal: '' }
   }
+  let hasLimit = false
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i] as Token
     if (t.text === '(') heads.push((tokens[i - 1]?.text ?? '').toLowerCase())
     else if (t.text === ')') heads.pop()
     if (t.kind !== 'placeholder' && t.kind !== 'number' && t.kind !== 'string') continue
-    const value = valueOf(t)
     const before = (tokens[i - 1]?.text ?? '').toLowerCase()
     if (before === 'limit') {
+      hasLimit = true
+      const next = tokens[i + 2]
       // MySQL's `limit <offset>, <count>` puts the offset first.
-      if (tokens[i + 1]?.text === ',' && tokens[i + 2]) {
-        offset = Number(value)
-        limit = Number(valueOf(tokens[i + 2] as Token))
+      if (tokens[i + 1]?.text === ',' && next) {
+        slots.push(slot('offset', t), slot('limit', next))
         i += 2
       } else {
-        limit = Number(value)
+        slots.push(slot('limit', t))
       }
     } else if (before === 'offset') {
-      offset = Number(value)
+      slots.push(slot('offset', t))
     } else if (RANGE.has(before) || ((before === '(' || before === ',') && RANGE.has(heads[heads.length - 1] ?? ''))) {
-      cursor.push(value)
+      slots.push(slot('cursor', t))
     } else {
-      fixed.push(value)
+      slots.push(slot('fixed', t))
     }
+  }
+  const plan = hasLimit ? slots : null
+  if (plans.size >= 5_000) plans.clear()
+  plans.set(sql, plan)
+  return plan
+}
+
+/** The pagination facts of a statement with a LIMIT, or `undefined` when it has none (or a non-numeric one). */
+export function pageInfo(sql: string, parameters: readonly unknown[], dialect: SqlDialect): PageInfo | undefined {
+  if (!/\blimit\b/i.test(sql)) return undefined
+  const plan = planOf(sql, dialect)
+  if (!plan) return undefined
+  let limit: number | undefined
+  let offset: number | undefined
+  const fixed: string[] = []
+  const cursor: string[] = []
+  for (const s of plan) {
+    const value = s.param === undefined ? s.literal : stableValue(parameters[s.param])
+    if (s.role === 'limit') limit = Number(s.param === undefined ? s.literal : parameters[s.param])
+    else if (s.role === 'offset') offset = Number(s.param === undefined ? s.literal : parameters[s.param])
+    else (s.role === 'cursor' ? cursor : fixed).push(value)
   }
   if (limit === undefined || !Number.isFinite(limit)) return undefined
   // `a < ? or (a = ? and b < ?)`: the `= ?` repeats a cursor value, so it moves with the cursor.

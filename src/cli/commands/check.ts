@@ -1,0 +1,150 @@
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { resolveFailOn } from '../../detect/detect.js'
+import { DEFAULT_BASELINE, writeBaseline } from '../../detect/baseline.js'
+import { type CheckedFinding, checkQueryLogs } from '../../detect/check-logs.js'
+import { formatFinding } from '../../detect/format-report.js'
+import { githubAnnotations } from '../../detect/github-annotations.js'
+import { formatCallSite } from '../../observe/call-site.js'
+import { type CliIo, type Command, UsageError } from '../command.js'
+
+const USAGE = `Usage: dbperf check <log.jsonl>... [options]
+
+Judges the statements recorded in query logs (run your tests or an end-to-end run with DBPERF_LOG=<file>)
+with the N+1 detector, one unit of work (test, request, scope) at a time, and exits 1 when it finds an N+1
+that is not in the baseline. Exit codes: 0 clean, 1 new findings, 2 usage error.
+
+Options:
+  --threshold N             runs of one shape from one call site before it is a finding (default: 2)
+  --fail-on KINDS           n+1, duplicate, batchable-write (comma-separated) or all (default: n+1)
+  --format text|json|github output for people, for programs, or GitHub Actions annotations (default: text)
+  --json                    same as --format json
+  --baseline FILE           known findings, which do not fail (default: ${DEFAULT_BASELINE} if it exists)
+  --update-baseline         record every finding of these logs as known in the baseline file, and exit 0
+  --max N                   findings shown in full in text output (default: 20)
+  --unscoped                also judge statements that ran outside any scope, one unit per process
+  --allow-call-site PATTERN exempt findings at matching call sites (glob, repeatable)
+  --allow-sql PATTERN       exempt findings whose SQL contains PATTERN (repeatable)
+`
+
+export const checkCommand: Command = {
+  name: 'check',
+  summary: 'judge query logs (DBPERF_LOG) for N+1 queries and fail CI on new ones',
+  usage: USAGE,
+  async run(args: readonly string[], io: CliIo): Promise<number> {
+    let parsed: ReturnType<typeof parse>
+    try {
+      parsed = parse(args)
+    } catch (error) {
+      throw new UsageError((error as Error).message)
+    }
+    const { values, positionals } = parsed
+    if (positionals.length === 0) throw new UsageError('give at least one query log file (written with DBPERF_LOG=<file>)')
+    const format = values.json ? 'json' : (values.format ?? 'text')
+    if (format !== 'text' && format !== 'json' && format !== 'github') throw new UsageError(`--format must be text, json or github, but got: ${format}`)
+    const threshold = values.threshold === undefined ? undefined : Number(values.threshold)
+    const max = values.max === undefined ? 20 : Number(values.max)
+    if (!Number.isInteger(max) || max < 0) throw new UsageError(`--max must be a non-negative integer, but got: ${values.max}`)
+    let failOn
+    try {
+      failOn = resolveFailOn(values['fail-on'] === undefined ? undefined : values['fail-on'] === 'all' ? 'all' : values['fail-on'].split(',').map((s) => s.trim()), '--fail-on')
+    } catch (error) {
+      throw new UsageError((error as Error).message)
+    }
+    const baselineFile = path.resolve(io.cwd, values.baseline ?? DEFAULT_BASELINE)
+    const result = await checkQueryLogs(
+      positionals.map((f) => path.resolve(io.cwd, f)),
+      {
+        ...(threshold === undefined ? {} : { threshold }),
+        allow: { callSites: values['allow-call-site'] ?? [], sql: values['allow-sql'] ?? [] },
+        failOn,
+        baseline: values['update-baseline'] ? undefined : baselineFile,
+        unscoped: values.unscoped === true,
+        cwd: io.cwd,
+      },
+    )
+    const out = (line = '') => io.stdout.write(`${line}\n`)
+
+    if (values['update-baseline']) {
+      const n = writeBaseline(baselineFile, result.findings.map((c) => c.finding), io.cwd)
+      out(`dbperf check: recorded ${n} known finding${n === 1 ? '' : 's'} in ${path.relative(io.cwd, baselineFile) || baselineFile}; later runs fail only on new ones.`)
+      return 0
+    }
+    if (format === 'json') {
+      out(JSON.stringify({ ...summaryFields(result), findings: result.findings.map((c) => toJson(c, io.cwd)) }, null, 2))
+    } else if (format === 'github') {
+      for (const line of githubAnnotations(result.findings.filter((c) => c.failing), io.cwd)) out(line)
+      out(summaryLine(result))
+    } else {
+      const shown = result.findings.filter((c) => c.failing && !c.known)
+      for (const c of shown.slice(0, max)) {
+        out(formatFinding(c.finding, { cwd: io.cwd }).join('\n'))
+        out(`  seen: ${c.count} runs in ${c.units.length === 1 ? c.units[0] : `${c.units.length} units of work: ${c.units.slice(0, 3).join('; ')}${c.units.length > 3 ? '; …' : ''}`}`)
+        out()
+      }
+      if (shown.length > max) out(`… and ${shown.length - max} more new finding(s) (--max ${shown.length} shows all).\n`)
+      const other = result.findings.filter((c) => !c.failing && !c.known).length
+      if (other > 0) out(`Not failing: ${other} finding(s) of other kinds (--fail-on all to include them).`)
+      if (result.unscopedStatements > 0) out(`Not judged: ${result.unscopedStatements} statement(s) ran outside any scope (wrap units of work in withScope or the request middleware, or pass --unscoped).`)
+      out(summaryLine(result))
+    }
+    return result.fresh.length > 0 ? 1 : 0
+  },
+}
+
+function parse(args: readonly string[]) {
+  return parseArgs({
+    args: [...args],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      threshold: { type: 'string' },
+      'fail-on': { type: 'string' },
+      format: { type: 'string' },
+      json: { type: 'boolean' },
+      baseline: { type: 'string' },
+      'update-baseline': { type: 'boolean' },
+      max: { type: 'string' },
+      unscoped: { type: 'boolean' },
+      'allow-call-site': { type: 'string', multiple: true },
+      'allow-sql': { type: 'string', multiple: true },
+    },
+  })
+}
+
+function summaryFields(result: Awaited<ReturnType<typeof checkQueryLogs>>) {
+  return {
+    units: result.units,
+    statements: result.statements,
+    unscopedStatements: result.unscopedStatements,
+    skippedLines: result.skippedLines,
+    new: result.fresh.length,
+    known: result.findings.filter((c) => c.known).length,
+  }
+}
+
+function summaryLine(result: Awaited<ReturnType<typeof checkQueryLogs>>): string {
+  const s = summaryFields(result)
+  const verdict = s.new === 0 ? 'no new N+1 findings' : `${s.new} new finding${s.new === 1 ? '' : 's'}`
+  return `dbperf check: ${verdict} (${s.units} unit${s.units === 1 ? '' : 's'} of work, ${s.statements} statements${s.known ? `, ${s.known} known in the baseline` : ''}${s.skippedLines ? `, ${s.skippedLines} unreadable line(s) skipped` : ''}).`
+}
+
+function toJson(c: CheckedFinding, cwd: string) {
+  const f = c.finding
+  const site = (s: typeof f.callSite) => (s ? { location: formatCallSite(s, cwd), function: s.functionName ?? null } : null)
+  return {
+    key: c.key,
+    kind: f.kind,
+    new: !c.known,
+    failing: c.failing,
+    count: c.count,
+    distinct: f.distinct,
+    sql: f.sql,
+    fingerprint: f.fingerprint,
+    callSite: site(f.callSite),
+    loader: f.loader ?? null,
+    parent: f.parent ? { sql: f.parent.sql, callSite: site(f.parent.callSite), rowCount: f.parent.rowCount } : null,
+    suggestion: f.suggestion,
+    units: c.units,
+  }
+}

@@ -1,0 +1,84 @@
+import { analyze, resolveOptions } from './analyze.js'
+import { baselineKey, readBaseline } from './baseline.js'
+import type { AnalyzeOptions, Finding, FindingKind } from './finding.js'
+import { readQueryLog } from './read-query-log.js'
+
+/** Options of {@link checkQueryLogs}. */
+export interface CheckLogsOptions extends AnalyzeOptions {
+  /** Kinds that fail the check. Defaults to `n+1` only. */
+  readonly failOn?: ReadonlySet<FindingKind>
+  /** Known findings; `undefined` for none. */
+  readonly baseline?: string | undefined
+  /** Judge statements outside every scope too, one unit per process. Defaults to `false`. */
+  readonly unscoped?: boolean
+  /** Where the log was written from (stack paths are relative to it). Defaults to `process.cwd()`. */
+  readonly cwd?: string
+}
+
+/** One finding of a check, merged over every unit of work that had it. */
+export interface CheckedFinding {
+  readonly key: string
+  /** The finding as seen in the unit with the most runs. */
+  readonly finding: Finding
+  /** Runs summed over units. */
+  readonly count: number
+  /** The units (tests, requests) it was found in. */
+  readonly units: readonly string[]
+  /** Recorded in the baseline. */
+  readonly known: boolean
+  /** One of the `failOn` kinds. */
+  readonly failing: boolean
+}
+
+/** The verdict of {@link checkQueryLogs}. */
+export interface CheckResult {
+  readonly findings: readonly CheckedFinding[]
+  readonly units: number
+  readonly statements: number
+  readonly unscopedStatements: number
+  readonly skippedLines: number
+  /** Failing findings not in the baseline: the check fails when this is not empty. */
+  readonly fresh: readonly CheckedFinding[]
+}
+
+/**
+ * Judges query logs: every unit of work with the same analyzer as `detectNPlusOne`, then the findings
+ * merged by their baseline key (one loop reached from thirty tests is one finding seen in thirty units),
+ * most runs first.
+ */
+export async function checkQueryLogs(files: readonly string[], options: CheckLogsOptions = {}): Promise<CheckResult> {
+  const cwd = options.cwd ?? process.cwd()
+  const analyzeOptions = resolveOptions(options, 'dbperf check')
+  const failOn = options.failOn ?? new Set<FindingKind>(['n+1'])
+  const known = options.baseline === undefined ? new Set<string>() : readBaseline(options.baseline)
+  const log = await readQueryLog(files, cwd)
+  const units = options.unscoped ? [...log.units, ...log.unscoped] : log.units
+  const merged = new Map<string, { finding: Finding; count: number; units: string[] }>()
+  let statements = 0
+  for (const unit of units) {
+    statements += unit.records.length
+    for (const finding of analyze(unit.records, analyzeOptions, unit.name).findings) {
+      const key = baselineKey(finding, cwd)
+      const m = merged.get(key)
+      if (!m) merged.set(key, { finding, count: finding.count, units: [unit.name] })
+      else {
+        m.count += finding.count
+        m.units.push(unit.name)
+        if (finding.count > m.finding.count) m.finding = finding
+      }
+    }
+  }
+  const findings = [...merged].map(([key, m]) =>
+    Object.freeze({ key, finding: m.finding, count: m.count, units: Object.freeze(m.units), known: known.has(key), failing: failOn.has(m.finding.kind) }),
+  )
+  findings.sort((a, b) => Number(b.failing) - Number(a.failing) || b.count - a.count || a.key.localeCompare(b.key))
+  const unscopedStatements = options.unscoped ? 0 : log.unscoped.reduce((n, u) => n + u.records.length, 0)
+  return Object.freeze({
+    findings: Object.freeze(findings),
+    units: units.length,
+    statements,
+    unscopedStatements,
+    skippedLines: log.skipped,
+    fresh: Object.freeze(findings.filter((f) => f.failing && !f.known)),
+  })
+}

@@ -1,0 +1,164 @@
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs'
+import path from 'node:path'
+import type { Kysely } from 'kysely'
+import { DbperfError, describeValue } from '../errors.js'
+import { requireHub } from '../observe/observer-hub.js'
+import type { QueryEvent } from '../observe/query-event.js'
+import { isNPlusOneAllowed } from './allow.js'
+import { toLogLine } from './log-format.js'
+
+/**
+ * Options of {@link attachQueryLog}.
+ *
+ * ### Examples
+ * ```ts
+ * attachQueryLog(db, 'queries.jsonl', { parameters: true })
+ * ```
+ */
+export interface QueryLogOptions {
+  /** Write each statement's parameters (they may hold personal data). Defaults to `DBPERF_LOG_PARAMS === '1'`. */
+  readonly parameters?: boolean
+}
+
+/** A query log attached to a database: `flush()` writes what is buffered, `detach()` stops logging. */
+export interface QueryLog {
+  readonly path: string
+  flush(): void
+  detach(): void
+}
+
+// Lines are buffered and written in batches: one `write` per ~64 KB or per 200 ms, not one per statement.
+const FLUSH_BYTES = 64 * 1024
+const FLUSH_MS = 200
+
+/**
+ * One appender per file per process, shared by every database logging there. Appends go through an
+ * `O_APPEND` descriptor in whole batches of complete lines, so several processes (vitest workers) can
+ * share one file without tearing lines.
+ */
+class Appender {
+  readonly file: string
+  #fd: number | undefined
+  #buffer: string[] = []
+  #bytes = 0
+  #timer: NodeJS.Timeout | undefined
+  users = 0
+
+  constructor(file: string) {
+    this.file = file
+  }
+
+  add(line: string): void {
+    this.#buffer.push(line)
+    this.#bytes += line.length + 1
+    if (this.#bytes >= FLUSH_BYTES) this.flush()
+    else if (!this.#timer) {
+      this.#timer = setTimeout(() => this.flush(), FLUSH_MS)
+      this.#timer.unref()
+    }
+  }
+
+  flush(): void {
+    if (this.#timer) clearTimeout(this.#timer)
+    this.#timer = undefined
+    if (this.#buffer.length === 0) return
+    const data = `${this.#buffer.join('\n')}\n`
+    this.#buffer = []
+    this.#bytes = 0
+    if (this.#fd === undefined) {
+      mkdirSync(path.dirname(this.file), { recursive: true })
+      this.#fd = openSync(this.file, 'a')
+    }
+    writeSync(this.#fd, data)
+  }
+
+  close(): void {
+    this.flush()
+    if (this.#fd !== undefined) closeSync(this.#fd)
+    this.#fd = undefined
+  }
+}
+
+const appenders = new Map<string, Appender>()
+let seq = 0
+let exitHooked = false
+
+function appenderFor(file: string): Appender {
+  let a = appenders.get(file)
+  if (!a) {
+    a = new Appender(file)
+    appenders.set(file, a)
+  }
+  if (!exitHooked) {
+    exitHooked = true
+    // 'exit' handlers must be synchronous, which is why writes are synchronous.
+    process.once('exit', () => {
+      for (const appender of appenders.values()) appender.close()
+    })
+  }
+  return a
+}
+
+/**
+ * Appends one JSON line per statement run on `db` to `file` (scope, fingerprint, normalized SQL, call site
+ * and a short stack, duration, rows, origin; parameters only when asked for), for `dbperf check` to judge
+ * afterwards. Lines are buffered and flushed in batches, on `db.destroy()` and when the process exits.
+ *
+ * ### Examples
+ * ```ts
+ * const log = attachQueryLog(db, 'dbperf-queries.jsonl')
+ * await runEndToEnd()
+ * log.detach()   // then: npx dbperf check dbperf-queries.jsonl
+ * ```
+ */
+export function attachQueryLog(db: Kysely<any>, file: string, options: QueryLogOptions = {}): QueryLog {
+  if (typeof file !== 'string' || file.length === 0) {
+    throw new DbperfError('DBPERF_INVALID_INPUT', `attachQueryLog(db, file) needs a file path, but got: ${describeValue(file)}`)
+  }
+  const hub = requireHub(db, 'attachQueryLog(db, file)')
+  const absolute = path.resolve(file)
+  const withParams = options.parameters ?? process.env.DBPERF_LOG_PARAMS === '1'
+  const cwd = process.cwd()
+  const appender = appenderFor(absolute)
+  appender.users++
+  const stop = hub.subscribe((event: QueryEvent) => {
+    appender.add(JSON.stringify(toLogLine(event, seq++, isNPlusOneAllowed(), withParams, cwd)))
+  })
+  // Flush before the pool closes, so a short script's last statements are on disk when destroy() resolves.
+  const destroy = db.destroy.bind(db)
+  db.destroy = async () => {
+    appender.flush()
+    return destroy()
+  }
+  let attached = true
+  return {
+    path: absolute,
+    flush: () => appender.flush(),
+    detach() {
+      if (!attached) return
+      attached = false
+      stop()
+      db.destroy = destroy
+      if (--appender.users === 0) {
+        appender.close()
+        appenders.delete(absolute)
+      } else appender.flush()
+    },
+  }
+}
+
+/**
+ * {@link attachQueryLog} when the environment asks for it: `DBPERF_LOG=path.jsonl` (and `DBPERF_LOG_PARAMS=1`
+ * for parameters). Returns `undefined` when `DBPERF_LOG` is unset. `createDb` calls this for every database.
+ *
+ * ### Examples
+ * ```ts
+ * // DBPERF_LOG=queries.jsonl node server.js
+ * attachQueryLogFromEnv(db)
+ * ```
+ */
+export function attachQueryLogFromEnv(db: Kysely<any>, env: NodeJS.ProcessEnv = process.env): QueryLog | undefined {
+  const file = env.DBPERF_LOG?.trim()
+  if (!file) return undefined
+  return attachQueryLog(db, file, { parameters: env.DBPERF_LOG_PARAMS === '1' })
+}
