@@ -3,6 +3,7 @@ import { DbperfError, describeValue } from '../errors.js'
 import type { SqlDialect } from '../fingerprint/fingerprinter.js'
 import { dialectOfAdapter } from '../observe/observed-dialect.js'
 import { findHub } from '../observe/observer-hub.js'
+import { invalidateLoaders } from '../loader/invalidate.js'
 import { withOrigin } from '../observe/origin.js'
 import { BulkError, describeLocation } from './bulk-error.js'
 import { type BulkOperation, type BulkResult, normalizeOptions, type NormalizedOptions } from './bulk-options.js'
@@ -39,7 +40,15 @@ export async function runBulk(operation: BulkOperation, db: Kysely<any>, table: 
       const plan = await buildPlan(db, dialect, table, options, first)
       const strategy = await writer.choose(db, plan, options.strategy)
       const run = new Run(db, plan, strategy, writer, options, started)
-      if (first) await run.execute(source)
+      if (first) {
+        try {
+          await run.execute(source)
+        } finally {
+          // Loaders of the current scope must not serve rows from before the write (even a partly
+          // committed one): the next load reads the table again.
+          invalidateLoaders(db, table)
+        }
+      }
       return run.result()
     } finally {
       await source.close()

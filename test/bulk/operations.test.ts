@@ -1,7 +1,8 @@
 import { sql } from 'kysely'
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest'
 import { BulkError, deleteMany, insertMany, updateMany, upsertMany } from '../../src/bulk/index.js'
-import { observe, type QueryEvent } from '../../src/index.js'
+import { getLoaders } from '../../src/loader/index.js'
+import { observe, type QueryEvent, withScope } from '../../src/index.js'
 import { eachDialect, OBSERVER_ON, openTestDb, type TestDb } from '../harness/databases.js'
 
 interface Person {
@@ -180,6 +181,17 @@ eachDialect('bulk operations', (dialect) => {
     expect(r.rows).toBe(5000)
     expect(maxAhead).toBeLessThanOrEqual(1001)
     expect(await count()).toBe(5000)
+  })
+
+  it("clears the current scope's loaders of the table it wrote", async () => {
+    await insertMany(t.db, 'people', people(3))
+    await withScope('request', async () => {
+      const before = await getLoaders(t.db).one('people', 'id').load(2)
+      expect(before?.name).toBe('P 2')
+      await updateMany(t.db, 'people', [{ id: 2, name: 'fresh' }], { key: 'id' })
+      const after = await getLoaders(t.db).one('people', 'id').load(2)
+      expect(after?.name).toBe('fresh')
+    })
   })
 
   it('does nothing for no rows, and still checks the table', async () => {
