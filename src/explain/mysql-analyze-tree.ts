@@ -109,5 +109,8 @@ function moveFilters(node: DraftNode): void {
   scan.rowsExamined = scan.actualRows ?? scan.estimatedRows
   if (scan.actualRows !== undefined && node.actualRows !== undefined && scan.loops !== undefined && node.loops !== undefined) {
     scan.rowsRemovedByFilter = Math.max(0, Math.round(scan.actualRows * scan.loops - node.actualRows * node.loops))
+    // Like PostgreSQL, the scan's rows are then what passes its filter.
+    scan.actualRows = (node.actualRows * node.loops) / scan.loops
   }
+  if (node.estimatedRows !== undefined) scan.estimatedRows = node.estimatedRows
 }

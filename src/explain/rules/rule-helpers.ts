@@ -48,7 +48,8 @@ export function tableInfo(ctx: RuleContext, node: PlanNode): TableInfo | undefin
 
 /** Rows of the table `node` reads: catalogue first, then what the node says it examined. */
 export function tableRows(ctx: RuleContext, node: PlanNode): number | undefined {
-  return tableInfo(ctx, node)?.rows ?? node.rowsExamined
+  const read = node.actualRows !== undefined && node.rowsRemovedByFilter !== undefined ? node.actualRows * (node.loops ?? 1) + node.rowsRemovedByFilter : undefined
+  return tableInfo(ctx, node)?.rows ?? node.rowsExamined ?? read
 }
 
 /** Rows the node produced over all loops (actual when analyzed, else estimated). */
