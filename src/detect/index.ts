@@ -10,3 +10,4 @@ export { type ExpectConstantQueriesOptions, expectConstantQueries, QueryCountErr
 export { attachQueryLog, attachQueryLogFromEnv, type QueryLog, type QueryLogOptions } from './query-log.js'
 export { type CheckedFinding, type CheckLogsOptions, checkQueryLogs, type CheckResult } from './check-logs.js'
 export { baselineKey, type BaselineEntry, DEFAULT_BASELINE, readBaseline, writeBaseline } from './baseline.js'
+export { nPlusOneMiddleware, type RequestDetectionOptions, type RequestInfo, wrapHandler } from './middleware.js'
