@@ -9,7 +9,7 @@ import type { SqlDialect } from '../fingerprint/fingerprinter.js'
 import { dialectOfAdapter } from '../observe/observed-dialect.js'
 import { findHub } from '../observe/observer-hub.js'
 import { withOrigin } from '../observe/origin.js'
-import { keyKind, type KeyKind } from './key.js'
+import { type KeyComparison, keyComparison } from './key.js'
 
 /** One column as loaders see it. */
 export interface ColumnInfo {
@@ -18,7 +18,8 @@ export interface ColumnInfo {
   readonly dataType: string
   /** The schema of the type (PostgreSQL), for casts of user-defined types. */
   readonly dataTypeSchema: string | undefined
-  readonly kind: KeyKind
+  /** How values of this column are compared when rows are matched to keys. */
+  readonly comparison: KeyComparison
 }
 
 /** One table as loaders see it. */
@@ -116,11 +117,13 @@ function loadTables(entry: CatalogEntry, db: Kysely<any>, dialect: SqlDialect): 
 
 async function introspect(db: Kysely<any>, dialect: SqlDialect): Promise<Map<string, TableInfo[]>> {
   const tables: TableMetadata[] = await withOrigin(INTROSPECTION, () => db.introspection.getTables())
+  const collations = dialect === 'mysql' ? await mysqlCollations(db) : undefined
   const index = new Map<string, TableInfo[]>()
   for (const t of tables) {
     const columns = new Map<string, ColumnInfo>()
     for (const c of t.columns) {
-      columns.set(c.name, Object.freeze({ name: c.name, dataType: c.dataType, dataTypeSchema: c.dataTypeSchema, kind: keyKind(c.dataType, dialect) }))
+      const comparison = keyComparison(c.dataType, dialect, collations?.get(`${t.name}\u0000${c.name}`))
+      columns.set(c.name, Object.freeze({ name: c.name, dataType: c.dataType, dataTypeSchema: c.dataTypeSchema, comparison }))
     }
     const info: TableInfo = Object.freeze({ name: t.name, schema: t.schema, columns })
     const list = index.get(t.name)
@@ -128,6 +131,14 @@ async function introspect(db: Kysely<any>, dialect: SqlDialect): Promise<Map<str
     else index.set(t.name, [info])
   }
   return index
+}
+
+/** Text columns' collations (Kysely's introspection leaves them out): they decide how keys compare. */
+async function mysqlCollations(db: Kysely<any>): Promise<Map<string, string>> {
+  const { rows } = await withOrigin(INTROSPECTION, () =>
+    sql<{ t: string; c: string; k: string }>`select TABLE_NAME as t, COLUMN_NAME as c, COLLATION_NAME as k from information_schema.COLUMNS where TABLE_SCHEMA = database() and COLLATION_NAME is not null`.execute(db),
+  )
+  return new Map(rows.map((r) => [`${r.t}\u0000${r.c}`, r.k]))
 }
 
 async function searchPath(db: Kysely<any>): Promise<readonly string[]> {

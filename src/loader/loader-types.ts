@@ -95,10 +95,10 @@ export interface ManyOptions<S, C extends string> extends OneOptions<S> {
 }
 
 /** A loader of at most one row per key: `load(key)` resolves to the row or `undefined`. */
-export type OneLoader<Key, Row> = DataLoader<Key, Row | undefined, string>
+export type OneLoader<Key, Row> = DataLoader<Key, Row | undefined, string | number>
 
 /** A loader of every row per key: `load(key)` resolves to the rows, an empty array when there are none. */
-export type ManyLoader<Key, Row> = DataLoader<Key, readonly Row[], string>
+export type ManyLoader<Key, Row> = DataLoader<Key, readonly Row[], string | number>
 
 /**
  * One set of loaders for one unit of work (a request, a job, a transaction): each loader caches what it

@@ -13,10 +13,12 @@ import type { SqlDialect } from '../fingerprint/fingerprinter.js'
 import { withOrigin } from '../observe/origin.js'
 import type { BatchQuery, LoaderPlan } from './batch-query.js'
 import { lowerMaxParameters, maxParameters } from './catalog.js'
-import { echo, joinKeyParts, normalizeKeyPart } from './key.js'
+import { echo, joinKeyParts, type KeyPart, normalizeKeyPart } from './key.js'
 import { batchQueryFor } from './loader-plan.js'
 
 type Row = Record<string, unknown>
+type Slot = number | readonly number[]
+type MatchKey = (value: unknown, isKey: boolean) => KeyPart
 
 /** Builds the batch function of one loader. `plan()` resolves (and caches) the loader's plan. */
 export function createBatchFn(db: Kysely<any>, dialect: SqlDialect, plan: () => Promise<LoaderPlan>): (keys: readonly unknown[]) => Promise<unknown[]> {
@@ -24,17 +26,17 @@ export function createBatchFn(db: Kysely<any>, dialect: SqlDialect, plan: () => 
   return async (keys) => {
     const p = await plan()
     const matchKey = keyMatcher(p)
-    // Distinct keys by their comparable form; `slots` says which positions of `keys` each one answers.
-    const slots = new Map<string, number[]>()
+    // Distinct keys by their comparable form; `slots` says which position(s) of `keys` each one answers
+    // (an array only when two forms of one key, `42` and `'42'`, came in the same batch).
+    const slots = new Map<KeyPart, Slot>()
     const distinct: unknown[] = []
     for (let i = 0; i < keys.length; i++) {
       const norm = matchKey(keys[i], true)
       const slot = slots.get(norm)
-      if (slot) slot.push(i)
-      else {
-        slots.set(norm, [i])
+      if (slot === undefined) {
+        slots.set(norm, i)
         distinct.push(keys[i])
-      }
+      } else slots.set(norm, typeof slot === 'number' ? [slot, i] : [...slot, i])
     }
     const rows = await fetchRows(db, dialect, query, p, distinct)
     return p.spec.kind === 'one' ? matchOne(p, keys, slots, rows, matchKey) : matchMany(keys.length, slots, rows, matchKey)
@@ -42,16 +44,16 @@ export function createBatchFn(db: Kysely<any>, dialect: SqlDialect, plan: () => 
 }
 
 /** Reduces a key (or a row's key columns) to the string rows and keys are matched by. */
-function keyMatcher(plan: LoaderPlan): (value: unknown, isKey: boolean) => string {
+function keyMatcher(plan: LoaderPlan): MatchKey {
   const cols = plan.keyColumns
   const first = cols[0]
   if (cols.length === 1 && first !== undefined) {
     const name = first.name
-    const kind = first.kind
-    return (value, isKey) => normalizeKeyPart(kind, isKey ? value : (value as Row)[name])
+    const comparison = first.comparison
+    return (value, isKey) => normalizeKeyPart(comparison, isKey ? value : (value as Row)[name])
   }
   return (value, isKey) => {
-    const parts = cols.map((c, i) => normalizeKeyPart(c.kind, isKey ? (value as readonly unknown[])[i] : (value as Row)[c.name]))
+    const parts = cols.map((c, i) => normalizeKeyPart(c.comparison, isKey ? (value as readonly unknown[])[i] : (value as Row)[c.name]))
     return joinKeyParts(parts)
   }
 }
@@ -81,27 +83,29 @@ async function fetchRows(db: Kysely<any>, dialect: SqlDialect, query: BatchQuery
   return (await Promise.all(chunks.map(run))).flat()
 }
 
-function matchOne(plan: LoaderPlan, keys: readonly unknown[], slots: Map<string, number[]>, rows: readonly Row[], matchKey: (value: unknown, isKey: boolean) => string): unknown[] {
+function matchOne(plan: LoaderPlan, keys: readonly unknown[], slots: Map<KeyPart, Slot>, rows: readonly Row[], matchKey: MatchKey): unknown[] {
   const out = new Array<unknown>(keys.length).fill(undefined)
+  const place = (i: number, row: Row): void => {
+    if (out[i] === undefined) out[i] = row
+    else if (!(out[i] instanceof Error)) {
+      out[i] = new DbperfError(
+        'DBPERF_NOT_UNIQUE',
+        `${plan.spec.displayName}.load(${echo(keys[i])}) found more than one row, but a one() loader needs a key that identifies at most one row. ` +
+          `Use loaders.many(${JSON.stringify(plan.spec.table)}, ...) to load every row of the key, or key the loader by a unique column.`,
+      )
+    }
+  }
   for (const row of rows) {
     const slot = slots.get(matchKey(row, false))
-    if (!slot) continue
-    for (const i of slot) {
-      if (out[i] === undefined) out[i] = row
-      else if (!(out[i] instanceof Error)) {
-        out[i] = new DbperfError(
-          'DBPERF_NOT_UNIQUE',
-          `${plan.spec.displayName}.load(${echo(keys[i])}) found more than one row, but a one() loader needs a key that identifies at most one row. ` +
-            `Use loaders.many(${JSON.stringify(plan.spec.table)}, ...) to load every row of the key, or key the loader by a unique column.`,
-        )
-      }
-    }
+    if (slot === undefined) continue
+    if (typeof slot === 'number') place(slot, row)
+    else for (const i of slot) place(i, row)
   }
   return out
 }
 
-function matchMany(count: number, slots: Map<string, number[]>, rows: readonly Row[], matchKey: (value: unknown, isKey: boolean) => string): unknown[] {
-  const groups = new Map<string, Row[]>()
+function matchMany(count: number, slots: Map<KeyPart, Slot>, rows: readonly Row[], matchKey: MatchKey): unknown[] {
+  const groups = new Map<KeyPart, Row[]>()
   for (const row of rows) {
     const norm = matchKey(row, false)
     const group = groups.get(norm)
@@ -109,10 +113,11 @@ function matchMany(count: number, slots: Map<string, number[]>, rows: readonly R
     else groups.set(norm, [row])
   }
   const out = new Array<unknown>(count)
-  for (const [norm, positions] of slots) {
+  for (const [norm, slot] of slots) {
     const group = groups.get(norm)
     // Keys that share a slot share the array; each key without rows gets its own empty one.
-    for (const i of positions) out[i] = group ?? []
+    if (typeof slot === 'number') out[slot] = group ?? []
+    else for (const i of slot) out[i] = group ?? []
   }
   return out
 }

@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader'
-import { genericKeyPart, checkKey, joinKeyParts } from './key.js'
+import { checkKey, genericKeyPart, joinKeyParts, type KeyPart } from './key.js'
 import type { LoaderSpec } from './loader-spec.js'
 
 /**
@@ -7,10 +7,9 @@ import type { LoaderSpec } from './loader-spec.js'
  * rejects its own `load` with a `DbperfError` naming the loader and echoing the key, and never reaches a
  * batch (so it cannot fail the other keys of the tick).
  *
- * Keys are cached by their comparable form, so `load(42)` and `load('42')` share one cache entry and a
- * composite key `[1, 7]` is found again from any array `[1, 7]`.
+ * Keys are cached by value, not identity: a composite key `[1, 7]` is found again from any array `[1, 7]`.
  */
-export class TableLoader extends DataLoader<unknown, unknown, string> {
+export class TableLoader extends DataLoader<unknown, unknown, KeyPart> {
   readonly #arity: number
   readonly #displayName: string
 

@@ -177,6 +177,18 @@ eachDialect('loaders on the demo schema', (dialect) => {
     }
   })
 
+  it('matches text keys the way the database compares them (a MySQL _ci collation finds other cases and trailing spaces)', async () => {
+    const user = await t.db.selectFrom('users').selectAll().where('id', '=', 4).executeTakeFirstOrThrow()
+    const variants = [user.email, user.email.toUpperCase(), `${user.email}  `, 'nobody@example.com']
+    const loaders = createLoaders(t.db)
+    const loaded = await Promise.all(variants.map((email) => loaders.one('users', 'email').load(email)))
+    for (const [i, email] of variants.entries()) {
+      const direct = await t.db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst()
+      expect(loaded[i]).toEqual(direct)
+    }
+    expect(loaded[1] !== undefined).toBe(t.sqlDialect === 'mysql')
+  })
+
   it('a failed batch rejects every waiting load with the database error', async () => {
     await t.db.schema.createTable('doomed').addColumn('id', 'integer', (c) => c.primaryKey()).addColumn('v', 'integer').execute()
     const loaders = createLoaders<DB & { doomed: { id: number; v: number } }>(t.db as never)
