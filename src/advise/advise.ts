@@ -1,0 +1,229 @@
+import { type Kysely, MysqlAdapter, PostgresAdapter, sql, SqliteAdapter } from 'kysely'
+import { DbperfError, describeValue } from '../errors.js'
+import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import type { AnalyzedQuery, IndexAdvice, IndexRecommendation, SkippedItem } from './advice.js'
+import { generateCandidates, nameCandidates } from './candidates.js'
+import { type Catalog, type CatalogTable, findTable, readCatalog } from './catalog.js'
+import { createIndexSql, dropIndexSql } from './ddl.js'
+import { run } from './internal-query.js'
+import { withMysqlSession } from './mysql-heuristic.js'
+import { type AdviseOptions, resolveOptions, type WorkloadQueryInput } from './options.js'
+import type { PlanSummary } from './plan-reader.js'
+import { hypopgSchema, withHypopgSession } from './postgres-hypopg.js'
+import { readStatStatements } from './postgres-stat-statements.js'
+import { withTransactionSession } from './postgres-transaction.js'
+import { readQueryLog } from './query-log.js'
+import { readRawShape, resolveShape } from './query-shape.js'
+import { findRedundant, findUnused } from './redundant.js'
+import { type Selection, selectIndexes } from './select.js'
+import { withSqliteSession } from './sqlite-transaction.js'
+import type { AdviceSession, PlannedQuery } from './verifier.js'
+import { buildWorkload } from './workload.js'
+
+/**
+ * Proposes indexes for a workload, proves each against the planner, and reports redundant and unused ones.
+ *
+ * The workload comes from `queries`, a query log (`log`) and/or PostgreSQL's `pg_stat_statements`; the
+ * same statement shape is merged and weighted by how often and how long it runs. Candidates follow the
+ * equality → range → `ORDER BY` rule (plus `INCLUDE` columns on PostgreSQL); candidates an existing index
+ * serves are skipped. Each remaining candidate is tried: with HypoPG on PostgreSQL when it is created,
+ * else built inside a rolled-back transaction (PostgreSQL, PGlite, SQLite); MySQL/MariaDB is estimated
+ * from EXPLAIN and column statistics and labelled `heuristic`. An index is recommended only when a query
+ * costing at least `minCost` uses it and gets `minImprovement` cheaper; the set is chosen greedily for the
+ * whole workload and proven together.
+ *
+ * Every statement it issues is marked `internal` on the observed query path. Throws a `DbperfError`
+ * (`DBPERF_INVALID_OPTION`, `DBPERF_INVALID_INPUT`, `DBPERF_UNSUPPORTED`) for bad options, an unreadable
+ * log, or a verification the database cannot do.
+ *
+ * ### Examples
+ * ```ts
+ * const advice = await adviseIndexes(db, { queries: ['select * from comments where author_id = 42'] })
+ * for (const r of advice.recommendations) console.log(r.sql, r.costBefore, '→', r.costAfter)
+ * ```
+ */
+export async function adviseIndexes(db: Kysely<any>, options: AdviseOptions): Promise<IndexAdvice> {
+  const dialect = dialectOf(db)
+  const o = resolveOptions(options)
+  const notes: string[] = []
+  const skipped: SkippedItem[] = []
+  o.onProgress({ phase: 'workload', done: 0, total: 1 })
+
+  const inputs: Array<string | WorkloadQueryInput> = [...o.queries]
+  if (o.log !== undefined) {
+    const log = await readQueryLog(o.log)
+    inputs.push(...log.queries)
+    skipped.push(...log.skipped)
+  }
+  let fromStats = new Set<string>()
+  if (o.statStatements !== undefined) {
+    if (dialect !== 'postgres') {
+      throw new DbperfError('DBPERF_UNSUPPORTED', `statStatements reads PostgreSQL's pg_stat_statements, but this database is ${dialect}. Give the workload as queries or a query log.`)
+    }
+    const stats = await readStatStatements(db, o.statStatements.minCalls, Math.min(o.statStatements.limit * 5, 5_000))
+    fromStats = new Set(stats.map((s) => s.sql))
+    inputs.push(...stats)
+  }
+  const workload = buildWorkload(inputs, dialect)
+  skipped.push(...workload.skipped)
+  if (workload.ignored > 0) notes.push(`${workload.ignored} statement(s) that no index can speed up (inserts, DDL, transaction control) were left out.`)
+
+  o.onProgress({ phase: 'catalog', done: 0, total: 1 })
+  const raw = workload.queries.map((q) => ({ q, shape: readRawShape(q.sql, dialect, q.parameters) }))
+  const schemas = [...new Set(raw.flatMap((r) => r.shape.relations.flatMap((rel) => (rel.schema === undefined ? [] : [rel.schema]))))]
+  let catalog = await readCatalog(db, dialect, schemas)
+  let planned: PlannedQuery[] = []
+  let unseen = 0
+  for (const { q, shape } of raw) {
+    const resolved = resolveShape(shape, (schema, table) => findTable(catalog, schema, table)?.columns)
+    if (resolved.tables.length > 0) planned.push({ ...q, shape: resolved })
+    else if (fromStats.has(q.sql)) unseen++
+    else skipped.push({ kind: 'query', subject: q.sql, reason: 'names no table in reach (not on the search path / in this database)' })
+  }
+  if (unseen > 0) notes.push(`${unseen} pg_stat_statements entr${unseen === 1 ? 'y names' : 'ies name'} only tables outside the search path and were left out.`)
+  if (o.statStatements !== undefined) planned = capStatStatements(planned, fromStats, o.statStatements.limit)
+
+  const used = usedTables(planned, catalog)
+  if (dialect === 'postgres' && o.analyze) {
+    const stale = used.filter((t) => !t.analyzed)
+    for (const t of stale) await run(db, sql`analyze ${t.schema === undefined ? sql.id(t.name) : sql.id(t.schema, t.name)}`)
+    if (stale.length > 0) {
+      notes.push(`ANALYZE ran on ${stale.map((t) => t.name).join(', ')}: ${stale.length === 1 ? 'it had' : 'they had'} no statistics, so the planner would have guessed.`)
+      catalog = await readCatalog(db, dialect, schemas)
+    }
+  }
+
+  const advise = async (session: AdviceSession): Promise<IndexAdvice> => {
+    o.onProgress({ phase: 'plan', done: 0, total: planned.length })
+    const beforeAll = await session.plan(planned)
+    const before = new Map<string, PlanSummary>()
+    for (const [fp, plan] of beforeAll) {
+      if (typeof plan !== 'string') before.set(fp, plan)
+      else skipped.push({ kind: 'query', subject: planned.find((q) => q.fingerprint === fp)?.sql ?? fp, reason: `EXPLAIN failed: ${plan}` })
+    }
+    const plannable = planned.filter((q) => before.has(q.fingerprint))
+    const candidates = nameCandidates(generateCandidates(plannable, catalog, dialect, { include: o.include }), catalog)
+    const selection = await selectIndexes(session, plannable, before, candidates, {
+      minCost: o.minCost,
+      minImprovement: o.minImprovement,
+      maxRecommendations: o.maxRecommendations,
+      onCandidate: (done, total) => o.onProgress({ phase: 'verify', done, total }),
+    })
+    o.onProgress({ phase: 'final', done: 1, total: 1 })
+    return buildAdvice(dialect, session, plannable, before, selection, catalog, skipped, notes)
+  }
+
+  if (dialect === 'postgres') {
+    const hypo = await hypopgSchema(db)
+    if (o.verify === 'hypopg' && hypo === undefined) {
+      throw new DbperfError(
+        'DBPERF_UNSUPPORTED',
+        "verify: 'hypopg' needs the HypoPG extension in this database, but it is not created. Run: create extension hypopg " +
+          "(package postgresql-<version>-hypopg), or use verify: 'transaction' or 'auto'.",
+      )
+    }
+    if (hypo !== undefined && o.verify !== 'transaction') return withHypopgSession(db, hypo, advise)
+    if (o.verify === 'auto') notes.push('HypoPG is not created in this database: candidates were built inside transactions and rolled back (create extension hypopg for a lighter check).')
+    return withTransactionSession(db, o, advise)
+  }
+  if (o.verify === 'hypopg' || (dialect === 'mysql' && o.verify === 'transaction')) {
+    throw new DbperfError(
+      'DBPERF_UNSUPPORTED',
+      `verify: '${o.verify}' is not possible on ${dialect}: ` +
+        (dialect === 'mysql' ? 'MySQL/MariaDB has no hypothetical indexes and commits DDL implicitly, so the advice is estimated; use verify: \'auto\'.' : "SQLite has no hypothetical indexes; use 'transaction' or 'auto'."),
+    )
+  }
+  if (dialect === 'sqlite') return withSqliteSession(db, used, o.maxTableRows, advise)
+  notes.push('MySQL/MariaDB cannot test an index without building it for real: costs after are estimates from EXPLAIN rows and distinct counts (verifiedBy: heuristic).')
+  return withMysqlSession(db, catalog, o.maxTableRows, advise)
+}
+
+function buildAdvice(
+  dialect: SqlDialect,
+  session: AdviceSession,
+  queries: readonly PlannedQuery[],
+  before: ReadonlyMap<string, PlanSummary>,
+  selection: Selection,
+  catalog: Catalog,
+  skipped: SkippedItem[],
+  notes: readonly string[],
+): IndexAdvice {
+  const byFingerprint = new Map(queries.map((q) => [q.fingerprint, q]))
+  const rename = (text: string): string => {
+    let out = text
+    for (const [name, plannerName] of selection.plannerNames) out = out.split(plannerName).join(name)
+    return out
+  }
+  const recommendations = selection.chosen.map(({ candidate, served }): IndexRecommendation => {
+    const schema = candidate.table.visible ? undefined : candidate.table.schema
+    const target = { schema, table: candidate.table.name, name: candidate.name }
+    const servedQueries = served.flatMap((fp) => {
+      const q = byFingerprint.get(fp)
+      const b = before.get(fp)
+      const a = selection.finalPlans.get(fp)
+      return q && b && a ? [{ sql: q.sql, fingerprint: fp, calls: q.calls, costBefore: b.cost, costAfter: a.cost, planBefore: b.text, planAfter: rename(a.text) }] : []
+    })
+    return Object.freeze({
+      schema,
+      table: candidate.table.name,
+      name: candidate.name,
+      columns: candidate.columns,
+      include: candidate.include,
+      sql: createIndexSql(dialect, target, candidate.columns, candidate.include, { concurrently: true }),
+      dropSql: dropIndexSql(dialect, target),
+      queries: servedQueries,
+      costBefore: servedQueries.reduce((s, q) => s + q.costBefore, 0),
+      costAfter: servedQueries.reduce((s, q) => s + q.costAfter, 0),
+      sizeBytes: selection.sizes.get(candidate.name) ?? 0,
+      verifiedBy: session.verifiedBy,
+    })
+  })
+  const analyzed = queries
+    .flatMap((q): AnalyzedQuery[] => {
+      const b = before.get(q.fingerprint)
+      if (b === undefined) return []
+      const a = selection.finalPlans.get(q.fingerprint) ?? b
+      return [{ sql: q.sql, fingerprint: q.fingerprint, calls: q.calls, totalTimeMs: q.totalTimeMs, costBefore: b.cost, costAfter: a.cost, planBefore: b.text, planAfter: rename(a.text) }]
+    })
+    .sort((x, y) => (y.totalTimeMs ?? y.calls * y.costBefore) - (x.totalTimeMs ?? x.calls * x.costBefore))
+  return Object.freeze({
+    dialect,
+    verifiedBy: session.verifiedBy,
+    costUnit: session.costUnit,
+    recommendations,
+    redundant: findRedundant(catalog, dialect),
+    unused: findUnused(catalog, dialect),
+    queries: analyzed,
+    skipped: [...skipped, ...selection.skipped],
+    notes: [...notes],
+  })
+}
+
+/** Keeps the `limit` heaviest pg_stat_statements entries; statements from other sources all stay. */
+function capStatStatements(planned: PlannedQuery[], fromStats: ReadonlySet<string>, limit: number): PlannedQuery[] {
+  const stats = planned.filter((q) => fromStats.has(q.sql)).sort((a, b) => (b.totalTimeMs ?? 0) - (a.totalTimeMs ?? 0))
+  const keep = new Set(stats.slice(0, limit))
+  return planned.filter((q) => !fromStats.has(q.sql) || keep.has(q))
+}
+
+function usedTables(queries: readonly PlannedQuery[], catalog: Catalog): CatalogTable[] {
+  const out = new Set<CatalogTable>()
+  for (const q of queries) for (const t of q.shape.tables) {
+    const table = findTable(catalog, t.schema, t.table)
+    if (table) out.add(table)
+  }
+  return [...out]
+}
+
+/** The SQL dialect behind any Kysely instance, from its adapter (PGlite's adapter is PostgreSQL's). */
+function dialectOf(db: Kysely<any>): SqlDialect {
+  const adapter = db !== null && typeof db === 'object' && typeof (db as { getExecutor?: unknown }).getExecutor === 'function' ? db.getExecutor().adapter : undefined
+  if (adapter instanceof PostgresAdapter) return 'postgres'
+  if (adapter instanceof MysqlAdapter) return 'mysql'
+  if (adapter instanceof SqliteAdapter) return 'sqlite'
+  throw new DbperfError(
+    'DBPERF_INVALID_INPUT',
+    `adviseIndexes(db, options) needs a Kysely instance on PostgreSQL, MySQL/MariaDB or SQLite (for example from createDb(url)), but got: ${describeValue(db)}` +
+      (adapter ? ` with adapter ${adapter.constructor.name}` : ''),
+  )
+}

@@ -1,0 +1,150 @@
+import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import { type Catalog, type CatalogIndex, type CatalogTable, findTable, indexesOf } from './catalog.js'
+import type { TableUse } from './query-shape.js'
+import type { IndexSpec, PlannedQuery } from './verifier.js'
+
+/** A candidate index and the workload queries it was derived from. */
+export interface Candidate extends IndexSpec {
+  /** How many leading columns are equality columns (their order among themselves is free). */
+  readonly equalityCount: number
+  /** Fingerprints of the queries it was derived from. */
+  readonly origins: Set<string>
+}
+
+/** Widest key a candidate gets: past this, an index costs more to maintain than it usually saves. */
+const MAX_KEY_COLUMNS = 5
+/** Most INCLUDE columns tried for a covering index. */
+const MAX_INCLUDE_COLUMNS = 4
+/** Range columns tried per table use when there are several (each gives its own candidate). */
+const MAX_RANGE_TRIES = 2
+
+/**
+ * Derives candidate indexes from each query's table uses, by the rule SQLite's `.expert` and SQL Server's
+ * missing-index feature use: equality columns first, then at most one range column, then the `ORDER BY`
+ * columns. Because a range column in front of the `ORDER BY` columns stops the index from delivering the
+ * order, a query with both gets two candidates (equality + range, and equality + order) and the planner
+ * decides. On PostgreSQL, a covering variant adds the other columns the query needs as `INCLUDE`.
+ *
+ * Equality columns are ordered by how much of the workload filters on them, so the column most queries
+ * share leads and one index serves them all through its leftmost prefix. Candidates an existing index
+ * already serves (leftmost-prefix rule) are dropped; the same candidate from several queries is merged.
+ */
+export function generateCandidates(queries: readonly PlannedQuery[], catalog: Catalog, dialect: SqlDialect, options: { include: boolean }): Candidate[] {
+  const weight = equalityWeights(queries, catalog)
+  const byKey = new Map<string, Candidate>()
+  const add = (table: CatalogTable, equality: readonly string[], rest: readonly string[], include: readonly string[], origin: string): void => {
+    const columns = unique([...equality, ...rest]).slice(0, MAX_KEY_COLUMNS)
+    if (columns.length === 0) return
+    const inc = include.filter((c) => !columns.includes(c))
+    const candidate = { table, columns, include: inc, equalityCount: Math.min(equality.length, columns.length) }
+    if (indexesOf(catalog, table).some((existing) => serves(existing, candidate))) return
+    const key = `${table.schema ?? ''}.${table.name}(${columns.join(',')})[${inc.join(',')}]`
+    const seen = byKey.get(key)
+    if (seen) seen.origins.add(origin)
+    else byKey.set(key, { ...candidate, name: '', origins: new Set([origin]) })
+  }
+  for (const q of queries) {
+    for (const use of q.shape.tables) {
+      const table = findTable(catalog, use.schema, use.table)
+      if (table === undefined) continue
+      const w = weight.get(table) ?? new Map<string, number>()
+      const equality = [...use.equality].sort((a, b) => (w.get(b) ?? 0) - (w.get(a) ?? 0) || a.localeCompare(b))
+      const order = orderColumns(use)
+      const keys: string[][] = []
+      if (use.range.length === 0) keys.push([])
+      for (const range of use.range.slice(0, MAX_RANGE_TRIES)) keys.push(order[0] === range ? order : [range])
+      if (order.length > 0 && !keys.some((k) => k[0] === order[0])) keys.push(order)
+      for (const rest of keys) {
+        if (equality.length === 0 && rest.length === 0) continue
+        add(table, equality, rest, [], q.fingerprint)
+        const covering = coveringColumns(use, table, [...equality, ...rest])
+        if (options.include && dialect === 'postgres' && covering.length > 0) add(table, equality, rest, covering, q.fingerprint)
+      }
+    }
+  }
+  return [...byKey.values()]
+}
+
+/** The ORDER BY columns an index can deliver: one direction throughout, equality columns (constants) left out. */
+function orderColumns(use: TableUse): string[] {
+  const dir = use.orderBy[0]?.desc
+  if (!use.orderBy.every((o) => o.desc === dir)) return [] // mixed directions need a DESC key: not proposed
+  return use.orderBy.map((o) => o.column).filter((c) => !use.equality.includes(c))
+}
+
+/** The columns a query needs from the table beyond the key, when few enough to carry in the index. */
+function coveringColumns(use: TableUse, table: CatalogTable, key: readonly string[]): string[] {
+  if (use.needs === 'all') return []
+  const extra = table.columns.filter((c) => use.needs !== 'all' && use.needs.has(c) && !key.includes(c))
+  return extra.length <= MAX_INCLUDE_COLUMNS ? extra : []
+}
+
+/**
+ * Total weight (calls) of the queries filtering each column by equality, per table: ordering a candidate's
+ * equality columns by it puts shared columns first.
+ */
+function equalityWeights(queries: readonly PlannedQuery[], catalog: Catalog): Map<CatalogTable, Map<string, number>> {
+  const out = new Map<CatalogTable, Map<string, number>>()
+  for (const q of queries) {
+    for (const use of q.shape.tables) {
+      const table = findTable(catalog, use.schema, use.table)
+      if (table === undefined) continue
+      const m = out.get(table) ?? new Map<string, number>()
+      for (const c of use.equality) m.set(c, (m.get(c) ?? 0) + q.calls)
+      out.set(table, m)
+    }
+  }
+  return out
+}
+
+/**
+ * Does `existing` serve `candidate`? True when it is a usable B-tree whose first columns hold the
+ * candidate's equality columns (in any order) followed by the rest of its key in order, and which carries
+ * its INCLUDE columns: the leftmost-prefix rule.
+ */
+export function serves(existing: CatalogIndex, candidate: Pick<Candidate, 'columns' | 'include' | 'equalityCount'>): boolean {
+  if (!existing.valid || existing.partial || existing.method !== 'btree') return false
+  if (existing.columns.length < candidate.columns.length) return false
+  const eq = new Set(candidate.columns.slice(0, candidate.equalityCount))
+  const head = existing.columns.slice(0, candidate.equalityCount)
+  if (!head.every((c) => eq.has(c)) || new Set(head).size !== eq.size) return false
+  for (let i = candidate.equalityCount; i < candidate.columns.length; i++) if (existing.columns[i] !== candidate.columns[i]) return false
+  const carried = new Set([...existing.columns, ...existing.include])
+  return candidate.include.every((c) => carried.has(c))
+}
+
+/** Is `a` a leftmost prefix of `b` (same table, key and include carried)? For pruning chosen indexes. */
+export function isPrefixOf(a: IndexSpec, b: IndexSpec): boolean {
+  if (a === b || a.table !== b.table || a.columns.length > b.columns.length) return false
+  if (!a.columns.every((c, i) => b.columns[i] === c)) return false
+  const carried = new Set([...b.columns, ...b.include])
+  return a.include.every((c) => carried.has(c))
+}
+
+/** Longest index name: PostgreSQL truncates at 63 bytes, MySQL refuses more than 64 characters. */
+const MAX_NAME = 63
+
+/**
+ * Names candidates `<table>_<columns>_idx` (`…_incl_idx` when covering), kept under 63 bytes and unique
+ * against the catalogue's index names and each other.
+ */
+export function nameCandidates(candidates: readonly Candidate[], catalog: Catalog): Candidate[] {
+  const taken = new Set(catalog.indexes.map((i) => `${i.schema ?? ''}.${i.name}`.toLowerCase()))
+  return candidates.map((c) => {
+    const base = `${c.table.name}_${c.columns.join('_')}${c.include.length > 0 ? '_incl' : ''}`.replace(/[^A-Za-z0-9_]+/g, '_')
+    let name = `${truncate(base, MAX_NAME - 4)}_idx`
+    for (let n = 2; taken.has(`${c.table.schema ?? ''}.${name}`.toLowerCase()); n++) name = `${truncate(base, MAX_NAME - 5 - String(n).length)}_${n}_idx`
+    taken.add(`${c.table.schema ?? ''}.${name}`.toLowerCase())
+    return { ...c, name }
+  })
+}
+
+function truncate(s: string, bytes: number): string {
+  let out = s
+  while (Buffer.byteLength(out) > bytes) out = out.slice(0, -1)
+  return out
+}
+
+function unique(items: readonly string[]): string[] {
+  return [...new Set(items)]
+}

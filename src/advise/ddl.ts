@@ -1,0 +1,96 @@
+import {
+  DummyDriver,
+  Kysely,
+  MysqlAdapter,
+  MysqlQueryCompiler,
+  PostgresAdapter,
+  PostgresQueryCompiler,
+  type RawBuilder,
+  sql,
+  SqliteAdapter,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+} from 'kysely'
+import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+
+/** The dialect DDL is written for. */
+export type DdlDialect = SqlDialect
+
+/** Where an index lives: `schema` only when the table is not reachable without it. */
+export interface IndexTarget {
+  readonly schema: string | undefined
+  readonly table: string
+  readonly name: string
+}
+
+const compilers = new Map<DdlDialect, Kysely<unknown>>()
+
+/** A Kysely that compiles but never connects, so DDL text is quoted by the dialect's own compiler. */
+function compiler(dialect: DdlDialect): Kysely<unknown> {
+  let k = compilers.get(dialect)
+  if (k === undefined) {
+    k = new Kysely<unknown>({
+      dialect: {
+        createAdapter: () => (dialect === 'postgres' ? new PostgresAdapter() : dialect === 'mysql' ? new MysqlAdapter() : new SqliteAdapter()),
+        createDriver: () => new DummyDriver(),
+        createIntrospector: (db) => new SqliteIntrospector(db),
+        createQueryCompiler: () => (dialect === 'postgres' ? new PostgresQueryCompiler() : dialect === 'mysql' ? new MysqlQueryCompiler() : new SqliteQueryCompiler()),
+      },
+    })
+    compilers.set(dialect, k)
+  }
+  return k
+}
+
+function text(dialect: DdlDialect, statement: RawBuilder<unknown>): string {
+  return statement.compile(compiler(dialect)).sql
+}
+
+function tableRef(target: Pick<IndexTarget, 'schema' | 'table'>): RawBuilder<unknown> {
+  return target.schema === undefined ? sql.id(target.table) : sql.id(target.schema, target.table)
+}
+
+/**
+ * `CREATE INDEX` text: `CONCURRENTLY` on PostgreSQL when asked (it cannot run inside a transaction),
+ * `INCLUDE` columns on PostgreSQL only.
+ *
+ * ### Examples
+ * ```ts
+ * createIndexSql('postgres', { schema: undefined, table: 'comments', name: 'comments_author_id_idx' }, ['author_id'], [], { concurrently: true })
+ * // 'create index concurrently "comments_author_id_idx" on "comments" ("author_id")'
+ * ```
+ */
+export function createIndexSql(
+  dialect: DdlDialect,
+  target: IndexTarget,
+  columns: readonly string[],
+  include: readonly string[],
+  how: { readonly concurrently: boolean },
+): string {
+  const cols = sql.join(columns.map((c) => sql.id(c)))
+  const inc = dialect === 'postgres' && include.length > 0 ? sql` include (${sql.join(include.map((c) => sql.id(c)))})` : sql``
+  const concurrently = dialect === 'postgres' && how.concurrently ? sql` concurrently` : sql``
+  return text(dialect, sql`create index${concurrently} ${sql.id(target.name)} on ${tableRef(target)} (${cols})${inc}`)
+}
+
+/**
+ * `DROP INDEX` text: PostgreSQL `concurrently if exists`, schema-qualified when needed; MySQL names the
+ * table; SQLite `if exists`.
+ *
+ * ### Examples
+ * ```ts
+ * dropIndexSql('mysql', { schema: undefined, table: 'comments', name: 'comments_post_id_idx' }) // 'drop index `comments_post_id_idx` on `comments`'
+ * ```
+ */
+export function dropIndexSql(dialect: DdlDialect, target: IndexTarget, how: { readonly concurrently: boolean } = { concurrently: true }): string {
+  switch (dialect) {
+    case 'postgres': {
+      const name = target.schema === undefined ? sql.id(target.name) : sql.id(target.schema, target.name)
+      return text(dialect, sql`drop index${how.concurrently ? sql` concurrently` : sql``} if exists ${name}`)
+    }
+    case 'mysql':
+      return text(dialect, sql`drop index ${sql.id(target.name)} on ${tableRef(target)}`)
+    case 'sqlite':
+      return text(dialect, sql`drop index if exists ${sql.id(target.name)}`)
+  }
+}

@@ -1,0 +1,165 @@
+import { type Kysely, sql } from 'kysely'
+import { tokenize } from '../fingerprint/tokenizer.js'
+import type { Catalog, CatalogIndex } from './catalog.js'
+import { num, query, run } from './internal-query.js'
+import { type MysqlPlan, type MysqlPlanTable, type PlanSummary, readMysqlPlan, summarizeMysqlPlan } from './plan-reader.js'
+import type { TableUse } from './query-shape.js'
+import { type AdviceSession, CandidateSkipped, type IndexSpec, type PlannedQuery, type Trial } from './verifier.js'
+
+/** MySQL's guess for a range predicate's selectivity is about a third; we use the same. */
+const RANGE_SELECTIVITY = 1 / 3
+
+/**
+ * A session for MySQL/MariaDB, which can neither fake an index nor roll back DDL: nothing is built. Each
+ * query is planned once with `EXPLAIN FORMAT=JSON`; a candidate's effect is then estimated by replacing the
+ * rows MySQL would read from its table with rows ÷ distinct values of the index's equality prefix (counted
+ * with `COUNT(DISTINCT …)`, on tables up to `maxTableRows`), a third of that for a following range
+ * column, and by dropping the filesort when the index delivers the `ORDER BY`. The advice is labelled
+ * `heuristic`: check it on a copy before production.
+ */
+export async function withMysqlSession<T>(db: Kysely<any>, catalog: Catalog, maxTableRows: number, fn: (session: AdviceSession) => Promise<T>): Promise<T> {
+  const raw = new Map<string, MysqlPlan>()
+  const distinct = new Map<string, number>()
+
+  const explain = async (q: PlannedQuery): Promise<MysqlPlan> => {
+    const [row] = await query<Record<string, unknown>>(db, `explain format=json ${q.sql}`, q.parameters ?? ones(q.sql))
+    const plan = readMysqlPlan(row?.EXPLAIN ?? Object.values(row ?? {})[0])
+    raw.set(q.fingerprint, plan)
+    return plan
+  }
+
+  const distinctCount = async (spec: IndexSpec, columns: readonly string[]): Promise<number> => {
+    const key = `${spec.table.name}\u0000${columns.join('\u0000')}`
+    const known = distinct.get(key)
+    if (known !== undefined) return known
+    const [row] = await run<{ n: unknown }>(db, sql`select count(distinct ${sql.join(columns.map((c) => sql.ref(c)))}) as n from ${sql.table(spec.table.name)}`)
+    const n = Math.max(1, num(row?.n) || 1)
+    distinct.set(key, n)
+    return n
+  }
+
+  const session: AdviceSession = {
+    verifiedBy: 'heuristic',
+    costUnit: 'rows',
+    async plan(queries) {
+      const out = new Map<string, PlanSummary | string>()
+      for (const q of queries) {
+        try {
+          out.set(q.fingerprint, summarizeMysqlPlan(await explain(q), q.shape.limit, q.shape.aggregates))
+        } catch (error) {
+          out.set(q.fingerprint, error instanceof Error ? error.message : String(error))
+        }
+      }
+      return out
+    },
+    async planWith(indexes: readonly IndexSpec[], queries: readonly PlannedQuery[]): Promise<Trial> {
+      for (const spec of indexes) {
+        if (spec.table.rows > maxTableRows) {
+          throw new CandidateSkipped(`${spec.table.name} has about ${spec.table.rows.toLocaleString('en-US')} rows, over maxTableRows: its distinct values were not counted`)
+        }
+      }
+      const plans = new Map<string, PlanSummary>()
+      for (const q of queries) {
+        const before = raw.get(q.fingerprint) ?? (await explain(q).catch(() => undefined))
+        if (before === undefined) continue
+        let sorted = before.sorted
+        const tables: MysqlPlanTable[] = []
+        for (const [position, t] of before.tables.entries()) {
+          const use = q.shape.tables.find((u) => u.alias === t.table) ?? q.shape.tables.find((u) => u.table === t.table)
+          let best = t
+          for (const spec of indexes) {
+            if (use === undefined || spec.table.name !== use.table) continue
+            const current = catalog.indexes.find((i) => i.table === spec.table.name && i.name === t.key)
+            const estimate = await estimateAccess(spec, use, t, current, distinctCount)
+            const deliversOrder = sorted && position === 0 && !q.shape.aggregates && ordersBy(spec, use)
+            if (estimate.rows < best.rows || deliversOrder) {
+              best = { ...t, accessType: estimate.rows < t.rows ? 'ref' : 'index', key: spec.name, rows: Math.min(estimate.rows, t.rows), filtered: estimate.filtered }
+              if (deliversOrder) sorted = false
+            }
+          }
+          tables.push(best)
+        }
+        plans.set(q.fingerprint, summarizeMysqlPlan({ tables, sorted }, q.shape.limit, q.shape.aggregates))
+      }
+      const sizes = new Map<string, number>()
+      for (const spec of indexes) sizes.set(spec.name, await estimateSize(db, spec))
+      return { plans, sizes, plannerNames: new Map(indexes.map((s) => [s.name, s.name])) }
+    },
+  }
+  return fn(session)
+}
+
+/**
+ * Rows one lookup through `spec` reads for this table use, and the filter left for the rest. When MySQL
+ * already reads the table through an index whose equality prefix the candidate extends, its own estimate
+ * (which knows the skew of the values looked up) is scaled by the ratio of distinct counts; otherwise the
+ * table's rows are divided by the distinct count of the candidate's equality prefix.
+ */
+async function estimateAccess(
+  spec: IndexSpec,
+  use: TableUse,
+  t: MysqlPlanTable,
+  current: CatalogIndex | undefined,
+  distinctCount: (spec: IndexSpec, columns: readonly string[]) => Promise<number>,
+): Promise<{ rows: number; filtered: number }> {
+  const eqPrefix = (columns: readonly string[]): number => {
+    let n = 0
+    while (n < columns.length && use.equality.includes(columns[n] as string)) n++
+    return n
+  }
+  const eq = eqPrefix(spec.columns)
+  const range = eq < spec.columns.length && use.range.includes(spec.columns[eq] as string)
+  if (eq === 0 && !range) return { rows: Number.POSITIVE_INFINITY, filtered: t.filtered }
+  const prefix = spec.columns.slice(0, eq)
+  const oldEq = current === undefined || t.accessType === 'ALL' ? 0 : eqPrefix(current.columns)
+  const oldPrefix = current?.columns.slice(0, oldEq) ?? []
+  let rows: number
+  if (oldEq > 0 && oldPrefix.every((c) => prefix.includes(c))) {
+    rows = (t.rows * (await distinctCount(spec, oldPrefix))) / (await distinctCount(spec, prefix))
+  } else {
+    const total = Math.max(spec.table.rows, 1)
+    rows = eq === 0 ? total : total / (await distinctCount(spec, prefix))
+  }
+  if (range) rows *= RANGE_SELECTIVITY
+  const used = spec.columns.slice(0, eq + (range ? 1 : 0))
+  // Terms the index does not serve still filter what it returns, by MySQL's usual guesses.
+  const rest = use.equality.filter((c) => !used.includes(c)).length
+  const restRange = use.range.filter((c) => !used.includes(c)).length
+  return { rows: Math.max(1, rows), filtered: 100 * 0.1 ** rest * RANGE_SELECTIVITY ** restRange }
+}
+
+/** The index's columns after its equality prefix begin with the `ORDER BY` columns, in one direction. */
+function ordersBy(spec: IndexSpec, use: TableUse): boolean {
+  if (use.orderBy.length === 0 || !use.orderBy.every((o) => o.desc === use.orderBy[0]?.desc)) return false
+  let eq = 0
+  while (eq < spec.columns.length && use.equality.includes(spec.columns[eq] as string)) eq++
+  const order = use.orderBy.map((o) => o.column).filter((c) => !use.equality.includes(c))
+  return order.every((c, i) => spec.columns[eq + i] === c)
+}
+
+/** Key bytes per row (by column type) plus the primary key InnoDB appends and record overhead, at 70 % fill. */
+async function estimateSize(db: Kysely<any>, spec: IndexSpec): Promise<number> {
+  const rows = await query<{ col: string; type: string; len: unknown }>(
+    db,
+    `select column_name as col, data_type as type, character_maximum_length as len from information_schema.columns
+     where table_schema = database() and table_name = ?`,
+    [spec.table.name],
+  )
+  const width = (col: string): number => {
+    const c = rows.find((r) => r.col === col)
+    const type = c?.type.toLowerCase() ?? ''
+    if (type === 'bigint' || type === 'double' || type === 'datetime' || type === 'timestamp') return 8
+    if (type === 'int' || type === 'integer' || type === 'float' || type === 'date' || type === 'mediumint') return 4
+    if (type === 'smallint') return 2
+    if (type === 'tinyint') return 1
+    if (type === 'decimal') return 8
+    return Math.min(num(c?.len) || 32, 32) // strings: most keys are far shorter than their declared length
+  }
+  const bytes = spec.columns.reduce((sum, c) => sum + width(c), 0) + 8 + 14
+  return Math.round((spec.table.rows * bytes) / 0.7)
+}
+
+/** `1` for every `?`: EXPLAIN needs values, and a number compares with any column type in MySQL. */
+function ones(text: string): unknown[] {
+  return tokenize(text, 'mysql').filter((t) => t.kind === 'placeholder').map(() => 1)
+}

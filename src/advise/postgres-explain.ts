@@ -1,0 +1,120 @@
+import { type Kysely, sql } from 'kysely'
+import { tokenize } from '../fingerprint/tokenizer.js'
+import { num, query } from './internal-query.js'
+import { type PlanSummary, readPostgresPlan } from './plan-reader.js'
+import type { IndexSpec } from './verifier.js'
+
+/** The PostgreSQL server's `server_version_num` (PGlite 0.5 reports 18xxxx). */
+export async function serverVersion(conn: Kysely<any>): Promise<number> {
+  const [row] = await query<{ v: unknown }>(conn, "select current_setting('server_version_num') as v")
+  return num(row?.v)
+}
+
+/** `$1`, `$2`… in the text (outside strings and comments). */
+function hasDollarParameters(text: string): boolean {
+  return tokenize(text, 'postgres').some((t) => t.kind === 'placeholder' && t.text.startsWith('$'))
+}
+
+// Values that every common type accepts in at least one of: numbers, text, bool ('1'), json ('1'), dates
+// and timestamps ('epoch'), arrays ('{}'), uuid, time ('allballs'), geometric, network.
+const DUMMIES = ['1', '', 'epoch', '{}', '00000000-0000-0000-0000-000000000000', 'allballs', '(0,0)', '0.0.0.0']
+// format_type() output: names, quotes, dots, parentheses for typmods, brackets for arrays, spaces.
+const TYPE_NAME = /^[\w\s".,()[\]]+$/
+
+let statementCounter = 0
+
+/**
+ * The plan of one statement, on the connection `conn`:
+ * - with `parameters`: `EXPLAIN` with them bound, so the planner sees the real values;
+ * - with `$n` placeholders and no values (pg_stat_statements, a log without parameters): a generic plan,
+ *   the one a prepared statement would reuse: the statement is `PREPARE`d under
+ *   `plan_cache_mode = force_generic_plan` and `EXPLAIN EXECUTE`d with dummy arguments of the parameters'
+ *   types (never NULL: a NULL can fold a comparison to false before planning). A fresh `PREPARE` per call,
+ *   so a hypothetical index added since is seen. Not `EXPLAIN (GENERIC_PLAN)` (PostgreSQL 16+): a driver
+ *   that always speaks the extended protocol (PGlite) makes the statement's `$n` the EXPLAIN's own
+ *   parameters, which then need values, and with values the plan is no longer generic;
+ * - otherwise plain `EXPLAIN`.
+ * The caller has checked that `text` is one statement.
+ */
+export async function explainPostgres(conn: Kysely<any>, text: string, parameters: readonly unknown[] | undefined, version: number): Promise<PlanSummary> {
+  if (parameters !== undefined && parameters.length > 0) {
+    const rows = await query<{ 'QUERY PLAN': unknown }>(conn, `explain (format json) ${text}`, parameters)
+    return readPostgresPlan(rows[0]?.['QUERY PLAN'])
+  }
+  if (!hasDollarParameters(text)) {
+    const rows = await query<{ 'QUERY PLAN': unknown }>(conn, `explain (format json) ${text}`)
+    return readPostgresPlan(rows[0]?.['QUERY PLAN'])
+  }
+  if (version < 120000) throw new Error('a generic plan needs PostgreSQL 12 or later (plan_cache_mode); give the statement\'s parameters instead')
+  const name = `dbperf_advise_${process.pid}_${++statementCounter}`
+  const [previous] = await query<{ mode: string }>(conn, "select current_setting('plan_cache_mode') as mode")
+  await query(conn, "select set_config('plan_cache_mode', 'force_generic_plan', false)")
+  try {
+    await query(conn, `prepare ${name} as ${text}`)
+    try {
+      const [info] = await query<{ types: string[] | null }>(conn, 'select parameter_types::text[] as types from pg_prepared_statements where name = $1', [name])
+      const args: string[] = []
+      for (const type of info?.types ?? []) args.push(quoteLiteral(await dummyFor(conn, type)))
+      const rows = await query<{ 'QUERY PLAN': unknown }>(conn, `explain (format json) execute ${name}${args.length > 0 ? `(${args.join(', ')})` : ''}`)
+      return readPostgresPlan(rows[0]?.['QUERY PLAN'])
+    } finally {
+      await query(conn, `deallocate ${name}`)
+    }
+  } finally {
+    await query(conn, "select set_config('plan_cache_mode', $1, false)", [previous?.mode ?? 'auto'])
+  }
+}
+
+const dummyCache = new Map<string, string>()
+
+/** The first of {@link DUMMIES} that casts to `type`, tried on the server (cached per type name). */
+async function dummyFor(conn: Kysely<any>, type: string): Promise<string> {
+  const cached = dummyCache.get(type)
+  if (cached !== undefined) return cached
+  if (!TYPE_NAME.test(type)) throw new Error(`cannot make a dummy value for parameter type ${JSON.stringify(type)}`)
+  for (const value of DUMMIES) {
+    // pg_input_is_valid() is PostgreSQL 16+, so try the cast. A failed try would abort a transaction, but
+    // types are cached when the workload is first planned, outside any transaction.
+    const ok = await query(conn, `select $1::text::${type} as v`, [value]).then(() => true, () => false)
+    if (ok) {
+      dummyCache.set(type, value)
+      return value
+    }
+  }
+  throw new Error(`no dummy value of type ${type} for a generic plan; give the statement's parameters instead`)
+}
+
+function quoteLiteral(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`
+}
+
+/** `create index [concurrently] [if not exists] name on table (cols) include (…)`, quoted by Kysely. */
+export function postgresCreateIndex(spec: IndexSpec, how: { name: boolean; concurrently: boolean }): ReturnType<typeof sql> {
+  const table = spec.table.visible || spec.table.schema === undefined ? sql.id(spec.table.name) : sql.id(spec.table.schema, spec.table.name)
+  const include = spec.include.length > 0 ? sql` include (${sql.join(spec.include.map((c) => sql.id(c)))})` : sql``
+  return sql`create index${how.concurrently ? sql` concurrently` : sql``}${how.name ? sql` ${sql.id(spec.name)}` : sql``} on ${table} (${sql.join(spec.columns.map((c) => sql.id(c)))})${include}`
+}
+
+/**
+ * Plans every query; a statement that fails maps to its error message. Inside a transaction each EXPLAIN
+ * runs under a savepoint, so one failure does not abort the others.
+ */
+export async function planAllPostgres(
+  conn: Kysely<any>,
+  queries: readonly { readonly sql: string; readonly parameters: readonly unknown[] | undefined; readonly fingerprint: string }[],
+  version: number,
+  inTransaction: boolean,
+): Promise<Map<string, PlanSummary | string>> {
+  const out = new Map<string, PlanSummary | string>()
+  for (const q of queries) {
+    if (inTransaction) await query(conn, 'savepoint dbperf_advise_explain')
+    try {
+      out.set(q.fingerprint, await explainPostgres(conn, q.sql, q.parameters, version))
+      if (inTransaction) await query(conn, 'release savepoint dbperf_advise_explain')
+    } catch (error) {
+      if (inTransaction) await query(conn, 'rollback to savepoint dbperf_advise_explain')
+      out.set(q.fingerprint, error instanceof Error ? error.message : String(error))
+    }
+  }
+  return out
+}

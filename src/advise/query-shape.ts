@@ -1,0 +1,142 @@
+import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import { parseTreeShape } from './parse-tree-shape.js'
+import { tokenizerShape } from './tokenizer-shape.js'
+
+/** A column as the statement names it: `c.author_id` → `{ qualifier: 'c', column: 'author_id' }`. */
+export interface ColumnName {
+  readonly qualifier: string | undefined
+  readonly column: string
+}
+
+/**
+ * What a statement says about indexable access, before names are resolved against the catalogue: the
+ * tables it reads, the `column = …` / `column < …` terms an index can use, the top-level `ORDER BY`, the
+ * columns it names anywhere (for covering indexes) and a literal `LIMIT`.
+ */
+export interface RawShape {
+  readonly relations: readonly { readonly schema: string | undefined; readonly table: string; readonly alias: string | undefined }[]
+  /** `equality`: `=`, `IN`, `= ANY`, `IS NULL`, a join `a.x = b.y` (for both sides). `range`: `<`, `>`, `BETWEEN`. */
+  readonly predicates: readonly { readonly column: ColumnName; readonly kind: 'equality' | 'range' }[]
+  readonly orderBy: readonly { readonly column: ColumnName; readonly desc: boolean }[]
+  /** Every column named anywhere; `undefined` when the statement is too complex to know (no covering index then). */
+  readonly referenced: readonly ColumnName[] | undefined
+  /** `*` and `t.*` items: the qualifier, or `undefined` for a bare `*`. */
+  readonly stars: readonly (string | undefined)[]
+  /** The top-level `LIMIT` when it is a literal or a parameter with a known value. */
+  readonly limit: number | undefined
+  /** The top-level query aggregates, groups or is `DISTINCT`: a `LIMIT` then does not stop a scan early. */
+  readonly aggregates: boolean
+  readonly source: 'parser' | 'tokens'
+}
+
+/** One table of a statement, with its columns resolved: the input of candidate generation. */
+export interface TableUse {
+  readonly schema: string | undefined
+  readonly table: string
+  readonly alias: string | undefined
+  readonly equality: readonly string[]
+  readonly range: readonly string[]
+  /** Set only when every `ORDER BY` item is a plain column of this table. */
+  readonly orderBy: readonly { readonly column: string; readonly desc: boolean }[]
+  /** The columns of this table the statement needs, or `'all'` (`*`, or unknown). */
+  readonly needs: ReadonlySet<string> | 'all'
+}
+
+/** A statement's table uses, `LIMIT` and whether that limit can stop a scan early. */
+export interface QueryShape {
+  readonly tables: readonly TableUse[]
+  readonly limit: number | undefined
+  readonly aggregates: boolean
+  readonly source: 'parser' | 'tokens'
+}
+
+/**
+ * Reads the indexable shape of a statement: the PostgreSQL parser (libpg_query) first, for every dialect
+ * (MySQL and SQLite text is first made PostgreSQL-readable: backticks and brackets become double quotes,
+ * `?` becomes `$n`); when it cannot parse the text, a tokenizer pass that understands only simple
+ * `column op value` terms. Never throws.
+ *
+ * ### Examples
+ * ```ts
+ * readRawShape('select * from comments c where c.author_id = $1', 'postgres', [7]).predicates
+ * // [{ column: { qualifier: 'c', column: 'author_id' }, kind: 'equality' }]
+ * ```
+ */
+export function readRawShape(sql: string, dialect: SqlDialect, parameters: readonly unknown[] | undefined): RawShape {
+  return parseTreeShape(sql, dialect, parameters) ?? tokenizerShape(sql, dialect, parameters)
+}
+
+/**
+ * Resolves a raw shape against the tables' columns: a qualifier names a table or alias, an unqualified
+ * column belongs to the one table that has it. Tables the catalogue does not know (CTEs, views, other
+ * schemas) are dropped. `columnsOf(schema, table)` returns the table's columns, or `undefined` if unknown.
+ */
+export function resolveShape(raw: RawShape, columnsOf: (schema: string | undefined, table: string) => readonly string[] | undefined): QueryShape {
+  const known = raw.relations.flatMap((r) => {
+    const columns = columnsOf(r.schema, r.table)
+    return columns === undefined ? [] : [{ ...r, column: columnLookup(columns) }]
+  })
+  type Known = (typeof known)[number]
+  const find = (c: ColumnName): Known | undefined => {
+    if (c.qualifier !== undefined) {
+      const q = c.qualifier.toLowerCase()
+      return known.find((r) => r.alias?.toLowerCase() === q) ?? known.find((r) => r.alias === undefined && r.table.toLowerCase() === q)
+    }
+    const having = known.filter((r) => r.column(c.column) !== undefined)
+    // Several relations may be the same table under two aliases (a self join): any of them will do.
+    return having.length > 0 && having.every((r) => r.table === having[0]?.table && r.schema === having[0]?.schema) ? having[0] : undefined
+  }
+  interface Use { schema: string | undefined; table: string; alias: string | undefined; equality: Set<string>; range: Set<string>; needs: Set<string> | 'all' }
+  const uses = new Map<string, Use>()
+  const useOf = (r: Known): Use => {
+    const key = `${r.schema ?? ''}.${r.table}`
+    let use = uses.get(key)
+    if (!use) {
+      use = { schema: r.schema, table: r.table, alias: r.alias, equality: new Set(), range: new Set(), needs: raw.referenced === undefined ? 'all' : new Set() }
+      uses.set(key, use)
+    }
+    return use
+  }
+  const resolve = (c: ColumnName): { use: Use; column: string } | undefined => {
+    const r = find(c)
+    const column = r?.column(c.column)
+    return r === undefined || column === undefined ? undefined : { use: useOf(r), column }
+  }
+  for (const r of known) useOf(r)
+  for (const p of raw.predicates) {
+    const hit = resolve(p.column)
+    hit?.use[p.kind].add(hit.column)
+  }
+  for (const use of uses.values()) for (const c of use.equality) use.range.delete(c)
+  for (const c of raw.referenced ?? []) {
+    const hit = resolve(c)
+    if (hit !== undefined && hit.use.needs !== 'all') hit.use.needs.add(hit.column)
+  }
+  for (const star of raw.stars) {
+    const q = star?.toLowerCase()
+    for (const r of known) if (q === undefined || r.alias?.toLowerCase() === q || (r.alias === undefined && r.table.toLowerCase() === q)) useOf(r).needs = 'all'
+  }
+  // ORDER BY helps an index only when all of it comes from one table.
+  const order = raw.orderBy.map((o) => ({ hit: resolve(o.column), desc: o.desc }))
+  const orderUse = order[0]?.hit?.use
+  const orderBy = orderUse !== undefined && order.every((o) => o.hit?.use === orderUse)
+    ? order.map((o) => ({ column: o.hit?.column as string, desc: o.desc }))
+    : []
+  const tables = [...uses.values()].map((u): TableUse => ({
+    schema: u.schema,
+    table: u.table,
+    alias: u.alias,
+    equality: [...u.equality],
+    range: [...u.range],
+    orderBy: u === orderUse ? orderBy : [],
+    needs: u.needs,
+  }))
+  return { tables, limit: raw.limit, aggregates: raw.aggregates, source: raw.source }
+}
+
+/** Exact match first, then case-insensitive (MySQL and SQLite names are, and the parser lowercases). */
+function columnLookup(columns: readonly string[]): (name: string) => string | undefined {
+  const exact = new Set(columns)
+  const lower = new Map(columns.map((c) => [c.toLowerCase(), c]))
+  return (name) => (exact.has(name) ? name : lower.get(name.toLowerCase()))
+}

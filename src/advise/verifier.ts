@@ -1,0 +1,54 @@
+import type { CostUnit, VerifiedBy } from './advice.js'
+import type { CatalogTable } from './catalog.js'
+import type { PlanSummary } from './plan-reader.js'
+import type { QueryShape } from './query-shape.js'
+import type { WorkloadQuery } from './workload.js'
+
+/** A workload statement with its resolved shape: what the sessions plan. */
+export interface PlannedQuery extends WorkloadQuery {
+  readonly shape: QueryShape
+}
+
+/** An index to try: where, on what, and the name it would get. */
+export interface IndexSpec {
+  readonly table: CatalogTable
+  readonly name: string
+  readonly columns: readonly string[]
+  readonly include: readonly string[]
+}
+
+/** The plans of some queries with some indexes in place, and what the indexes would weigh. */
+export interface Trial {
+  /** By fingerprint; a query whose plan failed is absent. */
+  readonly plans: ReadonlyMap<string, PlanSummary>
+  /** By spec name: estimated or measured size in bytes. */
+  readonly sizes: ReadonlyMap<string, number>
+  /** By spec name: the name the planner prints for it (HypoPG invents `<oid>btree_…`). */
+  readonly plannerNames: ReadonlyMap<string, string>
+}
+
+/** A candidate could not be tried (too large to build, lock timeout…): the advisor reports it and goes on. */
+export class CandidateSkipped extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'CandidateSkipped'
+  }
+}
+
+/**
+ * One way of asking the database "what would these queries cost with this index?", held on one connection
+ * for the whole run (HypoPG's hypothetical indexes live in one backend; SQLite's statistics live in one
+ * rolled-back transaction). Implementations: `postgres-hypopg.ts`, `postgres-transaction.ts`,
+ * `sqlite-transaction.ts`, `mysql-heuristic.ts`.
+ */
+export interface AdviceSession {
+  readonly verifiedBy: VerifiedBy
+  readonly costUnit: CostUnit
+  /** Plans each query as the database stands; a statement that cannot be planned maps to its error message. */
+  plan(queries: readonly PlannedQuery[]): Promise<ReadonlyMap<string, PlanSummary | string>>
+  /**
+   * Plans `queries` with `indexes` added, then removes them. Throws {@link CandidateSkipped} when the
+   * indexes cannot be tried (a table over the size limit, a lock not granted in time).
+   */
+  planWith(indexes: readonly IndexSpec[], queries: readonly PlannedQuery[]): Promise<Trial>
+}

@@ -1,0 +1,122 @@
+import { DbperfError, describeValue } from '../errors.js'
+import { fingerprint, statementKind } from '../fingerprint/index.js'
+import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import { tokenize } from '../fingerprint/tokenizer.js'
+import type { SkippedItem } from './advice.js'
+import type { WorkloadQueryInput } from './options.js'
+
+/**
+ * One distinct statement of the workload (statements with the same fingerprint are merged): the text and
+ * parameters of its first occurrence, and the weight of all of them.
+ */
+export interface WorkloadQuery {
+  readonly sql: string
+  readonly parameters: readonly unknown[] | undefined
+  readonly fingerprint: string
+  readonly calls: number
+  readonly totalTimeMs: number | undefined
+}
+
+/**
+ * Splits a script into statements at every `;` that the tokenizer sees as punctuation, so a `;` inside a
+ * string, a quoted identifier, a comment or a PostgreSQL dollar-quoted body does not split. Empty
+ * statements (`;;`, a trailing comment) are dropped.
+ *
+ * ### Examples
+ * ```ts
+ * splitStatements("select ';' from t; select 2 -- done\n;", 'postgres') // ["select ';' from t", 'select 2 -- done']
+ * ```
+ */
+export function splitStatements(text: string, dialect: SqlDialect): string[] {
+  if (typeof text !== 'string') {
+    throw new DbperfError('DBPERF_INVALID_INPUT', `splitStatements(text, dialect) needs the script as a string, but got: ${describeValue(text)}`)
+  }
+  const out: string[] = []
+  let from = 0
+  let hasToken = false
+  for (const token of tokenize(text, dialect)) {
+    if (token.kind === 'punctuation' && token.text === ';') {
+      if (hasToken) out.push(text.slice(from, token.start).trim())
+      from = token.end
+      hasToken = false
+    } else {
+      hasToken = true
+    }
+  }
+  if (hasToken) out.push(text.slice(from).trim())
+  return out
+}
+
+/** True when `sql` holds exactly one statement (a trailing `;` allowed): EXPLAIN must never see a second one. */
+export function isSingleStatement(sql: string, dialect: SqlDialect): boolean {
+  return splitStatements(sql, dialect).length === 1
+}
+
+/** The statements an index can speed up: reads, and writes that must find their rows first. */
+const ADVISABLE = new Set(['select', 'update', 'delete'])
+
+/** The merged workload, and what was set aside. */
+export interface Workload {
+  readonly queries: readonly WorkloadQuery[]
+  readonly skipped: readonly SkippedItem[]
+  /** How many statements were not selects, updates or deletes (inserts, DDL, transaction control). */
+  readonly ignored: number
+}
+
+/**
+ * Merges workload statements by fingerprint, summing calls and times, and keeps the kinds an index can
+ * help. A statement holding several statements is skipped (it would be unsafe to EXPLAIN).
+ *
+ * Weights: `calls` defaults to 1; the summed time is known only when every occurrence carried one.
+ */
+export function buildWorkload(inputs: readonly (string | WorkloadQueryInput)[], dialect: SqlDialect): Workload {
+  const byFingerprint = new Map<string, { sql: string; parameters: readonly unknown[] | undefined; calls: number; time: number | undefined }>()
+  const skipped: SkippedItem[] = []
+  let ignored = 0
+  for (const [i, input] of inputs.entries()) {
+    const item = typeof input === 'string' ? { sql: input } : input
+    if (item === null || typeof item !== 'object' || typeof item.sql !== 'string') {
+      throw new DbperfError(
+        'DBPERF_INVALID_INPUT',
+        `adviseIndexes: queries[${i}] must be an SQL string or { sql, parameters?, calls?, totalTimeMs? }, but got: ${describeValue(input)}`,
+      )
+    }
+    const parts = splitStatements(item.sql, dialect)
+    const sql = parts[0]
+    if (sql === undefined) continue
+    if (parts.length > 1) {
+      skipped.push({ kind: 'query', subject: item.sql, reason: 'holds more than one statement; give one statement per item (splitStatements() splits a script)' })
+      continue
+    }
+    if (!ADVISABLE.has(statementKind(sql, dialect))) {
+      ignored++
+      continue
+    }
+    const calls = positive(item.calls) ?? 1
+    const time = nonNegative(item.totalTimeMs)
+    const key = fingerprint(sql, dialect)
+    const seen = byFingerprint.get(key)
+    if (seen === undefined) {
+      byFingerprint.set(key, { sql, parameters: Array.isArray(item.parameters) ? [...item.parameters] : undefined, calls, time })
+    } else {
+      seen.calls += calls
+      seen.time = seen.time === undefined || time === undefined ? undefined : seen.time + time
+    }
+  }
+  const queries = [...byFingerprint.entries()].map(([key, q]): WorkloadQuery => Object.freeze({
+    sql: q.sql,
+    parameters: q.parameters,
+    fingerprint: key,
+    calls: q.calls,
+    totalTimeMs: q.time,
+  }))
+  return { queries, skipped, ignored }
+}
+
+function positive(n: unknown): number | undefined {
+  return typeof n === 'number' && Number.isFinite(n) && n > 0 ? n : undefined
+}
+
+function nonNegative(n: unknown): number | undefined {
+  return typeof n === 'number' && Number.isFinite(n) && n >= 0 ? n : undefined
+}

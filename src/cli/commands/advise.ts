@@ -1,0 +1,157 @@
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { adviseIndexes } from '../../advise/advise.js'
+import { formatAdvice } from '../../advise/format.js'
+import { writeMigration } from '../../advise/migration.js'
+import type { AdviseOptions, AdviseProgress, VerifyMethod } from '../../advise/options.js'
+import { splitStatements } from '../../advise/workload.js'
+import { createDb } from '../../create-db.js'
+import { DbperfError } from '../../errors.js'
+import { getDatabaseInfo } from '../../observe/observer-hub.js'
+import { type CliIo, type Command, UsageError } from '../command.js'
+
+const USAGE = `Usage: dbperf advise [--db URL] (-f workload.sql | --log queries.jsonl | --from-stat-statements) [options]
+
+Proposes indexes for a workload, proves each against the database's planner (HypoPG, or a build inside a
+rolled-back transaction; MySQL/MariaDB is estimated), and reports redundant and unused indexes.
+
+Workload (at least one):
+  -f, --file FILE            SQL statements separated by ";"
+  --log FILE                 a dbperf query log: JSON lines with "sql" (and "durationMs", "count", "parameters")
+  --from-stat-statements     PostgreSQL: the heaviest statements in pg_stat_statements
+
+Options:
+  --db URL                   database to advise on (defaults to $DATABASE_URL)
+  --emit-migration DIR       write the recommendations as a Kysely migration into DIR
+  --format FORMAT            text (default) or json
+  --verify METHOD            PostgreSQL: auto (default), hypopg or transaction
+  --min-cost N               ignore statements cheaper than N (default 100)
+  --min-improvement F        required cost reduction per statement, 0..1 (default 0.5)
+  --max-table-rows N         largest table to build a test index on (default 1000000)
+
+Exit codes: 0 done (with or without recommendations), 1 error, 2 usage error.
+`
+
+const OPTIONS = {
+  db: { type: 'string' },
+  file: { type: 'string', short: 'f' },
+  log: { type: 'string' },
+  'from-stat-statements': { type: 'boolean' },
+  'emit-migration': { type: 'string' },
+  format: { type: 'string' },
+  verify: { type: 'string' },
+  'min-cost': { type: 'string' },
+  'min-improvement': { type: 'string' },
+  'max-table-rows': { type: 'string' },
+} as const
+
+function numberOption(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  const n = Number(value)
+  if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number, but got "${value}"`)
+  return n
+}
+
+const PHASES: Readonly<Record<AdviseProgress['phase'], string>> = {
+  workload: 'reading the workload',
+  catalog: 'reading the catalogue',
+  plan: 'planning the workload',
+  verify: 'trying candidate indexes',
+  final: 'proving the chosen set',
+}
+
+/** A one-line progress indicator on stderr, only when stderr is a terminal (never in pipes or CI logs). */
+function progress(io: CliIo): { update: (p: AdviseProgress) => void; done: () => void } {
+  if (io.stderr.isTTY !== true) return { update: () => {}, done: () => {} }
+  let shown = false
+  return {
+    update(p) {
+      const count = p.total > 1 ? ` ${p.done}/${p.total}` : ''
+      io.stderr.write(`\r\x1b[2Kdbperf advise: ${PHASES[p.phase]}${count}…`)
+      shown = true
+    },
+    done() {
+      if (shown) io.stderr.write('\r\x1b[2K')
+    },
+  }
+}
+
+/** `dbperf advise`: index advice for a workload, optionally written as a migration. */
+export const adviseCommand: Command = {
+  name: 'advise',
+  summary: 'propose indexes for a workload, prove them against the planner, write the migration',
+  usage: USAGE,
+  async run(args: readonly string[], io: CliIo): Promise<number> {
+    let values: { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string }
+    try {
+      ;({ values } = parseArgs({ args: [...args], options: OPTIONS, strict: true, allowPositionals: false }))
+    } catch (error) {
+      throw new UsageError((error as Error).message)
+    }
+    const url = values.db ?? io.env.DATABASE_URL
+    if (url === undefined || url === '') throw new UsageError('needs a database: --db URL, or set DATABASE_URL')
+    const format = values.format ?? 'text'
+    if (format !== 'text' && format !== 'json') throw new UsageError(`--format must be text or json, but got "${format}"`)
+    const verify = values.verify ?? 'auto'
+    if (verify !== 'auto' && verify !== 'hypopg' && verify !== 'transaction') throw new UsageError(`--verify must be auto, hypopg or transaction, but got "${verify}"`)
+    if (values.file === undefined && values.log === undefined && values['from-stat-statements'] !== true) {
+      throw new UsageError('needs a workload: -f workload.sql, --log queries.jsonl or --from-stat-statements')
+    }
+    const minCost = numberOption('min-cost', values['min-cost'])
+    const minImprovement = numberOption('min-improvement', values['min-improvement'])
+    const maxTableRows = numberOption('max-table-rows', values['max-table-rows'])
+    const resolve = (p: string) => path.resolve(io.cwd, p)
+
+    const db = createDb(url)
+    const bar = progress(io)
+    try {
+      const dialect = getDatabaseInfo(db).dialect
+      let queries: string[] = []
+      if (values.file !== undefined) {
+        let text: string
+        try {
+          text = await readFile(resolve(values.file), 'utf8')
+        } catch (error) {
+          throw new DbperfError('DBPERF_INVALID_INPUT', `Cannot read the workload file ${JSON.stringify(values.file)}: ${(error as Error).message}`, { cause: error })
+        }
+        queries = splitStatements(text, dialect)
+        if (queries.length === 0) throw new DbperfError('DBPERF_INVALID_INPUT', `The workload file ${JSON.stringify(values.file)} holds no SQL statement.`)
+      }
+      const options: AdviseOptions = {
+        verify: verify as VerifyMethod,
+        onProgress: bar.update,
+        ...(queries.length > 0 ? { queries } : {}),
+        ...(values.log === undefined ? {} : { log: resolve(values.log) }),
+        ...(values['from-stat-statements'] === true ? { statStatements: true } : {}),
+        ...(minCost === undefined ? {} : { minCost }),
+        ...(minImprovement === undefined ? {} : { minImprovement }),
+        ...(maxTableRows === undefined ? {} : { maxTableRows }),
+      }
+      const advice = await adviseIndexes(db, options)
+      bar.done()
+      let migration: string | undefined
+      if (values['emit-migration'] !== undefined) {
+        if (advice.recommendations.length === 0) {
+          io.stderr.write('dbperf advise: no migration written: there is nothing to recommend.\n')
+        } else {
+          const written = await writeMigration(advice, resolve(values['emit-migration']))
+          migration = written.path
+          if (!written.sortsLast) {
+            io.stderr.write(`dbperf advise: ${written.path} does not sort after the existing migrations in that folder; rename it, or Kysely's Migrator will refuse it.\n`)
+          }
+        }
+      }
+      if (format === 'json') {
+        io.stdout.write(`${JSON.stringify({ ...advice, ...(migration === undefined ? {} : { migration }) }, null, 2)}\n`)
+      } else {
+        io.stdout.write(formatAdvice(advice))
+        if (migration !== undefined) io.stdout.write(`\nMigration written: ${migration}\n`)
+      }
+      return 0
+    } finally {
+      bar.done()
+      await db.destroy()
+    }
+  },
+}
