@@ -4,6 +4,7 @@ import { up as createDemoSchema } from '../../migrations/2026-01-01-001-blog-sch
 import type { DB } from '../../src/demo/schema.js'
 import { seedDemo } from '../../src/demo/seed.js'
 import { observe, type QueryEvent, withScope } from '../../src/index.js'
+import { assertNoNPlusOne, expectConstantQueries, NPlusOneError } from '../../src/detect/index.js'
 import { createLoaders, getLoaders, invalidateLoaders } from '../../src/loader/index.js'
 import { eachDialect, OBSERVER_ON, openTestDb, type TestDb } from '../harness/databases.js'
 
@@ -94,6 +95,18 @@ eachDialect('loaders on the demo schema', (dialect) => {
     expect(Object.keys(slim ?? {}).sort()).toEqual(['id', 'name'])
   })
 
+  it('many() with a composite key, select and a per-key limit', async () => {
+    const pairs = await t.db.selectFrom('comments').select(['post_id', 'author_id']).distinct().orderBy('post_id').orderBy('author_id').limit(30).execute()
+    const loaders = createLoaders(t.db)
+    const opts = { select: ['id', 'body'], orderBy: ['id', 'desc'], limit: 2 } as const
+    const loaded = await Promise.all([...pairs, { post_id: 999_999, author_id: 1 }].map((p) => loaders.many('comments', ['post_id', 'author_id'], opts).load([p.post_id, p.author_id])))
+    for (const [i, p] of pairs.entries()) {
+      const direct = await t.db.selectFrom('comments').select(['id', 'body', 'post_id', 'author_id']).where('post_id', '=', p.post_id).where('author_id', '=', p.author_id).orderBy('id', 'desc').limit(2).execute()
+      expect(loaded[i]).toEqual(direct)
+    }
+    expect(loaded[pairs.length]).toEqual([])
+  })
+
   it('returns the same loader for the same arguments, and a different one for different options', () => {
     const loaders = createLoaders(t.db)
     expect(loaders.one('users', 'id')).toBe(loaders.one('users', 'id'))
@@ -128,6 +141,26 @@ eachDialect('loaders on the demo schema', (dialect) => {
     expect(names.filter((n) => n === 'comments.post_id')).toHaveLength(1)
     expect(names.filter((n) => n === 'users.id').length).toBeLessThanOrEqual(2)
     expect(events.length).toBeLessThanOrEqual(4)
+  })
+
+  it.runIf(OBSERVER_ON)('the N+1 detector flags the naive loop and passes the same work done with loaders', async () => {
+    const ids = postIds.slice(0, 20)
+    const naive = async () => {
+      const authors = []
+      for (const id of ids) {
+        const post = await t.db.selectFrom('posts').selectAll().where('id', '=', id).executeTakeFirstOrThrow()
+        authors.push(await t.db.selectFrom('users').selectAll().where('id', '=', post.author_id).executeTakeFirst())
+      }
+      return authors
+    }
+    const withLoaders = async (n = ids.length) => {
+      const loaders = createLoaders(t.db)
+      const posts = await Promise.all(ids.slice(0, n).map((id) => loaders.one('posts', 'id').load(id)))
+      return Promise.all(posts.map((post) => loaders.one('users', 'id').load(post!.author_id)))
+    }
+    await expect(assertNoNPlusOne(t.db, naive)).rejects.toBeInstanceOf(NPlusOneError)
+    expect(await assertNoNPlusOne(t.db, () => withLoaders())).toEqual(await naive())
+    expect((await expectConstantQueries(t.db, (n) => withLoaders(n))).counts).toEqual([2, 2])
   })
 
   it.runIf(OBSERVER_ON)('GraphQL-style resolvers in a scope share getLoaders(db) and batch across resolvers', async () => {
