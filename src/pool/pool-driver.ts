@@ -66,7 +66,9 @@ export abstract class PoolDriver<C> implements Driver {
     const c = connection as PoolConnection<C>
     let ok: boolean
     try {
-      ok = await c.resetSession()
+      const reset = c.resetSession()
+      // Usually `true` at once: awaiting it anyway would cost a tick on every release.
+      ok = typeof reset === 'boolean' ? reset : await reset
     } catch {
       ok = false
     }

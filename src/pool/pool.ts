@@ -1,7 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { captureStack, type StackCapture } from '../observe/call-site.js'
-import { leakReport, warnLeak } from './leak-report.js'
-import { describePool, PoolError, type PoolErrorCode } from './pool-error.js'
+import { LeakDetector } from './leak-report.js'
+import { ConnectCircuit, withTimeout } from './connect-circuit.js'
+import { poolError, type PoolError, type PoolErrorCode } from './pool-error.js'
 import { formatPrometheus, type PoolStats, WaitReservoir } from './pool-metrics.js'
 import type { ResolvedPoolOptions } from './pool-options.js'
 import { type ConnectionFactory, PooledConnection } from './pooled-connection.js'
@@ -19,10 +20,9 @@ export interface PoolTarget {
 export const VALIDATION_SKIP_MS = 500
 /** Lifetimes are shortened by up to this fraction, at random, so connections opened together retire apart. */
 export const LIFETIME_JITTER = 0.1
-// After a failed connect, the next attempt waits 50 ms, then 100, 200, … up to 1 s: no busy loop against a
-// database that is down (generic-pool #175/#183), and recovery within a second of it coming back.
-const BACKOFF_BASE_MS = 50
-const BACKOFF_MAX_MS = 1_000
+
+// Taken when this module loads, outside any request: the pool's own work runs here (see the class comment).
+const POOL_CONTEXT: <R>(fn: () => R) => R = AsyncLocalStorage.snapshot()
 
 /**
  * dbperf's connection pool: one for each `createDb` handle on PostgreSQL or MySQL/MariaDB. Kysely drivers
@@ -31,13 +31,18 @@ const BACKOFF_MAX_MS = 1_000
  *
  * Async context: a queued caller waits on a promise, and `await` resumes it in its own AsyncLocalStorage
  * context (its `withScope` scope), whoever released the connection. The pool's own work (connecting, pings,
- * timers, a connection's error events) runs in the context the pool was created in, never in a borrower's.
+ * timers, a connection's error events) runs in the context this module was loaded in, never in a borrower's:
+ * a connection opened for request A must not carry A's scope into the events of everything it does later.
+ *
+ * Longer than most files here because it is one state machine: lending, opening, retiring and closing share
+ * the same counters and must change together. The parts that stand alone live beside it: the waiter queue,
+ * the connect circuit, leak detection, errors and metrics.
  */
 export class Pool<C> {
   readonly #options: ResolvedPoolOptions
   readonly #target: PoolTarget
   readonly #factory: ConnectionFactory<C>
-  readonly #inPoolContext: <R>(fn: () => R) => R = AsyncLocalStorage.snapshot()
+  readonly #inPoolContext = POOL_CONTEXT
   readonly #all = new Set<PooledConnection<C>>()
   /** Idle connections; the most recently used is last and is lent first, so surplus ones idle out. */
   #idle: Array<PooledConnection<C>> = []
@@ -50,26 +55,27 @@ export class Pool<C> {
   #destroyed = 0
   #timeouts = 0
   #createErrors = 0
-  #leaks = 0
   #validations = 0
   #validationFailures = 0
   /** Closes in progress, so `close()` resolves only once every socket is shut. */
   readonly #destroying = new Set<Promise<void>>()
-  // The circuit: consecutive connect failures, the last one, and when the next attempt is allowed.
-  #failures = 0
-  #lastError: unknown
-  #retryAt = 0
+  readonly #circuit = new ConnectCircuit()
   #started = false
   #housekeeper: ReturnType<typeof setInterval> | undefined
+  /** One timer for the oldest waiter's deadline (see `#armTimeout`), not one per waiter. */
+  #timeoutTimer: ReturnType<typeof setTimeout> | undefined
   #fillTimer: ReturnType<typeof setTimeout> | undefined
   #closing = false
   #closed: Promise<void> | undefined
   #resolveClosed: (() => void) | undefined
 
+  readonly #leaks: LeakDetector
+
   constructor(options: ResolvedPoolOptions, target: PoolTarget, factory: ConnectionFactory<C>) {
     this.#options = options
     this.#target = target
     this.#factory = factory
+    this.#leaks = new LeakDetector(options.leakDetectionMs, target.display, options.onLeak, this.#inPoolContext)
   }
 
   /** Starts housekeeping and opens `min` connections in the background. Idempotent. */
@@ -79,16 +85,16 @@ export class Pool<C> {
     const { idleTimeoutMs } = this.#options
     if (idleTimeoutMs > 0) {
       const period = Math.min(30_000, Math.max(25, Math.floor(idleTimeoutMs / 2)))
-      this.#housekeeper = setInterval(() => this.#evictIdle(), period)
+      this.#housekeeper = this.#inPoolContext(() => setInterval(() => this.#evictIdle(), period))
       this.#housekeeper.unref()
     }
-    this.#fill()
+    this.#inPoolContext(() => this.#fill())
   }
 
   /** Lends a connection: an idle one at once, else a new one, else the next one released. */
   acquire(): Promise<PooledConnection<C>> {
     // Called synchronously from Kysely's `execute()`, so the stack still holds the borrower's frames.
-    const capture = this.#options.leakDetectionMs > 0 ? captureStack() : undefined
+    const capture = this.#leaks.enabled ? captureStack() : undefined
     if (this.#closing) return Promise.reject(this.#error('DBPERF_POOL_CLOSED'))
     if (this.#waiters.length === 0) {
       const entry = this.#takeIdle()
@@ -111,11 +117,10 @@ export class Pool<C> {
         },
         reject,
         enqueuedAt: performance.now(),
-        timer: undefined,
         settled: false,
       }
-      waiter.timer = setTimeout(() => this.#timeOut(waiter), this.#options.acquireTimeoutMs)
       this.#waiters.push(waiter)
+      this.#armTimeout()
       this.#dispatch()
     })
   }
@@ -127,10 +132,7 @@ export class Pool<C> {
   release(entry: PooledConnection<C>, broken = false): void {
     if (entry.state !== 'active') return // released twice, or already closed by close()
     const now = performance.now()
-    if (entry.leakTimer !== undefined) clearTimeout(entry.leakTimer)
-    entry.leakTimer = undefined
-    if (entry.leaked) this.#reportLeak('returned', entry, now)
-    entry.borrowCapture = undefined
+    this.#leaks.returned(entry, now)
     entry.lastUsedAt = now
     const { maxUses } = this.#options
     if (broken || entry.dead || entry.retiring || (maxUses > 0 && entry.uses >= maxUses) || !this.#factory.isUsable(entry.raw)) {
@@ -159,6 +161,7 @@ export class Pool<C> {
       this.#closing = true
       this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve))
       if (this.#housekeeper !== undefined) clearInterval(this.#housekeeper)
+      // The acquire timeout timer stays: queued waiters are still bounded by acquireTimeoutMs while draining.
       if (this.#fillTimer !== undefined) clearTimeout(this.#fillTimer)
       this.#dispatch()
       for (const entry of [...this.#idle]) this.#destroy(entry)
@@ -182,7 +185,7 @@ export class Pool<C> {
       destroyed: this.#destroyed,
       timeouts: this.#timeouts,
       createErrors: this.#createErrors,
-      leaks: this.#leaks,
+      leaks: this.#leaks.count,
       validations: this.#validations,
       validationFailures: this.#validationFailures,
       acquires: this.#waits.count,
@@ -201,14 +204,8 @@ export class Pool<C> {
     entry.state = 'active'
     entry.uses++
     entry.borrowedAt = performance.now()
-    entry.leaked = false
     this.#waits.record(waitMs)
-    const { leakDetectionMs } = this.#options
-    if (leakDetectionMs > 0) {
-      entry.borrowCapture = capture
-      entry.leakTimer = this.#inPoolContext(() => setTimeout(() => this.#onLeak(entry), leakDetectionMs))
-      entry.leakTimer.unref()
-    }
+    this.#leaks.borrowed(entry, capture)
   }
 
   /** The most recently used idle connection that is still open, closing dead ones on the way. */
@@ -246,8 +243,8 @@ export class Pool<C> {
     }
     const room = this.#options.max - this.#all.size - this.#opening
     if (room <= 0) return
-    if (this.#failures > 0) {
-      if (performance.now() < this.#retryAt) {
+    if (this.#circuit.failures > 0) {
+      if (this.#circuit.open) {
         // The database failed the last connect: fail fast instead of queueing behind it, except for the
         // waiters that connections coming back could still serve.
         while (uncovered > active && this.#waiters.length > 0) {
@@ -291,10 +288,33 @@ export class Pool<C> {
     )
   }
 
-  #timeOut(waiter: Waiter<PooledConnection<C>>): void {
-    if (!this.#waiters.cancel(waiter)) return
-    this.#timeouts++
-    waiter.reject(this.#error('DBPERF_POOL_TIMEOUT'))
+  /**
+   * Every waiter has the same timeout and the queue is first-in first-out, so the oldest waiter always has the
+   * earliest deadline: one timer armed for it replaces a timer per waiter (a setTimeout and clearTimeout per
+   * queued acquire, measurable at tens of thousands of acquires a second). When it fires, it fails the waiters
+   * whose time is up and re-arms for the next one.
+   */
+  #armTimeout(): void {
+    if (this.#timeoutTimer !== undefined) return
+    const oldest = this.#waiters.peek()
+    if (!oldest) return
+    const due = oldest.enqueuedAt + this.#options.acquireTimeoutMs - performance.now()
+    this.#timeoutTimer = this.#inPoolContext(() => setTimeout(() => this.#expireWaiters(), Math.max(0, due)))
+    // It may outlive the last waiter; a waiter always has a socket (borrowed or connecting) keeping the process up.
+    this.#timeoutTimer.unref()
+  }
+
+  #expireWaiters(): void {
+    this.#timeoutTimer = undefined
+    // Timers may fire a fraction of a millisecond early by performance.now()'s clock.
+    const cutoff = performance.now() - this.#options.acquireTimeoutMs + 1
+    let oldest: Waiter<PooledConnection<C>> | undefined
+    while ((oldest = this.#waiters.peek()) && oldest.enqueuedAt <= cutoff) {
+      this.#waiters.shift()
+      this.#timeouts++
+      oldest.reject(this.#error('DBPERF_POOL_TIMEOUT'))
+    }
+    this.#armTimeout()
   }
 
   // --- opening and closing ------------------------------------------------------------------------------
@@ -304,8 +324,7 @@ export class Pool<C> {
     let settled = false
     const succeed = (raw: C): void => {
       this.#opening--
-      this.#failures = 0
-      this.#retryAt = 0
+      this.#circuit.succeeded()
       this.#created++
       const entry = new PooledConnection(raw, this.#nextId++, performance.now())
       this.#all.add(entry)
@@ -323,9 +342,7 @@ export class Pool<C> {
     const fail = (error: unknown): void => {
       this.#opening--
       this.#createErrors++
-      this.#failures++
-      this.#lastError = error
-      this.#retryAt = performance.now() + Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (this.#failures - 1))
+      this.#circuit.failed(error)
       this.#dispatch()
       this.#fill()
       this.#checkClosed()
@@ -359,13 +376,15 @@ export class Pool<C> {
     if (!this.#started || this.#closing || this.#fillTimer !== undefined) return
     const missing = this.#options.min - this.#all.size - this.#opening
     if (missing <= 0) return
-    if (this.#failures > 0) {
-      const wait = this.#retryAt - performance.now()
+    if (this.#circuit.failures > 0) {
+      const wait = this.#circuit.retryInMs
       if (wait > 0) {
-        this.#fillTimer = setTimeout(() => {
-          this.#fillTimer = undefined
-          this.#fill()
-        }, wait)
+        this.#fillTimer = this.#inPoolContext(() =>
+          setTimeout(() => {
+            this.#fillTimer = undefined
+            this.#fill()
+          }, wait),
+        )
         this.#fillTimer.unref()
       } else if (this.#opening === 0) this.#create()
       return
@@ -423,82 +442,9 @@ export class Pool<C> {
     if (this.#closing && this.#all.size === 0 && this.#opening === 0 && this.#waiters.length === 0 && this.#destroying.size === 0) this.#resolveClosed?.()
   }
 
-  // --- reporting ----------------------------------------------------------------------------------------
-
-  #onLeak(entry: PooledConnection<C>): void {
-    entry.leakTimer = undefined
-    if (entry.state !== 'active') return
-    entry.leaked = true
-    this.#leaks++
-    this.#reportLeak('leak', entry, performance.now())
-  }
-
-  #reportLeak(kind: 'leak' | 'returned', entry: PooledConnection<C>, now: number): void {
-    const report = leakReport(kind, now - entry.borrowedAt, entry.borrowCapture, this.#target.display, this.#options.leakDetectionMs)
-    try {
-      ;(this.#options.onLeak ?? warnLeak)(report)
-    } catch {
-      // A failing logger must not break the pool.
-    }
-  }
-
   #error(code: PoolErrorCode): PoolError {
-    const stats = this.stats()
-    const { dialect, display, host, port } = this.#target
-    const where = { host, port }
-    switch (code) {
-      case 'DBPERF_CONNECT': {
-        const retryIn = Math.max(0, Math.round(this.#retryAt - performance.now()))
-        return new PoolError(
-          code,
-          `could not connect to ${dialect} at ${display}: ${reasonOf(this.#lastError)} (${this.#failures} failed attempt${this.#failures === 1 ? '' : 's'} in a row; ` +
-            `the pool tries again in ${retryIn} ms on its own; pool: ${describePool(stats)})`,
-          where,
-          stats,
-          this.#lastError,
-        )
-      }
-      case 'DBPERF_POOL_TIMEOUT':
-        return new PoolError(
-          code,
-          `timed out after ${this.#options.acquireTimeoutMs} ms (pool.acquireTimeoutMs) waiting for a connection to ${dialect} at ${display}; pool: ${describePool(stats)}. ` +
-            'Raise pool.max or pool.acquireTimeoutMs, or hold connections for less time (set pool.leakDetectionMs to find who holds them)',
-          where,
-          stats,
-        )
-      case 'DBPERF_POOL_QUEUE_FULL':
-        return new PoolError(
-          code,
-          `too many callers waiting for a connection to ${dialect} at ${display}: ${stats.pending} already queued (pool.maxWaiting = ${this.#options.maxWaiting}); pool: ${describePool(stats)}`,
-          where,
-          stats,
-        )
-      case 'DBPERF_POOL_CLOSED':
-        return new PoolError(code, `the connection pool for ${dialect} at ${display} is closed (db.destroy() was called); open a new handle with createDb()`, where, stats)
-    }
+    const { acquireTimeoutMs, maxWaiting } = this.#options
+    const { lastError, failures, retryInMs } = this.#circuit
+    return poolError(code, { target: this.#target, stats: this.stats(), acquireTimeoutMs, maxWaiting, lastError, failures, retryInMs })
   }
-}
-
-function reasonOf(error: unknown): string {
-  if (!(error instanceof Error)) return String(error)
-  const code = (error as { code?: unknown }).code
-  // Node reports a refused dual-stack connect as an AggregateError with an empty message.
-  const inner = error instanceof AggregateError ? (error.errors[0] as Error | undefined)?.message : undefined
-  return error.message || inner || (typeof code === 'string' ? code : '') || error.name
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms)
-    promise.then(
-      (value) => {
-        clearTimeout(timer)
-        resolve(value)
-      },
-      (error: unknown) => {
-        clearTimeout(timer)
-        reject(error)
-      },
-    )
-  })
 }

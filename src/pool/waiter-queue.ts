@@ -4,8 +4,6 @@ export interface Waiter<T> {
   readonly reject: (error: unknown) => void
   /** `performance.now()` when the caller started waiting. */
   readonly enqueuedAt: number
-  /** The acquire timeout; cleared when the waiter is served or rejected. */
-  timer: ReturnType<typeof setTimeout> | undefined
   /** Set once served, rejected or timed out; a settled waiter left in the array is skipped. */
   settled: boolean
 }
@@ -26,6 +24,17 @@ export class WaiterQueue<T> {
   push(waiter: Waiter<T>): void {
     this.#items.push(waiter)
     this.#live++
+  }
+
+  /** The oldest live waiter, left in the queue. */
+  peek(): Waiter<T> | undefined {
+    while (this.#head < this.#items.length) {
+      const w = this.#items[this.#head] as Waiter<T>
+      if (!w.settled) return w
+      this.#head++
+    }
+    this.#compact()
+    return undefined
   }
 
   /** Removes and returns the oldest live waiter, settling it. */
@@ -52,18 +61,9 @@ export class WaiterQueue<T> {
     return undefined
   }
 
-  /** Settles a waiter wherever it is (its timeout fired); returns false if it was already settled. */
-  cancel(waiter: Waiter<T>): boolean {
-    if (waiter.settled) return false
-    this.#settle(waiter)
-    return true
-  }
-
   #settle(w: Waiter<T>): void {
     w.settled = true
     this.#live--
-    if (w.timer !== undefined) clearTimeout(w.timer)
-    w.timer = undefined
   }
 
   #compact(): void {
