@@ -65,6 +65,21 @@ function normalizeCached(sql: string, dialect: QueryEvent['dialect']): string {
   return n
 }
 
+/** Files as the log shows them (relative to the working directory when inside it), per working directory. */
+const shownFiles = new Map<string, string>()
+
+function shownFile(file: string, cwd: string): string {
+  const key = `${cwd}\u0000${file}`
+  let shown = shownFiles.get(key)
+  if (shown === undefined) {
+    const rel = path.relative(cwd, file)
+    shown = rel.startsWith('..') || path.isAbsolute(rel) ? file : rel.split(path.sep).join('/')
+    if (shownFiles.size >= 5_000) shownFiles.clear()
+    shownFiles.set(key, shown)
+  }
+  return shown
+}
+
 /** The log line of one event. */
 export function toLogLine(event: QueryEvent, seq: number, allowed: boolean, withParams: boolean, cwd: string): LogLine {
   let root: Scope | undefined = event.scope
@@ -83,8 +98,7 @@ export function toLogLine(event: QueryEvent, seq: number, allowed: boolean, with
     fp: fingerprint(event.sql, event.dialect),
     sql: normalizeCached(event.sql, event.dialect),
     stack: event.stack.slice(0, 12).map((f) => {
-      const rel = path.relative(cwd, f.file)
-      const file = rel.startsWith('..') || path.isAbsolute(rel) ? f.file : rel.split(path.sep).join('/')
+      const file = shownFile(f.file, cwd)
       return f.functionName ? [file, f.line, f.column, f.functionName] : [file, f.line, f.column]
     }),
     ms: Math.round(event.durationMs * 1000) / 1000,
