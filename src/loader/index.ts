@@ -10,6 +10,10 @@
  * await Promise.all(posts.map(async (post) => { post.author = await loaders.one('users', 'id').load(post.author_id) }))
  * ```
  *
+ * Batching needs the loads of one level to start before any of them is awaited: `Promise.all` over a list,
+ * sibling GraphQL resolvers, or `.map` then `await`. A `for` loop that awaits each `load` still waits one
+ * tick per key and so issues one query per key (graphql/dataloader#349).
+ *
  * Built on DataLoader, with what DataLoader leaves to you done right for each database: the statement
  * (`= ANY($1::int4[])` on PostgreSQL, chunked `IN (…)` on MySQL/MariaDB and SQLite, top-N per key with
  * `LATERAL` or `ROW_NUMBER()`), matching rows back to keys (order, missing keys, duplicates, `'42'` from the
@@ -48,7 +52,8 @@ export type {
  * Every `load` in the same tick (a `Promise.all` over a list, sibling GraphQL resolvers, one level of a
  * nested resolution) goes out as one statement per loader, marked with the origin `loader` (`users.id`) so
  * the N+1 detector never flags it. Table and column names are checked against the database on the first
- * batch; a wrong one rejects the `load` with a `DbperfError` naming the loader.
+ * batch; a wrong one rejects the `load` with a `DbperfError` naming the loader. The names are the
+ * database's own: a handle with a name-mapping plugin (`CamelCasePlugin`) is not supported yet.
  *
  * ### Examples
  * ```ts

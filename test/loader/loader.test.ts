@@ -280,8 +280,9 @@ eachDialect('loaders on the demo schema', (dialect) => {
   it.runIf(OBSERVER_ON)('chunks IN lists under the bind-parameter limit: ceil(N / limit) statements (PostgreSQL: one)', async () => {
     const { events, stop } = recordLoaderStatements(t.db)
     const loaders = createLoaders(t.db)
-    // Composite keys take two parameters each: 40,000 keys are 80,000 parameters.
-    const keys = Array.from({ length: 40_000 }, (_, i) => [Math.floor(i / 50) + 1, (i % 50) + 1] as const)
+    // Composite keys take two parameters each: past MySQL's 65,535 takes 40,000 keys, past SQLite's 32,766
+    // (and the one array PostgreSQL needs for any number) 20,000.
+    const keys = Array.from({ length: t.sqlDialect === 'mysql' ? 40_000 : 20_000 }, (_, i) => [Math.floor(i / 50) + 1, (i % 50) + 1] as const)
     const rows = await Promise.all(keys.map((k) => loaders.one('post_tags', ['post_id', 'tag_id']).load(k)))
     stop()
     const expected = await t.db.selectFrom('post_tags').select(({ fn }) => fn.countAll<number>().as('n')).executeTakeFirstOrThrow()
