@@ -22,7 +22,7 @@ const SPECIAL = /[\\\t\n\r]/
 const SPECIAL_ALL = /[\\\t\n\r]/g
 const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' }
 
-/** Escapes one text value for the COPY text format. */
+/** Escapes one text value for the COPY text format (the test first: most values need nothing). */
 export function escapeCopyText(text: string): string {
   return SPECIAL.test(text) ? text.replace(SPECIAL_ALL, (c) => ESCAPES[c]!) : text
 }
@@ -33,8 +33,9 @@ function copyTextValue(value: unknown): string {
     case 'string':
       return escapeCopyText(value)
     case 'number':
+      return '' + value
     case 'bigint':
-      return String(value)
+      return value.toString()
     case 'boolean':
       return value ? 't' : 'f'
     default:
