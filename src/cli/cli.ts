@@ -6,6 +6,9 @@ import { type CliIo, type Command, UsageError } from './command.js'
 // Commands are imported when run, so `dbperf --help` stays fast and a command's dependencies load only for it.
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   demo: { summary: 'run the demo app on an embedded database (or --db URL) and show what dbperf sees', load: async () => (await import('./commands/demo.js')).demoCommand },
+  explain: { summary: 'explain a statement: the plan, what is wrong with it and what to do', load: async () => (await import('./commands/explain.js')).explainCommand },
+  advise: { summary: 'propose indexes for a workload, verified against the planner, as a migration', load: async () => (await import('./commands/advise.js')).adviseCommand },
+  check: { summary: 'read a DBPERF_LOG query log and fail on N+1 findings (with a baseline)', load: async () => (await import('./commands/check.js')).checkCommand },
 }
 
 function version(): string {
