@@ -1,8 +1,9 @@
 /*
- * The one place the advisor reads EXPLAIN output. It needs little: the statement's estimated cost, which
- * tables are scanned how (and through which index), and whether a sort remains. `src/explain/` builds the
- * full normalised plan tree; when its parsers are committed this file is the one to switch over to them.
+ * The one place the advisor reads EXPLAIN output, on top of `src/explain/`'s parsers (its normalised plan
+ * tree): the advisor needs only the statement's estimated cost, which tables are scanned how (and through
+ * which index), and whether a sort remains.
  */
+import { parseMysqlPlan, parsePostgresPlan, parseSqlitePlan, type Plan, type PlanNode } from '../explain/index.js'
 
 /** One table access of a plan. `table` is the relation name (PostgreSQL) or the name/alias the plan prints. */
 export interface PlanScan {
@@ -24,51 +25,34 @@ export interface PlanSummary {
   readonly text: string
 }
 
-type Json = Record<string, unknown>
-
-const PG_SCANS: Readonly<Record<string, PlanScan['access']>> = {
-  'Seq Scan': 'full',
-  'Parallel Seq Scan': 'full',
-  'Index Scan': 'index',
-  'Index Only Scan': 'index-only',
-  'Bitmap Heap Scan': 'index',
+const SCAN_KINDS: Readonly<Record<string, PlanScan['access']>> = {
+  'full-scan': 'full',
+  'index-full-scan': 'index',
+  'index-scan': 'index',
+  'index-only-scan': 'index-only',
 }
 
-/** PostgreSQL `EXPLAIN (FORMAT JSON)` output (the parsed `QUERY PLAN` value) → summary. */
+/** PostgreSQL `EXPLAIN (FORMAT JSON)` output (the parsed `QUERY PLAN` value, or its text) → summary. */
 export function readPostgresPlan(explainJson: unknown): PlanSummary {
-  const doc = typeof explainJson === 'string' ? (JSON.parse(explainJson) as unknown) : explainJson
-  const root = (Array.isArray(doc) ? (doc[0] as Json | undefined) : undefined)?.Plan as Json | undefined
-  if (root === undefined || typeof root['Total Cost'] !== 'number') {
-    throw new Error(`not a PostgreSQL JSON plan: ${JSON.stringify(doc)?.slice(0, 200)}`)
-  }
+  const plan = parsePostgresPlan(explainJson)
   const scans: PlanScan[] = []
-  const indexes = new Set<string>()
-  let sorted = false
-  const visit = (node: Json): void => {
-    const type = String(node['Node Type'])
-    const indexName = typeof node['Index Name'] === 'string' ? node['Index Name'] : undefined
-    if (indexName !== undefined) indexes.add(indexName)
-    if (type === 'Sort' || type === 'Incremental Sort') sorted = true
-    const children = (node.Plans as Json[] | undefined) ?? []
-    const access = PG_SCANS[type]
-    if (access !== undefined && typeof node['Relation Name'] === 'string') {
-      // A bitmap heap scan names its indexes in the Bitmap Index Scan nodes below it.
-      const index = indexName ?? children.map((c) => c['Index Name']).find((n): n is string => typeof n === 'string')
-      scans.push({ table: node['Relation Name'], access, index })
-    }
-    for (const child of children) visit(child)
+  for (const node of plan.nodes) {
+    const access = SCAN_KINDS[node.kind]
+    if (access === undefined || node.relation === undefined) continue
+    // A bitmap heap scan names its indexes in the Bitmap Index Scan nodes below it.
+    const index = node.index ?? node.children.map((c) => c.index).find((n) => n !== undefined)
+    scans.push({ table: node.relation, access, index })
   }
-  visit(root)
-  return { cost: root['Total Cost'], scans, sorted, indexes, text: describe(scans, sorted, (s) => pgScanName(s)) }
+  const sorted = plan.nodes.some((n) => n.kind === 'sort')
+  const text = describe(scans.map((s) => (s.access === 'full' ? `Seq Scan on ${s.table}` : `${s.access === 'index-only' ? 'Index Only Scan' : 'Index Scan'} using ${s.index ?? '?'} on ${s.table}`)), sorted)
+  return { cost: plan.root.totalCost ?? 0, scans, sorted, indexes: indexesOf(plan), text }
 }
 
-function pgScanName(s: PlanScan): string {
-  if (s.access === 'full') return `Seq Scan on ${s.table}`
-  return `${s.access === 'index-only' ? 'Index Only Scan' : 'Index Scan'} using ${s.index ?? '?'} on ${s.table}`
+function indexesOf(plan: Plan): Set<string> {
+  return new Set(plan.nodes.flatMap((n) => (n.index === undefined ? [] : [n.index])))
 }
 
-function describe(scans: readonly PlanScan[], sorted: boolean, name: (s: PlanScan) => string): string {
-  const parts = scans.map(name)
+function describe(parts: string[], sorted: boolean): string {
   if (sorted) parts.push('Sort')
   return parts.length === 0 ? 'no table scan' : parts.join(' + ')
 }
@@ -85,8 +69,6 @@ export interface SqliteCostContext {
   readonly aggregates: boolean
 }
 
-const SQLITE_LOOP = /^(SCAN|SEARCH) (\S+)(?: USING (?:(COVERING|AUTOMATIC(?: PARTIAL)? COVERING) )?(INDEX|INTEGER PRIMARY KEY|PRIMARY KEY)(?: ([^\s(]\S*))?(?: \((.*)\))?)?/
-
 /**
  * SQLite `EXPLAIN QUERY PLAN` rows → summary. SQLite prints no total cost, but each loop line's third
  * column (`notused`) carries the planner's estimated cost of one run of that loop (`WhereLoop.rRun`, a
@@ -94,47 +76,46 @@ const SQLITE_LOOP = /^(SCAN|SEARCH) (\S+)(?: USING (?:(COVERING|AUTOMATIC(?: PAR
  * n·log2(n) per temporary B-tree, scaled down when a `LIMIT` without a sort stops the scan early.
  */
 export function readSqlitePlan(rows: readonly { id: unknown; parent: unknown; notused: unknown; detail: unknown }[], ctx: SqliteCostContext): PlanSummary {
+  const plan = parseSqlitePlan(rows.map((r) => ({ id: Number(r.id), parent: Number(r.parent), notused: Number(r.notused), detail: String(r.detail) })))
   const scans: PlanScan[] = []
-  const indexes = new Set<string>()
-  const outerByParent = new Map<number, number>()
+  const lines: string[] = []
   let cost = 0
   let rowsOut = 1
   let sorts = 0
-  const lines: string[] = []
-  for (const row of rows) {
-    const detail = String(row.detail)
-    if (detail.startsWith('USE TEMP B-TREE')) {
-      sorts++
-      continue
+  // Siblings under one parent are the loops of one nested loop, outermost first.
+  const visit = (siblings: readonly PlanNode[]): void => {
+    let outer = 1
+    for (const node of siblings) {
+      if (node.kind === 'sort' || node.kind === 'temporary') sorts++
+      const access = SCAN_KINDS[node.kind]
+      if (access !== undefined && node.relation !== undefined) {
+        const name = node.alias ?? node.relation
+        const table = ctx.rowsOf(name)
+        const automatic = node.details.automaticIndex === true
+        const index = automatic ? undefined : node.index
+        const terms = node.indexCondition?.split(' AND ') ?? []
+        const eq = terms.filter((t) => /^[^<>]*=/.test(t))
+        let out: number
+        if (node.operation === 'SCAN') out = table
+        else if (index === 'INTEGER PRIMARY KEY' && eq.length > 0) out = 1
+        else out = (index !== undefined ? ctx.rowsPerKey(index, eq.length) : undefined) ?? Math.max(1, table / 10 ** eq.length)
+        if (terms.length > eq.length) out = Math.max(1, out / 4)
+        out = Math.max(1, out * ctx.selectivity(name, terms.map((t) => /^[\w$]+/.exec(t.trim())?.[0] ?? '')))
+        const notused = Number((node.raw as { notused?: unknown }).notused)
+        cost += outer * (notused > 0 ? 2 ** (notused / 10) : table)
+        outer *= out
+        rowsOut = Math.max(rowsOut, outer)
+        scans.push({ table: name, access: node.operation === 'SCAN' && node.index === undefined ? 'full' : access, index })
+        lines.push(String((node.raw as { detail?: unknown }).detail))
+      }
+      visit(node.children)
     }
-    const m = SQLITE_LOOP.exec(detail)
-    if (m === null || detail.startsWith('SCAN CONSTANT ROW')) continue
-    const [, verb, name = '', covering, using, indexName, terms] = m
-    const parent = Number(row.parent)
-    const outer = outerByParent.get(parent) ?? 1
-    const table = ctx.rowsOf(name)
-    const automatic = covering?.startsWith('AUTOMATIC') === true
-    const index = using === 'INDEX' && !automatic ? indexName : using === undefined ? undefined : using.toLowerCase()
-    if (index !== undefined) indexes.add(index)
-    const eq = terms?.split(' AND ').filter((t) => /^[^<>]*=/.test(t)) ?? []
-    const range = (terms?.split(' AND ').length ?? 0) > eq.length
-    let out: number
-    if (verb === 'SCAN') out = table
-    else if (using?.includes('PRIMARY KEY') && eq.length > 0) out = 1
-    else out = (index !== undefined && !automatic ? ctx.rowsPerKey(index, eq.length) : undefined) ?? Math.max(1, table / 10 ** eq.length)
-    if (range) out = Math.max(1, out / 4)
-    out = Math.max(1, out * ctx.selectivity(name, eq.map((t) => t.split('=')[0]?.trim() ?? '')))
-    const loopCost = Number(row.notused) > 0 ? 2 ** (Number(row.notused) / 10) : table
-    cost += outer * loopCost
-    outerByParent.set(parent, outer * out)
-    rowsOut = Math.max(rowsOut, outer * out)
-    scans.push({ table: name, access: verb === 'SCAN' && index === undefined ? 'full' : covering ? 'index-only' : 'index', index })
-    lines.push(detail)
   }
+  visit(plan.root.children)
   for (let i = 0; i < sorts; i++) cost += rowsOut * Math.log2(Math.max(2, rowsOut))
   if (ctx.limit !== undefined && sorts === 0 && !ctx.aggregates && rowsOut > ctx.limit) cost *= Math.max(ctx.limit, 1) / rowsOut
   if (sorts > 0) lines.push('TEMP B-TREE (sort)')
-  return { cost, scans, sorted: sorts > 0, indexes, text: lines.length === 0 ? 'no table scan' : lines.join(' + ') }
+  return { cost, scans, sorted: sorts > 0, indexes: indexesOf(plan), text: lines.length === 0 ? 'no table scan' : lines.join(' + ') }
 }
 
 /** One table of a MySQL/MariaDB nested loop, from `EXPLAIN FORMAT=JSON`. */
@@ -156,28 +137,13 @@ export interface MysqlPlan {
 
 /** MySQL/MariaDB `EXPLAIN FORMAT=JSON` text → tables in join order and the sort flag. */
 export function readMysqlPlan(explainJson: unknown): MysqlPlan {
-  const doc = (typeof explainJson === 'string' ? JSON.parse(explainJson) : explainJson) as Json
-  const tables: MysqlPlanTable[] = []
-  let sorted = false
-  const visit = (node: unknown): void => {
-    if (Array.isArray(node)) return node.forEach(visit)
-    if (node === null || typeof node !== 'object') return
-    for (const [key, value] of Object.entries(node as Json)) {
-      if (key === 'filesort' || key === 'read_sorted_file' || key === 'temporary_table' || (key === 'using_filesort' && value === true)) sorted = true
-      if (key === 'table' && value !== null && typeof value === 'object' && typeof (value as Json).table_name === 'string') {
-        const t = value as Json
-        tables.push({
-          table: t.table_name as string,
-          accessType: String(t.access_type ?? 'ALL'),
-          key: typeof t.key === 'string' ? t.key : undefined,
-          rows: Number(t.rows ?? t.rows_examined_per_scan ?? 1) || 1,
-          filtered: Number(t.filtered ?? 100) || 100,
-        })
-      }
-      visit(value)
-    }
-  }
-  visit(doc)
+  const plan = parseMysqlPlan(explainJson)
+  const tables = plan.nodes.flatMap((n): MysqlPlanTable[] => {
+    if (n.relation === undefined || n.details.accessType === undefined) return []
+    const rows = Math.max(1, n.rowsExamined ?? 1)
+    return [{ table: n.relation, accessType: n.details.accessType, key: n.index, rows, filtered: n.estimatedRows === undefined ? 100 : (100 * n.estimatedRows) / rows }]
+  })
+  const sorted = plan.nodes.some((n) => n.kind === 'sort' || n.kind === 'temporary' || n.details.usingFilesort === true || n.details.usingTemporary === true)
   return { tables, sorted }
 }
 
@@ -196,6 +162,6 @@ export function summarizeMysqlPlan(plan: MysqlPlan, limit: number | undefined, a
   if (limit !== undefined && !plan.sorted && !aggregates && outer > limit) cost *= Math.max(limit, 1) / outer
   const scans = plan.tables.map((t): PlanScan => ({ table: t.table, access: t.accessType === 'ALL' ? 'full' : 'index', index: t.key }))
   const indexes = new Set(plan.tables.flatMap((t) => (t.key === undefined ? [] : [t.key])))
-  const text = describe(scans, plan.sorted, (s) => (s.access === 'full' ? `ALL ${s.table}` : `${s.table} using ${s.index ?? '?'}`))
+  const text = describe(scans.map((s) => (s.access === 'full' ? `ALL ${s.table}` : `${s.table} using ${s.index ?? '?'}`)), plan.sorted)
   return { cost, scans, sorted: plan.sorted, indexes, text }
 }

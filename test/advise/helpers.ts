@@ -1,5 +1,6 @@
 import { readdirSync } from 'node:fs'
 import path from 'node:path'
+import { Writable } from 'node:stream'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { type Kysely, type Migration, Migrator, sql } from 'kysely'
 import { seedDemo } from '../../src/demo/seed.js'
@@ -39,4 +40,19 @@ export async function seededDemo(db: Kysely<any>, dialect: 'postgres' | 'mysql' 
   const { error } = await (await migratorFor(db, dialect, DEMO_MIGRATIONS)).migrateToLatest()
   if (error) throw error
   await seedDemo(db, { scale })
+}
+
+/** Emitted migrations import 'kysely': they must sit where Node resolves the project's node_modules. */
+export const SCRATCH = path.resolve('node_modules/.dbperf-test')
+
+/** A writable stream that keeps what is written, for CLI runs. */
+export function capture(): { stream: Writable; text: () => string } {
+  const chunks: string[] = []
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      chunks.push(String(chunk))
+      done()
+    },
+  })
+  return { stream, text: () => chunks.join('') }
 }
