@@ -23,9 +23,10 @@ type CreateConnection = (config: Record<string, unknown>) => MysqlRawConnection
 const TRANSACTION_START = /^\s*(?:begin|start\s+transaction|xa\s+start)\b/i
 const TRANSACTION_END = /^\s*(?:commit|rollback(?!\s+(?:work\s+)?to\b))/i
 // Statements that leave state in the session for the next borrower (mysql2 #934): session variables, user
-// variables, temporary tables, table locks, named locks, prepared statements. `SET TRANSACTION` only shapes
+// variables (`SET @x`, `@x :=`, `INTO @x`; reading `@x` or `@@var` changes nothing), temporary tables,
+// table locks, named locks, prepared statements. `SET TRANSACTION` only shapes
 // the next transaction, which Kysely's own `begin` follows at once.
-const SESSION_CHANGE = /^\s*(?:set\s+(?!transaction\b)|lock\s|create\s+temporary\b|prepare\b|handler\b)|\bget_lock\s*\(|@[a-z_$0-9'"`]/i
+const SESSION_CHANGE = /^\s*(?:set\s+(?!transaction\b)|lock\s|create\s+temporary\b|prepare\b|handler\b)|\bget_lock\s*\(|@[\w$]+\s*:=|\binto\s+@/i
 // `USE other_db` changes the default database, which COM_RESET_CONNECTION keeps: such a connection is closed.
 const CHANGE_DATABASE = /^\s*use\s/i
 

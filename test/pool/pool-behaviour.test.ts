@@ -124,7 +124,7 @@ eachDialect(
       await sleep(600)
       await sql`select 1`.execute(db)
       await sql`select 1`.execute(db)
-      expect(poolStats(db).validations).toBe(1)
+      expect(poolStats(db)).toMatchObject({ validations: 1, validationFailures: 0, created: 1 })
       const off = await openTaggedDb(d, { max: 1, validateOnBorrow: false })
       await sql`select 1`.execute(off.db)
       await sleep(600)
@@ -134,21 +134,23 @@ eachDialect(
     })
 
     it('retires connections at maxLifetimeMs with jitter, never while borrowed', async () => {
-      t = await openTaggedDb(d, { min: 6, max: 6, maxLifetimeMs: 1_000, idleTimeoutMs: 0 })
+      t = await openTaggedDb(d, { min: 6, max: 6, maxLifetimeMs: 2_000, idleTimeoutMs: 0 })
       const { db } = t
       const start = performance.now()
       await waitFor('min connections open', () => poolStats(db).size === 6)
       const retiredAt: number[] = []
       let seen = 0
-      while (retiredAt.length < 6 && performance.now() - start < 3_000) {
+      while (retiredAt.length < 6 && performance.now() - start < 5_000) {
         const { destroyed } = poolStats(db)
         for (; seen < destroyed; seen++) retiredAt.push(performance.now() - start)
         await sleep(5)
       }
       expect(retiredAt).toHaveLength(6)
-      // Jitter shortens each lifetime by up to 10 %: retirements spread over [900, 1000] ms, not one instant.
-      expect(Math.min(...retiredAt)).toBeGreaterThanOrEqual(880)
-      expect(new Set(retiredAt.map((ms) => Math.round(ms / 5))).size).toBeGreaterThanOrEqual(3)
+      // Jitter shortens each lifetime by up to 10 %: retirements spread over [1800, 2000] ms, not one instant
+      // (coarse buckets, so a busy machine that fires two close timers in one turn does not fail the test).
+      expect(Math.min(...retiredAt)).toBeGreaterThanOrEqual(1_780)
+      expect(Math.max(...retiredAt) - Math.min(...retiredAt)).toBeGreaterThanOrEqual(30)
+      expect(new Set(retiredAt.map((ms) => Math.round(ms / 10))).size).toBeGreaterThanOrEqual(3)
       await waitFor('min refilled after retirements', () => poolStats(db).size === 6)
 
       // A borrowed connection outlives its lifetime until it comes back.

@@ -108,9 +108,11 @@ eachDialect(
         expect(Number((await sql<{ n: number }>`select count(*) as n from pool_leak`.execute(db)).rows[0]?.n)).toBe(0)
       } else {
         await sql`set @leftover = 42`.execute(db)
+        await sql`select @counter := 7`.execute(db)
         await sql`set session sql_mode = 'ANSI_QUOTES'`.execute(db)
-        const row = (await sql<{ v: unknown; m: string; c: string }>`select @leftover as v, @@session.sql_mode as m, @@character_set_client as c`.execute(db)).rows[0]
+        const row = (await sql<{ v: unknown; k: unknown; m: string; c: string }>`select @leftover as v, @counter as k, @@session.sql_mode as m, @@character_set_client as c`.execute(db)).rows[0]
         expect(row?.v).toBeNull()
+        expect(row?.k).toBeNull()
         expect(row?.m).not.toContain('ANSI_QUOTES')
         expect(row?.c).toBe('utf8mb4')
       }
