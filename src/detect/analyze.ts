@@ -41,15 +41,23 @@ export function analyze(records: readonly QueryRecord[], options: AnalyzeOptions
   const writes = new Map<string, RunGroup & { runs: QueryRecord[] }>()
   const loaderBatches = new Map<string, RunGroup & { runs: QueryRecord[]; name: string }>()
   const judged: QueryRecord[] = []
-  const catalogue = new Map<string, boolean>()
-  const isCatalogue = (r: QueryRecord): boolean => {
-    let yes = catalogue.get(r.fingerprint)
-    if (yes === undefined) catalogue.set(r.fingerprint, (yes = CATALOGUE.test(r.rawSql ?? r.sql)))
+  const ignoredShapes = new Map<string, boolean>()
+  const isIgnoredShape = (r: QueryRecord): boolean => {
+    let yes = ignoredShapes.get(r.fingerprint)
+    if (yes === undefined) {
+      const text = r.rawSql ?? r.sql
+      // A SELECT without FROM (`select 1`, `select pg_sleep(?)`, `select setval(…)`) reads no table rows: a
+      // function call or a ping, which no loader or IN-list can batch.
+      yes = CATALOGUE.test(text) || (r.kind === 'select' && !/\bfrom\b/i.test(text))
+      ignoredShapes.set(r.fingerprint, yes)
+    }
     return yes
   }
+  const allWrites: Array<{ index: number; record: QueryRecord }> = []
 
   for (const r of records) {
-    if (r.allowed || !isJudged(r.kind) || (r.origin !== undefined && r.origin.kind !== 'loader') || isCatalogue(r)) continue
+    if (!r.allowed && (r.kind === 'insert' || r.kind === 'update' || r.kind === 'delete')) allWrites.push({ index: r.index, record: r })
+    if (r.allowed || !isJudged(r.kind) || (r.origin !== undefined && r.origin.kind !== 'loader') || isIgnoredShape(r)) continue
     const b = blame(r.stack)
     if (r.origin?.kind === 'loader') {
       if (r.kind !== 'select' || r.keyCount !== 1) continue
@@ -106,7 +114,8 @@ export function analyze(records: readonly QueryRecord[], options: AnalyzeOptions
     for (const r of group.runs) flagged.add(r)
   }
   for (const group of loaderBatches.values()) {
-    if (group.runs.length >= threshold) make('n+1', group, group.runs, group.name)
+    const runs = loaderMisuse(group.runs, allWrites, threshold)
+    if (runs.length > 0) make('n+1', group, runs, group.name)
   }
   for (const group of writes.values()) {
     if (group.runs.length >= threshold) make('batchable-write', group, group.runs)
@@ -121,6 +130,42 @@ export function analyze(records: readonly QueryRecord[], options: AnalyzeOptions
     .map(({ finding }) => finding)
     .sort((a, b) => b.count - a.count || rank(a.kind) - rank(b.kind) || a.sql.localeCompare(b.sql))
   return Object.freeze({ scope, queryCount: records.length, findings: Object.freeze(kept), threshold })
+}
+
+/*
+ * One-key loader batches are judged more strictly than application queries, because they carry no call
+ * site (DataLoader dispatches them from the event loop, where no application frame is left), so two
+ * separate steps of a test (`load(1)`, later `load(2)`) cannot be told from a two-item loop by stack. They
+ * count only with at least three batches (or `threshold`, if higher) of at least two different keys, and a
+ * write to the loader's table starts over: reloading after a write is cache invalidation, not a loop.
+ */
+const LOADER_MIN_BATCHES = 3
+
+function loaderMisuse(runs: readonly QueryRecord[], writes: ReadonlyArray<{ index: number; record: QueryRecord }>, threshold: number): QueryRecord[] {
+  const head = runs[0] as QueryRecord
+  const tables = tablesOf(head.rawSql ?? head.sql, head.dialect)
+  const cuts = writes.filter((w) => {
+    const t = writeTable(w.record.rawSql ?? w.record.sql, w.record.dialect)
+    return t === undefined || tables.includes(t)
+  })
+  const flagged: QueryRecord[] = []
+  let segment: QueryRecord[] = []
+  let cut = 0
+  const close = (): void => {
+    if (segment.length >= Math.max(threshold, LOADER_MIN_BATCHES) && new Set(segment.map((r) => r.values)).size >= 2) flagged.push(...segment)
+    segment = []
+  }
+  for (const run of runs) {
+    let crossed = false
+    while (cut < cuts.length && (cuts[cut] as { index: number }).index < run.index) {
+      crossed = true
+      cut++
+    }
+    if (crossed) close()
+    segment.push(run)
+  }
+  close()
+  return flagged
 }
 
 /**

@@ -49,7 +49,7 @@ export async function detectNPlusOne(db: Databases, workload: () => unknown, opt
   const resolved = resolveOptions(options, 'detectNPlusOne(db, workload, options)')
   const name = scopeName(options.name, 'detectNPlusOne')
   const { records, scope } = await collectInScope(db, name, 'detectNPlusOne(db, workload)', workload)
-  return analyze(records, resolved, scope.path)
+  return analyze(records, resolved, scope.name)
 }
 
 /**
@@ -70,7 +70,7 @@ export async function assertNoNPlusOne<T>(db: Databases, workload: () => T | Pro
   const failOn = resolveFailOn(options.failOn, 'assertNoNPlusOne(db, workload, options)')
   const name = scopeName(options.name, 'assertNoNPlusOne')
   const { result, records, scope } = await collectInScope(db, name, 'assertNoNPlusOne(db, workload)', workload)
-  const report = failing(analyze(records, resolved, scope.path), failOn)
+  const report = failing(analyze(records, resolved, scope.name), failOn)
   if (report.findings.length > 0) throw new NPlusOneError(report)
   return result
 }

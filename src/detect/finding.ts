@@ -89,7 +89,7 @@ export interface Finding {
  * ```
  */
 export interface NPlusOneReport {
-  /** The unit of work's scope path (for example `detectNPlusOne` or `GET /feed`). */
+  /** The name of the unit of work's scope (for example `detectNPlusOne` or `GET /feed`). */
   readonly scope: string | undefined
   /** Statements the unit ran (transaction control included). */
   readonly queryCount: number

@@ -61,7 +61,7 @@ function watchRequest<T>(request: RequestInfo, settings: Resolved, start: (finis
     const finish = (): void => {
       if (finished) return
       finished = true
-      const report = analyze(unit.finish(), settings.analyze, scope.path)
+      const report = analyze(unit.finish(), settings.analyze, scope.name)
       if (report.findings.length > 0) {
         try {
           settings.onReport(report, request)

@@ -13,7 +13,7 @@ import {
   wrapHandler,
 } from '../../src/detect/index.js'
 import { createDb } from '../../src/index.js'
-import { allowNPlusOneInTest, configureNPlusOneCheck } from '../../src/vitest/index.js'
+import { configureNPlusOneCheck } from '../../src/vitest/index.js'
 
 // Error messages say what was expected, what was received, and what to do; they are pinned here.
 describe('dbperf/detect abuse', () => {
@@ -65,6 +65,5 @@ describe('dbperf/detect abuse', () => {
     expect(() => nPlusOneMiddleware({ onReport: 'log' as never })).toThrow('nPlusOneMiddleware(options): "onReport" must be a function, but got: "log"')
     expect(() => wrapHandler(null as never)).toThrow('wrapHandler(handler) needs a function, but got: null')
     expect(() => configureNPlusOneCheck({ failOn: 'n+1' as never })).toThrow(`"failOn" must be 'all' or an array of`)
-    expect(() => allowNPlusOneInTest()).toThrow('allowNPlusOneInTest() must be called inside a test run with the dbperf vitest setup')
   })
 })

@@ -31,6 +31,7 @@ describe.runIf(OBSERVER_ON)('query log and dbperf check', () => {
     let t: TestDb<ShopDB>
     let dir: string
     let logFile: string
+    let secondFile: string
     beforeAll(async () => {
       t = await openTestDb<ShopDB>(dialect)
       await createShop(t.db)
@@ -53,6 +54,12 @@ describe.runIf(OBSERVER_ON)('query log and dbperf check', () => {
       ])
       await findUser(t.db, 1) // outside every scope
       log.detach()
+      // A second run, with parameters, for the baseline test (written here, outside any test's scope).
+      secondFile = path.join(dir, 'second.jsonl')
+      const second = attachQueryLog(t.db, secondFile, { parameters: true })
+      await withScope('GET /feed', () => feedWithAuthors(t.db))
+      await withScope('GET /people', () => authorsAndReviewers(t.db, [1, 2]))
+      second.detach()
     })
     afterAll(async () => {
       rmSync(dir, { recursive: true, force: true })
@@ -105,13 +112,8 @@ describe.runIf(OBSERVER_ON)('query log and dbperf check', () => {
       expect(JSON.stringify(entries)).not.toMatch(/"line"/)
       expect((await check([logFile, '--baseline', baseline])).code).toBe(0)
 
-      const second = path.join(dir, 'second.jsonl')
-      const log = attachQueryLog(t.db, second, { parameters: true })
-      await withScope('GET /feed', () => feedWithAuthors(t.db))
-      await withScope('GET /people', () => authorsAndReviewers(t.db, [1, 2]))
-      log.detach()
-      expect(JSON.parse(readFileSync(second, 'utf8').split('\n')[1] as string).params).toEqual([1])
-      const again = await check([logFile, second, '--baseline', baseline])
+      expect(JSON.parse(readFileSync(secondFile, 'utf8').split('\n')[1] as string).params).toEqual([1])
+      const again = await check([logFile, secondFile, '--baseline', baseline])
       expect(again.code).toBe(1)
       expect(again.out).toMatch(/dbperf check: 2 new findings \(6 units of work, \d+ statements, 1 known in the baseline\)/)
       expect(again.out).toContain(`${relService}:${lineOf(serviceFile, 'firstLoop')}:`)
