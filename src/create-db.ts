@@ -40,8 +40,12 @@ const OPTION_KEYS = new Set(['plugins', 'driverOptions', 'pool', 'instrument'])
  *
  * URLs: `postgres://` / `postgresql://` (pg), `mysql://` / `mariadb://` (mysql2), `sqlite:<path>` /
  * `sqlite::memory:` (better-sqlite3), `pglite:` / `pglite:<dir>` (embedded PostgreSQL, no server). The driver
- * package is loaded on first use, so only the one you use must be installed. Nothing connects until the
- * first query; an unreachable server then fails with a `ConnectionError` naming host and port.
+ * package is loaded on first use, so only the one you use must be installed. PostgreSQL and MySQL/MariaDB
+ * run on dbperf's connection pool (option `pool`; `poolStats`/`poolMetrics` in `dbperf/pool`), which resets
+ * session state between borrowers: a transaction left open is rolled back, `SET`s and temporary tables do
+ * not reach the next caller (hold one connection with `db.connection()` or a transaction for session work).
+ * Nothing connects until the first query (unless `pool.min` asks for connections up front); an unreachable
+ * server then fails fast with a `ConnectionError` (a `PoolError`) naming host and port.
  *
  * ### Examples
  * ```ts
