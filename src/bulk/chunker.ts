@@ -1,13 +1,18 @@
 import { describeValue } from '../errors.js'
 import { BulkError, invalidRow } from './bulk-error.js'
 
-/** One chunk of rows, turned into value tuples in column order. */
+/** One chunk of rows: value tuples in column order. */
 export interface RowChunk {
   /** 0-based chunk number. */
   readonly index: number
   /** Index in the whole input of the chunk's first row. */
   readonly offset: number
+  /** Rows in the chunk. */
+  readonly size: number
+  /** The tuples (for a lazy chunk, read on first access and kept). */
   readonly rows: ReadonlyArray<readonly unknown[]>
+  /** Row `i`'s tuple; for a lazy chunk, read (and validated) now and not kept. */
+  tuple(i: number): readonly unknown[]
 }
 
 /** How big a chunk may get. Every limit applies; a single row over `maxBytes` still goes alone. */
@@ -16,6 +21,54 @@ export interface ChunkLimits {
   /** Estimated bytes of one tuple on the wire (for packet limits). Defaults to not counting. */
   readonly rowBytes?: (tuple: readonly unknown[]) => number
   readonly maxBytes?: number
+  /**
+   * Leave the items unread until the strategy walks them with `tuple(i)`: a strategy that streams row by row
+   * (COPY, LOAD DATA, the prepared statement) then never holds a chunk of tuples, which saves the memory and
+   * the garbage collection of keeping them alive. A bad row then fails while its chunk is being written,
+   * which rolls that chunk back like any other failure. Defaults to `false`.
+   */
+  readonly lazy?: boolean
+}
+
+class EagerChunk implements RowChunk {
+  readonly index: number
+  readonly offset: number
+  readonly rows: ReadonlyArray<readonly unknown[]>
+  constructor(index: number, offset: number, rows: ReadonlyArray<readonly unknown[]>) {
+    this.index = index
+    this.offset = offset
+    this.rows = rows
+  }
+  get size(): number {
+    return this.rows.length
+  }
+  tuple(i: number): readonly unknown[] {
+    return this.rows[i]!
+  }
+}
+
+class LazyChunk implements RowChunk {
+  readonly index: number
+  readonly offset: number
+  readonly #items: readonly unknown[]
+  readonly #read: TupleReader
+  #rows: ReadonlyArray<readonly unknown[]> | undefined
+  constructor(index: number, offset: number, items: readonly unknown[], read: TupleReader) {
+    this.index = index
+    this.offset = offset
+    this.#items = items
+    this.#read = read
+  }
+  get size(): number {
+    return this.#items.length
+  }
+  get rows(): ReadonlyArray<readonly unknown[]> {
+    this.#rows ??= this.#items.map((item, i) => this.#read(item, this.offset + i))
+    return this.#rows
+  }
+  tuple(i: number): readonly unknown[] {
+    return this.#rows ? this.#rows[i]! : this.#read(this.#items[i], this.offset + i)
+  }
 }
 
 /** Turns one input item into a tuple (the values of the chosen columns) or throws a `BulkError`. */
@@ -60,13 +113,14 @@ export class RowSource {
     await (this.#sync?.return?.() ?? this.#async?.return?.())
   }
 
-  /** Yields chunks of tuples under `limits`, reading each item with `read`. */
+  /** Yields chunks under `limits`, reading each item with `read` (when it is read: see `ChunkLimits.lazy`). */
   async *chunks(read: TupleReader, limits: ChunkLimits): AsyncGenerator<RowChunk> {
     let index = 0
-    let rows: unknown[][] = []
+    let rows: unknown[] = []
     let bytes = 0
     let offset = this.#index
-    const { maxRows, rowBytes, maxBytes } = limits
+    const { maxRows, rowBytes, maxBytes, lazy } = limits
+    const make = (items: unknown[]): RowChunk => (lazy ? new LazyChunk(index++, offset, items, read) : new EagerChunk(index++, offset, items as unknown[][]))
     while (true) {
       let item: unknown
       if (this.#peeked) {
@@ -82,26 +136,31 @@ export class RowSource {
         }
         item = r.value
       }
-      const tuple = read(item, this.#index++)
-      if (rowBytes && maxBytes !== undefined) {
-        const size = rowBytes(tuple)
-        if (rows.length > 0 && bytes + size > maxBytes) {
-          yield { index: index++, offset, rows }
-          rows = []
-          bytes = 0
-          offset = this.#index - 1
+      const rowIndex = this.#index++
+      if (lazy) {
+        rows.push(item)
+      } else {
+        const tuple = read(item, rowIndex)
+        if (rowBytes && maxBytes !== undefined) {
+          const size = rowBytes(tuple)
+          if (rows.length > 0 && bytes + size > maxBytes) {
+            yield make(rows)
+            rows = []
+            bytes = 0
+            offset = rowIndex
+          }
+          bytes += size
         }
-        bytes += size
+        rows.push(tuple)
       }
-      rows.push(tuple)
       if (rows.length >= maxRows) {
-        yield { index: index++, offset, rows }
+        yield make(rows)
         rows = []
         bytes = 0
         offset = this.#index
       }
     }
-    if (rows.length > 0) yield { index, offset, rows }
+    if (rows.length > 0) yield make(rows)
   }
 }
 

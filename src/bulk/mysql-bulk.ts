@@ -189,15 +189,15 @@ function loadDataStrategy(db: Kysely<any>, plan: WritePlan, fallback: BulkStrate
   let refused = false
   return {
     name: 'load-data',
-    limits: { maxRows: plan.chunkSize ?? LOAD_DATA_ROWS },
+    limits: { maxRows: plan.chunkSize ?? LOAD_DATA_ROWS, lazy: true },
     async write(session, chunk: RowChunk): Promise<ChunkOutcome> {
       if (refused) return fallback.write(session, chunk)
-      const rows = chunk.rows
+      const size = chunk.size
       const blocks = function* (): Generator<Buffer> {
-        for (let i = 0; i < rows.length; ) {
-          const end = Math.min(rows.length, i + LOAD_DATA_BLOCK_ROWS)
+        for (let i = 0; i < size; ) {
+          const end = Math.min(size, i + LOAD_DATA_BLOCK_ROWS)
           let block = ''
-          for (; i < end; i++) block += loadDataLine(rows[i]!, binary)
+          for (; i < end; i++) block += loadDataLine(chunk.tuple(i), binary)
           yield Buffer.from(block, 'utf8')
         }
       }
@@ -223,8 +223,8 @@ function loadDataStrategy(db: Kysely<any>, plan: WritePlan, fallback: BulkStrate
       // they are read back here and turned into the error a normal INSERT would have raised.
       const { rows: warnings } = await runText<{ Level: string; Code: number; Message: string }>(session, 'show warnings limit 20', [])
       const warning = warnings.find((w) => w.Level !== 'Note')
-      if (warning !== undefined || affected !== rows.length) {
-        const detail = warning ? `${warning.Level} ${warning.Code}: ${warning.Message}` : `${rows.length - affected} of ${rows.length} rows were skipped`
+      if (warning !== undefined || affected !== size) {
+        const detail = warning ? `${warning.Level} ${warning.Code}: ${warning.Message}` : `${size - affected} of ${size} rows were skipped`
         throw Object.assign(new Error(`LOAD DATA did not load every row cleanly: ${detail}`), { errno: warning?.Code })
       }
       return { affected }

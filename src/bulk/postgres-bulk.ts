@@ -86,7 +86,7 @@ function copyStrategy(db: Kysely<any>, plan: WritePlan, copyFrom: CopyFrom): Bul
   const text = compileText(db, sql`copy ${sql.table(plan.table)} (${idList(plan.columns.map((c) => c.name))}) from stdin`)
   return {
     name: 'copy',
-    limits: { maxRows: plan.chunkSize ?? COPY_ROWS },
+    limits: { maxRows: plan.chunkSize ?? COPY_ROWS, lazy: true },
     write: (session, chunk) =>
       // The COPY runs on the session's own connection, so inside the caller's transaction it is part of it.
       withRawConnection(session, (raw) =>
@@ -98,16 +98,24 @@ function copyStrategy(db: Kysely<any>, plan: WritePlan, copyFrom: CopyFrom): Bul
           })
           done.catch(() => {}) // observed below; this only keeps an early failure from being "unhandled"
           await raw.sendCommand(stream)
-          const rows = chunk.rows
-          for (let i = 0; i < rows.length; ) {
-            const end = Math.min(rows.length, i + COPY_BLOCK_ROWS)
-            let block = ''
-            for (; i < end; i++) block += copyTextLine(rows[i]!)
-            if (!stream.write(block)) await Promise.race([once(stream, 'drain'), done])
+          const size = chunk.size
+          try {
+            for (let i = 0; i < size; ) {
+              const end = Math.min(size, i + COPY_BLOCK_ROWS)
+              let block = ''
+              for (; i < end; i++) block += copyTextLine(chunk.tuple(i))
+              if (!stream.write(block)) await Promise.race([once(stream, 'drain'), done])
+            }
+          } catch (error) {
+            // A row failed validation mid-COPY: send CopyFail so the server drops the COPY and the
+            // connection leaves COPY mode, then report the row's own error rather than the server's echo.
+            stream.destroy(error as Error)
+            await done.catch(() => {})
+            throw error
           }
           stream.end()
           await done
-          return { affectedRows: Number(stream.rowCount ?? rows.length) }
+          return { affectedRows: Number(stream.rowCount ?? size) }
         }),
       ).then((r) => ({ affected: r.affectedRows })),
   }

@@ -162,6 +162,16 @@ class Run {
     })
   }
 
+  // Locating reads the chunk's tuples, which for a lazy chunk may hold a row that fails to read: then the
+  // database's own message is all there is.
+  #locate(error: unknown, chunk: RowChunk): { rowIndex?: number | undefined; column?: string | undefined } {
+    try {
+      return this.#writer.locate(error, chunk, this.#plan)
+    } catch {
+      return {}
+    }
+  }
+
   /** Wraps whatever stopped the run in a `BulkError` that says where and what stayed written. */
   #failure(error: unknown): BulkError {
     const chunk = this.#current
@@ -175,9 +185,9 @@ class Run {
     } else if (error instanceof RowFailure) {
       rowIndex = error.rowIndex
       cause = error.cause
-      if (chunk) column = this.#writer.locate(cause, chunk, this.#plan).column
+      if (chunk) column = this.#locate(cause, chunk).column
     } else if (chunk) {
-      ;({ rowIndex, column } = this.#writer.locate(error, chunk, this.#plan))
+      ;({ rowIndex, column } = this.#locate(error, chunk))
     }
     const where = { chunk: chunk?.index ?? this.#nextChunk, rowIndex, column }
     const committedChunks = [...this.#committed]

@@ -157,7 +157,7 @@ function preparedStrategy(db: Kysely<any>, plan: WritePlan, fallback: BulkStrate
   const identity = order.every((v, i) => v === i) && order.length === plan.columns.length
   return {
     name: 'prepared',
-    limits: { maxRows: plan.chunkSize ?? PREPARED_ROWS },
+    limits: { maxRows: plan.chunkSize ?? PREPARED_ROWS, lazy: true },
     async write(session, chunk): Promise<ChunkOutcome> {
       // Asked first, outside the loop's hold on the connection: the fallback runs its own statements.
       if (!(await withRawConnection(session, (raw) => raw.sqliteDatabase()))) {
@@ -168,11 +168,11 @@ function preparedStrategy(db: Kysely<any>, plan: WritePlan, fallback: BulkStrate
         const handle = (await raw.sqliteDatabase())!
         let statement = statements.get(handle)
         if (!statement) statements.set(handle, (statement = handle.prepare(text)))
-        const rows = chunk.rows
+        const size = chunk.size
         const observed = raw.observed
         let affected = 0
-        for (let i = 0; i < rows.length; i++) {
-          const tuple = rows[i]!
+        for (let i = 0; i < size; i++) {
+          const tuple = chunk.tuple(i)
           const parameters = identity ? tuple : order.map((k) => tuple[k])
           const startedAt = observed ? Date.now() : 0
           const start = observed ? performance.now() : 0

@@ -91,6 +91,19 @@ eachDialect('bulk abuse', (dialect) => {
     expect((await fails(insertMany(t.db, 'people', asAny([{ id: 1, email: 'a', name: () => 1, score: 1 }])))).message).toContain('column "name": cannot store a function')
   })
 
+  it('a bad row in the middle of a streamed chunk aborts it cleanly, in every strategy', async () => {
+    for (const strategy of STRATEGIES[dialect]) {
+      const rows: Array<Record<string, unknown>> = Array.from({ length: 2500 }, (_, i) => ({ id: i + 1, email: `e${i}`, name: `n${i}`, score: i }))
+      rows[1500]!.name = Symbol('not storable')
+      const e = (await fails(insertMany(t.db, 'people', asAny(rows), { strategy, chunkSize: 1000 }))) as BulkError
+      expect([e.chunk, e.rowIndex, e.column], strategy).toEqual([1, 1500, 'name'])
+      expect(e.message, strategy).toContain('cannot store symbol')
+      // The connection left COPY / LOAD DATA mode: the next write works.
+      await insertMany(t.db, 'people', [{ id: 1, email: 'ok', name: 'ok', score: 1 }], { strategy })
+      await sql`delete from people`.execute(t.db)
+    }
+  })
+
   it('refuses bad options with the option, the value and the fix', async () => {
     const rows = [{ id: 1, email: 'a', name: 'a', score: 1 }]
     const message = async (p: Promise<unknown>) => (await fails(p)).message
