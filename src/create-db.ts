@@ -7,6 +7,7 @@ import { createPostgresDialect, splitPgDriverOptions } from './dialects/postgres
 import { createSqliteDialect } from './dialects/sqlite-dialect.js'
 import { observeDialect } from './observe/observed-dialect.js'
 import { type PoolOptions, resolvePoolOptions } from './pool/pool-options.js'
+import { startPool } from './pool/pool-registry.js'
 
 /** Options of {@link createDb}. Every option is optional. */
 export interface CreateDbOptions {
@@ -58,13 +59,15 @@ export function createDb<DB>(urlOrConfig: string | DbConfig, options: CreateDbOp
   const target = parseTarget(urlOrConfig)
   validateOptions(options)
   const dialect = createDialect(target, options.driverOptions ?? {}, options.pool)
-  return new Kysely<DB>({
+  const db = new Kysely<DB>({
     dialect:
       options.instrument === false
         ? dialect
         : observeDialect(dialect, { dialect: target.dialect, driver: target.driver, target: target.display, host: target.host, port: target.port, database: target.database }),
     ...(options.plugins ? { plugins: [...options.plugins] } : {}),
   })
+  startPool(db)
+  return db
 }
 
 function createDialect(target: ConnectionTarget, driverOptions: Readonly<Record<string, unknown>>, pool: PoolOptions | undefined): Dialect {

@@ -33,9 +33,6 @@ export abstract class PoolDriver<C> implements Driver {
 
   constructor(options: ResolvedPoolOptions, target: PoolTarget, factory: ConnectionFactory<C>) {
     this.pool = new Pool(options, target, factory)
-    // `min` means connections are ready before the first query: start now instead of at Kysely's lazy init
-    // (after this microtask, once the subclass constructor has run). A failure surfaces again from init().
-    if (options.min > 0) queueMicrotask(() => this.init().catch(() => {}))
   }
 
   /** Loads the driver package (and anything else the factory needs) before the first connection. */

@@ -12,6 +12,19 @@ export function registerPool(adapter: DialectAdapter, pool: Pool<never>): void {
   pools.set(adapter, pool as unknown as Pool<unknown>)
 }
 
+/**
+ * Opens `pool.min` connections now rather than at the first query. It goes through Kysely (an empty
+ * `db.connection()` borrow) so that Kysely knows the driver is initialised: `db.destroy()` then closes the
+ * pool, even when no query ever ran. A failure here is not lost: the first query reports it.
+ */
+export function startPool(db: Kysely<any>): void {
+  const pool = pools.get(db.getExecutor().adapter)
+  if (!pool || pool.stats().min === 0) return
+  db.connection()
+    .execute(async () => {})
+    .catch(() => {})
+}
+
 function requirePool(db: unknown, caller: string): Pool<unknown> {
   const adapter =
     db !== null && typeof db === 'object' && typeof (db as { getExecutor?: unknown }).getExecutor === 'function'

@@ -26,7 +26,6 @@ eachDialect(
       const { db } = t
       await waitFor('min connections open', () => poolStats(db).idle === 2)
       expect(await t.serverConnections()).toBe(2)
-      expect(poolStats(db).acquires).toBe(0)
       await Promise.all(Array.from({ length: 5 }, () => sleepQuery(d, 0.1).execute(db)))
       expect(poolStats(db).size).toBe(5)
       await waitFor('idle connections above min closed', () => poolStats(db).size === 2, 3_000)
@@ -104,6 +103,15 @@ eachDialect(
         const poolMax = poolStats(db).acquireWaitMs.max
         expect(Math.max(...queued.map((e) => e.connectionWaitMs))).toBeGreaterThanOrEqual(poolMax - 1)
       }
+    })
+
+    it('closes min connections on destroy() even when no query ever ran', async () => {
+      t = await openTaggedDb(d, { min: 2 })
+      const { db } = t
+      await waitFor('min connections open', () => poolStats(db).idle === 2)
+      await db.destroy()
+      expect(poolStats(db)).toMatchObject({ size: 0, closed: true })
+      await waitFor('server connections closed', async () => (await t?.serverConnections()) === 0)
     })
 
     it('retires connections after maxUses borrows', async () => {
