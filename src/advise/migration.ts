@@ -97,9 +97,14 @@ function commentSafe(text: string): string {
   return (line.length > 160 ? `${line.slice(0, 157)}...` : line).replace(/\*\//g, '* /')
 }
 
-/** `sql.id('a')` or `sql.id('schema', 'a')`, with names as JSON string literals (safe in source). */
+/** A single-quoted JavaScript string literal of `text`: whatever a name holds, it stays a name. */
+function literal(text: string): string {
+  return `'${text.replace(/[\\']/g, '\\$&').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029')}'`
+}
+
+/** `${sql.id('a')}` or `${sql.id('schema', 'a')}` for the generated template. */
 function id(...parts: Array<string | undefined>): string {
-  return `\${sql.id(${parts.filter((p): p is string => p !== undefined).map((p) => JSON.stringify(p)).join(', ')})}`
+  return `\${sql.id(${parts.filter((p): p is string => p !== undefined).map(literal).join(', ')})}`
 }
 
 function ids(columns: readonly string[]): string {

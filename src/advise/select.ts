@@ -83,9 +83,7 @@ export async function selectIndexes(
         const was = before.get(fp)?.cost ?? 0
         if (cost < now && was > 0) saving += (weight.get(fp) ?? 0) * ((now - cost) / was)
       }
-      const better = best === undefined || saving > best.saving ||
-        (saving === best.saving && t.candidate.columns.length + t.candidate.include.length < best.candidate.columns.length + best.candidate.include.length)
-      if (saving > 0 && better) best = { ...t, saving }
+      if (saving > 0 && (best === undefined || preferable(t.candidate, saving, best.candidate, best.saving))) best = { ...t, saving }
     }
     if (best === undefined) break
     chosen.push(best.candidate)
@@ -111,6 +109,16 @@ export async function selectIndexes(
     kept = useful.map((s) => s.candidate)
   }
   return { chosen: [], finalPlans: new Map(), sizes: new Map(), plannerNames: new Map(), skipped }
+}
+
+/**
+ * Within 10 % of each other, savings are a tie (planner estimates are not that precise) and the narrower
+ * index wins: it is smaller, cheaper to maintain, and serves more queries through its prefix.
+ */
+function preferable(a: Candidate, aSaving: number, b: Candidate, bSaving: number): boolean {
+  const width = (c: Candidate) => c.columns.length + c.include.length
+  if (Math.abs(aSaving - bSaving) <= 0.1 * Math.max(aSaving, bSaving)) return width(a) < width(b) || (width(a) === width(b) && aSaving > bSaving)
+  return aSaving > bSaving
 }
 
 async function tryIndexes(session: AdviceSession, indexes: readonly Candidate[], queries: readonly PlannedQuery[], skipped: SkippedItem[]): Promise<Trial | undefined> {

@@ -160,6 +160,7 @@ eachDialect('index advice on the seeded demo schema', (dialect) => {
     const before = await rawPlan(t.db, sqlDialect, 'comments', query, [57])
     expect(before.access).toMatch(sqlDialect === 'postgres' ? /^Seq Scan on comments/ : sqlDialect === 'sqlite' ? /^SCAN comments/ : /^ALL/)
     const migrations = path.join(dir, 'migrations')
+    mkdirSync(dir, { recursive: true })
     let advice: IndexAdvice
     if (dialect === 'pglite') {
       // An in-memory PGlite cannot be reached from a second handle: use the library instead of the CLI.
@@ -178,7 +179,7 @@ eachDialect('index advice on the seeded demo schema', (dialect) => {
     }
     expect(advice.recommendations.map((r) => r.columns)).toEqual([['author_id']])
     const [file] = readdirSync(migrations)
-    expect(readFileSync(path.join(migrations, file as string), 'utf8')).toContain('sql.id("comments_author_id_idx")')
+    expect(readFileSync(path.join(migrations, file as string), 'utf8')).toContain("sql.id('comments_author_id_idx')")
 
     const m = await migratorFor(t.db, sqlDialect, migrations, { table: 'advise_test_migration' })
     const up = await m.migrateToLatest()

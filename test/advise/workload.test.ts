@@ -1,3 +1,7 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from 'kysely'
 import { describe, expect, it } from 'vitest'
 import type { IndexAdvice } from '../../src/advise/advice.js'
 import { generateCandidates, serves } from '../../src/advise/candidates.js'
@@ -7,6 +11,7 @@ import { readRawShape, resolveShape } from '../../src/advise/query-shape.js'
 import { findRedundant } from '../../src/advise/redundant.js'
 import type { PlannedQuery } from '../../src/advise/verifier.js'
 import { buildWorkload } from '../../src/advise/workload.js'
+import { SCRATCH } from './helpers.js'
 
 const comments: CatalogTable = { schema: 'app', name: 'comments', visible: true, columns: ['id', 'post_id', 'author_id', 'body', 'created_at'], rows: 80_000, bytes: undefined, analyzed: true }
 const index = (name: string, columns: string[], extra: Partial<CatalogIndex> = {}): CatalogIndex => ({
@@ -151,16 +156,43 @@ describe('migration text', () => {
   it('builds CONCURRENTLY on PostgreSQL only outside a transaction, and quotes every name with sql.id', () => {
     const text = renderMigration(advice('postgres'), { now: new Date('2026-02-03T00:00:00Z') })
     expect(text).toContain("const concurrently = db.isTransaction ? sql`` : sql` concurrently`")
-    expect(text).toContain('await sql`create index${concurrently} if not exists ${sql.id("comments_author_id_idx")} on ${sql.id("comments")} (${sql.id("author_id")})`.execute(db)')
-    expect(text).toContain('await sql`drop index${concurrently} if exists ${sql.id("comments_author_id_idx")}`.execute(db)')
+    expect(text).toContain("await sql`create index${concurrently} if not exists ${sql.id('comments_author_id_idx')} on ${sql.id('comments')} (${sql.id('author_id')})`.execute(db)")
+    expect(text).toContain("await sql`drop index${concurrently} if exists ${sql.id('comments_author_id_idx')}`.execute(db)")
     expect(text).toContain('disableTransactions: true')
     expect(text).toContain('cost 290.0 → 12.0 (−96 %), about 80 kB')
     expect(text).not.toMatch(/\/\* \*\//) // the statement's comment cannot close the header
   })
 
   it('writes MySQL and SQLite statements their way, and refuses advice with nothing to migrate', () => {
-    expect(renderMigration(advice('mysql'))).toContain('await sql`drop index ${sql.id("comments_author_id_idx")} on ${sql.id("comments")}`.execute(db)')
+    expect(renderMigration(advice('mysql'))).toContain("await sql`drop index ${sql.id('comments_author_id_idx')} on ${sql.id('comments')}`.execute(db)")
     expect(renderMigration(advice('sqlite'), { language: 'js' })).toContain("/** @param {import('kysely').Kysely<unknown>} db */")
     expect(() => renderMigration({ ...advice('sqlite'), recommendations: [] })).toThrow(/at least one recommendation, but it has none/)
+  })
+
+  it('keeps hostile names names: the generated module runs and quotes them', async () => {
+    const odd = "we'ird`${x}\\n\nname"
+    const base = advice('postgres')
+    const rec = { ...base.recommendations[0], schema: 'my schema', table: odd, name: `${odd}_idx`, columns: ['a"b'], include: ['c'] } as IndexAdvice['recommendations'][number]
+    const dir = path.join(SCRATCH, `advise-unit-${process.pid}`)
+    mkdirSync(dir, { recursive: true })
+    const file = path.join(dir, 'hostile.ts')
+    writeFileSync(file, renderMigration({ ...base, recommendations: [rec] }))
+    try {
+      const statements: string[] = []
+      const db = new Kysely<unknown>({
+        dialect: { createAdapter: () => new PostgresAdapter(), createDriver: () => new DummyDriver(), createIntrospector: (k) => new PostgresIntrospector(k), createQueryCompiler: () => new PostgresQueryCompiler() },
+        log: (event) => void statements.push(event.query.sql),
+      })
+      const migration = (await import(pathToFileURL(file).href)) as { up(db: Kysely<unknown>): Promise<void>; down(db: Kysely<unknown>): Promise<void> }
+      await migration.up(db)
+      await migration.down(db)
+      const q = (s: string) => `"${s.replace(/"/g, '""')}"`
+      expect(statements).toEqual([
+        `create index concurrently if not exists ${q(`${odd}_idx`)} on ${q('my schema')}.${q(odd)} (${q('a"b')}) include (${q('c')})`,
+        `drop index concurrently if exists ${q('my schema')}.${q(`${odd}_idx`)}`,
+      ])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
