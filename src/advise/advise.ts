@@ -17,7 +17,7 @@ import { readRawShape, resolveShape } from './query-shape.js'
 import { findRedundant, findUnused } from './redundant.js'
 import { type Selection, selectIndexes } from './select.js'
 import { withSqliteSession } from './sqlite-transaction.js'
-import type { AdviceSession, PlannedQuery } from './verifier.js'
+import { type AdviceSession, type PlannedQuery, targetOf } from './verifier.js'
 import { buildWorkload } from './workload.js'
 
 /**
@@ -155,8 +155,8 @@ function buildAdvice(
     return out
   }
   const recommendations = selection.chosen.map(({ candidate, served }): IndexRecommendation => {
-    const schema = candidate.table.visible ? undefined : candidate.table.schema
-    const target = { schema, table: candidate.table.name, name: candidate.name }
+    const target = targetOf(candidate)
+    const schema = target.schema
     const servedQueries = served.flatMap((fp) => {
       const q = byFingerprint.get(fp)
       const b = before.get(fp)

@@ -51,8 +51,26 @@ function tableRef(target: Pick<IndexTarget, 'schema' | 'table'>): RawBuilder<unk
 }
 
 /**
- * `CREATE INDEX` text: `CONCURRENTLY` on PostgreSQL when asked (it cannot run inside a transaction),
- * `INCLUDE` columns on PostgreSQL only.
+ * `CREATE INDEX` as a Kysely statement, for running it: `CONCURRENTLY` on PostgreSQL when asked (it cannot
+ * run inside a transaction), `INCLUDE` columns on PostgreSQL only, and without a name when `named` is false
+ * (HypoPG names its hypothetical indexes itself).
+ */
+export function createIndexStatement(
+  dialect: DdlDialect,
+  target: IndexTarget,
+  columns: readonly string[],
+  include: readonly string[],
+  how: { readonly concurrently: boolean; readonly named?: boolean },
+): RawBuilder<unknown> {
+  const cols = sql.join(columns.map((c) => sql.id(c)))
+  const inc = dialect === 'postgres' && include.length > 0 ? sql` include (${sql.join(include.map((c) => sql.id(c)))})` : sql``
+  const concurrently = dialect === 'postgres' && how.concurrently ? sql` concurrently` : sql``
+  const name = how.named === false ? sql`` : sql` ${sql.id(target.name)}`
+  return sql`create index${concurrently}${name} on ${tableRef(target)} (${cols})${inc}`
+}
+
+/**
+ * `CREATE INDEX` text, quoted by the dialect's compiler (see {@link createIndexStatement}).
  *
  * ### Examples
  * ```ts
@@ -67,10 +85,7 @@ export function createIndexSql(
   include: readonly string[],
   how: { readonly concurrently: boolean },
 ): string {
-  const cols = sql.join(columns.map((c) => sql.id(c)))
-  const inc = dialect === 'postgres' && include.length > 0 ? sql` include (${sql.join(include.map((c) => sql.id(c)))})` : sql``
-  const concurrently = dialect === 'postgres' && how.concurrently ? sql` concurrently` : sql``
-  return text(dialect, sql`create index${concurrently} ${sql.id(target.name)} on ${tableRef(target)} (${cols})${inc}`)
+  return text(dialect, createIndexStatement(dialect, target, columns, include, how))
 }
 
 /**

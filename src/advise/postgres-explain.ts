@@ -1,8 +1,7 @@
-import { type Kysely, sql } from 'kysely'
+import type { Kysely } from 'kysely'
 import { tokenize } from '../fingerprint/tokenizer.js'
 import { num, query } from './internal-query.js'
 import { type PlanSummary, readPostgresPlan } from './plan-reader.js'
-import type { IndexSpec } from './verifier.js'
 
 /** The PostgreSQL server's `server_version_num` (PGlite 0.5 reports 18xxxx). */
 export async function serverVersion(conn: Kysely<any>): Promise<number> {
@@ -36,7 +35,7 @@ let statementCounter = 0
  * - otherwise plain `EXPLAIN`.
  * The caller has checked that `text` is one statement.
  */
-export async function explainPostgres(conn: Kysely<any>, text: string, parameters: readonly unknown[] | undefined, version: number): Promise<PlanSummary> {
+async function explainPostgres(conn: Kysely<any>, text: string, parameters: readonly unknown[] | undefined, version: number): Promise<PlanSummary> {
   if (parameters !== undefined && parameters.length > 0) {
     const rows = await query<{ 'QUERY PLAN': unknown }>(conn, `explain (format json) ${text}`, parameters)
     return readPostgresPlan(rows[0]?.['QUERY PLAN'])
@@ -86,13 +85,6 @@ async function dummyFor(conn: Kysely<any>, type: string): Promise<string> {
 
 function quoteLiteral(value: string): string {
   return `'${value.replace(/'/g, "''")}'`
-}
-
-/** `create index [concurrently] [if not exists] name on table (cols) include (…)`, quoted by Kysely. */
-export function postgresCreateIndex(spec: IndexSpec, how: { name: boolean; concurrently: boolean }): ReturnType<typeof sql> {
-  const table = spec.table.visible || spec.table.schema === undefined ? sql.id(spec.table.name) : sql.id(spec.table.schema, spec.table.name)
-  const include = spec.include.length > 0 ? sql` include (${sql.join(spec.include.map((c) => sql.id(c)))})` : sql``
-  return sql`create index${how.concurrently ? sql` concurrently` : sql``}${how.name ? sql` ${sql.id(spec.name)}` : sql``} on ${table} (${sql.join(spec.columns.map((c) => sql.id(c)))})${include}`
 }
 
 /**

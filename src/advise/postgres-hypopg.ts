@@ -1,8 +1,9 @@
 import { type Kysely, sql } from 'kysely'
 import { asAdvisor, num, query, run } from './internal-query.js'
 import type { PlanSummary } from './plan-reader.js'
-import { planAllPostgres, postgresCreateIndex, serverVersion } from './postgres-explain.js'
-import type { AdviceSession, IndexSpec, PlannedQuery, Trial } from './verifier.js'
+import { createIndexStatement } from './ddl.js'
+import { planAllPostgres, serverVersion } from './postgres-explain.js'
+import { type AdviceSession, type IndexSpec, type PlannedQuery, targetOf, type Trial } from './verifier.js'
 
 /** The schema HypoPG is created in for the current database, or `undefined` when it is not created. */
 export async function hypopgSchema(db: Kysely<any>): Promise<string | undefined> {
@@ -34,7 +35,7 @@ export async function withHypopgSession<T>(db: Kysely<any>, schema: string, fn: 
           const created: Array<{ oid: number; spec: IndexSpec; plannerName: string }> = []
           try {
             for (const spec of indexes) {
-              const ddl = postgresCreateIndex(spec, { name: false, concurrently: false }).compile(conn).sql
+              const ddl = createIndexStatement('postgres', targetOf(spec), spec.columns, spec.include, { concurrently: false, named: false }).compile(conn).sql
               const [row] = await run<{ indexrelid: unknown; indexname: string }>(conn, sql`select indexrelid, indexname from ${hypo('hypopg_create_index')}(${ddl})`)
               if (row === undefined) throw new Error(`hypopg_create_index returned nothing for: ${ddl}`)
               created.push({ oid: num(row.indexrelid), spec, plannerName: row.indexname })

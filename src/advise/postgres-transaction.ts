@@ -1,8 +1,9 @@
 import { type Kysely, sql } from 'kysely'
 import { asAdvisor, num, query, run } from './internal-query.js'
 import type { PlanSummary } from './plan-reader.js'
-import { planAllPostgres, postgresCreateIndex, serverVersion } from './postgres-explain.js'
-import { type AdviceSession, CandidateSkipped, type IndexSpec, type PlannedQuery, type Trial } from './verifier.js'
+import { createIndexStatement } from './ddl.js'
+import { planAllPostgres, serverVersion } from './postgres-explain.js'
+import { type AdviceSession, CandidateSkipped, type IndexSpec, type PlannedQuery, targetOf, type Trial } from './verifier.js'
 
 /** Limits of a real index build. */
 export interface BuildLimits {
@@ -47,7 +48,7 @@ export async function withTransactionSession<T>(db: Kysely<any>, limits: BuildLi
             const sizes = new Map<string, number>()
             for (const spec of indexes) {
               try {
-                await run(conn, postgresCreateIndex(spec, { name: true, concurrently: false }))
+                await run(conn, createIndexStatement('postgres', targetOf(spec), spec.columns, spec.include, { concurrently: false }))
               } catch (error) {
                 const code = (error as { code?: unknown }).code
                 if (typeof code === 'string' && GIVE_UP_CODES.has(code)) {

@@ -1,9 +1,10 @@
 import { type Kysely, sql } from 'kysely'
 import { tokenize } from '../fingerprint/tokenizer.js'
 import type { CatalogTable } from './catalog.js'
+import { createIndexStatement } from './ddl.js'
 import { asAdvisor, num, query, run } from './internal-query.js'
 import { type PlanSummary, readSqlitePlan, type SqliteCostContext } from './plan-reader.js'
-import { type AdviceSession, CandidateSkipped, type IndexSpec, type PlannedQuery, type Trial } from './verifier.js'
+import { type AdviceSession, CandidateSkipped, type IndexSpec, type PlannedQuery, targetOf, type Trial } from './verifier.js'
 
 type EqpRow = { id: unknown; parent: unknown; notused: unknown; detail: unknown }
 
@@ -53,7 +54,7 @@ export async function withSqliteSession<T>(
             try {
               const sizes = new Map<string, number>()
               for (const spec of indexes) {
-                await run(conn, sql`create index ${sql.id(spec.name)} on ${sql.id(spec.table.name)} (${sql.join(spec.columns.map((c) => sql.id(c)))})`)
+                await run(conn, createIndexStatement('sqlite', targetOf(spec), spec.columns, [], { concurrently: false }))
                 await run(conn, sql`analyze ${sql.id(spec.name)}`)
                 sizes.set(spec.name, await indexBytes(conn, spec))
               }

@@ -17,6 +17,11 @@ export interface IndexSpec {
   readonly include: readonly string[]
 }
 
+/** Where a spec's index goes, for DDL: schema-qualified only when its table is off the search path. */
+export function targetOf(spec: IndexSpec): { schema: string | undefined; table: string; name: string } {
+  return { schema: spec.table.visible ? undefined : spec.table.schema, table: spec.table.name, name: spec.name }
+}
+
 /** The plans of some queries with some indexes in place, and what the indexes would weigh. */
 export interface Trial {
   /** By fingerprint; a query whose plan failed is absent. */

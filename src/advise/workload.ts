@@ -47,11 +47,6 @@ export function splitStatements(text: string, dialect: SqlDialect): string[] {
   return out
 }
 
-/** True when `sql` holds exactly one statement (a trailing `;` allowed): EXPLAIN must never see a second one. */
-export function isSingleStatement(sql: string, dialect: SqlDialect): boolean {
-  return splitStatements(sql, dialect).length === 1
-}
-
 /** The statements an index can speed up: reads, and writes that must find their rows first. */
 const ADVISABLE = new Set(['select', 'update', 'delete'])
 
