@@ -89,6 +89,10 @@ function toSqlite(value: unknown): unknown {
 }
 
 function json(value: object): string {
+  // A Map, a Set or a class instance would serialize to `{}` and lose its content without a word: only plain
+  // objects, arrays and objects that say how to serialize themselves (`toJSON`) are taken as JSON.
+  const proto: unknown = Object.getPrototypeOf(value)
+  if (!Array.isArray(value) && proto !== Object.prototype && proto !== null && typeof (value as { toJSON?: unknown }).toJSON !== 'function') throw unsupported(value)
   const text = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))
   if (text === undefined) throw unsupported(value)
   return text

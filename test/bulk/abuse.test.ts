@@ -89,6 +89,9 @@ eachDialect('bulk abuse', (dialect) => {
     const extra = (await fails(insertMany(t.db, 'people', asAny([{ id: 1, email: 'a', name: 'a' }, { id: 2, email: 'b', name: 'b', score: 3 }])))) as BulkError
     expect(extra.message).toContain('row 1: has column "score", which row 0 does not set')
     expect((await fails(insertMany(t.db, 'people', asAny([{ id: 1, email: 'a', name: () => 1, score: 1 }])))).message).toContain('column "name": cannot store a function')
+    expect((await fails(insertMany(t.db, 'people', asAny([{ id: 1, email: 'a', name: new Map([[1, 2]]), score: 1 }])))).message).toContain(
+      'column "name": cannot store an object (Map); expected a string, number, bigint, boolean, Date, Buffer, null, or a plain object/array for JSON',
+    )
   })
 
   it('a bad row in the middle of a streamed chunk aborts it cleanly, in every strategy', async () => {
