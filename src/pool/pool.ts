@@ -110,16 +110,7 @@ export class Pool<C> {
       return Promise.reject(this.#error('DBPERF_POOL_QUEUE_FULL'))
     }
     return new Promise<PooledConnection<C>>((resolve, reject) => {
-      const waiter: Waiter<PooledConnection<C>> = {
-        resolve: (entry) => {
-          this.#lend(entry, performance.now() - waiter.enqueuedAt, capture)
-          resolve(entry)
-        },
-        reject,
-        enqueuedAt: performance.now(),
-        settled: false,
-      }
-      this.#waiters.push(waiter)
+      this.#waiters.push({ resolve, reject, enqueuedAt: performance.now(), capture, settled: false })
       this.#armTimeout()
       this.#dispatch()
     })
@@ -144,7 +135,7 @@ export class Pool<C> {
     // Straight to the oldest waiter: it was just used, so it needs no validation.
     const waiter = this.#waiters.shift()
     if (waiter) {
-      waiter.resolve(entry)
+      this.#serve(waiter, entry)
       return
     }
     if (this.#closing) {
@@ -200,6 +191,12 @@ export class Pool<C> {
 
   // --- lending ------------------------------------------------------------------------------------------
 
+  /** Lends `entry` to a waiter taken off the queue. */
+  #serve(waiter: Waiter<PooledConnection<C>>, entry: PooledConnection<C>): void {
+    this.#lend(entry, performance.now() - waiter.enqueuedAt, waiter.capture)
+    waiter.resolve(entry)
+  }
+
   #lend(entry: PooledConnection<C>, waitMs: number, capture: StackCapture | undefined): void {
     entry.state = 'active'
     entry.uses++
@@ -231,7 +228,7 @@ export class Pool<C> {
       const entry = this.#takeIdle()
       if (!entry) break
       if (this.#needsValidation(entry)) this.#validateThenLend(entry)
-      else (this.#waiters.shift() as Waiter<PooledConnection<C>>).resolve(entry)
+      else this.#serve(this.#waiters.shift() as Waiter<PooledConnection<C>>, entry)
     }
     const active = this.#all.size - this.#idle.length
     let uncovered = this.#waiters.length - this.#validating - this.#opening
@@ -270,7 +267,7 @@ export class Pool<C> {
         if (entry.state !== 'validating') return // closed meanwhile
         entry.lastUsedAt = performance.now()
         const waiter = this.#waiters.shift()
-        if (waiter) waiter.resolve(entry)
+        if (waiter) this.#serve(waiter, entry)
         else if (this.#closing) this.#destroy(entry)
         else {
           entry.state = 'idle'

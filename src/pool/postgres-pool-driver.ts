@@ -22,9 +22,10 @@ interface PgCursor {
 type CursorClass = new (text: string, values: unknown[]) => PgCursor
 
 // Statements that change the session for whoever borrows the connection next. `SET LOCAL` and
-// `SET TRANSACTION` end with the transaction, which the reset rolls back anyway.
-const SESSION_CHANGE =
-  /^\s*(?:set\s+(?!local\b|transaction\b)|reset\b|create\s+(?:(?:global|local)\s+)?temp(?:orary)?\b|listen\b|prepare\b|declare\b|load\b)|\bset_config\s*\(|_advisory_(?:xact_)?lock/i
+// `SET TRANSACTION` end with the transaction, which the reset rolls back anyway. Two patterns rather than one
+// alternation: the anchored one is tried at the start only, the function names are a plain literal search.
+const SESSION_STATEMENT = /^\s*(?:set\s+(?!local\b|transaction\b)|reset\b|create\s+(?:(?:global|local)\s+)?temp(?:orary)?\b|listen\b|prepare\b|declare\b|load\b)/i
+const SESSION_FUNCTION = /set_config|_advisory_(?:xact_)?lock/i
 
 /** Opens, checks and closes `pg.Client`s for the pool; holds the `pg` and `pg-cursor` classes once loaded. */
 class PgClientFactory implements ConnectionFactory<PgClient> {
@@ -155,7 +156,7 @@ class PostgresConnection implements PoolConnection<PgClient> {
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
     const { sql } = compiledQuery
-    if (typeof sql === 'string' && SESSION_CHANGE.test(sql)) this.#sessionChanged = true
+    if (typeof sql === 'string' && !this.#sessionChanged && (SESSION_STATEMENT.test(sql) || SESSION_FUNCTION.test(sql))) this.#sessionChanged = true
     try {
       const { command, rowCount, rows } = await this.entry.raw.query(sql, [...compiledQuery.parameters])
       const writes = command === 'INSERT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE'

@@ -1,9 +1,14 @@
+import type { StackCapture } from '../observe/call-site.js'
+
 /** A caller waiting for a connection. */
 export interface Waiter<T> {
+  /** Settles the caller's promise; the pool lends the connection first (see `Pool#serve`). */
   readonly resolve: (value: T) => void
   readonly reject: (error: unknown) => void
   /** `performance.now()` when the caller started waiting. */
   readonly enqueuedAt: number
+  /** The caller's stack, kept only when leak detection is on. */
+  readonly capture: StackCapture | undefined
   /** Set once served, rejected or timed out; a settled waiter left in the array is skipped. */
   settled: boolean
 }
