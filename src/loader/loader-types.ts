@@ -109,7 +109,8 @@ export interface Loaders<DB> {
   readonly db: Kysely<DB>
   /**
    * The loader of the row of `table` whose `key` column(s) equal the key. The same arguments always return
-   * the same loader within this set, so its batches and cache are shared by every caller.
+   * the same loader within this set, so its batches and cache are shared by every caller. A key that finds
+   * several rows rejects its own `load` (`DBPERF_NOT_UNIQUE`): use `many` for those.
    *
    * ### Examples
    * ```ts
