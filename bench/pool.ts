@@ -7,7 +7,10 @@
  * Also measures the acquire overhead with a free connection: one worker borrowing and returning a connection
  * through Kysely (`provideConnection`) with no statement in between, in microseconds per borrow.
  *
- *   npx tsx bench/pool.ts [--queries=20000] [--rounds=5] [--workers=64] [--dialects=postgres,mysql]
+ * The machine is shared and two cores: a round's throughput swings ±20 % with what else runs (two identical
+ * pg.Pool handles differ by that much), so read the median of the per-round ratios, over several runs.
+ *
+ *   npx tsx bench/pool.ts [--queries=20000] [--rounds=9] [--workers=64] [--dialects=postgres,mysql]
  */
 import { Kysely, MysqlDialect, PostgresDialect, sql } from 'kysely'
 import mysql from 'mysql2'
@@ -16,7 +19,7 @@ import { createDb } from '../src/index.js'
 import { benchDialects, fmt, median, MYSQL_URL, numberArg, PG_URL, printTable } from './bench-util.js'
 
 const QUERIES = numberArg('queries', 20_000)
-const ROUNDS = numberArg('rounds', 5)
+const ROUNDS = numberArg('rounds', 9)
 const WORKERS = numberArg('workers', 64)
 const ACQUIRES = numberArg('acquires', 20_000)
 const MAX = 10
