@@ -4,6 +4,7 @@
  */
 import type { Kysely } from 'kysely'
 import type { DB } from '../src/demo/schema.js'
+import { createLoaders } from '../src/loader/index.js'
 
 /** GET /feed: the latest published posts with their authors, one author query per post (an N+1). */
 export async function feedNaive(db: Kysely<DB>, limit = 25) {
@@ -24,5 +25,28 @@ export async function feedNaive(db: Kysely<DB>, limit = 25) {
 
 /** GET /users/:id/comments: every comment a user wrote, newest first; `comments.author_id` has no index. */
 export async function commentsByUser(db: Kysely<DB>, userId: number) {
-  return db.selectFrom('comments').selectAll().where('author_id', '=', userId).orderBy('created_at', 'desc').execute()
+  return commentsByUserQuery(db, userId).execute()
+}
+
+/** GET /feed, fixed: the same response, with every author fetched by one batched query per request. */
+export async function feedWithLoaders(db: Kysely<DB>, limit = 25) {
+  const loaders = createLoaders(db)
+  const posts = await db
+    .selectFrom('posts')
+    .select(['id', 'title', 'author_id', 'published_at'])
+    .where('status', '=', 'published')
+    .orderBy('published_at', 'desc')
+    .limit(limit)
+    .execute()
+  return Promise.all(
+    posts.map(async (post) => {
+      const author = await loaders.one('users', 'id', { select: ['id', 'name'] }).load(post.author_id)
+      return { ...post, author: author?.name }
+    }),
+  )
+}
+
+/** The slow statement of GET /users/:id/comments, compiled, for EXPLAIN and index advice. */
+export function commentsByUserQuery(db: Kysely<DB>, userId: number) {
+  return db.selectFrom('comments').selectAll().where('author_id', '=', userId).orderBy('created_at', 'desc')
 }

@@ -2,18 +2,18 @@ import { parseArgs } from 'node:util'
 import type { Kysely } from 'kysely'
 import { createDb } from '../../create-db.js'
 import { migrateToLatest } from '../../demo/migrate.js'
-import { formatSummary, summarizeEvents } from '../../demo/observer-report.js'
+import { type DemoApp, showExplainAndAdvice, showNPlusOne, showObserver } from '../../demo/demo-steps.js'
 import type { DB } from '../../demo/schema.js'
 import { seedDemo } from '../../demo/seed.js'
-import { getDatabaseInfo, observe } from '../../observe/observer-hub.js'
-import type { QueryEvent } from '../../observe/query-event.js'
-import { withScope } from '../../observe/scope.js'
+import { getDatabaseInfo } from '../../observe/observer-hub.js'
 import { type CliIo, type Command, UsageError } from '../command.js'
 
 const USAGE = `Usage: dbperf demo [--db URL] [--scale N]
 
 Creates the demo blog database (migrations + deterministic seed), runs a small demo app that contains an
-N+1 loop and a query on a missing index, and prints what dbperf's observer saw.
+N+1 loop and a query on a missing index, and shows what dbperf makes of it: what the observer saw, the N+1
+report and the fix with loaders, the EXPLAIN findings for the slow query, and the index advice applied
+with the query timed before and after.
 
 Options:
   --db URL     database to run on (default: pglite:, an embedded PostgreSQL in memory, no server needed).
@@ -48,16 +48,12 @@ export const demoCommand: Command = {
       out(`Seeded ${total.toLocaleString('en-US')} rows (${Object.entries(seeded.rows).map(([t, n]) => `${t} ${n.toLocaleString('en-US')}`).join(', ')}) in ${(seeded.durationMs / 1000).toFixed(1)} s`)
       out()
 
-      const events: QueryEvent[] = []
-      const stop = observe(db, (e) => events.push(e))
-      // Imported here so the demo app's frames are the application frames of the report.
-      const app = await import('../../../demo/app.js')
-      await withScope('GET /feed', () => app.feedNaive(db))
-      await withScope('GET /users/7/comments', () => app.commentsByUser(db, 7))
-      stop()
-      out('What the observer saw while the demo app served two requests:')
-      out()
-      for (const line of formatSummary(summarizeEvents(events))) out(line)
+      // Imported here so the demo app's frames are the application frames of the reports.
+      const app = (await import('../../../demo/app.js')) as DemoApp
+      const color = io.stdout.isTTY === true && !io.env.NO_COLOR
+      await showObserver(db, app, out)
+      await showNPlusOne(db, app, out)
+      await showExplainAndAdvice(db, app, out, color)
       return 0
     } finally {
       await db.destroy()
