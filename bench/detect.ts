@@ -47,11 +47,15 @@ for (const dialect of benchDialects()) {
   await db.schema.createTable('items').addColumn('id', 'integer', (c) => c.primaryKey()).addColumn('name', 'varchar(50)').addColumn('qty', 'integer').execute()
   await db.insertInto('items').values(Array.from({ length: ROWS }, (_, i) => ({ id: i + 1, name: `item ${i}`, qty: i }))).execute()
   const logFile = path.join(tmpdir(), `dbperf-bench-detect-${process.pid}.jsonl`)
-  const t = { plain: [] as number[], collect: [] as number[], judge: [] as number[], log: [] as number[] }
+  const t = { plain: [] as number[], collect: [] as number[], sites: [] as number[], judge: [] as number[], log: [] as number[] }
   for (let round = 0; round < ROUNDS + 1; round++) {
     const plain = await timed(() => workload(db))
     let records: Awaited<ReturnType<typeof collectInScope>>['records'] = []
     const collect = await timed(async () => ({ records } = await collectInScope(db, 'bench', 'bench', () => workload(db))))
+    // Resolving call sites (V8 stack formatting and parsing, in src/observe) is part of judging; timed apart.
+    const sites = await timed(async () => {
+      for (const r of records) void r.stack.length
+    })
     let findings = 0
     const judge = await timed(async () => (findings = analyze(records).findings.length))
     if (findings !== 1 || records.length !== LOOKUPS) throw new Error(`expected one finding over ${LOOKUPS} statements, got ${findings} over ${records.length}`)
@@ -62,19 +66,21 @@ for (const dialect of benchDialects()) {
     if (round === 0) continue // warm-up
     t.plain.push(plain)
     t.collect.push(collect)
-    t.judge.push(judge)
+    t.sites.push(sites)
+    t.judge.push(sites + judge)
     t.log.push(logged)
   }
   // The public API end to end, once, to check it agrees.
   const report = await detectNPlusOne(db, () => workload(db))
   if (report.findings[0]?.count !== LOOKUPS) throw new Error('detectNPlusOne disagreed with the split measurement')
   const us = (ms: number) => (ms * 1000) / LOOKUPS
-  const [p, c, j, l] = [median(t.plain), median(t.collect), median(t.judge), median(t.log)]
-  results.push([dialect, fmt(us(p)), fmt(us(c)), fmt(us(j)), fmt(us(c + j)), fmt(us(c + j - p)), `${fmt((c + j) / p, 2)}x`, fmt(us(l)), `${fmt(l / p, 2)}x`])
+  const [p, c, s, j, l] = [median(t.plain), median(t.collect), median(t.sites), median(t.judge), median(t.log)]
+  results.push([dialect, fmt(us(p)), fmt(us(c)), fmt(us(j)), fmt(us(s)), fmt(us(c + j)), fmt(us(c + j - p)), `${fmt((c + j) / p, 2)}x`, fmt(us(l)), `${fmt(l / p, 2)}x`])
   await db.destroy()
   await target.drop()
 }
 console.log(`\nbench/detect: ${LOOKUPS.toLocaleString('en-US')} primary-key lookups in a loop per run, median of ${ROUNDS} rounds (after one warm-up)\n`)
-printTable(['database', 'plain µs/q', 'collect µs/q', 'judge µs/q', 'detect µs/q', 'overhead µs/q', 'detect/plain', 'log µs/q', 'log/plain'], results)
-console.log('\ncollect = run inside detectNPlusOne\'s scope with its listener (stack captured, event recorded); judge = the analysis at the end (call sites resolved, fingerprints, grouping);')
+printTable(['database', 'plain µs/q', 'collect µs/q', 'judge µs/q', '(call sites)', 'detect µs/q', 'overhead µs/q', 'detect/plain', 'log µs/q', 'log/plain'], results)
+console.log('\ncollect = run inside detectNPlusOne\'s scope with its listener (stack captured, event recorded); judge = the analysis at the end (call sites resolved, fingerprints, grouping),')
+console.log('of which (call sites) = resolving each event\'s stack into application frames (src/observe);')
 console.log('detect = collect + judge; overhead = detect - plain; log = the same workload with attachQueryLog writing every statement to a JSONL file.')

@@ -1,6 +1,6 @@
 import { DbperfError, describeValue } from '../errors.js'
 import { isAllowed, validateAllowList } from './allow.js'
-import { blame } from './blame.js'
+import { type Blame, blame } from './blame.js'
 import { type AnalyzeOptions, FINDING_KINDS, type Finding, type FindingKind, type NPlusOneReport } from './finding.js'
 import { chainStarts } from './pagination.js'
 import { findParent, type RunGroup } from './parent.js'
@@ -37,9 +37,6 @@ export function resolveOptions(options: AnalyzeOptions | undefined, caller: stri
  */
 export function analyze(records: readonly QueryRecord[], options: AnalyzeOptions = {}, scope?: string): NPlusOneReport {
   const { threshold, allow } = resolveOptions(options, 'analyze')
-  const reads = new Map<string, RunGroup & { runs: QueryRecord[] }>()
-  const writes = new Map<string, RunGroup & { runs: QueryRecord[] }>()
-  const loaderBatches = new Map<string, RunGroup & { runs: QueryRecord[]; name: string }>()
   const judged: QueryRecord[] = []
   const ignoredShapes = new Map<string, boolean>()
   const isIgnoredShape = (r: QueryRecord): boolean => {
@@ -54,29 +51,43 @@ export function analyze(records: readonly QueryRecord[], options: AnalyzeOptions
     return yes
   }
   const allWrites: Array<{ index: number; record: QueryRecord }> = []
-
+  // Shapes first (cheap), call sites only for shapes that ran often enough to matter: resolving a stack is
+  // the expensive part of judging, and most statements of a unit of work run once.
+  const shapes = new Map<string, { kind: 'read' | 'write' | 'loader'; runs: QueryRecord[] }>()
   for (const r of records) {
     if (!r.allowed && (r.kind === 'insert' || r.kind === 'update' || r.kind === 'delete')) allWrites.push({ index: r.index, record: r })
     if (r.allowed || !isJudged(r.kind) || (r.origin !== undefined && r.origin.kind !== 'loader') || isIgnoredShape(r)) continue
-    const b = blame(r.stack)
-    if (r.origin?.kind === 'loader') {
-      if (r.kind !== 'select' || r.keyCount !== 1) continue
-      const key = `${r.origin.name}\u0000${r.fingerprint}\u0000${b.key}`
-      const group = loaderBatches.get(key)
-      if (group) group.runs.push(r)
-      else loaderBatches.set(key, { runs: [r], blame: b, name: r.origin.name })
+    const loader = r.origin?.kind === 'loader'
+    if (loader && (r.kind !== 'select' || r.keyCount !== 1)) continue
+    if (!loader) judged.push(r)
+    const kind = loader ? 'loader' : r.kind === 'select' ? 'read' : 'write'
+    const key = `${kind}\u0000${r.origin?.name ?? ''}\u0000${r.fingerprint}`
+    const shape = shapes.get(key)
+    if (shape) shape.runs.push(r)
+    else shapes.set(key, { kind, runs: [r] })
+  }
+  const reads: Group[] = []
+  const writes: Group[] = []
+  const loaderBatches: Group[] = []
+  for (const { kind, runs } of shapes.values()) {
+    const target = kind === 'read' ? reads : kind === 'write' ? writes : loaderBatches
+    if (runs.length < (kind === 'loader' ? Math.max(threshold, LOADER_MIN_BATCHES) : threshold)) {
+      // Too few to be a finding; reads stay as candidate parents, their call sites resolved only if asked.
+      if (kind === 'read') for (const r of runs) reads.push(new Group([r]))
       continue
     }
-    judged.push(r)
-    const map = r.kind === 'select' ? reads : writes
-    const key = `${r.fingerprint}\u0000${b.key}`
-    const group = map.get(key)
-    if (group) group.runs.push(r)
-    else map.set(key, { runs: [r], blame: b })
+    const bySite = new Map<string, Group>()
+    for (const r of runs) {
+      const b = blame(r.stack)
+      const group = bySite.get(b.key)
+      if (group) group.runs.push(r)
+      else bySite.set(b.key, new Group([r], b))
+    }
+    target.push(...bySite.values())
   }
 
   const findings: Array<{ finding: Finding; rawSql: string | undefined }> = []
-  const readGroups = [...reads.values()]
+  const readGroups = reads
   const flagged = new Set<QueryRecord>()
   const make = (kind: FindingKind, group: RunGroup, runs: readonly QueryRecord[], loader?: string): void => {
     const head = runs[0] as QueryRecord
@@ -113,15 +124,15 @@ export function analyze(records: readonly QueryRecord[], options: AnalyzeOptions
     make('n+1', group, starts)
     for (const r of group.runs) flagged.add(r)
   }
-  for (const group of loaderBatches.values()) {
+  for (const group of loaderBatches) {
     const runs = loaderMisuse(group.runs, allWrites, threshold)
-    if (runs.length > 0) make('n+1', group, runs, group.name)
+    if (runs.length > 0) make('n+1', group, runs, (runs[0] as QueryRecord).origin?.name)
   }
-  for (const group of writes.values()) {
+  for (const group of writes) {
     if (group.runs.length >= threshold) make('batchable-write', group, group.runs)
   }
   for (const runs of duplicateRuns(judged, flagged, threshold)) {
-    make('duplicate', { runs, blame: blame((runs[0] as QueryRecord).stack) }, runs)
+    make('duplicate', new Group(runs), runs)
   }
 
   const rank = (k: FindingKind): number => FINDING_KINDS.indexOf(k)
@@ -130,6 +141,22 @@ export function analyze(records: readonly QueryRecord[], options: AnalyzeOptions
     .map(({ finding }) => finding)
     .sort((a, b) => b.count - a.count || rank(a.kind) - rank(b.kind) || a.sql.localeCompare(b.sql))
   return Object.freeze({ scope, queryCount: records.length, findings: Object.freeze(kept), threshold })
+}
+
+/** Runs of one shape from one call site; the call site is resolved on first use. */
+class Group implements RunGroup {
+  readonly runs: QueryRecord[]
+  #blame: Blame | undefined
+
+  constructor(runs: QueryRecord[], known?: Blame) {
+    this.runs = runs
+    this.#blame = known
+  }
+
+  get blame(): Blame {
+    this.#blame ??= blame((this.runs[0] as QueryRecord).stack)
+    return this.#blame
+  }
 }
 
 /*
