@@ -29,6 +29,11 @@ export function allowNPlusOne<T>(fn: () => T): T {
 /**
  * True when the caller runs inside {@link allowNPlusOne}. Query listeners run in the statement's own async
  * context, so a listener can record it per event.
+ *
+ * ### Examples
+ * ```ts
+ * observe(db, (e) => log.push({ sql: e.sql, allowed: isNPlusOneAllowed() }))
+ * ```
  */
 export function isNPlusOneAllowed(): boolean {
   return storage.getStore() === true

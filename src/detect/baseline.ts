@@ -42,7 +42,15 @@ function entryParts(finding: Finding, cwd: string): Omit<BaselineEntry, 'key'> {
   return { kind: finding.kind, file, function: functionLabel(finding.stack, site), fingerprint: finding.fingerprint, sql: finding.sql, count: finding.count }
 }
 
-/** The keys recorded in a baseline file; an empty set when the file does not exist. */
+/**
+ * The keys recorded in a baseline file; an empty set when the file does not exist. Throws a `DbperfError`
+ * when the file is not a baseline.
+ *
+ * ### Examples
+ * ```ts
+ * const known = readBaseline('.dbperf-baseline.json')
+ * ```
+ */
 export function readBaseline(file: string): Set<string> {
   if (!existsSync(file)) return new Set()
   let parsed: unknown
@@ -60,7 +68,12 @@ export function readBaseline(file: string): Set<string> {
 
 /**
  * Writes `findings` as the new baseline (sorted, one entry per key, counts summed), atomically: a crash
- * mid-write leaves the old file.
+ * mid-write leaves the old file. Returns the number of entries.
+ *
+ * ### Examples
+ * ```ts
+ * writeBaseline('.dbperf-baseline.json', report.findings)
+ * ```
  */
 export function writeBaseline(file: string, findings: readonly Finding[], cwd: string = process.cwd()): number {
   const byKey = new Map<string, BaselineEntry>()

@@ -44,7 +44,13 @@ export interface CheckResult {
 /**
  * Judges query logs: every unit of work with the same analyzer as `detectNPlusOne`, then the findings
  * merged by their baseline key (one loop reached from thirty tests is one finding seen in thirty units),
- * most runs first.
+ * most runs first. `dbperf check` is this plus output.
+ *
+ * ### Examples
+ * ```ts
+ * const result = await checkQueryLogs(['queries.jsonl'], { baseline: '.dbperf-baseline.json' })
+ * if (result.fresh.length > 0) process.exitCode = 1
+ * ```
  */
 export async function checkQueryLogs(files: readonly string[], options: CheckLogsOptions = {}): Promise<CheckResult> {
   const cwd = options.cwd ?? process.cwd()

@@ -23,6 +23,13 @@ export interface TestContextLike {
  * `NPlusOneError` (the readable report) when it has findings of the failing kinds that are not in the
  * baseline. A test tagged `allow-n+1`, a test that called `allowNPlusOneInTest()`, and statements run in
  * `allowNPlusOne()` are exempt; a test that already failed is not judged again.
+ *
+ * ### Examples
+ * ```ts
+ * // a setup file of your own, instead of dbperf/vitest/setup
+ * import { aroundEach } from 'vitest'
+ * aroundEach(checkTest)
+ * ```
  */
 export async function checkTest(runTest: () => Promise<void>, context: TestContextLike): Promise<void> {
   const settings = checkSettings()
