@@ -201,35 +201,58 @@ function loaderMisuse(runs: readonly QueryRecord[], writes: ReadonlyArray<{ inde
  * repeated statement, each at least `threshold` long.
  */
 function duplicateRuns(records: readonly QueryRecord[], flagged: ReadonlySet<QueryRecord>, threshold: number): QueryRecord[][] {
-  const open = new Map<string, { runs: QueryRecord[]; tables: readonly string[] | undefined }>()
+  interface Entry {
+    readonly key: string
+    readonly runs: QueryRecord[]
+  }
+  const open = new Map<string, Entry>()
+  // Open entries by the tables they read, filled in when a write comes (tables are read from the SQL once
+  // per entry), so a long run of writes costs one lookup each rather than a pass over every open read.
+  const byTable = new Map<string, Set<Entry>>()
+  let unindexed: Entry[] = []
   const writeTables = new Map<string, string | undefined>()
   const done = new Map<string, QueryRecord[]>()
-  const settle = (key: string, runs: QueryRecord[]): void => {
-    if (runs.length < 2) return
-    const list = done.get(key)
-    if (list) list.push(...runs)
-    else done.set(key, runs)
+  const settle = (entry: Entry): void => {
+    if (open.get(entry.key) !== entry) return
+    open.delete(entry.key)
+    if (entry.runs.length < 2) return
+    const list = done.get(entry.key)
+    if (list) list.push(...entry.runs)
+    else done.set(entry.key, entry.runs)
   }
   for (const r of records) {
     if (r.kind !== 'select') {
       if (!writeTables.has(r.fingerprint)) writeTables.set(r.fingerprint, writeTable(r.rawSql ?? r.sql, r.dialect))
       const written = writeTables.get(r.fingerprint)
-      for (const [key, entry] of open) {
+      if (written === undefined) {
+        for (const entry of [...open.values()]) settle(entry)
+        byTable.clear()
+        unindexed = []
+        continue
+      }
+      for (const entry of unindexed) {
         const head = entry.runs[0] as QueryRecord
-        entry.tables ??= tablesOf(head.rawSql ?? head.sql, head.dialect)
-        if (written === undefined || entry.tables.includes(written)) {
-          settle(key, entry.runs)
-          open.delete(key)
+        for (const table of tablesOf(head.rawSql ?? head.sql, head.dialect)) {
+          let set = byTable.get(table)
+          if (!set) byTable.set(table, (set = new Set()))
+          set.add(entry)
         }
       }
+      unindexed = []
+      for (const entry of byTable.get(written) ?? []) settle(entry)
+      byTable.delete(written)
       continue
     }
     if (flagged.has(r)) continue
     const key = `${r.fingerprint}\u0000${r.values}`
     const entry = open.get(key)
     if (entry) entry.runs.push(r)
-    else open.set(key, { runs: [r], tables: undefined })
+    else {
+      const fresh: Entry = { key, runs: [r] }
+      open.set(key, fresh)
+      unindexed.push(fresh)
+    }
   }
-  for (const [key, entry] of open) settle(key, entry.runs)
+  for (const entry of [...open.values()]) settle(entry)
   return [...done.values()].filter((runs) => runs.length >= threshold)
 }

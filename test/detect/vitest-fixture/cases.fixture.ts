@@ -4,7 +4,7 @@ import path from 'node:path'
 import type { Kysely } from 'kysely'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { detectNPlusOne } from '../../../src/detect/index.js'
-import { createDb } from '../../../src/index.js'
+import { createDb, currentScope } from '../../../src/index.js'
 import { allowNPlusOne, allowNPlusOneInTest } from '../../../src/vitest/index.js'
 
 interface DB {
@@ -33,10 +33,13 @@ it('fails on an N+1', async () => {
 })
 
 it('passes a clean test', async () => {
+  expect(currentScope()?.name).toBe('test: passes a clean test')
   await db.selectFrom('users').selectAll().where('id', 'in', [1, 2, 3]).execute()
 })
 
 it('passes a test tagged allow-n+1', { tags: ['allow-n+1'] }, async () => {
+  // A tagged test runs exactly as without the setup: no scope, nothing observed.
+  expect(currentScope()).toBeUndefined()
   await loop()
 })
 
