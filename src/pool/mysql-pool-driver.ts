@@ -18,17 +18,17 @@ export interface MysqlRawConnection {
 }
 type CreateConnection = (config: Record<string, unknown>) => MysqlRawConnection
 
-// Transaction boundaries, tracked from the statements themselves: mysql2 does not expose the server's
-// in-transaction flag. `rollback to savepoint` does not end the transaction.
-const TRANSACTION_START = /^\s*(?:begin|start\s+transaction|xa\s+start)\b/i
-const TRANSACTION_END = /^\s*(?:commit|rollback(?!\s+(?:work\s+)?to\b))/i
-// Statements that leave state in the session for the next borrower (mysql2 #934): session variables, user
-// variables (`SET @x`, `@x :=`, `INTO @x`; reading `@x` or `@@var` changes nothing), temporary tables,
-// table locks, named locks, prepared statements. `SET TRANSACTION` only shapes
-// the next transaction, which Kysely's own `begin` follows at once.
-const SESSION_CHANGE = /^\s*(?:set\s+(?!transaction\b)|lock\s|create\s+temporary\b|prepare\b|handler\b)|\bget_lock\s*\(|@[\w$]+\s*:=|\binto\s+@/i
-// `USE other_db` changes the default database, which COM_RESET_CONNECTION keeps: such a connection is closed.
-const CHANGE_DATABASE = /^\s*use\s/i
+// What a statement does to the session, from its first words, in one anchored match (most statements fail
+// it at the first letters): 1 starts a transaction, 2 ends one (`rollback to savepoint` does not), 3 changes
+// the default database (`USE`, which COM_RESET_CONNECTION keeps: such a connection is closed instead), 4 leaves
+// state for the next borrower (mysql2 #934): session variables, temporary tables, table locks, prepared
+// statements. `SET TRANSACTION` only shapes the next transaction, which Kysely's own `begin` follows at once.
+// mysql2 does not expose the server's in-transaction flag, hence reading the statements.
+const STATEMENT =
+  /^\s*(?:(begin|start\s+transaction|xa\s+start)\b|(commit|rollback(?!\s+(?:work\s+)?to\b))\b|(use)\s|(set\s+(?!transaction\b)|lock\s|create\s+temporary\b|prepare\b|handler\b))/i
+// Session state set from inside any statement: named locks and user variables (`@x :=`, `INTO @x`; reading
+// `@x` or `@@var` changes nothing).
+const SESSION_FUNCTION = /get_lock\s*\(|@[\w$]+\s*:=|\binto\s+@/i
 
 /** Opens, checks and closes mysql2 connections for the pool; holds `createConnection` once loaded. */
 class MysqlConnectionFactory implements ConnectionFactory<MysqlRawConnection> {
@@ -167,10 +167,14 @@ class MysqlConnection implements PoolConnection<MysqlRawConnection> {
 
   #track(sql: unknown): void {
     if (typeof sql !== 'string') return
-    if (TRANSACTION_START.test(sql)) this.#inTransaction = true
-    else if (TRANSACTION_END.test(sql)) this.#inTransaction = false
-    else if (CHANGE_DATABASE.test(sql)) this.#databaseChanged = true
-    if (SESSION_CHANGE.test(sql)) this.#sessionChanged = true
+    const m = STATEMENT.exec(sql)
+    if (m) {
+      if (m[1] !== undefined) this.#inTransaction = true
+      else if (m[2] !== undefined) this.#inTransaction = false
+      else if (m[3] !== undefined) this.#databaseChanged = true
+      else this.#sessionChanged = true
+    }
+    if (!this.#sessionChanged && SESSION_FUNCTION.test(sql)) this.#sessionChanged = true
   }
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
