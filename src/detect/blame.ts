@@ -7,7 +7,7 @@ import { isInLoop } from './source-loops.js'
  * The blamed frame is the innermost application frame whose position is inside a loop of its own function
  * (see `source-loops.ts`): for `findUser(id)` (helpers.ts) called from `for (const p of posts)` (service.ts)
  * that is the service.ts line, not the helper, because the helper's line is not in a loop. Runs are the
- * same call site when they have the same blamed frame (file, line and column); what happens outside it
+ * same call site when they have the same blamed frame (file and line); what happens outside it
  * (who called the looping function) does not split them, because one fix at that line removes them all.
  *
  * When no frame is in a loop (a callback fired per item by an emitter, recursion without a loop, or a
@@ -45,11 +45,13 @@ function frameInLoop(frame: CallSite): boolean {
 export function blame(stack: readonly CallSite[]): Blame {
   for (let i = 0; i < stack.length; i++) {
     const frame = stack[i] as CallSite
-    if (frameInLoop(frame)) return { site: frame, siteIndex: i, inLoop: true, key: `L ${frame.file}:${frame.line}:${frame.column}` }
+    // By line, not column: the same loop line shows the column of the call when its function runs
+    // synchronously and the column of the `await` when it was resumed, depending on the iteration.
+    if (frameInLoop(frame)) return { site: frame, siteIndex: i, inLoop: true, key: `L ${frame.file}:${frame.line}` }
   }
   const first = stack[0]
   if (!first) return { site: undefined, siteIndex: -1, inLoop: false, key: 'none' }
-  let key = `S ${first.file}:${first.line}:${first.column}`
+  let key = `S ${first.file}:${first.line}`
   let last = ''
   for (let i = 1; i < stack.length; i++) {
     const f = stack[i] as CallSite

@@ -6,7 +6,7 @@ import { eachDialect, OBSERVER_ON, openTestDb, type TestDb } from '../harness/da
 import { findUser } from './fixtures/helpers.js'
 import { helpersFile, siteOf } from './fixtures/lines.js'
 import { createShop, ORDERS, ITEMS_PER_ORDER, POSTS, type ShopDB } from './fixtures/schema.js'
-import { authorsAndReviewers, feedWithAuthors, feedWithLiterals, ordersReport, profilePage } from './fixtures/service.js'
+import { authorsAndReviewers, feedWithAuthors, feedWithLiterals, mixedFrames, ordersReport, profilePage } from './fixtures/service.js'
 import { serviceFile } from './fixtures/lines.js'
 
 const at = (f: Finding | undefined): string | undefined => (f?.callSite ? `${f.callSite.file}:${f.callSite.line}` : undefined)
@@ -93,6 +93,11 @@ describe.runIf(OBSERVER_ON)('N+1 detection', () => {
           ['n+1', 3, siteOf(serviceFile, 'secondLoop')],
         ].sort(),
       )
+    })
+
+    it('keeps one loop one finding when its frame is sometimes resumed after an await (async vs sync frames)', async () => {
+      const report = await detectNPlusOne(t.db, () => mixedFrames(t.db, [1, 2, 3, 4, 5, 6]))
+      expect(report.findings.map((f) => [f.kind, f.count, at(f)])).toEqual([['n+1', 6, siteOf(serviceFile, 'mixedLoop')]])
     })
 
     it('flags each of two concurrent workloads with only its own queries', async () => {
