@@ -3,7 +3,7 @@ import { type ObserverHub, requireHub } from '../observe/observer-hub.js'
 import { currentScope, type Scope, withScope } from '../observe/scope.js'
 import { isNPlusOneAllowed } from './allow.js'
 import { type QueryRecord, recordFromEvent } from './query-record.js'
-import { claimScope } from './unit-collector.js'
+import { claimScope, MAX_RECORDS_PER_UNIT } from './unit-collector.js'
 
 /** What {@link collectInScope} returns: the workload's result and the statements it ran, in completion order. */
 export interface Collected<T> {
@@ -31,7 +31,7 @@ export async function collectInScope<T>(dbs: unknown, name: string, caller: stri
     if (scope === undefined || event.scope === undefined) return
     for (let s: Scope | undefined = event.scope; s !== undefined; s = s.parent) {
       if (s === scope) {
-        records.push(recordFromEvent(event, records.length, isNPlusOneAllowed()))
+        if (records.length < MAX_RECORDS_PER_UNIT) records.push(recordFromEvent(event, records.length, isNPlusOneAllowed()))
         return
       }
     }

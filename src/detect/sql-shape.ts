@@ -110,6 +110,23 @@ export function writeTable(sql: string, dialect: SqlDialect): string | undefined
   return undefined
 }
 
+/** The column of the first `where <column> = …` / `in (…)` of a write: the key of an UPDATE or DELETE. */
+export function writeKey(sql: string, dialect: SqlDialect): string | undefined {
+  const tokens = tokenize(sql, dialect)
+  const words = tokens.map((t) => (t.kind === 'word' ? t.text.toLowerCase() : t.text))
+  const where = topLevelIndex(words, 'where')
+  if (where < 0) return undefined
+  const i = words[where + 2] === '.' ? where + 3 : where + 1
+  const column = tokens[i]
+  const op = words[i + 1]
+  return column && (column.kind === 'word' || column.kind === 'identifier') && (op === '=' || op === 'in') ? unquote(column) : undefined
+}
+
+/** True for an INSERT that resolves conflicts (`on conflict`, `on duplicate key update`, `insert or replace`, `replace`). */
+export function isUpsert(sql: string): boolean {
+  return /\bon\s+conflict\b|\bon\s+duplicate\s+key\b|^\s*(insert\s+or\s+replace|replace)\b/i.test(sql)
+}
+
 /** The tables a statement names after `from`, `join`, `into` or `update`. */
 export function tablesOf(sql: string, dialect: SqlDialect): string[] {
   const tokens = tokenize(sql, dialect)

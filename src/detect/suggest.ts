@@ -1,6 +1,6 @@
 import type { SqlDialect } from '../fingerprint/fingerprinter.js'
 import type { FindingKind } from './finding.js'
-import { keyLookup, writeTable } from './sql-shape.js'
+import { isUpsert, keyLookup, writeKey, writeTable } from './sql-shape.js'
 
 /** What the suggestion needs to know about a finding's runs. */
 export interface SuggestionInput {
@@ -32,9 +32,18 @@ export function suggest(input: SuggestionInput): string {
       return `the same statement with the same parameters ran ${input.count} times: run it once and reuse the result (hoist it out of the loop, or load it through a loader from 'dbperf/loader', whose per-request cache answers repeats)`
     case 'batchable-write': {
       const table = writeTable(input.sql, input.dialect)
-      const helper = input.statement === 'insert' ? 'insertMany' : input.statement === 'update' ? 'updateMany' : 'deleteMany'
-      const args = input.statement === 'delete' ? 'keys' : 'rows'
-      return `collect the ${args} and write them in one go: ${helper}(db, ${table === undefined ? "'<table>'" : q(table)}, ${args}) from 'dbperf/bulk' (${input.count} statements become one per chunk)`
+      const t = table === undefined ? "'<table>'" : q(table)
+      const key = writeKey(input.sql, input.dialect)
+      const k = `{ key: ${key === undefined ? "'<key column>'" : q(key)} }`
+      const call =
+        input.statement === 'insert'
+          ? isUpsert(input.sql)
+            ? `upsertMany(db, ${t}, rows, { conflict: ['<unique column>'] })`
+            : `insertMany(db, ${t}, rows)`
+          : input.statement === 'update'
+            ? `updateMany(db, ${t}, rows, ${k})`
+            : `deleteMany(db, ${t}, keys, ${k})`
+      return `collect the ${input.statement === 'delete' ? 'keys' : 'rows'} and write them in one go: ${call} from 'dbperf/bulk' (${input.count} statements become one per chunk)`
     }
   }
 }

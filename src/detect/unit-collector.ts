@@ -27,6 +27,12 @@ interface OpenUnit extends Unit {
   readonly claims: boolean
 }
 
+/**
+ * Statements kept per unit. A test or request that runs more only has its first ones judged: far more than
+ * any N+1 needs to show, and it bounds the memory a runaway loop can pin (each record holds its event).
+ */
+export const MAX_RECORDS_PER_UNIT = 100_000
+
 const units = new Map<Scope, OpenUnit>()
 const claimed = new WeakSet<Scope>()
 let stopObserving: (() => void) | undefined
@@ -35,7 +41,7 @@ function route(event: QueryEvent): void {
   for (let s: Scope | undefined = event.scope; s !== undefined; s = s.parent) {
     const unit = units.get(s)
     if (unit) {
-      unit.records.push(recordFromEvent(event, unit.records.length, isNPlusOneAllowed()))
+      if (unit.records.length < MAX_RECORDS_PER_UNIT) unit.records.push(recordFromEvent(event, unit.records.length, isNPlusOneAllowed()))
       if (unit.claims) return
     } else if (claimed.has(s)) {
       return

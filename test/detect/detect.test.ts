@@ -168,10 +168,15 @@ describe.runIf(OBSERVER_ON)('N+1 detection', () => {
     it('flags row-at-a-time writes as batchable, pointing at the bulk helpers', async () => {
       const report = await detectNPlusOne(t.db, async () => {
         for (let i = 0; i < 4; i++) await t.db.insertInto('products').values({ id: 100 + i, name: `new ${i}` }).execute()
+        for (let i = 0; i < 3; i++) await t.db.updateTable('products').set({ name: `renamed ${i}` }).where('id', '=', 100 + i).execute()
         await t.db.deleteFrom('products').where('id', '>=', 100).execute()
       })
-      expect(report.findings.map((f) => [f.kind, f.count])).toEqual([['batchable-write', 4]])
+      expect(report.findings.map((f) => [f.kind, f.count])).toEqual([
+        ['batchable-write', 4],
+        ['batchable-write', 3],
+      ])
       expect(report.findings[0]?.suggestion).toContain("insertMany(db, 'products', rows) from 'dbperf/bulk'")
+      expect(report.findings[1]?.suggestion).toContain("updateMany(db, 'products', rows, { key: 'id' }) from 'dbperf/bulk'")
     })
 
     it('never flags catalogue queries or loops of raw catalogue lookups', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { keyLookup, tablesOf, writeTable } from '../../src/detect/sql-shape.js'
+import { isUpsert, keyLookup, tablesOf, writeKey, writeTable } from '../../src/detect/sql-shape.js'
 import { batchKeyCount, pageInfo } from '../../src/detect/value-slots.js'
 
 describe('reading a statement for the fix', () => {
@@ -28,6 +28,12 @@ describe('reading a statement for the fix', () => {
     expect(writeTable('insert into "comments" ("id") values ($1)', 'postgres')).toBe('comments')
     expect(writeTable('update `users` set `name` = ? where `id` = ?', 'mysql')).toBe('users')
     expect(writeTable('delete from "main"."posts" where "id" = ?', 'sqlite')).toBe('posts')
+    expect(writeKey('update "users" set "name" = $1 where "id" = $2', 'postgres')).toBe('id')
+    expect(writeKey('delete from `sessions` where `user_id` in (?, ?)', 'mysql')).toBe('user_id')
+    expect(writeKey('delete from sessions', 'sqlite')).toBeUndefined()
+    expect(isUpsert('insert into t (a) values ($1) on conflict (a) do nothing')).toBe(true)
+    expect(isUpsert('insert into t (a) values (?) on duplicate key update a = values(a)')).toBe(true)
+    expect(isUpsert('insert into t (a) values (?)')).toBe(false)
     expect(tablesOf('select * from "users" inner join "posts" on "posts"."author_id" = "users"."id"', 'postgres')).toEqual(['users', 'posts'])
   })
 })
