@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { checkCommand } from '../../src/cli/commands/check.js'
 import type { CliIo } from '../../src/cli/command.js'
 import { allowNPlusOne } from '../../src/detect/index.js'
-import { attachQueryLog } from '../../src/detect/query-log.js'
+import { attachQueryLog, attachQueryLogFromEnv } from '../../src/detect/query-log.js'
 import { withScope } from '../../src/index.js'
 import { createLoaders } from '../../src/loader/index.js'
 import { eachDialect, OBSERVER_ON, openTestDb, type TestDb } from '../harness/databases.js'
@@ -118,6 +118,20 @@ describe.runIf(OBSERVER_ON)('query log and dbperf check', () => {
       expect(again.out).toMatch(/dbperf check: 2 new findings \(6 units of work, \d+ statements, 1 known in the baseline\)/)
       expect(again.out).toContain(`${relService}:${lineOf(serviceFile, 'firstLoop')}:`)
       expect(again.out).not.toContain(`${relService}:${lineOf(serviceFile, 'feedLoop')}:`)
+    })
+
+    it('attaches from the environment (DBPERF_LOG, DBPERF_LOG_PARAMS), and flushes on destroy', async () => {
+      expect(attachQueryLogFromEnv(t.db, {})).toBeUndefined()
+      const file = path.join(dir, 'env.jsonl')
+      const db = t.open<ShopDB>()
+      const log = attachQueryLogFromEnv(db, { DBPERF_LOG: file, DBPERF_LOG_PARAMS: '1' })
+      expect(log?.path).toBe(file)
+      await withScope('script', () => findUser(db, 3))
+      if (dialect !== 'pglite') await db.destroy() // flushes; PGlite's open() hands back the shared handle
+      else log?.flush()
+      const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { root: string; params: unknown[] })
+      expect(lines.map((l) => [l.root, l.params])).toEqual([['script', [3]]])
+      log?.detach()
     })
 
     it('explains usage mistakes and unreadable logs', async () => {
