@@ -1,11 +1,12 @@
 import { sql } from 'kysely'
 import type { Insertable, Kysely } from 'kysely'
 
+import { insertMany } from '../bulk/index.js'
 import { DbperfError, describeValue } from '../errors.js'
 import { createRandom, deriveSeed } from './random.js'
 import type { Random } from './random.js'
 import { formatTimestamp, schemaDialect } from './schema.js'
-import type { CommentsTable, DB, PostsTable, PostTagsTable, SchemaDialect, TagsTable, UsersTable } from './schema.js'
+import type { CommentsTable, DB, PostsTable, PostTagsTable, TagsTable, UsersTable } from './schema.js'
 
 /** A table of the demo schema. */
 export type DemoTable = 'users' | 'tags' | 'posts' | 'post_tags' | 'comments'
@@ -50,14 +51,9 @@ export interface DemoData {
 }
 
 /**
- * The most bind parameters one statement may carry: PostgreSQL's wire protocol counts them in 16 bits, MySQL's
- * prepared statements likewise, and SQLite's default `SQLITE_MAX_VARIABLE_NUMBER` is 32,766 since 3.32.
- */
-const MAX_PARAMETERS: Readonly<Record<SchemaDialect, number>> = { postgres: 65_535, mysql: 65_535, sqlite: 32_766 }
-
-/**
  * Fills freshly migrated, empty demo tables with deterministic fake blog data, one transaction per table,
- * in multi-row INSERTs as large as each database's bind-parameter limit allows. Ids are explicit so foreign
+ * through `insertMany` (dbperf/bulk): COPY on PostgreSQL, LOAD DATA on MySQL/MariaDB, one prepared statement
+ * on SQLite, unnest on PGlite. Ids are explicit so foreign
  * keys are the same everywhere; on PostgreSQL the identity sequences are moved past them afterwards, so later
  * inserts without an id work. Ends with ANALYZE, so the planner knows the data. The tables must be empty.
  *
@@ -75,9 +71,8 @@ export async function seedDemo(db: Kysely<DB>, options: SeedDemoOptions = {}): P
   const started = performance.now()
   const dialect = schemaDialect(db)
   const data = generateDemoData(options)
-  const limit = MAX_PARAMETERS[dialect]
 
-  for (const table of SEED_ORDER) await insertTable(db, table, data[table], limit, options.onProgress)
+  for (const table of SEED_ORDER) await insertTable(db, table, data[table], options.onProgress)
 
   if (dialect === 'postgres') {
     for (const table of ['users', 'tags', 'posts', 'comments'] as const) {
@@ -100,50 +95,13 @@ export async function seedDemo(db: Kysely<DB>, options: SeedDemoOptions = {}): P
   return Object.freeze({ rows, durationMs: performance.now() - started })
 }
 
-async function insertTable<T extends DemoTable>(
-  db: Kysely<DB>,
-  table: T,
-  rows: readonly Insertable<DB[T]>[],
-  maxParameters: number,
-  onProgress: SeedDemoOptions['onProgress'],
-): Promise<void> {
-  const columns = Object.keys(rows[0] ?? {}).length || 1
-  const run = async (trx: Kysely<DB>): Promise<void> => {
-    let inserted = 0
-    for (const chunk of chunks(rows, Math.floor(maxParameters / columns), MAX_STATEMENT_BYTES)) {
-      // The generic table type defeats Kysely's per-table value inference; `rows` is typed by the caller.
-      await trx.insertInto(table).values(chunk as never).execute()
-      inserted += chunk.length
-      onProgress?.({ table, inserted, total: rows.length })
-    }
-  }
-  // A caller's transaction is used as it is: Kysely cannot nest transactions.
-  if (db.isTransaction) await run(db)
-  else await db.transaction().execute(run)
-}
-
-/**
- * A budget for the text of one statement. Kysely's MySQL driver interpolates parameters on the client, so a
- * statement travels as one packet and must stay under `max_allowed_packet` (4 MiB by default on MySQL 5.7,
- * 16 MiB on MariaDB); 2 MiB leaves room for escaping. Smaller statements cost nothing measurable here.
- */
-const MAX_STATEMENT_BYTES = 2 * 1024 * 1024
-
-/** Splits rows into runs of at most `maxRows` rows and about `maxBytes` bytes of values (at least one row). */
-function* chunks<T extends object>(rows: readonly T[], maxRows: number, maxBytes: number): Generator<T[]> {
-  let start = 0
-  let bytes = 0
-  for (let i = 0; i < rows.length; i++) {
-    let size = 0
-    for (const value of Object.values(rows[i] as T)) size += typeof value === 'string' ? value.length + 3 : 8
-    if (i > start && (i - start >= maxRows || bytes + size > maxBytes)) {
-      yield rows.slice(start, i)
-      start = i
-      bytes = 0
-    }
-    bytes += size
-  }
-  if (start < rows.length) yield rows.slice(start)
+async function insertTable<T extends DemoTable>(db: Kysely<DB>, table: T, rows: readonly Insertable<DB[T]>[], onProgress: SeedDemoOptions['onProgress']): Promise<void> {
+  // insertMany takes the database's own bulk path (PostgreSQL COPY, MySQL/MariaDB LOAD DATA when the server
+  // allows it, SQLite one prepared statement), sized to the parameter and packet limits, in one transaction
+  // per table (a savepoint inside a caller's transaction).
+  await insertMany(db, table, rows as Iterable<Insertable<DB[T]>>, {
+    onProgress: (p) => onProgress?.({ table, inserted: p.rows, total: rows.length }),
+  })
 }
 
 /** Validates the options and returns the scale and seed with defaults applied. */
