@@ -124,6 +124,12 @@ eachDialect('bulk abuse', (dialect) => {
     expect(await message(deleteMany(t.db, 'people', asAny([1, null]), { key: 'id' }))).toContain('row 1, column "id": a key cannot be null')
     expect(await message((insertMany as any)({}, 'people', rows))).toBe('insertMany(db, table, rows) needs a Kysely instance (or transaction) as db, but got: an object (Object)')
     expect(await message(insertMany(t.db, asAny(''), rows))).toBe('insertMany(db, table, rows) needs the table name as a non-empty string, but got: ""')
+    if (dialect === 'postgres') {
+      expect(await message(insertMany(t.db, 'people', rows, { strategy: 'copy', returning: ['id'] }))).toBe(
+        `strategy 'copy' cannot be used here: COPY cannot return rows (returning was asked for); use 'unnest' or 'auto'`,
+      )
+    }
+    if (dialect === 'pglite') expect(await message(insertMany(t.db, 'people', rows, { strategy: 'copy' }))).toMatch(/it needs the pg driver \(this handle uses pglite\)/)
     const wrong = dialect === 'mysql' ? 'copy' : 'load-data'
     expect(await message(insertMany(t.db, 'people', rows, { strategy: wrong }))).toMatch(new RegExp(`strategy '${wrong}'.*use 'auto'`))
   })
