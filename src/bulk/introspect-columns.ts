@@ -67,7 +67,8 @@ async function load(db: Kysely<any>, dialect: SqlDialect, table: string): Promis
         order by a.attnum`.execute(plain)
       columns = rows.map((r) => ({
         name: r.name,
-        sqlType: r.sql_type,
+        // `bit` without a length means bit(1), which would reject '101' before the column's bit(3) sees it.
+        sqlType: r.typname === 'bit' ? 'bit varying' : r.typname === '_bit' ? 'bit varying[]' : r.sql_type,
         kind: r.typname === 'json' || r.typname === 'jsonb' ? 'json' : r.typname === 'bytea' ? 'binary' : r.typcategory === 'A' ? 'array' : r.typname === 'bool' ? 'boolean' : 'other',
         generated: r.generated !== '' && r.generated !== undefined,
       }))

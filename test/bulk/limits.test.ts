@@ -42,6 +42,16 @@ eachDialect('bulk limits', (dialect) => {
     expect(Number(back[0]!.len)).toBe(rows.reduce((s, r) => s + r.body.length, 0))
   })
 
+  it.runIf(dialect === 'postgres' || dialect === 'pglite')('casts unnest parameters without a length, so lengths are checked, not truncated', async () => {
+    await sql`create table typed (id integer primary key, code varchar(3), flags bit(3), amount numeric(6, 2))`.execute(t.db)
+    await insertMany(t.db, 'typed', [{ id: 1, code: 'abc', flags: '101', amount: '12.345' }], { strategy: 'unnest' })
+    const { rows } = await sql<{ code: string; flags: string; amount: string }>`select code, flags::text as flags, amount::text as amount from typed`.execute(t.db)
+    expect(rows).toEqual([{ code: 'abc', flags: '101', amount: '12.35' }])
+    const e = (await insertMany(t.db, 'typed', [{ id: 2, code: 'abcd', flags: '101', amount: '1' }], { strategy: 'unnest' }).catch((x: unknown) => x)) as BulkError
+    expect(e).toBeInstanceOf(BulkError)
+    expect(e.message).toMatch(/too long for type character varying\(3\)/)
+  })
+
   it('updates through unnest/VALUES/prepared with a composite key', async () => {
     await sql`create table pairs (a integer not null, b varchar(10) not null, v integer, primary key (a, b))`.execute(t.db)
     await insertMany(t.db, 'pairs', [{ a: 1, b: 'x', v: 0 }, { a: 1, b: 'y', v: 0 }, { a: 2, b: 'x', v: 0 }])
