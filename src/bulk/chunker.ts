@@ -96,6 +96,11 @@ export class RowSource {
     }
   }
 
+  /** True for an async iterable: its rows exist only while a chunk holds them. */
+  get isAsync(): boolean {
+    return this.#async !== undefined
+  }
+
   /** The first item without consuming it, or `undefined` when the input is empty. */
   async peek(): Promise<{ item: unknown } | undefined> {
     if (!this.#peeked && !this.#done) {
