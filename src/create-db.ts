@@ -5,6 +5,8 @@ import { createMysqlDialect, splitMysqlDriverOptions } from './dialects/mysql-di
 import { createPgliteDialect } from './dialects/pglite-dialect.js'
 import { createPostgresDialect, splitPgDriverOptions } from './dialects/postgres-dialect.js'
 import { createSqliteDialect } from './dialects/sqlite-dialect.js'
+import { attachQueryLogFromEnv } from './detect/query-log.js'
+import { attachDevMode, type DevMode, type DevModeOptions } from './explain/dev-mode.js'
 import { observeDialect } from './observe/observed-dialect.js'
 import { type PoolOptions, resolvePoolOptions } from './pool/pool-options.js'
 import { startPool } from './pool/pool-registry.js'
@@ -32,9 +34,22 @@ export interface CreateDbOptions {
    * useful to prove that observation changes nothing; `observe()` and everything built on it then throw.
    */
   readonly instrument?: boolean
+  /**
+   * Development mode (see `attachDevMode` in `dbperf/explain`): slow statements are explained once per shape
+   * and their findings logged with the call site; with `trackColumns`, columns fetched but never read are
+   * reported at the end of each outermost `withScope`. `true` uses the defaults (slow at 100 ms, explain
+   * on, no column tracking). Defaults to off. The returned handle is the one to use: column tracking is a
+   * plugin on it. `getDevMode(db)` reaches the running dev mode.
+   *
+   * ### Examples
+   * ```ts
+   * const db = createDb<DB>(url, { dev: { slowQueryMs: 50, trackColumns: true } })
+   * ```
+   */
+  readonly dev?: boolean | DevModeOptions
 }
 
-const OPTION_KEYS = new Set(['plugins', 'driverOptions', 'pool', 'instrument'])
+const OPTION_KEYS = new Set(['plugins', 'driverOptions', 'pool', 'instrument', 'dev'])
 
 /**
  * Opens a database and returns a `Kysely<DB>` whose every statement is observed (see `observe`).
@@ -67,7 +82,22 @@ export function createDb<DB>(urlOrConfig: string | DbConfig, options: CreateDbOp
     ...(options.plugins ? { plugins: [...options.plugins] } : {}),
   })
   startPool(db)
-  return db
+  if (options.instrument === false) return db
+  attachQueryLogFromEnv(db)
+  if (options.dev === undefined || options.dev === false) return db
+  const dev = attachDevMode(db, options.dev === true ? {} : options.dev)
+  devModes.set(dev.db, dev)
+  return dev.db
+}
+
+const devModes = new WeakMap<Kysely<any>, DevMode<any>>()
+
+/**
+ * The dev mode of a handle created with `createDb(url, { dev })`: wait for queued explains with `idle()`,
+ * report column usage so far with `flushColumns()`, or stop it with `detach()`. `undefined` otherwise.
+ */
+export function getDevMode<DB>(db: Kysely<DB>): DevMode<DB> | undefined {
+  return devModes.get(db) as DevMode<DB> | undefined
 }
 
 function createDialect(target: ConnectionTarget, driverOptions: Readonly<Record<string, unknown>>, pool: PoolOptions | undefined): Dialect {
@@ -104,6 +134,12 @@ function validateOptions(options: CreateDbOptions): void {
   }
   // Checked for every database, so a mistake shows up on SQLite in development, not first in production.
   resolvePoolOptions(options.pool)
+  if (options.dev !== undefined && typeof options.dev !== 'boolean' && (options.dev === null || typeof options.dev !== 'object')) {
+    throw new DbperfError('DBPERF_INVALID_OPTION', `createDb option "dev" must be true, false or dev mode options, but got: ${describeValue(options.dev)}`)
+  }
+  if (options.dev && options.instrument === false) {
+    throw new DbperfError('DBPERF_INVALID_OPTION', 'createDb options "dev" and "instrument: false" do not go together: dev mode reads the observed query path')
+  }
   if (options.instrument !== undefined && typeof options.instrument !== 'boolean') {
     throw new DbperfError('DBPERF_INVALID_OPTION', `createDb option "instrument" must be true or false, but got: ${describeValue(options.instrument)}`)
   }

@@ -6,12 +6,12 @@
  * that path; `fingerprint` gives statements their shape. Capabilities live in their own subpaths
  * (`dbperf/loader`, `dbperf/detect`, `dbperf/explain`, `dbperf/advise`, `dbperf/bulk`, `dbperf/pool`).
  */
-export { createDb, type CreateDbOptions } from './create-db.js'
+export { createDb, type CreateDbOptions, getDevMode } from './create-db.js'
 export { type DbConfig, redactUrl } from './dialects/connection-config.js'
 export { ConnectionError, DbperfError, type DbperfErrorCode } from './errors.js'
 export { type CallSite, formatCallSite } from './observe/call-site.js'
 export { observeDialect } from './observe/observed-dialect.js'
 export { type DatabaseInfo, getDatabaseInfo, observe, type ObserveOptions, type QueryListener } from './observe/observer-hub.js'
 export type { QueryEvent, QueryMode } from './observe/query-event.js'
-export { currentScope, isWithin, type Scope, withScope } from './observe/scope.js'
+export { currentScope, isWithin, onScopeEnd, type Scope, type ScopeEndListener, withScope } from './observe/scope.js'
 export { fingerprint, normalizeSql, type SqlDialect, statementKind } from './fingerprint/index.js'

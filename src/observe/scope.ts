@@ -45,7 +45,42 @@ export function withScope<T>(name: string, fn: () => T): T {
     path: parent ? `${parent.path} > ${name}` : name,
     startedAt: Date.now(),
   })
-  return storage.run(scope, fn)
+  if (endListeners.length === 0) return storage.run(scope, fn)
+  let result: T
+  try {
+    result = storage.run(scope, fn)
+  } catch (error) {
+    notifyEnd(scope)
+    throw error
+  }
+  if (result instanceof Promise) return result.finally(() => notifyEnd(scope)) as T
+  notifyEnd(scope)
+  return result
+}
+
+/** Called when a {@link withScope} ends (its function returned, or its promise settled). */
+export type ScopeEndListener = (scope: Scope) => void
+let endListeners: ScopeEndListener[] = []
+
+/**
+ * Subscribes to the end of every scope, for capabilities that report per unit of work (dev mode's
+ * over-fetching report). Returns the unsubscribe function. With no subscriber, `withScope` adds nothing.
+ */
+export function onScopeEnd(listener: ScopeEndListener): () => void {
+  endListeners = [...endListeners, listener]
+  return () => {
+    endListeners = endListeners.filter((l) => l !== listener)
+  }
+}
+
+function notifyEnd(scope: Scope): void {
+  for (const listener of endListeners) {
+    try {
+      listener(scope)
+    } catch {
+      // A reporting bug must not turn the user's finished work into a failure.
+    }
+  }
 }
 
 /** The innermost scope the caller runs in, or `undefined` outside every {@link withScope}. */

@@ -145,7 +145,7 @@ eachDialect('observed query path', (dialect) => {
     expect(events[1]?.sql).toBe('select * from no_such_table_here')
   })
 
-  it.runIf(OBSERVER_ON)('carries the scope through await, Promise.all and transactions; concurrent scopes never mix', async () => {
+  it.runIf(OBSERVER_ON)('carries the scope through await, Promise.all and transactions; concurrent scopes never mix', { tags: ['allow-n+1'] }, async () => {
     const { events, stop } = record(t.db)
     const runRequest = (name: string, ids: number[]) =>
       withScope(name, async () => {
@@ -207,7 +207,7 @@ eachDialect('observed query path', (dialect) => {
     expect(events.map((e) => e.origin)).toEqual([{ kind: 'internal', name: 'catalogue' }, undefined])
   })
 
-  it.runIf(OBSERVER_ON && dialect !== 'pglite')('skips stack capture when no listener wants call sites', async () => {
+  it.runIf(OBSERVER_ON && dialect !== 'pglite')('skips stack capture when no listener wants call sites', { tags: ['allow-n+1'] }, async () => {
     // A handle of our own: the harness subscribes a listener that wants call sites to every handle it opens.
     const quiet = createDb<DB>(t.url)
     const seen: QueryEvent[] = []

@@ -49,7 +49,7 @@ describe('loader arguments (no database needed)', () => {
     expect(() => invalidateLoaders(db, '')).toThrow('invalidateLoaders(db, table) needs a table name, but got: ""')
   })
 
-  it('getLoaders outside withScope says so and names the fix', () => {
+  it('getLoaders outside withScope says so and names the fix', { tags: ['allow-n+1'] }, () => {
     const error = (() => {
       try {
         getLoaders(db)

@@ -154,11 +154,13 @@ eachDialect(
         await sleep(5)
       }
       expect(retiredAt).toHaveLength(6)
-      // Jitter shortens each lifetime by up to 10 %: retirements spread over [1800, 2000] ms, not one instant
-      // (coarse buckets, so a busy machine that fires two close timers in one turn does not fail the test).
+      // Jitter shortens each lifetime by up to 10 %: retirements spread over [1800, 2000] ms, not one instant.
+      // Six uniform draws over 200 ms span less than 40 ms with probability 0.2 %, while connections opened
+      // together without jitter would retire within a few milliseconds of each other. A loaded machine fires
+      // timers late and in clumps, so count only that the spread is real, not how many distinct instants.
       expect(Math.min(...retiredAt)).toBeGreaterThanOrEqual(1_780)
-      expect(Math.max(...retiredAt) - Math.min(...retiredAt)).toBeGreaterThanOrEqual(30)
-      expect(new Set(retiredAt.map((ms) => Math.round(ms / 10))).size).toBeGreaterThanOrEqual(3)
+      expect(Math.max(...retiredAt) - Math.min(...retiredAt)).toBeGreaterThanOrEqual(40)
+      expect(new Set(retiredAt.map((ms) => Math.round(ms / 10))).size).toBeGreaterThanOrEqual(2)
       await waitFor('min refilled after retirements', () => poolStats(db).size === 6)
 
       // A borrowed connection outlives its lifetime until it comes back.
