@@ -3,7 +3,7 @@ import { DbperfError, describeValue } from '../errors.js'
 /**
  * How rows reach the database. `'auto'` (the default) picks the fastest one that supports the options asked
  * for and reports its choice in {@link BulkResult.strategy}:
- * - `'copy'`: PostgreSQL `COPY … FROM STDIN` (pg only; no `returning`),
+ * - `'copy'`: PostgreSQL `COPY … FROM STDIN` (pg; on PGlite `COPY … FROM '/dev/blob'`; no `returning`),
  * - `'unnest'`: PostgreSQL `… SELECT FROM unnest($1::type[], …)`, one parameter per column, any row count,
  * - `'values'`: multi-row `VALUES`, chunked under the parameter and packet limits (every database),
  * - `'load-data'`: MySQL/MariaDB `LOAD DATA LOCAL INFILE` streamed from memory (server needs `local_infile`),

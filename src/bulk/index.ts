@@ -62,7 +62,7 @@ export interface DeleteManyOptions<DB, TB extends keyof DB, K extends ColumnOf<D
 export type UpdateRow<T, K extends keyof Selectable<T> & string> = Updateable<T> & { [P in K]: Selectable<T>[P] }
 
 /**
- * Inserts many rows. With `'auto'`: PostgreSQL COPY (unnest with `returning`, or on PGlite), MySQL/MariaDB
+ * Inserts many rows. With `'auto'`: PostgreSQL COPY (unnest with `returning`), MySQL/MariaDB
  * LOAD DATA LOCAL when the server allows it (else multi-row VALUES under `max_allowed_packet`), SQLite one
  * prepared statement. Every row must set the same columns. Resolves to the rows written, chunks, time and
  * the strategy used; a failure is a {@link BulkError} naming the chunk, row and column where known.

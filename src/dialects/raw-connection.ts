@@ -21,7 +21,8 @@ import { loadPeer } from './load-peer.js'
  * query options. So a driver command is sent by passing it as the `sql` of the *inner* (unobserved)
  * connection, and the statement is reported to the observers here, once, with its real SQL text, so the one
  * observed query path still sees it. better-sqlite3 offers no such door; its `Database` is found by a probe
- * (see {@link RawConnection.sqliteDatabase}).
+ * (see {@link RawConnection.sqliteDatabase}). dbperf's own PGlite connection holds its instance in a public
+ * field, for `COPY … FROM '/dev/blob'`.
  *
  * This file depends on three facts of the libraries it unwraps (checked by test/bulk): Kysely's connections
  * pass `sql` through as given, dbperf's observed connection exposes `inner`, `id` and `inTransaction`, and
@@ -36,6 +37,11 @@ export interface SqliteHandle {
 /** The slice of a better-sqlite3 `Statement` the bulk writer uses. */
 export interface SqliteStatement {
   run(...parameters: unknown[]): { changes: number }
+}
+
+/** The slice of a PGlite instance the bulk writer uses (`COPY … FROM '/dev/blob'` takes the data as a Blob). */
+export interface PgliteHandle {
+  query(sql: string, parameters?: unknown[], options?: { blob?: Blob }): Promise<{ affectedRows?: number }>
 }
 
 /** What the observed connection wrapper exposes (see src/observe/observed-driver.ts). */
@@ -66,6 +72,8 @@ export interface RawConnection {
   report(sql: string, parameters: readonly unknown[], startedAt: number, durationMs: number, affectedRows: number | undefined, error: unknown): void
   /** The better-sqlite3 `Database` behind a SQLite connection, or `undefined` when it cannot be reached. */
   sqliteDatabase(): Promise<SqliteHandle | undefined>
+  /** The PGlite instance behind dbperf's PGlite connection (a public field of it), or `undefined`. */
+  readonly pglite: PgliteHandle | undefined
 }
 
 /**
@@ -130,6 +138,7 @@ export function withRawConnection<T>(db: Kysely<any>, fn: (raw: RawConnection) =
         return inner.executeQuery({ ...CompiledQuery.raw('', []), sql: command as unknown as string })
       },
       sqliteDatabase: () => (driver === 'better-sqlite3' ? findSqliteDatabase(inner) : Promise.resolve(undefined)),
+      pglite: driver === 'pglite' ? (inner as unknown as { instance?: PgliteHandle }).instance : undefined,
     }
     return fn(raw)
   })

@@ -15,7 +15,7 @@ interface DB {
   people: Person
 }
 
-const AUTO_INSERT = { postgres: 'copy', pglite: 'unnest', mysql: 'load-data', sqlite: 'prepared' } as const
+const AUTO_INSERT = { postgres: 'copy', pglite: 'copy', mysql: 'load-data', sqlite: 'prepared' } as const
 
 const people = (n: number, from = 1): Person[] => Array.from({ length: n }, (_, i) => ({ id: from + i, email: `p${from + i}@x.io`, name: `P ${from + i}`, score: i }))
 
@@ -53,6 +53,7 @@ eachDialect('bulk operations', (dialect) => {
     expect(writes.reduce((n, e) => n + (e.affectedRows ?? 0), 0)).toBe(10)
     expect(writes.every((e) => e.inTransaction && e.error === undefined)).toBe(true)
     if (dialect === 'postgres') expect(writes[0]?.sql).toMatch(/^copy "people" \("id", "email", "name", "score"\) from stdin$/)
+    if (dialect === 'pglite') expect(writes[0]?.sql).toMatch(/^copy "people" \("id", "email", "name", "score"\) from '\/dev\/blob'$/)
     if (dialect === 'mysql') expect(writes[0]?.sql).toMatch(/^load data local infile/)
   })
 

@@ -6,7 +6,7 @@ import { eachDialect, openTestDb, type TestDb, type TestDialect } from '../harne
 /** Every strategy each database offers for inserts. */
 const STRATEGIES: Record<TestDialect, BulkStrategyName[]> = {
   postgres: ['copy', 'unnest', 'values'],
-  pglite: ['unnest', 'values'],
+  pglite: ['copy', 'unnest', 'values'],
   mysql: ['load-data', 'values'],
   sqlite: ['prepared', 'values'],
 }
