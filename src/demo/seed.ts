@@ -54,7 +54,8 @@ export interface DemoData {
  * Fills freshly migrated, empty demo tables with deterministic fake blog data, one transaction per table,
  * through `insertMany` (dbperf/bulk): COPY on PostgreSQL and PGlite, LOAD DATA on MySQL/MariaDB, one prepared
  * statement on SQLite. Ids are explicit so foreign keys are the same everywhere; on PostgreSQL the identity
- * sequences are moved past them afterwards, so later inserts without an id work. Ends with ANALYZE, so the planner knows the data. The tables must be empty.
+ * sequences are moved past them afterwards, so later inserts without an id work. Ends with ANALYZE, so the
+ * planner knows the data. The tables must be empty.
  *
  * The data has a shape worth measuring. At scale 1: user 1 wrote about 430 posts and the median user 7;
  * 80% of posts are published, the rest are drafts; the top post has about 3,000 comments, the next few
