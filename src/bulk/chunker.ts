@@ -11,8 +11,11 @@ export interface RowChunk {
   readonly size: number
   /** The tuples (for a lazy chunk, read on first access and kept). */
   readonly rows: ReadonlyArray<readonly unknown[]>
-  /** Row `i`'s tuple; for a lazy chunk, read (and validated) now and not kept. */
-  tuple(i: number): readonly unknown[]
+  /**
+   * Row `i`'s tuple; for a lazy chunk, read (and validated) now and not kept, into `into` when given (a
+   * strategy that consumes each tuple at once reuses one array instead of allocating one per row).
+   */
+  tuple(i: number, into?: unknown[]): readonly unknown[]
 }
 
 /** How big a chunk may get. Every limit applies; a single row over `maxBytes` still goes alone. */
@@ -66,13 +69,13 @@ class LazyChunk implements RowChunk {
     this.#rows ??= this.#items.map((item, i) => this.#read(item, this.offset + i))
     return this.#rows
   }
-  tuple(i: number): readonly unknown[] {
-    return this.#rows ? this.#rows[i]! : this.#read(this.#items[i], this.offset + i)
+  tuple(i: number, into?: unknown[]): readonly unknown[] {
+    return this.#rows ? this.#rows[i]! : this.#read(this.#items[i], this.offset + i, into)
   }
 }
 
 /** Turns one input item into a tuple (the values of the chosen columns) or throws a `BulkError`. */
-export type TupleReader = (item: unknown, rowIndex: number) => unknown[]
+export type TupleReader = (item: unknown, rowIndex: number, into?: unknown[]) => unknown[]
 
 /**
  * The input of a bulk write: an array, any iterable, or an async iterable (a generator reading a file, a
@@ -178,20 +181,19 @@ export type ValueConverter = (value: unknown) => unknown
  */
 export function objectReader(columns: readonly string[], converters: readonly ValueConverter[], strict = true): TupleReader {
   const n = columns.length
-  return (item, rowIndex) => {
+  return (item, rowIndex, into) => {
     if (item === null || typeof item !== 'object' || Array.isArray(item) || item instanceof Date || Buffer.isBuffer(item)) {
       throw invalidRow(rowIndex, `expected an object of column values, but got: ${describeValue(item)}`)
     }
     const row = item as Record<string, unknown>
-    const tuple = new Array<unknown>(n)
-    let present = 0
+    // A packed array (no holes): V8 spreads and copies those on its fast path.
+    const tuple = into ?? packedArray(n)
     for (let c = 0; c < n; c++) {
       const name = columns[c]!
       const value = row[name]
       if (value === undefined) {
         throw invalidRow(rowIndex, `the value is missing (or undefined), but row 0 sets this column; give every row the same columns (null for NULL)`, name)
       }
-      present++
       try {
         tuple[c] = converters[c]!(value)
       } catch (error) {
@@ -200,14 +202,22 @@ export function objectReader(columns: readonly string[], converters: readonly Va
       }
     }
     if (!strict) return tuple
-    let keys = 0
-    for (const key in row) if (row[key] !== undefined) keys++
-    if (keys !== present) {
-      const extra = Object.keys(row).find((k) => row[k] !== undefined && !columns.includes(k))
-      throw invalidRow(rowIndex, `has column ${JSON.stringify(extra)}, which row 0 does not set; give every row the same columns`)
+    // Every column is present and defined, so the row has no extra key exactly when it has n keys; only a
+    // row with more (extra columns, or extra keys holding undefined) is looked at key by key.
+    const keys = Object.keys(row)
+    if (keys.length !== n) {
+      const extra = keys.find((k) => row[k] !== undefined && !columns.includes(k))
+      if (extra !== undefined) throw invalidRow(rowIndex, `has column ${JSON.stringify(extra)}, which row 0 does not set; give every row the same columns`)
     }
     return tuple
   }
+}
+
+/** An array of `n` nulls without holes (`new Array(n)` makes a holey one, slower to spread and copy). */
+export function packedArray(n: number): unknown[] {
+  const a: unknown[] = []
+  for (let i = 0; i < n; i++) a.push(null)
+  return a
 }
 
 /** The columns a row object sets (keys whose value is not `undefined`), in its own key order. */

@@ -5,7 +5,7 @@ import { DbperfError } from '../errors.js'
 import { withOrigin } from '../observe/origin.js'
 import { affectedOf, statementKind, compileText, flatten, idList, placeholderRows, runText, TextCache } from './bulk-sql.js'
 import { convertersFor } from './bulk-values.js'
-import { dedupeLastWins, type ChunkLimits, type RowChunk } from './chunker.js'
+import { dedupeLastWins, packedArray, type ChunkLimits, type RowChunk } from './chunker.js'
 import { binaryColumns, loadDataLine } from './load-data-text.js'
 import type { BulkStrategy, ChunkOutcome, DialectBulk, WritePlan } from './strategy.js'
 
@@ -193,11 +193,12 @@ function loadDataStrategy(db: Kysely<any>, plan: WritePlan, fallback: BulkStrate
     async write(session, chunk: RowChunk): Promise<ChunkOutcome> {
       if (refused) return fallback.write(session, chunk)
       const size = chunk.size
+      const reuse = packedArray(plan.columns.length) // each tuple is encoded at once
       const blocks = function* (): Generator<Buffer> {
         for (let i = 0; i < size; ) {
           const end = Math.min(size, i + LOAD_DATA_BLOCK_ROWS)
           let block = ''
-          for (; i < end; i++) block += loadDataLine(chunk.tuple(i), binary)
+          for (; i < end; i++) block += loadDataLine(chunk.tuple(i, reuse), binary)
           yield Buffer.from(block, 'utf8')
         }
       }

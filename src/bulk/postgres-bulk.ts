@@ -6,7 +6,7 @@ import { rawDriverOf, withRawConnection } from '../dialects/raw-connection.js'
 import { DbperfError } from '../errors.js'
 import { affectedOf, statementKind, columnArrays, compileText, flatten, idList, placeholderRows, runText, TextCache } from './bulk-sql.js'
 import { convertersFor } from './bulk-values.js'
-import { dedupeLastWins, type RowChunk } from './chunker.js'
+import { dedupeLastWins, packedArray, type RowChunk } from './chunker.js'
 import { arrayLiteral, copyTextLine } from './copy-text.js'
 import type { TableColumn } from './introspect-columns.js'
 import type { BulkStrategy, ChunkOutcome, DialectBulk, WritePlan } from './strategy.js'
@@ -100,11 +100,12 @@ function copyStrategy(db: Kysely<any>, plan: WritePlan, copyFrom: CopyFrom): Bul
           done.catch(() => {}) // observed below; this only keeps an early failure from being "unhandled"
           await raw.sendCommand(stream)
           const size = chunk.size
+          const reuse = packedArray(plan.columns.length) // each tuple is encoded at once
           try {
             for (let i = 0; i < size; ) {
               const end = Math.min(size, i + COPY_BLOCK_ROWS)
               let block = ''
-              for (; i < end; i++) block += copyTextLine(chunk.tuple(i))
+              for (; i < end; i++) block += copyTextLine(chunk.tuple(i, reuse))
               if (!stream.write(block)) await Promise.race([once(stream, 'drain'), done])
             }
           } catch (error) {
@@ -135,7 +136,8 @@ function blobCopyStrategy(db: Kysely<any>, plan: WritePlan): BulkStrategy {
       withRawConnection(session, (raw) =>
         raw.track(text, [], async () => {
           const parts: string[] = []
-          for (let i = 0; i < chunk.size; i++) parts.push(copyTextLine(chunk.tuple(i)))
+          const reuse = packedArray(plan.columns.length) // each tuple is encoded at once
+          for (let i = 0; i < chunk.size; i++) parts.push(copyTextLine(chunk.tuple(i, reuse)))
           const result = await raw.pglite!.query(text, [], { blob: new Blob(parts) })
           return { affectedRows: result.affectedRows ?? chunk.size }
         }),

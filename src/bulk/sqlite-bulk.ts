@@ -4,7 +4,7 @@ import { DbperfError } from '../errors.js'
 import { withOrigin } from '../observe/origin.js'
 import { affectedOf, statementKind, compileText, flatten, idList, placeholderRows, runText, TextCache } from './bulk-sql.js'
 import { convertersFor } from './bulk-values.js'
-import { dedupeLastWins, type RowChunk } from './chunker.js'
+import { dedupeLastWins, packedArray, type RowChunk } from './chunker.js'
 import { type BulkStrategy, type ChunkOutcome, type DialectBulk, RowFailure, type WritePlan } from './strategy.js'
 
 const VALUES_ROWS = 5_000
@@ -170,14 +170,17 @@ function preparedStrategy(db: Kysely<any>, plan: WritePlan, fallback: BulkStrate
         if (!statement) statements.set(handle, (statement = handle.prepare(text)))
         const size = chunk.size
         const observed = raw.observed
+        // better-sqlite3 copies the values when it binds them, so one array serves every row, unless the
+        // parameters go into observed events, which keep them.
+        const reuse = observed ? undefined : packedArray(plan.columns.length)
         let affected = 0
         for (let i = 0; i < size; i++) {
-          const tuple = chunk.tuple(i)
+          const tuple = chunk.tuple(i, reuse)
           const parameters = identity ? tuple : order.map((k) => tuple[k])
           const startedAt = observed ? Date.now() : 0
           const start = observed ? performance.now() : 0
           try {
-            affected += statement.run(parameters).changes
+            affected += statement.run(...parameters).changes
           } catch (error) {
             if (observed) raw.report(text, parameters, startedAt, performance.now() - start, undefined, error)
             throw new RowFailure(chunk.offset + i, error)
