@@ -33,43 +33,45 @@ for (const dialect of benchDialects()) {
   const observed = target.open<DB>()
   await observed.schema.createTable('items').addColumn('id', 'integer', (c) => c.primaryKey()).addColumn('name', 'varchar(50)').addColumn('qty', 'integer').execute()
   await observed.insertInto('items').values(Array.from({ length: ROWS }, (_, i) => ({ id: i + 1, name: `item ${i}`, qty: i }))).execute()
-  // PGlite in memory is one database per handle: compare on the same handle by toggling the listener only.
-  const plain = dialect === 'pglite' ? undefined : target.open<DB>({ instrument: false })
+    const plain = dialect === 'pglite' ? undefined : target.open<DB>({ instrument: false })
   let events = 0
   let sites = 0
-  const times = { plain: [] as number[], observed: [] as number[], callSites: [] as number[] }
+  const times = { plain: [] as number[], noSites: [] as number[], observed: [] as number[], callSites: [] as number[] }
+  const variants: Array<[keyof typeof times, () => Promise<number>]> = [
+    // PGlite in memory is one database per handle: its baseline is the same handle with no listener.
+    ['plain', () => lookups(plain ?? observed)],
+    ['noSites', async () => {
+      const stop = observe(observed, () => events++, { callSites: false })
+      try { return await lookups(observed) } finally { stop() }
+    }],
+    ['observed', async () => {
+      const stop = observe(observed, () => events++)
+      try { return await lookups(observed) } finally { stop() }
+    }],
+    ['callSites', async () => {
+      const stop = observe(observed, (e) => { if (e.callSite) sites++ })
+      try { return await lookups(observed) } finally { stop() }
+    }],
+  ]
   for (let round = 0; round < ROUNDS + 1; round++) {
-    const p = plain ? await lookups(plain) : undefined
-    const stop = observe(observed, () => events++)
-    const o = await lookups(observed)
-    stop()
-    const stopSites = observe(observed, (e) => {
-      if (e.callSite) sites++
-    })
-    const c = await lookups(observed)
-    stopSites()
-    const base = dialect === 'pglite' ? await lookups(observed) : (p as number)
-    if (round === 0) continue // warm-up
-    times.plain.push(base)
-    times.observed.push(o)
-    times.callSites.push(c)
+    // A different order every round: a fixed order lets server warm-up and drift favour one variant.
+    const order = [...variants].sort(() => Math.random() - 0.5)
+    for (const [name, run] of order) {
+      const ms = await run()
+      if (round > 0) times[name].push(ms) // round 0 warms up
+    }
   }
-  if (events !== LOOKUPS * (ROUNDS + 1) || sites !== LOOKUPS * (ROUNDS + 1)) throw new Error(`expected one event per lookup, saw ${events} events and ${sites} call sites`)
+  if (events !== 2 * LOOKUPS * (ROUNDS + 1) || sites !== LOOKUPS * (ROUNDS + 1)) throw new Error(`expected one event per lookup, saw ${events} events and ${sites} call sites`)
   const mp = median(times.plain)
+  const mn = median(times.noSites)
   const mo = median(times.observed)
   const mc = median(times.callSites)
-  results.push([
-    dialect,
-    fmt((mp * 1000) / LOOKUPS),
-    fmt((mo * 1000) / LOOKUPS),
-    fmt((mc * 1000) / LOOKUPS),
-    `${fmt(mo / mp, 3)}x`,
-    `${fmt(mc / mp, 3)}x`,
-  ])
+  const perQuery = (ms: number) => fmt((ms * 1000) / LOOKUPS)
+  results.push([dialect, perQuery(mp), perQuery(mn), perQuery(mo), perQuery(mc), `${fmt(mn / mp, 3)}x`, `${fmt(mo / mp, 3)}x`, `${fmt(mc / mp, 3)}x`])
   await plain?.destroy()
   await observed.destroy()
   await target.drop()
 }
 console.log(`\nbench/observe: ${LOOKUPS.toLocaleString('en-US')} primary-key lookups per run, median of ${ROUNDS} rounds (after one warm-up)\n`)
-printTable(['database', 'plain µs/q', 'observed µs/q', '+call sites µs/q', 'observed/plain', '+call sites/plain'], results)
-console.log('\nobserved = events built and stacks captured for every statement; +call sites = the listener also resolves every call site (stack formatting).')
+printTable(['database', 'plain µs/q', 'no sites µs/q', 'observed µs/q', '+resolve µs/q', 'no sites/plain', 'observed/plain', '+resolve/plain'], results)
+console.log(`\nplain = the same dialect and pool without the observation layer (PGlite: the same handle, no listener);\nno sites = a listener with { callSites: false } (events built, no stack captured);\nobserved = a listener with call sites (a stack captured per statement, the default);\n+resolve = that listener also reads every event's callSite (stack formatted and parsed).\nVariants run in a random order each round.`)

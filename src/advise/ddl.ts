@@ -1,16 +1,5 @@
-import {
-  DummyDriver,
-  Kysely,
-  MysqlAdapter,
-  MysqlQueryCompiler,
-  PostgresAdapter,
-  PostgresQueryCompiler,
-  type RawBuilder,
-  sql,
-  SqliteAdapter,
-  SqliteIntrospector,
-  SqliteQueryCompiler,
-} from 'kysely'
+import { type RawBuilder, sql } from 'kysely'
+import { offlineCompiler } from '../dialects/offline-compiler.js'
 import type { SqlDialect } from '../fingerprint/fingerprinter.js'
 
 /** The dialect DDL is written for. */
@@ -23,27 +12,9 @@ export interface IndexTarget {
   readonly name: string
 }
 
-const compilers = new Map<DdlDialect, Kysely<unknown>>()
-
-/** A Kysely that compiles but never connects, so DDL text is quoted by the dialect's own compiler. */
-function compiler(dialect: DdlDialect): Kysely<unknown> {
-  let k = compilers.get(dialect)
-  if (k === undefined) {
-    k = new Kysely<unknown>({
-      dialect: {
-        createAdapter: () => (dialect === 'postgres' ? new PostgresAdapter() : dialect === 'mysql' ? new MysqlAdapter() : new SqliteAdapter()),
-        createDriver: () => new DummyDriver(),
-        createIntrospector: (db) => new SqliteIntrospector(db),
-        createQueryCompiler: () => (dialect === 'postgres' ? new PostgresQueryCompiler() : dialect === 'mysql' ? new MysqlQueryCompiler() : new SqliteQueryCompiler()),
-      },
-    })
-    compilers.set(dialect, k)
-  }
-  return k
-}
 
 function text(dialect: DdlDialect, statement: RawBuilder<unknown>): string {
-  return statement.compile(compiler(dialect)).sql
+  return statement.compile(offlineCompiler(dialect)).sql
 }
 
 function tableRef(target: Pick<IndexTarget, 'schema' | 'table'>): RawBuilder<unknown> {

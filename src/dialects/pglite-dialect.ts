@@ -1,8 +1,5 @@
 import {
   CompiledQuery,
-  createQueryId,
-  IdentifierNode,
-  RawNode,
   type DatabaseConnection,
   type DatabaseIntrospector,
   type Dialect,
@@ -17,6 +14,7 @@ import {
   type TransactionSettings,
 } from 'kysely'
 import type { ConnectionTarget } from './connection-config.js'
+import { SqlTransactionControl } from './sql-transaction-control.js'
 import { loadPeer } from './load-peer.js'
 
 /** Options passed through to the `PGlite` constructor (`extensions`, `debug`, …). */
@@ -46,7 +44,8 @@ export function createPgliteDialect(target: ConnectionTarget, options: PgliteOpt
   }
 }
 
-class PgliteDriver implements Driver {
+class PgliteDriver extends SqlTransactionControl implements Driver {
+  protected readonly releaseSavepointCommand = 'release'
   readonly #target: ConnectionTarget
   readonly #options: PgliteOptions
   #connection: PgliteConnection | undefined
@@ -54,6 +53,7 @@ class PgliteDriver implements Driver {
   #queue: Promise<void> = Promise.resolve()
 
   constructor(target: ConnectionTarget, options: PgliteOptions) {
+    super()
     this.#target = target
     this.#options = options
   }
@@ -85,26 +85,6 @@ class PgliteDriver implements Driver {
     if (settings.isolationLevel) parts.push(`isolation level ${settings.isolationLevel}`)
     if (settings.accessMode) parts.push(settings.accessMode)
     await connection.executeQuery(CompiledQuery.raw(settings.isolationLevel || settings.accessMode ? parts.join(' ') : 'begin'))
-  }
-
-  async commitTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('commit'))
-  }
-
-  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('rollback'))
-  }
-
-  async savepoint(connection: DatabaseConnection, name: string, compileQuery: QueryCompiler['compileQuery']): Promise<void> {
-    await connection.executeQuery(compileQuery(savepointNode('savepoint', name), createQueryId()))
-  }
-
-  async rollbackToSavepoint(connection: DatabaseConnection, name: string, compileQuery: QueryCompiler['compileQuery']): Promise<void> {
-    await connection.executeQuery(compileQuery(savepointNode('rollback to', name), createQueryId()))
-  }
-
-  async releaseSavepoint(connection: DatabaseConnection, name: string, compileQuery: QueryCompiler['compileQuery']): Promise<void> {
-    await connection.executeQuery(compileQuery(savepointNode('release', name), createQueryId()))
   }
 
   async releaseConnection(connection: DatabaseConnection): Promise<void> {
@@ -145,9 +125,4 @@ class PgliteConnection implements DatabaseConnection {
     const { rows } = await this.executeQuery<R>(compiledQuery)
     for (let i = 0; i < rows.length; i += chunkSize) yield { rows: rows.slice(i, i + chunkSize) }
   }
-}
-
-function savepointNode(command: string, name: string): RawNode {
-  // The same node Kysely's own drivers build: the identifier node quotes the savepoint name.
-  return RawNode.createWithChildren([RawNode.createWithSql(`${command} `), IdentifierNode.create(name)])
 }

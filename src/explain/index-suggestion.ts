@@ -1,14 +1,4 @@
-import {
-  DummyDriver,
-  Kysely,
-  MysqlAdapter,
-  MysqlQueryCompiler,
-  PostgresAdapter,
-  PostgresQueryCompiler,
-  SqliteAdapter,
-  SqliteIntrospector,
-  SqliteQueryCompiler,
-} from 'kysely'
+import { offlineCompiler } from '../dialects/offline-compiler.js'
 import type { SqlDialect } from '../fingerprint/fingerprinter.js'
 import type { TableInfo } from './finding.js'
 import { type Predicate, sqlShape } from './sql-shape.js'
@@ -46,24 +36,6 @@ export function indexColumns(predicates: readonly Predicate[], table: TableInfo 
   return out
 }
 
-const builders = new Map<SqlDialect, Kysely<unknown>>()
-
-/** A Kysely that compiles but never connects, so suggestions are built (and quoted) by the query builder. */
-function builder(dialect: SqlDialect): Kysely<unknown> {
-  let k = builders.get(dialect)
-  if (!k) {
-    k = new Kysely<unknown>({
-      dialect: {
-        createAdapter: () => (dialect === 'postgres' ? new PostgresAdapter() : dialect === 'mysql' ? new MysqlAdapter() : new SqliteAdapter()),
-        createDriver: () => new DummyDriver(),
-        createIntrospector: (db) => new SqliteIntrospector(db),
-        createQueryCompiler: () => (dialect === 'postgres' ? new PostgresQueryCompiler() : dialect === 'mysql' ? new MysqlQueryCompiler() : new SqliteQueryCompiler()),
-      },
-    })
-    builders.set(dialect, k)
-  }
-  return k
-}
 
 /**
  * `CREATE INDEX` text for `table (columns)`, quoted by the dialect's own compiler. The name is
@@ -77,5 +49,5 @@ function builder(dialect: SqlDialect): Kysely<unknown> {
 export function createIndexSql(dialect: SqlDialect, table: string, columns: readonly string[], schema?: string): string {
   const name = `${table}_${columns.join('_')}_idx`.replace(/[^\w]+/g, '_').slice(0, 63)
   const target = schema ? `${schema}.${table}` : table
-  return builder(dialect).schema.createIndex(name).on(target).columns([...columns]).compile().sql
+  return offlineCompiler(dialect).schema.createIndex(name).on(target).columns([...columns]).compile().sql
 }

@@ -1,13 +1,9 @@
 import {
-  CompiledQuery,
-  createQueryId,
   type DatabaseConnection,
   type Driver,
-  IdentifierNode,
-  type QueryCompiler,
-  RawNode,
   type TransactionSettings,
 } from 'kysely'
+import { SqlTransactionControl } from '../dialects/sql-transaction-control.js'
 import { Pool, type PoolTarget } from './pool.js'
 import type { ResolvedPoolOptions } from './pool-options.js'
 import type { ConnectionFactory, PooledConnection } from './pooled-connection.js'
@@ -27,11 +23,12 @@ export interface PoolConnection<C> extends DatabaseConnection {
  * open a connection (`load`), wrap it for Kysely (`wrap`) and spell transactions. The observed driver wraps
  * this one, so every statement, the session resets included, is still seen in one place.
  */
-export abstract class PoolDriver<C> implements Driver {
+export abstract class PoolDriver<C> extends SqlTransactionControl implements Driver {
   readonly pool: Pool<C>
   #loading: Promise<void> | undefined
 
   constructor(options: ResolvedPoolOptions, target: PoolTarget, factory: ConnectionFactory<C>) {
+    super()
     this.pool = new Pool(options, target, factory)
   }
 
@@ -72,35 +69,7 @@ export abstract class PoolDriver<C> implements Driver {
     this.pool.release(c.entry, !ok)
   }
 
-  async commitTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('commit'))
-  }
-
-  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('rollback'))
-  }
-
-  async savepoint(connection: DatabaseConnection, name: string, compileQuery: QueryCompiler['compileQuery']): Promise<void> {
-    await connection.executeQuery(compileQuery(savepointNode('savepoint', name), createQueryId()))
-  }
-
-  async rollbackToSavepoint(connection: DatabaseConnection, name: string, compileQuery: QueryCompiler['compileQuery']): Promise<void> {
-    await connection.executeQuery(compileQuery(savepointNode('rollback to', name), createQueryId()))
-  }
-
-  async releaseSavepoint(connection: DatabaseConnection, name: string, compileQuery: QueryCompiler['compileQuery']): Promise<void> {
-    await connection.executeQuery(compileQuery(savepointNode(this.releaseSavepointCommand, name), createQueryId()))
-  }
-
-  /** `release` on PostgreSQL, `release savepoint` on MySQL. */
-  protected abstract readonly releaseSavepointCommand: string
-
   async destroy(): Promise<void> {
     await this.pool.close()
   }
-}
-
-function savepointNode(command: string, name: string): RawNode {
-  // The node Kysely's own drivers build: the identifier node quotes the savepoint name.
-  return RawNode.createWithChildren([RawNode.createWithSql(`${command} `), IdentifierNode.create(name)])
 }
