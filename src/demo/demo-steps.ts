@@ -35,8 +35,12 @@ export async function showNPlusOne(db: Kysely<DB>, app: DemoApp, out: Out): Prom
   const before = await detectNPlusOne(db, () => app.feedNaive(db), { name: 'GET /feed' })
   out(formatReport(before, { maxFrames: 3 }))
   heading(out, '3. The fix: GET /feed with loaders (dbperf/loader)')
+  let internal = 0
+  const stop = observe(db, (e) => { if (e.origin?.kind === 'internal') internal++ }, { callSites: false })
   const after = await detectNPlusOne(db, () => app.feedWithLoaders(db), { name: 'GET /feed (loaders)' })
-  out(`queries before: ${before.queryCount}, after: ${after.queryCount}; findings before: ${before.findings.length}, after: ${after.findings.length}`)
+  stop()
+  const note = internal > 0 ? ` (${internal} of them the loader's one-time catalogue lookup)` : ''
+  out(`statements before: ${before.queryCount}, after: ${after.queryCount}${note}; N+1 findings before: ${before.findings.length}, after: ${after.findings.length}`)
 }
 
 /** Steps 4 and 5: EXPLAIN the slow query, then advise the index, apply it and time the query again. */

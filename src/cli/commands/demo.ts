@@ -45,7 +45,9 @@ export const demoCommand: Command = {
       await migrateToLatest(db as Kysely<unknown>)
       const seeded = await seedDemo(db, { scale })
       const total = Object.values(seeded.rows).reduce((a, b) => a + b, 0)
-      out(`Seeded ${total.toLocaleString('en-US')} rows (${Object.entries(seeded.rows).map(([t, n]) => `${t} ${n.toLocaleString('en-US')}`).join(', ')}) in ${(seeded.durationMs / 1000).toFixed(1)} s`)
+      const strategies = [...new Set(Object.values(seeded.strategies))].join(', ')
+      out(`Seeded ${total.toLocaleString('en-US')} rows (${Object.entries(seeded.rows).map(([t, n]) => `${t} ${n.toLocaleString('en-US')}`).join(', ')})`)
+      out(`in ${(seeded.durationMs / 1000).toFixed(1)} s with insertMany from dbperf/bulk (strategy: ${strategies})`)
       out()
 
       // Imported here so the demo app's frames are the application frames of the reports.
