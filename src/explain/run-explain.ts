@@ -1,4 +1,5 @@
 import { CompiledQuery, type Kysely } from 'kysely'
+import { DbperfError } from '../errors.js'
 import type { SqlDialect } from '../fingerprint/fingerprinter.js'
 import { explainSqlError } from './explain-error.js'
 import { parseMysqlAnalyzeTree } from './mysql-analyze-tree.js'
@@ -92,6 +93,8 @@ async function query<R>(db: Kysely<any>, dialect: SqlDialect, prefix: string, sq
     const result = await db.executeQuery<R>(CompiledQuery.raw(prefix + sql, [...parameters]))
     return result.rows
   } catch (error) {
+    // dbperf's own errors (the server is unreachable, the pool timed out) are not the statement's fault.
+    if (error instanceof DbperfError) throw error
     throw explainSqlError(error, dialect, sql, prefix.length)
   }
 }

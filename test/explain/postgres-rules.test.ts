@@ -121,8 +121,15 @@ eachDialect(
       const settings = { enable_seqscan: 'off', enable_bitmapscan: 'off' }
       const f = expectRule(await explain(db, q, { analyze: true, settings }), 'heap-fetches')
       expect(f.suggestion.sql).toBe('vacuum (analyze) "hf"')
-      await run(db, 'vacuum hf')
-      expectNoRule(await explain(db, q, { analyze: true, settings }), 'heap-fetches')
+      // VACUUM can only mark pages all-visible once no other session holds a snapshot older than the rows;
+      // other test files run at the same time, so give it a few tries before judging.
+      let after = await explain(db, q, { analyze: true, settings })
+      for (let attempt = 0; attempt < 20 && after.findings.some((x) => x.rule === 'heap-fetches'); attempt++) {
+        await run(db, 'vacuum hf')
+        after = await explain(db, q, { analyze: true, settings })
+        if (after.findings.some((x) => x.rule === 'heap-fetches')) await new Promise((r) => setTimeout(r, 250))
+      }
+      expectNoRule(after, 'heap-fetches')
     })
 
     it.runIf(dialect === 'postgres')('workers-not-launched: planned workers with none available; not when they are', async () => {

@@ -4,8 +4,6 @@ import path from 'node:path'
 import { PassThrough } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli } from '../../src/cli/cli.js'
-import { explainCommand } from '../../src/cli/commands/explain.js'
-import { DbperfError } from '../../src/errors.js'
 import { explain, ExplainSqlError } from '../../src/explain/index.js'
 import { eachDialect, openTestDb, type TestDb } from '../harness/databases.js'
 import { run } from './helpers.js'
@@ -20,23 +18,10 @@ function io(env: Record<string, string | undefined> = {}) {
   return { io: { stdout: out, stderr: err, env, cwd: process.cwd() }, text: () => ({ stdout, stderr }) }
 }
 
-/** Runs `dbperf explain …` in-process (the lead registers the command in cli.ts; until then it is called directly). */
+/** Runs `dbperf explain …` in-process, as the `dbperf` binary would. */
 async function cli(args: string[], env: Record<string, string | undefined> = {}) {
   const { io: stdio, text } = io(env)
-  let code: number
-  try {
-    code = await runCli(['explain', ...args], stdio)
-    if (code === 2 && text().stderr.includes('unknown command')) throw new Error('not registered')
-  } catch {
-    const fresh = io(env)
-    let message = ''
-    code = await explainCommand.run(args, fresh.io).catch((e: unknown) => {
-      message = e instanceof Error ? e.message : String(e)
-      return e instanceof DbperfError ? 1 : e instanceof Error && e.name === 'UsageError' ? 2 : 99
-    })
-    const out = fresh.text()
-    return { code, stdout: out.stdout, stderr: out.stderr + message }
-  }
+  const code = await runCli(['explain', ...args], stdio)
   return { code, ...text() }
 }
 
@@ -133,6 +118,14 @@ describe('dbperf explain command', () => {
     expect(page).toContain('<svg')
     expect(page).toContain('full-scan')
     expect(page).not.toMatch(/(src|href)="(https?:)?\/\//)
+  })
+
+  it('an unreachable server is a connection error, not a rejected statement, and hides the password', async () => {
+    const r = await cli(['--db', 'postgres://postgres:sekret@127.0.0.1:1/test', 'select 1'])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('could not connect to postgres at 127.0.0.1:1/test')
+    expect(r.stderr).not.toContain('rejected the statement')
+    expect(r.stderr + r.stdout).not.toContain('sekret')
   })
 
   it('usage errors exit 2; credentials never appear', async () => {
