@@ -3,11 +3,10 @@
  * Kysely `DB` type. `typeChecks` is never run; the test below compiles this very file, so a wrong type, or
  * a `@ts-expect-error` line that stops failing (TS2578), fails the suite (and `npm run typecheck`).
  */
-import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Kysely, Selectable, Transaction } from 'kysely'
-import ts from 'typescript'
 import { describe, expect, expectTypeOf, it } from 'vitest'
+import { typeErrorsOf } from '../harness/type-check.js'
 import type { CommentsTable, DB, PostsTable, PostTagsTable, UsersTable } from '../../src/demo/schema.js'
 import { createLoaders, getLoaders, type Loaders } from '../../src/loader/index.js'
 
@@ -72,12 +71,7 @@ export function typeChecks(db: Kysely<DB>, trx: Transaction<DB>, post: Post): vo
 
 describe('loader types', () => {
   it('compile: every expectation holds and every @ts-expect-error line fails to compile', () => {
-    const file = fileURLToPath(import.meta.url)
-    const configPath = path.resolve(path.dirname(file), '../../tsconfig.json')
-    const config = ts.parseJsonConfigFileContent(ts.readConfigFile(configPath, ts.sys.readFile).config, ts.sys, path.dirname(configPath))
-    const program = ts.createProgram([file], { ...config.options, noEmit: true })
-    const diagnostics = ts.getPreEmitDiagnostics(program).filter((d) => d.file === undefined || !d.file.fileName.includes('node_modules'))
-    const text = diagnostics.map((d) => `${d.file ? `${path.basename(d.file.fileName)}:${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}: ` : ''}${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`)
+    const text = typeErrorsOf(fileURLToPath(import.meta.url))
     expect(text).toEqual([])
   }, 60_000)
 })
