@@ -6,15 +6,20 @@ import type { Kysely } from 'kysely'
 import type { DB } from '../src/demo/schema.js'
 import { createLoaders } from '../src/loader/index.js'
 
-/** GET /feed: the latest published posts with their authors, one author query per post (an N+1). */
-export async function feedNaive(db: Kysely<DB>, limit = 25) {
-  const posts = await db
+/** The latest published posts, newest first: the rows each feed handler loops over. */
+function latestPosts(db: Kysely<DB>, limit: number) {
+  return db
     .selectFrom('posts')
     .select(['id', 'title', 'author_id', 'published_at'])
     .where('status', '=', 'published')
     .orderBy('published_at', 'desc')
     .limit(limit)
     .execute()
+}
+
+/** GET /feed: the latest published posts with their authors, one author query per post (an N+1). */
+export async function feedNaive(db: Kysely<DB>, limit = 25) {
+  const posts = await latestPosts(db, limit)
   const feed = []
   for (const post of posts) {
     const author = await db.selectFrom('users').select(['id', 'name']).where('id', '=', post.author_id).executeTakeFirst()
@@ -31,13 +36,7 @@ export async function commentsByUser(db: Kysely<DB>, userId: number) {
 /** GET /feed, fixed: the same response, with every author fetched by one batched query per request. */
 export async function feedWithLoaders(db: Kysely<DB>, limit = 25) {
   const loaders = createLoaders(db)
-  const posts = await db
-    .selectFrom('posts')
-    .select(['id', 'title', 'author_id', 'published_at'])
-    .where('status', '=', 'published')
-    .orderBy('published_at', 'desc')
-    .limit(limit)
-    .execute()
+  const posts = await latestPosts(db, limit)
   return Promise.all(
     posts.map(async (post) => {
       const author = await loaders.one('users', 'id', { select: ['id', 'name'] }).load(post.author_id)

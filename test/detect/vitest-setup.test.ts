@@ -5,6 +5,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { OBSERVER_ON } from '../harness/databases.js'
+import { lineOf } from '../harness/source-lines.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const config = fileURLToPath(new URL('./vitest-fixture/vitest.config.ts', import.meta.url))
@@ -53,8 +54,7 @@ describe.runIf(OBSERVER_ON)('dbperf/vitest/setup', () => {
       'fails only the concurrent test that has the N+1': 'failed',
       'passes the concurrent test next to it': 'passed',
     })
-    const fixture = readFileSync(fileURLToPath(new URL('./vitest-fixture/cases.fixture.ts', import.meta.url)), 'utf8').split('\n')
-    const loopLine = fixture.findIndex((l) => l.includes('// @line:loop')) + 1
+    const loopLine = lineOf(fileURLToPath(new URL('./vitest-fixture/cases.fixture.ts', import.meta.url)), 'loop')
     const message = byTitle.get('fails on an N+1')?.failureMessages.join('\n') ?? ''
     expect(message).toMatch(new RegExp(`^NPlusOneError: dbperf: 1 N\\+1 query in "test: fails on an N\\+1" \\(3 statements, threshold 2\\):\\n\\ntest/detect/vitest-fixture/cases.fixture.ts:${loopLine}:\\d+: N\\+1 query: 3 runs`))
     expect(message).toContain("fix: use loaders.one('users', 'id')")

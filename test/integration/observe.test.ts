@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createDb, currentScope, observe, type QueryEvent, withScope } from '../../src/index.js'
 import { withOrigin } from '../../src/observe/origin.js'
+import { lineOf as lineOfFile } from '../harness/source-lines.js'
 import { eachDialect, OBSERVER_ON, openTestDb, type TestDb } from '../harness/databases.js'
 
 interface Item {
@@ -16,9 +16,7 @@ interface DB {
 }
 
 const thisFile = fileURLToPath(import.meta.url)
-const source = readFileSync(thisFile, 'utf8').split('\n')
-/** The 1-based line that holds `// @line:<tag>` in this file. */
-const lineOf = (tag: string) => source.findIndex((l) => l.includes(`// @line:${tag}`)) + 1
+const lineOf = (tag: string) => lineOfFile(thisFile, tag)
 
 function record(db: TestDb<DB>['db']): { events: QueryEvent[]; stop: () => void } {
   const events: QueryEvent[] = []

@@ -1,15 +1,14 @@
-import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { sql } from 'kysely'
 import { afterEach, expect, it } from 'vitest'
 import { currentScope, observe, type QueryEvent, withScope } from '../../src/index.js'
 import { type LeakReport, PoolError, poolMetrics, poolStats } from '../../src/pool/index.js'
+import { lineOf as lineOfFile } from '../harness/source-lines.js'
 import { eachDialect, OBSERVER_ON } from '../harness/databases.js'
 import { openTaggedDb, sleep, sleepQuery, type TaggedDb, waitFor } from './pool-helpers.js'
 
 const thisFile = fileURLToPath(import.meta.url)
-const source = readFileSync(thisFile, 'utf8').split('\n')
-const lineOf = (tag: string) => source.findIndex((l) => l.includes(`// @line:${tag}`)) + 1
+const lineOf = (tag: string) => lineOfFile(thisFile, tag)
 
 eachDialect(
   'pool behaviour',
