@@ -162,7 +162,12 @@ eachDialect(
         expect(r.plan.timing.planningMs ?? 0).toBeGreaterThan(r.plan.timing.executionMs ?? 0)
         expectRule(r, 'slow-planning')
       }
-      expectNoRule(await explain(db, 'select id from tiny where id = 1', { analyze: true }), 'slow-planning')
+      // A one-row lookup plans in well under a millisecond once the catalogue caches are warm; the first plan
+      // in a fresh session (PGlite in WASM, on a busy CI machine) can take several. Judge the fastest of three.
+      const lookups = []
+      for (let i = 0; i < 3; i++) lookups.push(await explain(db, 'select id from tiny where id = 1', { analyze: true }))
+      const fastest = lookups.reduce((a, b) => ((b.plan.timing.planningMs ?? 0) < (a.plan.timing.planningMs ?? 0) ? b : a))
+      expectNoRule(fastest, 'slow-planning')
     })
 
     it('hot-node: an unfiltered scan taking most of the time is named; a 1-row lookup is not', async () => {
@@ -171,7 +176,10 @@ eachDialect(
         const f = expectRule(r, 'hot-node')
         expect(f.timeShare).toBeGreaterThanOrEqual(0.4)
       }
-      expectNoRule(await explain(db, 'select id from big where id = 1', { analyze: true }), 'hot-node')
+      // The rule only judges statements of 1 ms or more; a cold first lookup can take that long: fastest of three.
+      const lookups = []
+      for (let i = 0; i < 3; i++) lookups.push(await explain(db, 'select id from big where id = 1', { analyze: true }))
+      expectNoRule(lookups.reduce((a, b) => ((b.plan.timing.executionMs ?? 0) < (a.plan.timing.executionMs ?? 0) ? b : a)), 'hot-node')
     })
 
     it('over-fetching: select * of 20,000 rows with a text column; a narrow bounded select is clean', async () => {
