@@ -1,5 +1,5 @@
 // After a failed connect, the next attempt waits 50 ms, then 100, 200, … up to 1 s: no busy loop against a
-// database that is down (generic-pool #175/#183), and recovery within a second of it coming back.
+// database that is down (generic-pool alone retries a failed create at once: #175/#183), and recovery within a second of it coming back.
 const BACKOFF_BASE_MS = 50
 const BACKOFF_MAX_MS = 1_000
 

@@ -1,5 +1,5 @@
 /**
- * dbperf's connection pool for PostgreSQL and MySQL/MariaDB, used by every `createDb` handle on those
+ * dbperf's connection pool for PostgreSQL and MySQL/MariaDB, on generic-pool, used by every `createDb` handle on those
  * databases: separate limits for waiting (`acquireTimeoutMs`) and connecting (`connectTimeoutMs`), `min`
  * pre-filled, idle eviction, lifetimes with jitter, validation that skips recently used connections, leak
  * detection with the borrower's call site, fail-fast with a backoff while the database is down and recovery

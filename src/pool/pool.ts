@@ -1,7 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { captureStack, type StackCapture } from '../observe/call-site.js'
-import { LeakDetector } from './leak-report.js'
 import { ConnectCircuit, withTimeout } from './connect-circuit.js'
+import { createGenericPool, type GenericPoolHandle } from './generic-pool.js'
+import { LeakDetector } from './leak-report.js'
 import { poolError, type PoolError, type PoolErrorCode } from './pool-error.js'
 import { formatPrometheus, type PoolStats, WaitReservoir } from './pool-metrics.js'
 import type { ResolvedPoolOptions } from './pool-options.js'
@@ -25,50 +26,77 @@ export const LIFETIME_JITTER = 0.1
 const POOL_CONTEXT: <R>(fn: () => R) => R = AsyncLocalStorage.snapshot()
 
 /**
- * dbperf's connection pool: one for each `createDb` handle on PostgreSQL or MySQL/MariaDB. Kysely drivers
- * (`postgres-pool-driver.ts`, `mysql-pool-driver.ts`) borrow from it with {@link acquire} and give back with
- * {@link release}.
+ * A failed connect, handed to a waiting caller in place of a connection. generic-pool retries a rejecting
+ * `create` at once for as long as anyone waits, a busy loop against a database that is down (generic-pool
+ * #175/#183): resolving with this instead answers the oldest waiter with the failure, and the next waiter's
+ * open meets the backoff and fails at once.
+ */
+class FailedOpen {
+  readonly reason: 'connect' | 'closed'
+  /** `performance.now()` of the failure: one older than the caller's wait is not that caller's answer. */
+  readonly at: number
+  constructor(reason: 'connect' | 'closed') {
+    this.reason = reason
+    this.at = performance.now()
+  }
+}
+
+type Resource<C> = PooledConnection<C> | FailedOpen
+
+/**
+ * dbperf's connection pool, one for each `createDb` handle on PostgreSQL or MySQL/MariaDB, built on
+ * generic-pool. generic-pool keeps the connections (the idle list, most recently used lent first), the queue
+ * of waiting callers with its acquire timeout, `max`, `min` and the housekeeping timer; this class supplies
+ * what it lacks (FIELD-NOTES, Pools): a connect timeout of its own, a backoff circuit so that a database that is
+ * down costs one attempt per backoff instead of a busy loop, fail-fast acquires while it is down, lifetimes with
+ * jitter, validation that skips recently used connections, leak detection, session-safe release and metrics.
+ * Kysely drivers (`postgres-pool-driver.ts`, `mysql-pool-driver.ts`) borrow with {@link acquire} and give back
+ * with {@link release}.
+ *
+ * Saturation: when every connection is borrowed and no more may be opened, a caller waits in this class's own
+ * queue, and a connection coming back goes straight to the oldest such caller, still on loan from
+ * generic-pool (HikariCP's hand-off). generic-pool's acquire and release cost about 3 µs more than that (a
+ * timer, two promises and a loan record per borrow): in a saturated pool, where every borrow waits, that was
+ * 8 µs of client CPU per query and 6 % of MariaDB throughput in bench/pool. Connections are still opened,
+ * counted, evicted and closed by generic-pool only; the queue is only ever fed by connections coming back.
  *
  * Async context: a queued caller waits on a promise, and `await` resumes it in its own AsyncLocalStorage
  * context (its `withScope` scope), whoever released the connection. The pool's own work (connecting, pings,
  * timers, a connection's error events) runs in the context this module was loaded in, never in a borrower's:
- * a connection opened for request A must not carry A's scope into the events of everything it does later.
- *
- * Longer than most files here because it is one state machine: lending, opening, retiring and closing share
- * the same counters and must change together. The parts that stand alone live beside it: the waiter queue,
- * the connect circuit, leak detection, errors and metrics.
+ * generic-pool opens connections from inside whichever call needed one, and a connection opened for request A
+ * must not carry A's scope into the events of everything it does later.
  */
 export class Pool<C> {
   readonly #options: ResolvedPoolOptions
   readonly #target: PoolTarget
   readonly #factory: ConnectionFactory<C>
   readonly #inPoolContext = POOL_CONTEXT
+  readonly #generic: GenericPoolHandle<Resource<C>>
+  /** Every open connection, borrowed or idle (generic-pool's list may also hold a `FailedOpen`). */
   readonly #all = new Set<PooledConnection<C>>()
-  /** Idle connections; the most recently used is last and is lent first, so surplus ones idle out. */
-  #idle: Array<PooledConnection<C>> = []
-  readonly #waiters = new WaiterQueue<PooledConnection<C>>()
+  /** Connections in generic-pool's idle list. */
+  #idle = 0
   #opening = 0
-  #validating = 0
   #nextId = 1
   readonly #waits = new WaitReservoir()
+  /** Callers waiting for a connection to come back (see "Saturation" above). */
+  readonly #handoff = new WaiterQueue<PooledConnection<C>>()
+  /** One timer for the oldest hand-off waiter's deadline (see `#armTimeout`), not one per waiter. */
+  #timeoutTimer: ReturnType<typeof setTimeout> | undefined
   #created = 0
   #destroyed = 0
   #timeouts = 0
   #createErrors = 0
   #validations = 0
   #validationFailures = 0
-  /** Closes in progress, so `close()` resolves only once every socket is shut. */
-  readonly #destroying = new Set<Promise<void>>()
   readonly #circuit = new ConnectCircuit()
+  /** The single connect attempt that decides, once the backoff has elapsed, whether the database is back. */
+  #probe: Promise<C> | undefined
+  /** Wakes the opens sleeping out the backoff; `close()` calls them. */
+  readonly #sleepers = new Set<() => void>()
   #started = false
-  #housekeeper: ReturnType<typeof setInterval> | undefined
-  /** One timer for the oldest waiter's deadline (see `#armTimeout`), not one per waiter. */
-  #timeoutTimer: ReturnType<typeof setTimeout> | undefined
-  #fillTimer: ReturnType<typeof setTimeout> | undefined
   #closing = false
   #closed: Promise<void> | undefined
-  #resolveClosed: (() => void) | undefined
-
   readonly #leaks: LeakDetector
 
   constructor(options: ResolvedPoolOptions, target: PoolTarget, factory: ConnectionFactory<C>) {
@@ -76,19 +104,31 @@ export class Pool<C> {
     this.#target = target
     this.#factory = factory
     this.#leaks = new LeakDetector(options.leakDetectionMs, target.display, options.onLeak, this.#inPoolContext)
+    this.#generic = createGenericPool<Resource<C>>(
+      {
+        create: () => this.#inPoolContext(() => this.#open()),
+        destroy: (resource) => this.#inPoolContext(() => this.#close(resource)),
+      },
+      (resource) => this.#evictable(resource),
+      {
+        max: options.max,
+        min: options.min,
+        acquireTimeoutMillis: options.acquireTimeoutMs,
+        // Most recently used first: surplus connections stay unused and reach idleTimeoutMs.
+        fifo: false,
+        autostart: false,
+        // Checked by `#borrow` once generic-pool lends: the same rules then cover dead, retired and idle-too-long.
+        testOnBorrow: false,
+        evictionRunIntervalMillis: housekeepingPeriodMs(options),
+      },
+    )
   }
 
   /** Starts housekeeping and opens `min` connections in the background. Idempotent. */
   start(): void {
     if (this.#started || this.#closing) return
     this.#started = true
-    const { idleTimeoutMs } = this.#options
-    if (idleTimeoutMs > 0) {
-      const period = Math.min(30_000, Math.max(25, Math.floor(idleTimeoutMs / 2)))
-      this.#housekeeper = this.#inPoolContext(() => setInterval(() => this.#evictIdle(), period))
-      this.#housekeeper.unref()
-    }
-    this.#inPoolContext(() => this.#fill())
+    this.#inPoolContext(() => this.#generic.start())
   }
 
   /** Lends a connection: an idle one at once, else a new one, else the next one released. */
@@ -96,24 +136,24 @@ export class Pool<C> {
     // Called synchronously from Kysely's `execute()`, so the stack still holds the borrower's frames.
     const capture = this.#leaks.enabled ? captureStack() : undefined
     if (this.#closing) return Promise.reject(this.#error('DBPERF_POOL_CLOSED'))
-    if (this.#waiters.length === 0) {
-      const entry = this.#takeIdle()
-      if (entry) {
-        if (!this.#needsValidation(entry)) {
-          this.#lend(entry, 0, capture)
-          return Promise.resolve(entry)
-        }
-        this.#idle.push(entry) // the queue path below validates it
+    const start = performance.now()
+    const g = this.#generic
+    // generic-pool's count, not `#idle`: a connection it has just handed to a waiting caller is off its list at
+    // once, while `#idle` counts it until that caller's continuation runs. Deciding on `#idle` sent callers into
+    // generic-pool's queue in that window, where they starved behind the hand-off queue (seconds, in bench/pool).
+    if (g.available === 0) {
+      // The database failed the last connect: fail at once instead of queueing behind the backoff, unless a
+      // connection coming back could serve this caller.
+      if (this.#circuit.open && g.borrowed <= this.#pending()) return Promise.reject(this.#error('DBPERF_CONNECT'))
+      if (this.#all.size + this.#opening >= this.#options.max) {
+        if (this.#pending() >= this.#options.maxWaiting) return Promise.reject(this.#error('DBPERF_POOL_QUEUE_FULL'))
+        return new Promise<PooledConnection<C>>((resolve, reject) => {
+          this.#handoff.push({ resolve, reject, enqueuedAt: start, capture, settled: false })
+          this.#armTimeout()
+        })
       }
     }
-    if (this.#waiters.length >= this.#options.maxWaiting && this.#idle.length === 0) {
-      return Promise.reject(this.#error('DBPERF_POOL_QUEUE_FULL'))
-    }
-    return new Promise<PooledConnection<C>>((resolve, reject) => {
-      this.#waiters.push({ resolve, reject, enqueuedAt: performance.now(), capture, settled: false })
-      this.#armTimeout()
-      this.#dispatch()
-    })
+    return this.#borrow(start, capture)
   }
 
   /**
@@ -126,52 +166,45 @@ export class Pool<C> {
     this.#leaks.returned(entry, now)
     entry.lastUsedAt = now
     const { maxUses } = this.#options
-    if (broken || entry.dead || entry.retiring || (maxUses > 0 && entry.uses >= maxUses) || !this.#factory.isUsable(entry.raw)) {
-      this.#destroy(entry)
-      this.#dispatch()
-      this.#fill()
+    if (broken || this.#spent(entry, now) || (maxUses > 0 && entry.uses >= maxUses)) {
+      this.#discard(entry)
       return
     }
     // Straight to the oldest waiter: it was just used, so it needs no validation.
-    const waiter = this.#waiters.shift()
+    const waiter = this.#handoff.shift()
     if (waiter) {
-      this.#serve(waiter, entry)
-      return
-    }
-    if (this.#closing) {
-      this.#destroy(entry)
+      this.#lend(entry, now, waiter.enqueuedAt, waiter.capture)
+      waiter.resolve(entry)
       return
     }
     entry.state = 'idle'
-    this.#idle.push(entry)
+    this.#idle++
+    void this.#generic.release(entry)
   }
 
   /** Stops lending to new callers, serves the ones already queued, closes every connection as it comes back. */
   close(): Promise<void> {
     if (!this.#closed) {
       this.#closing = true
-      this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve))
-      if (this.#housekeeper !== undefined) clearInterval(this.#housekeeper)
-      // The acquire timeout timer stays: queued waiters are still bounded by acquireTimeoutMs while draining.
-      if (this.#fillTimer !== undefined) clearTimeout(this.#fillTimer)
-      this.#dispatch()
-      for (const entry of [...this.#idle]) this.#destroy(entry)
-      this.#checkClosed()
+      for (const wake of this.#sleepers) wake()
+      const g = this.#generic
+      // drain() waits for the queued callers and the borrowed connections; clear() then closes the idle ones.
+      this.#closed = this.#inPoolContext(() => g.drain().then(() => g.clear()))
     }
     return this.#closed
   }
 
   stats(): PoolStats {
-    const idle = this.#idle.length
+    const size = this.#all.size
     return Object.freeze({
       target: this.#target.display,
       max: this.#options.max,
       min: this.#options.min,
-      size: this.#all.size,
-      idle,
-      active: this.#all.size - idle,
+      size,
+      idle: this.#idle,
+      active: size - this.#idle,
       opening: this.#opening,
-      pending: this.#waiters.length,
+      pending: this.#pending(),
       created: this.#created,
       destroyed: this.#destroyed,
       timeouts: this.#timeouts,
@@ -191,113 +224,86 @@ export class Pool<C> {
 
   // --- lending ------------------------------------------------------------------------------------------
 
-  /** Lends `entry` to a waiter taken off the queue. */
-  #serve(waiter: Waiter<PooledConnection<C>>, entry: PooledConnection<C>): void {
-    this.#lend(entry, performance.now() - waiter.enqueuedAt, waiter.capture)
-    waiter.resolve(entry)
-  }
-
-  #lend(entry: PooledConnection<C>, waitMs: number, capture: StackCapture | undefined): void {
-    entry.state = 'active'
-    entry.uses++
-    entry.borrowedAt = performance.now()
-    this.#waits.record(waitMs)
-    this.#leaks.borrowed(entry, capture)
-  }
-
-  /** The most recently used idle connection that is still open, closing dead ones on the way. */
-  #takeIdle(): PooledConnection<C> | undefined {
-    let entry: PooledConnection<C> | undefined
-    while ((entry = this.#idle.pop())) {
-      if (!entry.dead && this.#factory.isUsable(entry.raw)) return entry
-      this.#destroy(entry)
-    }
-    return undefined
-  }
-
-  #needsValidation(entry: PooledConnection<C>): boolean {
-    return this.#options.validateOnBorrow && performance.now() - entry.lastUsedAt > VALIDATION_SKIP_MS
-  }
-
-  /**
-   * Serves waiters from idle connections, then opens connections for the ones left, within `max` and the
-   * circuit. Called after every change that could let a waiter through.
-   */
-  #dispatch(): void {
-    while (this.#waiters.length > this.#validating) {
-      const entry = this.#takeIdle()
-      if (!entry) break
-      if (this.#needsValidation(entry)) this.#validateThenLend(entry)
-      else this.#serve(this.#waiters.shift() as Waiter<PooledConnection<C>>, entry)
-    }
-    const active = this.#all.size - this.#idle.length
-    let uncovered = this.#waiters.length - this.#validating - this.#opening
-    if (uncovered <= 0) return
-    if (this.#closing) {
-      // No new connections while closing (generic-pool #256): only a connection coming back can serve them.
-      if (active === 0 && this.#opening === 0) while (this.#waiters.length > 0) this.#waiters.shift()?.reject(this.#error('DBPERF_POOL_CLOSED'))
-      return
-    }
-    const room = this.#options.max - this.#all.size - this.#opening
-    if (room <= 0) return
-    if (this.#circuit.failures > 0) {
-      if (this.#circuit.open) {
-        // The database failed the last connect: fail fast instead of queueing behind it, except for the
-        // waiters that connections coming back could still serve.
-        while (uncovered > active && this.#waiters.length > 0) {
-          this.#waiters.pop()?.reject(this.#error('DBPERF_CONNECT'))
-          uncovered--
-        }
-        return
-      }
-      // Half open: a single attempt decides whether the database is back.
-      if (this.#opening === 0) this.#create()
-      return
-    }
-    for (let i = Math.min(uncovered, room); i > 0; i--) this.#create()
-  }
-
-  #validateThenLend(entry: PooledConnection<C>): void {
-    entry.state = 'validating'
-    this.#validating++
-    this.#validations++
-    this.#inPoolContext(() => withTimeout(this.#factory.ping(entry.raw), this.#options.connectTimeoutMs, 'validation')).then(
-      () => {
-        this.#validating--
-        if (entry.state !== 'validating') return // closed meanwhile
-        entry.lastUsedAt = performance.now()
-        const waiter = this.#waiters.shift()
-        if (waiter) this.#serve(waiter, entry)
-        else if (this.#closing) this.#destroy(entry)
-        else {
-          entry.state = 'idle'
-          this.#idle.push(entry)
-        }
-        this.#dispatch()
-      },
-      () => {
-        this.#validating--
-        this.#validationFailures++
-        this.#destroy(entry)
-        this.#dispatch()
-        this.#fill()
+  /** Borrows from generic-pool: an idle connection, a new one, or (when one is being opened) a place in its queue. */
+  #borrow(start: number, capture: StackCapture | undefined): Promise<PooledConnection<C>> {
+    return this.#generic.acquire().then(
+      (resource) => this.#accept(resource, start, capture),
+      (error: unknown) => {
+        throw this.#acquireFailed(error)
       },
     )
   }
 
+  /** What generic-pool lent: checked (and validated if idle for long) before it is lent on; else borrow again. */
+  #accept(resource: Resource<C>, start: number, capture: StackCapture | undefined): PooledConnection<C> | Promise<PooledConnection<C>> {
+    if (resource instanceof FailedOpen) {
+      void this.#generic.destroy(resource)
+      if (resource.reason === 'closed' || this.#closing) throw this.#error('DBPERF_POOL_CLOSED')
+      // A failure from before this caller came (left idle when its own waiter had gone) answers this caller
+      // only while the backoff lasts; after it, this caller's open is the next attempt.
+      if (resource.at >= start || this.#circuit.open) throw this.#error('DBPERF_CONNECT')
+      return this.#borrow(start, capture)
+    }
+    const entry = resource
+    entry.state = 'validating'
+    this.#idle--
+    const now = performance.now()
+    if (this.#spent(entry, now)) {
+      this.#discard(entry)
+      return this.#borrow(start, capture)
+    }
+    if (!this.#options.validateOnBorrow || now - entry.lastUsedAt <= VALIDATION_SKIP_MS) {
+      this.#lend(entry, now, start, capture)
+      return entry
+    }
+    return this.#validate(entry).then((ok) => {
+      if (!ok) {
+        this.#discard(entry)
+        return this.#borrow(start, capture)
+      }
+      this.#lend(entry, performance.now(), start, capture)
+      return entry
+    })
+  }
+
+  #lend(entry: PooledConnection<C>, now: number, waitingSince: number, capture: StackCapture | undefined): void {
+    entry.state = 'active'
+    entry.uses++
+    entry.borrowedAt = now
+    this.#waits.record(now - waitingSince)
+    this.#leaks.borrowed(entry, capture)
+  }
+
+  /** Callers waiting: for a connection to come back, and in generic-pool's queue for one being opened. */
+  #pending(): number {
+    return this.#handoff.length + this.#generic.pending
+  }
+
   /**
-   * Every waiter has the same timeout and the queue is first-in first-out, so the oldest waiter always has the
-   * earliest deadline: one timer armed for it replaces a timer per waiter (a setTimeout and clearTimeout per
-   * queued acquire, measurable at tens of thousands of acquires a second). When it fires, it fails the waiters
-   * whose time is up and re-arms for the next one.
+   * Closes a borrowed connection. The room it leaves lets generic-pool open one for a caller waiting for a
+   * connection to come back, which would otherwise wait for the next one that does.
+   */
+  #discard(entry: PooledConnection<C>): void {
+    void this.#generic.destroy(entry)
+    let waiter: Waiter<PooledConnection<C>> | undefined
+    while (this.#all.size + this.#opening < this.#options.max && (waiter = this.#handoff.shift())) {
+      const w = waiter
+      this.#borrow(w.enqueuedAt, w.capture).then(w.resolve, w.reject)
+    }
+  }
+
+  /**
+   * Every hand-off waiter has the same timeout and the queue is first-in first-out, so the oldest waiter always
+   * has the earliest deadline: one timer armed for it replaces a timer per waiter. When it fires, it fails the
+   * waiters whose time is up and re-arms for the next one.
    */
   #armTimeout(): void {
     if (this.#timeoutTimer !== undefined) return
-    const oldest = this.#waiters.peek()
+    const oldest = this.#handoff.peek()
     if (!oldest) return
     const due = oldest.enqueuedAt + this.#options.acquireTimeoutMs - performance.now()
     this.#timeoutTimer = this.#inPoolContext(() => setTimeout(() => this.#expireWaiters(), Math.max(0, due)))
-    // It may outlive the last waiter; a waiter always has a socket (borrowed or connecting) keeping the process up.
+    // It may outlive the last waiter; a waiter always has a borrowed connection keeping the process up.
     this.#timeoutTimer.unref()
   }
 
@@ -306,137 +312,156 @@ export class Pool<C> {
     // Timers may fire a fraction of a millisecond early by performance.now()'s clock.
     const cutoff = performance.now() - this.#options.acquireTimeoutMs + 1
     let oldest: Waiter<PooledConnection<C>> | undefined
-    while ((oldest = this.#waiters.peek()) && oldest.enqueuedAt <= cutoff) {
-      this.#waiters.shift()
+    while ((oldest = this.#handoff.peek()) && oldest.enqueuedAt <= cutoff) {
+      this.#handoff.shift()
       this.#timeouts++
       oldest.reject(this.#error('DBPERF_POOL_TIMEOUT'))
     }
     this.#armTimeout()
   }
 
-  // --- opening and closing ------------------------------------------------------------------------------
+  /** Dead, closed by the server or past its lifetime: never lent again. */
+  #spent(entry: PooledConnection<C>, now: number): boolean {
+    return entry.dead || now >= entry.retireAt || !this.#factory.isUsable(entry.raw)
+  }
 
-  #create(): void {
+  /** One round trip (HikariCP skips it for a connection used in the last 500 ms; so does `#accept`). */
+  async #validate(entry: PooledConnection<C>): Promise<boolean> {
+    this.#validations++
+    try {
+      await this.#inPoolContext(() => withTimeout(this.#factory.ping(entry.raw), this.#options.connectTimeoutMs, 'validation'))
+      entry.lastUsedAt = performance.now()
+      return true
+    } catch {
+      this.#validationFailures++
+      return false
+    }
+  }
+
+  #acquireFailed(error: unknown): unknown {
+    // generic-pool's own errors, by name and message (its only contract for them).
+    if (error instanceof Error && error.name === 'TimeoutError') {
+      this.#timeouts++
+      return this.#error('DBPERF_POOL_TIMEOUT')
+    }
+    if (this.#closing) return this.#error('DBPERF_POOL_CLOSED')
+    return error
+  }
+
+  // --- opening and closing (generic-pool's factory) -----------------------------------------------------
+
+  /**
+   * generic-pool's `create`: called for a waiting caller or to keep `min` open. While the database is failing,
+   * a waiting caller gets the failure at once ({@link FailedOpen}) and an open for `min` sleeps out the backoff
+   * and tries again; once the backoff has elapsed, a single attempt (the probe) decides for everyone.
+   */
+  async #open(): Promise<Resource<C>> {
     this.#opening++
-    let settled = false
-    const succeed = (raw: C): void => {
-      this.#opening--
-      this.#circuit.succeeded()
-      this.#created++
-      const entry = new PooledConnection(raw, this.#nextId++, performance.now())
-      this.#all.add(entry)
-      this.#factory.watch(raw, () => this.#onDead(entry))
-      const { maxLifetimeMs } = this.#options
-      if (maxLifetimeMs > 0) {
-        entry.retireTimer = setTimeout(() => this.#retire(entry), maxLifetimeMs * (1 - LIFETIME_JITTER * Math.random()))
-        entry.retireTimer.unref()
+    try {
+      for (;;) {
+        if (this.#closing) return new FailedOpen('closed')
+        const circuit = this.#circuit
+        if (circuit.open) {
+          if (this.#generic.pending > 0) return new FailedOpen('connect')
+          await this.#sleep(circuit.retryInMs)
+          continue
+        }
+        if (circuit.failures > 0 && this.#probe) {
+          await this.#probe.catch(() => {})
+          continue
+        }
+        const attempt = this.#connect()
+        if (circuit.failures > 0) this.#probe = attempt
+        try {
+          const raw = await attempt
+          circuit.succeeded()
+          return this.#adopt(raw)
+        } catch (error) {
+          this.#createErrors++
+          circuit.failed(error)
+          if (this.#generic.pending > 0) return new FailedOpen('connect')
+          // No caller waits: keep trying (after the backoff) only if `min` needs this connection. Rejecting is
+          // safe here, since generic-pool opens again only for waiting callers.
+          if (this.#closing || this.#all.size + this.#opening - 1 >= this.#options.min) throw error
+        } finally {
+          if (this.#probe === attempt) this.#probe = undefined
+        }
       }
-      if (this.#closing && this.#waiters.length === 0) this.#destroy(entry)
-      else this.#idle.push(entry)
-      this.#dispatch()
-      this.#fill()
-    }
-    const fail = (error: unknown): void => {
+    } finally {
       this.#opening--
-      this.#createErrors++
-      this.#circuit.failed(error)
-      this.#dispatch()
-      this.#fill()
-      this.#checkClosed()
     }
-    this.#inPoolContext(() => {
-      const { connectTimeoutMs } = this.#options
+  }
+
+  /** Opens one driver connection, within `connectTimeoutMs`; one that arrives too late is closed. */
+  #connect(): Promise<C> {
+    const { connectTimeoutMs } = this.#options
+    return new Promise<C>((resolve, reject) => {
+      let settled = false
       const timer = setTimeout(() => {
-        if (settled) return
         settled = true
-        fail(Object.assign(new Error(`connect timed out after ${connectTimeoutMs} ms (pool.connectTimeoutMs)`), { code: 'ETIMEDOUT' }))
+        reject(Object.assign(new Error(`connect timed out after ${connectTimeoutMs} ms (pool.connectTimeoutMs)`), { code: 'ETIMEDOUT' }))
       }, connectTimeoutMs)
       this.#factory.create(connectTimeoutMs).then(
         (raw) => {
           clearTimeout(timer)
-          if (settled) return void this.#factory.destroy(raw).catch(() => {}) // too late: the attempt already failed
-          settled = true
-          succeed(raw)
+          if (!settled) {
+            settled = true
+            resolve(raw)
+          } else void this.#factory.destroy(raw).catch(() => {})
         },
         (error: unknown) => {
           clearTimeout(timer)
-          if (settled) return
-          settled = true
-          fail(error)
+          if (!settled) {
+            settled = true
+            reject(error)
+          }
         },
       )
     })
   }
 
-  /** Keeps `min` connections open; during an outage, tries again when the circuit allows. */
-  #fill(): void {
-    if (!this.#started || this.#closing || this.#fillTimer !== undefined) return
-    const missing = this.#options.min - this.#all.size - this.#opening
-    if (missing <= 0) return
-    if (this.#circuit.failures > 0) {
-      const wait = this.#circuit.retryInMs
-      if (wait > 0) {
-        this.#fillTimer = this.#inPoolContext(() =>
-          setTimeout(() => {
-            this.#fillTimer = undefined
-            this.#fill()
-          }, wait),
-        )
-        this.#fillTimer.unref()
-      } else if (this.#opening === 0) this.#create()
-      return
-    }
-    for (let i = 0; i < missing; i++) this.#create()
-  }
-
-  #destroy(entry: PooledConnection<C>): void {
-    if (entry.state === 'closed') return
-    if (entry.state === 'idle') {
-      const i = this.#idle.indexOf(entry)
-      if (i >= 0) this.#idle.splice(i, 1)
-    }
-    entry.state = 'closed'
-    this.#all.delete(entry)
-    this.#destroyed++
-    if (entry.leakTimer !== undefined) clearTimeout(entry.leakTimer)
-    if (entry.retireTimer !== undefined) clearTimeout(entry.retireTimer)
-    const closing = this.#inPoolContext(() => withTimeout(this.#factory.destroy(entry.raw), this.#options.connectTimeoutMs, 'close')).catch(() => {})
-    this.#destroying.add(closing)
-    void closing.then(() => {
-      this.#destroying.delete(closing)
-      this.#checkClosed()
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer)
+        this.#sleepers.delete(wake)
+        resolve()
+      }
+      const timer = setTimeout(wake, ms)
+      this.#sleepers.add(wake)
     })
-    this.#checkClosed()
   }
 
-  /** The connection failed or closed by itself: idle, it goes quietly; borrowed, it is closed when it comes back. */
-  #onDead(entry: PooledConnection<C>): void {
-    entry.dead = true
-    if (entry.state !== 'idle') return
-    this.#destroy(entry)
-    this.#fill()
+  #adopt(raw: C): PooledConnection<C> {
+    this.#created++
+    const entry = new PooledConnection(raw, this.#nextId++, performance.now())
+    const { maxLifetimeMs } = this.#options
+    if (maxLifetimeMs > 0) entry.retireAt = entry.createdAt + maxLifetimeMs * (1 - LIFETIME_JITTER * Math.random())
+    this.#all.add(entry)
+    this.#idle++ // generic-pool puts it on its idle list (and lends it from there)
+    // An idle connection that fails is closed by the next housekeeping run; a borrowed one when it comes back.
+    this.#factory.watch(raw, () => (entry.dead = true))
+    return entry
   }
 
-  #retire(entry: PooledConnection<C>): void {
-    entry.retireTimer = undefined
-    if (entry.state !== 'idle') {
-      entry.retiring = true // never pull a connection from under its borrower
-      return
-    }
-    this.#destroy(entry)
-    this.#fill()
+  /** generic-pool's `destroy`: closes the connection; the pool stops counting it at once. */
+  #close(resource: Resource<C>): Promise<void> {
+    if (resource instanceof FailedOpen || resource.state === 'closed') return Promise.resolve()
+    if (resource.state === 'idle') this.#idle--
+    resource.state = 'closed'
+    this.#all.delete(resource)
+    this.#destroyed++
+    if (resource.leakTimer !== undefined) clearTimeout(resource.leakTimer)
+    return withTimeout(this.#factory.destroy(resource.raw), this.#options.connectTimeoutMs, 'close').catch(() => {})
   }
 
-  #evictIdle(): void {
-    const cutoff = performance.now() - this.#options.idleTimeoutMs
-    // The least recently used are first in `#idle`.
-    while (this.#all.size > this.#options.min && this.#idle.length > 0 && (this.#idle[0] as PooledConnection<C>).lastUsedAt <= cutoff) {
-      this.#destroy(this.#idle[0] as PooledConnection<C>)
-    }
-  }
-
-  #checkClosed(): void {
-    if (this.#closing && this.#all.size === 0 && this.#opening === 0 && this.#waiters.length === 0 && this.#destroying.size === 0) this.#resolveClosed?.()
+  /** The housekeeping rule generic-pool applies to each idle connection (in place of its own evictor). */
+  #evictable(resource: Resource<C>): boolean {
+    if (resource instanceof FailedOpen) return true
+    const now = performance.now()
+    if (this.#spent(resource, now)) return true
+    const { idleTimeoutMs, min } = this.#options
+    return idleTimeoutMs > 0 && this.#all.size > min && now - resource.lastUsedAt >= idleTimeoutMs
   }
 
   #error(code: PoolErrorCode): PoolError {
@@ -444,4 +469,16 @@ export class Pool<C> {
     const { lastError, failures, retryInMs } = this.#circuit
     return poolError(code, { target: this.#target, stats: this.stats(), acquireTimeoutMs, maxWaiting, lastError, failures, retryInMs })
   }
+}
+
+/**
+ * How often idle connections are checked: often enough that one that died while idle is gone within a second
+ * and that retirements keep their jitter (a tick of an eighth of the jitter window at most), and never more
+ * than every 10 ms. HikariCP's housekeeper runs every 30 s; a pass over at most `max` idle connections is cheap.
+ */
+function housekeepingPeriodMs(options: ResolvedPoolOptions): number {
+  let period = 1_000
+  if (options.idleTimeoutMs > 0) period = Math.min(period, options.idleTimeoutMs / 2)
+  if (options.maxLifetimeMs > 0) period = Math.min(period, (options.maxLifetimeMs * LIFETIME_JITTER) / 8)
+  return Math.max(10, Math.floor(period))
 }

@@ -31,8 +31,8 @@ export class PooledConnection<C> {
   uses = 0
   /** It failed or closed by itself: it is never lent again. */
   dead = false
-  /** Its lifetime ended while borrowed: it is closed when it comes back. */
-  retiring = false
+  /** `performance.now()` at which its lifetime ends (jittered; `Infinity` without `maxLifetimeMs`). */
+  retireAt = Number.POSITIVE_INFINITY
   /** `performance.now()` when it was lent out. */
   borrowedAt = 0
   /** The borrower's stack, kept only when leak detection is on. */
@@ -40,7 +40,6 @@ export class PooledConnection<C> {
   leakTimer: ReturnType<typeof setTimeout> | undefined
   /** It was reported as a leak during the current borrow. */
   leaked = false
-  retireTimer: ReturnType<typeof setTimeout> | undefined
   /** For the driver: the Kysely connection object built once for this raw connection. */
   slot: unknown
 

@@ -55,17 +55,6 @@ export class WaiterQueue<T> {
     return undefined
   }
 
-  /** Removes and returns the newest live waiter, settling it. */
-  pop(): Waiter<T> | undefined {
-    while (this.#items.length > this.#head) {
-      const w = this.#items.pop() as Waiter<T>
-      if (w.settled) continue
-      this.#settle(w)
-      return w
-    }
-    return undefined
-  }
-
   #settle(w: Waiter<T>): void {
     w.settled = true
     this.#live--
