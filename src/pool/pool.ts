@@ -65,6 +65,10 @@ type Resource<C> = PooledConnection<C> | FailedOpen
  * timers, a connection's error events) runs in the context this module was loaded in, never in a borrower's:
  * generic-pool opens connections from inside whichever call needed one, and a connection opened for request A
  * must not carry A's scope into the events of everything it does later.
+ *
+ * Longer than most files here because lending, opening and closing share the same counters and must change
+ * together; the parts that stand alone live beside it (the generic-pool adapter, the hand-off queue, the
+ * connect circuit, leak detection, errors and metrics).
  */
 export class Pool<C> {
   readonly #options: ResolvedPoolOptions
@@ -80,9 +84,7 @@ export class Pool<C> {
   #nextId = 1
   readonly #waits = new WaitReservoir()
   /** Callers waiting for a connection to come back (see "Saturation" above). */
-  readonly #handoff = new WaiterQueue<PooledConnection<C>>()
-  /** One timer for the oldest hand-off waiter's deadline (see `#armTimeout`), not one per waiter. */
-  #timeoutTimer: ReturnType<typeof setTimeout> | undefined
+  readonly #handoff: WaiterQueue<PooledConnection<C>>
   #created = 0
   #destroyed = 0
   #timeouts = 0
@@ -104,6 +106,10 @@ export class Pool<C> {
     this.#target = target
     this.#factory = factory
     this.#leaks = new LeakDetector(options.leakDetectionMs, target.display, options.onLeak, this.#inPoolContext)
+    this.#handoff = new WaiterQueue(options.acquireTimeoutMs, this.#inPoolContext, (waiter) => {
+      this.#timeouts++
+      waiter.reject(this.#error('DBPERF_POOL_TIMEOUT'))
+    })
     this.#generic = createGenericPool<Resource<C>>(
       {
         create: () => this.#inPoolContext(() => this.#open()),
@@ -149,7 +155,6 @@ export class Pool<C> {
         if (this.#pending() >= this.#options.maxWaiting) return Promise.reject(this.#error('DBPERF_POOL_QUEUE_FULL'))
         return new Promise<PooledConnection<C>>((resolve, reject) => {
           this.#handoff.push({ resolve, reject, enqueuedAt: start, capture, settled: false })
-          this.#armTimeout()
         })
       }
     }
@@ -290,34 +295,6 @@ export class Pool<C> {
       const w = waiter
       this.#borrow(w.enqueuedAt, w.capture).then(w.resolve, w.reject)
     }
-  }
-
-  /**
-   * Every hand-off waiter has the same timeout and the queue is first-in first-out, so the oldest waiter always
-   * has the earliest deadline: one timer armed for it replaces a timer per waiter. When it fires, it fails the
-   * waiters whose time is up and re-arms for the next one.
-   */
-  #armTimeout(): void {
-    if (this.#timeoutTimer !== undefined) return
-    const oldest = this.#handoff.peek()
-    if (!oldest) return
-    const due = oldest.enqueuedAt + this.#options.acquireTimeoutMs - performance.now()
-    this.#timeoutTimer = this.#inPoolContext(() => setTimeout(() => this.#expireWaiters(), Math.max(0, due)))
-    // It may outlive the last waiter; a waiter always has a borrowed connection keeping the process up.
-    this.#timeoutTimer.unref()
-  }
-
-  #expireWaiters(): void {
-    this.#timeoutTimer = undefined
-    // Timers may fire a fraction of a millisecond early by performance.now()'s clock.
-    const cutoff = performance.now() - this.#options.acquireTimeoutMs + 1
-    let oldest: Waiter<PooledConnection<C>> | undefined
-    while ((oldest = this.#handoff.peek()) && oldest.enqueuedAt <= cutoff) {
-      this.#handoff.shift()
-      this.#timeouts++
-      oldest.reject(this.#error('DBPERF_POOL_TIMEOUT'))
-    }
-    this.#armTimeout()
   }
 
   /** Dead, closed by the server or past its lifetime: never lent again. */
