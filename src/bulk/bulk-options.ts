@@ -3,7 +3,9 @@ import { DbperfError, describeValue } from '../errors.js'
 /**
  * How rows reach the database. `'auto'` (the default) picks the fastest one that supports the options asked
  * for and reports its choice in {@link BulkResult.strategy}:
- * - `'copy'`: PostgreSQL `COPY … FROM STDIN` (pg; on PGlite `COPY … FROM '/dev/blob'`; no `returning`),
+ * - `'copy'`: PostgreSQL `COPY … FROM STDIN` (pg; on PGlite `COPY … FROM '/dev/blob'`); insertMany copies
+ *   into the table (no `returning`), upsertMany/updateMany/deleteMany (pg) into a temporary staging table
+ *   merged by one statement (which can return rows), text or binary (see {@link CopyFormat}),
  * - `'unnest'`: PostgreSQL `… SELECT FROM unnest($1::type[], …)`, one parameter per column, any row count,
  * - `'values'`: multi-row `VALUES`, chunked under the parameter and packet limits (every database),
  * - `'load-data'`: MySQL/MariaDB `LOAD DATA LOCAL INFILE` streamed from memory (server needs `local_infile`),
@@ -22,6 +24,26 @@ export type ChosenStrategy = Exclude<BulkStrategyName, 'auto'>
  * - `'none'`: no transaction of its own; each statement stands alone.
  */
 export type BulkTransactionMode = 'all' | 'chunk' | 'none'
+
+/**
+ * The data format of PostgreSQL `COPY … FROM STDIN` (pg driver; PGlite's COPY is always text):
+ * - `'auto'` (the default): binary when every column has an exact binary encoder (bool, integers, floats,
+ *   numeric, text types, bytea, date, timestamp(tz), uuid, json(b) and one-dimensional arrays of those) and
+ *   binary measured faster for its types; otherwise text. A value that binary cannot write exactly (a
+ *   timestamp string without an offset, `' 42'` for an integer …) switches the rest of the run to text.
+ * - `'text'`: tab-separated text, `\N` for NULL.
+ * - `'binary'`: each value in its type's binary form; a column type without an encoder is refused before
+ *   anything is written, and so is a row holding a value it cannot write exactly (with its row and column).
+ *
+ * Both formats store exactly the same values. Any value other than `'auto'` asks for COPY, so it is refused
+ * where COPY cannot be used (another database, `strategy: 'unnest'`, `returning` on insertMany).
+ *
+ * ### Examples
+ * ```ts
+ * await insertMany(db, 'events', events, { copyFormat: 'binary' })
+ * ```
+ */
+export type CopyFormat = 'auto' | 'text' | 'binary'
 
 /** Passed to `onProgress` after each chunk. */
 export interface BulkProgress {
@@ -46,6 +68,8 @@ export interface BulkOptions {
   readonly chunkSize?: number
   /** Called after each chunk with the rows done and the rate. Defaults to none. */
   readonly onProgress?: (progress: BulkProgress) => void
+  /** The format of PostgreSQL COPY (see {@link CopyFormat}). Defaults to `'auto'`. */
+  readonly copyFormat?: CopyFormat
 }
 
 /** What every bulk helper resolves to. */
@@ -68,6 +92,7 @@ export interface NormalizedOptions {
   readonly transaction: BulkTransactionMode
   readonly chunkSize: number | undefined
   readonly onProgress: ((progress: BulkProgress) => void) | undefined
+  readonly copyFormat: CopyFormat
   readonly returning: readonly string[]
   /** upsertMany: the unique columns. */
   readonly conflict: readonly string[]
@@ -79,7 +104,8 @@ export interface NormalizedOptions {
 
 const STRATEGIES: readonly BulkStrategyName[] = ['auto', 'copy', 'unnest', 'values', 'load-data', 'prepared']
 const MODES: readonly BulkTransactionMode[] = ['all', 'chunk', 'none']
-const COMMON = ['strategy', 'transaction', 'chunkSize', 'onProgress']
+const FORMATS: readonly CopyFormat[] = ['auto', 'text', 'binary']
+const COMMON = ['strategy', 'transaction', 'chunkSize', 'onProgress', 'copyFormat']
 const KEYS: Record<BulkOperation, readonly string[]> = {
   insertMany: [...COMMON, 'returning'],
   upsertMany: [...COMMON, 'returning', 'conflict', 'update'],
@@ -112,6 +138,10 @@ export function normalizeOptions(operation: BulkOperation, options: unknown): No
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') {
     throw invalid(`${operation} option "onProgress" must be a function, but got: ${describeValue(o.onProgress)}`)
   }
+  const copyFormat = o.copyFormat ?? 'auto'
+  if (!FORMATS.includes(copyFormat as CopyFormat)) {
+    throw invalid(`${operation} option "copyFormat" must be 'auto', 'text' or 'binary', but got: ${describeValue(copyFormat)}`)
+  }
   const needsKey = operation === 'updateMany' || operation === 'deleteMany'
   if (needsKey && o.key === undefined) {
     throw invalid(`${operation} needs option "key": the column (or columns) that find each row, for example { key: 'id' }`)
@@ -125,6 +155,7 @@ export function normalizeOptions(operation: BulkOperation, options: unknown): No
     transaction: transaction as BulkTransactionMode,
     chunkSize: chunkSize as number | undefined,
     onProgress: o.onProgress as NormalizedOptions['onProgress'],
+    copyFormat: copyFormat as CopyFormat,
     returning: columnList(operation, 'returning', o.returning, true),
     conflict: columnList(operation, 'conflict', o.conflict, false),
     update: o.update === undefined ? undefined : columnList(operation, 'update', o.update, true),

@@ -27,6 +27,15 @@ export function convertersFor(dialect: SqlDialect, columns: readonly TableColumn
   })
 }
 
+/**
+ * For binary COPY (copy-binary.ts): as `convertersFor('postgres', …)`, but a `Date` (checked) and a `bigint`
+ * stay as they are, so the encoder writes them without a detour through text. copy-text.ts writes both as the
+ * PostgreSQL converters would have, for a run that falls back to the text format.
+ */
+export function postgresNativeConverters(columns: readonly TableColumn[]): ValueConverter[] {
+  return columns.map((column) => (value: unknown) => (value instanceof Date ? validDate(value) : typeof value === 'bigint' ? value : toPostgres(value, column)))
+}
+
 function toPostgres(value: unknown, column: TableColumn): unknown {
   switch (typeof value) {
     case 'string':

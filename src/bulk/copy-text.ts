@@ -7,7 +7,8 @@ import { postgresDate } from './bulk-values.js'
  * lets a COPY error's line number be mapped back to the row.
  *
  * Values arrive already converted for PostgreSQL (see bulk-values.ts): strings (NUL refused), numbers,
- * bigints, booleans, Buffers (bytea, written in hex form `\x…`) and arrays (array columns).
+ * bigints, booleans, Buffers (bytea, written in hex form `\x…`), arrays (array columns) and, from a binary
+ * COPY that fell back to text, Dates.
  */
 export function copyTextLine(tuple: readonly unknown[]): string {
   let line = ''
@@ -40,6 +41,8 @@ function copyTextValue(value: unknown): string {
       return value ? 't' : 'f'
     default:
       if (Buffer.isBuffer(value)) return `\\\\x${value.toString('hex')}`
+      // Only the binary COPY's converters leave a Date as it is (bulk-values.ts): written as the others write it.
+      if (value instanceof Date) return postgresDate(value)
       if (Array.isArray(value)) return escapeCopyText(arrayLiteral(value))
       return escapeCopyText(String(value))
   }

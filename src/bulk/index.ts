@@ -9,7 +9,7 @@ import type { BulkOptions, BulkResult } from './bulk-options.js'
 import { runBulk } from './run-bulk.js'
 
 export { BulkError, type BulkErrorLocation, type BulkErrorProgress } from './bulk-error.js'
-export type { BulkOptions, BulkProgress, BulkResult, BulkStrategyName, BulkTransactionMode, ChosenStrategy } from './bulk-options.js'
+export type { BulkOptions, BulkProgress, BulkResult, BulkStrategyName, BulkTransactionMode, ChosenStrategy, CopyFormat } from './bulk-options.js'
 
 /**
  * `db` or a transaction. (Spelled as a union because TypeScript cannot infer `DB` from a `Transaction<DB>`

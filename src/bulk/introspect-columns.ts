@@ -22,6 +22,11 @@ export interface TableColumn {
   readonly kind: ColumnKind
   /** A generated (computed) column: it cannot be written. */
   readonly generated: boolean
+  /**
+   * PostgreSQL: the type's `pg_type.typname` (`int4`, `_text`, a domain's own name …) and, for an array type,
+   * its element type's name and OID (binary COPY writes the OID into every array value). Other dialects: absent.
+   */
+  readonly pgType?: { readonly name: string; readonly element?: { readonly name: string; readonly oid: number } }
 }
 
 /** The columns of one table, in declaration order. */
@@ -59,10 +64,11 @@ async function load(db: Kysely<any>, dialect: SqlDialect, table: string): Promis
     case 'postgres': {
       // to_regclass() takes the quoted name as text, so Kysely's own quoting of the table is passed as a value.
       const quoted = sql`${sql.table(table)}`.compile(plain).sql
-      const { rows } = await sql<{ name: string; sql_type: string; typname: string; typcategory: string; generated: string }>`
+      const { rows } = await sql<{ name: string; sql_type: string; typname: string; typcategory: string; generated: string; elem_name: string | null; elem_oid: number | null }>`
         select a.attname as name, format_type(a.atttypid, null) as sql_type, t.typname, t.typcategory,
-               a.attgenerated as generated
+               a.attgenerated as generated, e.typname as elem_name, e.oid::int4 as elem_oid
         from pg_attribute a join pg_type t on t.oid = a.atttypid
+        left join pg_type e on e.oid = t.typelem and t.typcategory = 'A'
         where a.attrelid = to_regclass(${quoted}) and a.attnum > 0 and not a.attisdropped
         order by a.attnum`.execute(plain)
       columns = rows.map((r) => ({
@@ -71,6 +77,7 @@ async function load(db: Kysely<any>, dialect: SqlDialect, table: string): Promis
         sqlType: r.typname === 'bit' ? 'bit varying' : r.typname === '_bit' ? 'bit varying[]' : r.sql_type,
         kind: r.typname === 'json' || r.typname === 'jsonb' ? 'json' : r.typname === 'bytea' ? 'binary' : r.typcategory === 'A' ? 'array' : r.typname === 'bool' ? 'boolean' : 'other',
         generated: r.generated !== '' && r.generated !== undefined,
+        pgType: { name: r.typname, ...(r.elem_name !== null && r.elem_oid !== null ? { element: { name: r.elem_name, oid: Number(r.elem_oid) } } : {}) },
       }))
       break
     }

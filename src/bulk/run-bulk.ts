@@ -38,6 +38,9 @@ export async function runBulk(operation: BulkOperation, db: Kysely<any>, table: 
   return withOrigin({ kind: 'bulk', name: `${operation} ${table}` }, async () => {
     try {
       const first = await source.peek()
+      if (options.copyFormat !== 'auto' && dialect !== 'postgres') {
+        throw new DbperfError('DBPERF_UNSUPPORTED', `${operation} option "copyFormat" is for PostgreSQL COPY; this database is ${dialect}: leave it out`)
+      }
       const plan = await buildPlan(db, dialect, table, options, first)
       const strategy = await writer.choose(db, plan, options.strategy)
       const run = new Run(db, plan, strategy, writer, options, started)
@@ -83,7 +86,8 @@ class Run {
   }
 
   async execute(source: RowSource): Promise<void> {
-    const chunks = source.chunks(readerFor(this.#plan, this.#writer.converters(this.#plan.columns)), this.#limits(source))
+    const converters = this.#strategy.converters?.(this.#plan.columns) ?? this.#writer.converters(this.#plan.columns)
+    const chunks = source.chunks(readerFor(this.#plan, converters), this.#limits(source))
     const db = this.#db
     const inTransaction = db.isTransaction
     try {

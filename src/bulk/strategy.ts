@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { BulkErrorLocation } from './bulk-error.js'
-import type { BulkOperation, BulkStrategyName, BulkTransactionMode, ChosenStrategy } from './bulk-options.js'
+import type { BulkOperation, BulkStrategyName, BulkTransactionMode, ChosenStrategy, CopyFormat } from './bulk-options.js'
 import type { ChunkLimits, RowChunk, ValueConverter } from './chunker.js'
 import type { TableColumn } from './introspect-columns.js'
 
@@ -18,6 +18,7 @@ export interface WritePlan {
   readonly returning: readonly string[]
   readonly transaction: BulkTransactionMode
   readonly chunkSize: number | undefined
+  readonly copyFormat: CopyFormat
 }
 
 /** What one chunk wrote. */
@@ -35,6 +36,8 @@ export interface ChunkOutcome {
 export interface BulkStrategy {
   readonly name: ChosenStrategy
   readonly limits: ChunkLimits
+  /** How this strategy wants values converted, when not as its dialect's {@link DialectBulk.converters} do. */
+  readonly converters?: (columns: readonly TableColumn[]) => ValueConverter[]
   write(db: Kysely<any>, chunk: RowChunk): Promise<ChunkOutcome>
 }
 

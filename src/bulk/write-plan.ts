@@ -61,7 +61,7 @@ export async function buildPlan(db: Kysely<any>, dialect: SqlDialect, table: str
       throw new DbperfError('DBPERF_INVALID_INPUT', `updateMany: the rows set only the key (${options.key.join(', ')}); give each row at least one column to update`)
     }
   }
-  return Object.freeze({ operation, table, columns, keyIndexes, update, returning: options.returning, transaction: options.transaction, chunkSize: options.chunkSize })
+  return Object.freeze({ operation, table, columns, keyIndexes, update, returning: options.returning, transaction: options.transaction, chunkSize: options.chunkSize, copyFormat: options.copyFormat })
 }
 
 /** Reads input items into tuples: row objects, or for deleteMany keys (a value, or an object of key columns). */

@@ -116,7 +116,7 @@ eachDialect('bulk abuse', (dialect) => {
     expect(await message(insertMany(t.db, 'people', rows, asAny({ transaction: true })))).toBe(`insertMany option "transaction" must be 'all', 'chunk' or 'none', but got: boolean true`)
     expect(await message(insertMany(t.db, 'people', rows, { chunkSize: 0 }))).toBe('insertMany option "chunkSize" must be a positive integer, but got: number 0')
     expect(await message(insertMany(t.db, 'people', rows, asAny({ onProgress: 'log' })))).toBe('insertMany option "onProgress" must be a function, but got: "log"')
-    expect(await message(insertMany(t.db, 'people', rows, asAny({ retries: 3 })))).toBe('unknown insertMany option "retries"; expected some of: strategy, transaction, chunkSize, onProgress, returning')
+    expect(await message(insertMany(t.db, 'people', rows, asAny({ retries: 3 })))).toBe('unknown insertMany option "retries"; expected some of: strategy, transaction, chunkSize, onProgress, copyFormat, returning')
     expect(await message(updateMany(t.db, 'people', asAny(rows), { key: [] }))).toBe(`updateMany option "key" is an empty list; name at least one column, for example ['id']`)
     expect(await message(updateMany(t.db, 'people', asAny(rows), asAny({})))).toMatch(/^updateMany needs option "key"/)
     expect(await message(upsertMany(t.db, 'people', rows, asAny({})))).toMatch(/^upsertMany needs option "conflict"/)

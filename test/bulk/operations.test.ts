@@ -52,7 +52,8 @@ eachDialect('bulk operations', (dialect) => {
     expect(writes.length).toBe(dialect === 'sqlite' ? 10 : 1)
     expect(writes.reduce((n, e) => n + (e.affectedRows ?? 0), 0)).toBe(10)
     expect(writes.every((e) => e.inTransaction && e.error === undefined)).toBe(true)
-    if (dialect === 'postgres') expect(writes[0]?.sql).toMatch(/^copy "people" \("id", "email", "name", "score"\) from stdin$/)
+    // Integers and text measured faster in COPY's binary format, which 'auto' therefore picks (see postgres-bulk.ts).
+    if (dialect === 'postgres') expect(writes[0]?.sql).toMatch(/^copy "people" \("id", "email", "name", "score"\) from stdin \(format binary\)$/)
     if (dialect === 'pglite') expect(writes[0]?.sql).toMatch(/^copy "people" \("id", "email", "name", "score"\) from '\/dev\/blob'$/)
     if (dialect === 'mysql') expect(writes[0]?.sql).toMatch(/^load data local infile/)
   })

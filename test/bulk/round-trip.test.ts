@@ -1,14 +1,14 @@
 import { sql } from 'kysely'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { insertMany, type BulkStrategyName } from '../../src/bulk/index.js'
+import { insertMany, type BulkStrategyName, type CopyFormat } from '../../src/bulk/index.js'
 import { eachDialect, openTestDb, type TestDb, type TestDialect } from '../harness/databases.js'
 
-/** Every strategy each database offers for inserts. */
-const STRATEGIES: Record<TestDialect, BulkStrategyName[]> = {
-  postgres: ['copy', 'unnest', 'values'],
-  pglite: ['copy', 'unnest', 'values'],
-  mysql: ['load-data', 'values'],
-  sqlite: ['prepared', 'values'],
+/** Every strategy each database offers for inserts (PostgreSQL's COPY in both of its formats). */
+const STRATEGIES: Record<TestDialect, Array<[BulkStrategyName, CopyFormat?]>> = {
+  postgres: [['copy', 'text'], ['copy', 'binary'], ['unnest'], ['values']],
+  pglite: [['copy'], ['unnest'], ['values']],
+  mysql: [['load-data'], ['values']],
+  sqlite: [['prepared'], ['values']],
 }
 
 const NASTY = [
@@ -50,9 +50,9 @@ eachDialect('bulk round trip', (dialect) => {
   })
   afterAll(() => t.cleanup())
 
-  for (const strategy of STRATEGIES[dialect]) {
-    it(`stores what goes in, byte for byte, with strategy '${strategy}'`, async () => {
-      const table = `rt_${strategy.replace('-', '_')}`
+  for (const [strategy, copyFormat] of STRATEGIES[dialect]) {
+    it(`stores what goes in, byte for byte, with strategy '${strategy}'${copyFormat ? ` (copyFormat '${copyFormat}')` : ''}`, async () => {
+      const table = `rt_${strategy.replace('-', '_')}${copyFormat ? `_${copyFormat}` : ''}`
       await ddl(dialect, table).execute(t.db)
       const when = new Date('2024-02-29T23:59:58.123Z')
       const rows = NASTY.map((txt, i) => ({
@@ -66,7 +66,8 @@ eachDialect('bulk round trip', (dialect) => {
         ...(t.sqlDialect === 'postgres' ? { tags: [txt, 'x,y', null, 'q"uote'] } : {}),
       }))
       rows.push({ id: 100, txt: null, big: null, ts: null, doc: null, bin: null, flag: null, ...(t.sqlDialect === 'postgres' ? { tags: null } : {}) } as never)
-      const result = await insertMany(t.db, table, rows, { strategy })
+      // copyFormat 'binary' refuses any value it cannot write exactly, so this proves every value went as binary.
+      const result = await insertMany(t.db, table, rows, { strategy, ...(copyFormat ? { copyFormat } : {}) })
       expect(result.strategy).toBe(strategy)
       expect(result.rows).toBe(rows.length)
 
@@ -94,16 +95,18 @@ eachDialect('bulk round trip', (dialect) => {
 
   it.runIf(dialect === 'postgres' || dialect === 'pglite')('refuses NUL in PostgreSQL text with the row and column, writing nothing', async () => {
     await sql`create table nul_t (id integer primary key, txt text)`.execute(t.db)
-    const error = await insertMany(t.db, 'nul_t', [{ id: 1, txt: 'fine' }, { id: 2, txt: 'bad\0byte' }]).catch((e: unknown) => e)
-    expect(error).toMatchObject({ name: 'BulkError', rowIndex: 1, column: 'txt' })
-    expect((error as Error).message).toContain('NUL')
+    for (const copyFormat of dialect === 'postgres' ? (['auto', 'text', 'binary'] as const) : (['auto'] as const)) {
+      const error = await insertMany(t.db, 'nul_t', [{ id: 1, txt: 'fine' }, { id: 2, txt: 'bad\0byte' }], { copyFormat }).catch((e: unknown) => e)
+      expect(error, copyFormat).toMatchObject({ name: 'BulkError', rowIndex: 1, column: 'txt' })
+      expect((error as Error).message).toContain('NUL')
+    }
     const { rows } = await sql`select * from nul_t`.execute(t.db)
     expect(rows).toHaveLength(0)
   })
 
   it.runIf(dialect === 'mysql' || dialect === 'sqlite')('keeps NUL inside text where the database can', async () => {
     await sql`create table nul_ok (id integer primary key, txt text)`.execute(t.db)
-    for (const strategy of STRATEGIES[dialect]) {
+    for (const [strategy] of STRATEGIES[dialect]) {
       await insertMany(t.db, 'nul_ok', [{ id: strategy.length, txt: 'a\0b' }], { strategy })
     }
     const { rows } = await sql<{ txt: string }>`select txt from nul_ok`.execute(t.db)
