@@ -62,6 +62,18 @@ eachDialect('bulk abuse', (dialect) => {
     await upsertMany(db, HOSTILE_TABLE as never, [row(1), row(++id)] as never, { conflict: ['id'] as never })
     await updateMany(db, HOSTILE_TABLE as never, [{ id: 2, [HOSTILE_COLUMNS[1]!]: 'updated' }] as never, { key: 'id' as never })
     await deleteMany(db, HOSTILE_TABLE as never, [3] as never, { key: 'id' as never })
+    if (dialect === 'postgres') {
+      // The staging table of strategy 'copy' takes the hostile column names too, in both formats.
+      for (const [extra, copyFormat] of [[1000, 'text'], [1001, 'binary']] as const) {
+        await upsertMany(db, HOSTILE_TABLE as never, [row(extra)] as never, { conflict: ['id'] as never, strategy: 'copy', copyFormat })
+        await updateMany(db, HOSTILE_TABLE as never, [{ id: extra, [HOSTILE_COLUMNS[0]!]: `${row(extra)[HOSTILE_COLUMNS[0]!]}` }] as never, { key: 'id' as never, strategy: 'copy', copyFormat })
+      }
+      const written = await sql<Record<string, unknown>>`select * from ${sql.table(HOSTILE_TABLE)} where id >= 1000 order by id`.execute(t.db)
+      expect(written.rows).toEqual([row(1000), row(1001)])
+      for (const copyFormat of ['text', 'binary'] as const) {
+        await deleteMany(db, HOSTILE_TABLE as never, [1000 + (copyFormat === 'text' ? 0 : 1)] as never, { key: 'id' as never, strategy: 'copy', copyFormat })
+      }
+    }
     const { rows } = await sql<Record<string, unknown>>`select * from ${sql.table(HOSTILE_TABLE)} order by id`.execute(t.db)
     expect(rows).toHaveLength(id - 1)
     expect(rows[0]).toEqual(row(1))
@@ -127,6 +139,25 @@ eachDialect('bulk abuse', (dialect) => {
     if (dialect === 'postgres') {
       expect(await message(insertMany(t.db, 'people', rows, { strategy: 'copy', returning: ['id'] }))).toBe(
         `strategy 'copy' cannot be used here: COPY cannot return rows (returning was asked for); use 'unnest' or 'auto'`,
+      )
+    }
+    expect(await message(insertMany(t.db, 'people', rows, asAny({ copyFormat: 'csv' })))).toBe(`insertMany option "copyFormat" must be 'auto', 'text' or 'binary', but got: "csv"`)
+    if (t.sqlDialect !== 'postgres') {
+      expect(await message(insertMany(t.db, 'people', rows, { copyFormat: 'text' }))).toBe(`insertMany option "copyFormat" is for PostgreSQL COPY; this database is ${dialect}: leave it out`)
+    } else {
+      expect(await message(insertMany(t.db, 'people', rows, { strategy: 'unnest', copyFormat: 'binary' }))).toBe(
+        `copyFormat 'binary' applies to strategy 'copy', not 'unnest'; leave copyFormat at 'auto' or use strategy 'copy'`,
+      )
+      expect(await message(insertMany(t.db, 'people', rows, { copyFormat: 'text', returning: ['id'] }))).toBe(
+        `copyFormat 'text' needs COPY, which cannot be used here: COPY cannot return rows (returning was asked for); leave copyFormat at 'auto'`,
+      )
+    }
+    if (dialect === 'pglite') {
+      expect(await message(upsertMany(t.db, 'people', rows, { conflict: ['id'], strategy: 'copy' }))).toBe(
+        `strategy 'copy' cannot be used here: upsertMany copies into a staging table through COPY FROM STDIN, which needs the pg driver (this handle uses pglite); use 'unnest' or 'auto'`,
+      )
+      expect(await message(insertMany(t.db, 'people', rows, { copyFormat: 'binary' }))).toBe(
+        `copyFormat 'binary' needs the pg driver (PGlite's COPY FROM '/dev/blob' is written as text here); use copyFormat 'text' or 'auto'`,
       )
     }
     const wrong = dialect === 'mysql' ? 'copy' : 'load-data'
