@@ -87,7 +87,8 @@ export function insertMany<DB, TB extends keyof DB & string, R extends ColumnOf<
 /**
  * Inserts rows, updating the ones that already exist (`ON CONFLICT … DO UPDATE`, MySQL `ON DUPLICATE KEY
  * UPDATE`). Rows of one chunk that share a conflict key are merged first, the last one winning, as sending
- * them one by one would (PostgreSQL refuses to touch a row twice in one statement).
+ * them one by one would (PostgreSQL refuses to touch a row twice in one statement). On PostgreSQL (pg) a
+ * chunk of 5,000 rows or more is COPied into a temporary table and merged from there (`strategy: 'copy'`).
  *
  * ### Examples
  * ```ts
@@ -104,8 +105,9 @@ export function upsertMany<DB, TB extends keyof DB & string, R extends ColumnOf<
 }
 
 /**
- * Updates many rows, each with its own values, found by `key`: PostgreSQL `UPDATE … FROM unnest(…)`,
- * MySQL `UPDATE … JOIN (SELECT … UNION ALL …)`, SQLite one prepared `UPDATE` per row (or `UPDATE … FROM`).
+ * Updates many rows, each with its own values, found by `key`: PostgreSQL `UPDATE … FROM unnest(…)` (from
+ * 1,000 rows a chunk on pg: COPY into a temporary table, then `UPDATE … FROM` it), MySQL
+ * `UPDATE … JOIN (SELECT … UNION ALL …)`, SQLite one prepared `UPDATE` per row (or `UPDATE … FROM`).
  * `rows` in the result counts the rows the database matched.
  *
  * ### Examples
