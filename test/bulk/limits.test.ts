@@ -52,6 +52,20 @@ eachDialect('bulk limits', (dialect) => {
     expect(e.message).toMatch(/too long for type character varying\(3\)/)
   })
 
+  it.runIf(dialect === 'postgres')('gives the staging table of a staged COPY the columns\' own lengths and scales, so they are checked, not truncated', async () => {
+    await sql`create table staged_typed (id integer primary key, code varchar(3) not null, amount numeric(6, 2))`.execute(t.db)
+    await insertMany(t.db, 'staged_typed', [{ id: 1, code: 'abc', amount: '1' }, { id: 2, code: 'def', amount: '2' }])
+    for (const copyFormat of ['text', 'binary'] as const) {
+      await updateMany(t.db, 'staged_typed', [{ id: 1, amount: '12.345' }], { key: 'id', strategy: 'copy', copyFormat })
+      const { rows } = await sql<{ amount: string }>`select amount::text as amount from staged_typed where id = 1`.execute(t.db)
+      expect(rows, copyFormat).toEqual([{ amount: '12.35' }])
+      const e = (await updateMany(t.db, 'staged_typed', [{ id: 1, code: 'abc' }, { id: 2, code: 'abcd' }], { key: 'id', strategy: 'copy', copyFormat }).catch((x: unknown) => x)) as BulkError
+      expect(e).toBeInstanceOf(BulkError)
+      expect([e.rowIndex, e.column]).toEqual([1, 'code'])
+      expect(e.message).toMatch(/too long for type character varying\(3\)/)
+    }
+  })
+
   it('updates through unnest/VALUES/prepared with a composite key', async () => {
     await sql`create table pairs (a integer not null, b varchar(10) not null, v integer, primary key (a, b))`.execute(t.db)
     await insertMany(t.db, 'pairs', [{ a: 1, b: 'x', v: 0 }, { a: 1, b: 'y', v: 0 }, { a: 2, b: 'x', v: 0 }])
