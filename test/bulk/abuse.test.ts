@@ -1,18 +1,10 @@
 import { sql } from 'kysely'
-import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import { BulkError, deleteMany, insertMany, updateMany, upsertMany, type BulkStrategyName } from '../../src/bulk/index.js'
 import { DbperfError } from '../../src/index.js'
-import { eachDialect, openTestDb, type TestDb, type TestDialect } from '../harness/databases.js'
+import { eachDialect, type TestDb, type TestDialect } from '../harness/databases.js'
+import { type DB, countPeople, usePeople } from './people.js'
 
-interface Person {
-  id: number
-  email: string
-  name: string
-  score: number | null
-}
-interface DB {
-  people: Person
-}
 
 const STRATEGIES: Record<TestDialect, BulkStrategyName[]> = {
   postgres: ['copy', 'unnest', 'values'],
@@ -29,16 +21,11 @@ const asAny = (v: unknown): any => v
 
 eachDialect('bulk abuse', (dialect) => {
   let t: TestDb<DB>
-  beforeAll(async () => {
-    t = await openTestDb<DB>(dialect)
-    await sql`create table people (id integer primary key, email varchar(100) not null unique, name varchar(100) not null, score integer)`.execute(t.db)
+  usePeople(dialect, async (opened) => {
+    t = opened
     await sql`create table victim (id integer)`.execute(t.db)
   })
-  beforeEach(async () => {
-    await sql`delete from people`.execute(t.db)
-  })
-  afterAll(() => t.cleanup())
-  const count = async () => Number((await sql<{ n: number }>`select count(*) as n from people`.execute(t.db)).rows[0]!.n)
+  const count = () => countPeople(t.db)
   const fails = async (p: Promise<unknown>) => {
     const e = await p.then(
       () => undefined,

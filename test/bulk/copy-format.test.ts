@@ -1,8 +1,8 @@
 import { sql } from 'kysely'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { BulkError, type CopyFormat, insertMany } from '../../src/bulk/index.js'
-import { type DbperfError, observe, type QueryEvent } from '../../src/index.js'
-import { eachDialect, OBSERVER_ON, openTestDb, type TestDb } from '../harness/databases.js'
+import type { DbperfError } from '../../src/index.js'
+import { eachDialect, eventsDuring, OBSERVER_ON, openTestDb, type TestDb } from '../harness/databases.js'
 
 /** One column of every type binary COPY encodes, and arrays of some. */
 const COLUMNS = sql`id integer primary key, i2 int2, i8 int8, f4 float4, f8 float8, num numeric, num62 numeric(6, 2), b bool,
@@ -72,14 +72,7 @@ eachDialect(
       return names.map((_, i) => rows.filter((r) => r.k === i).map((r) => r.r))
     }
     const copies = async (fn: () => Promise<unknown>) => {
-      const events: QueryEvent[] = []
-      const stop = OBSERVER_ON ? observe(t.db, (e) => events.push(e)) : () => {}
-      try {
-        await fn()
-      } finally {
-        stop()
-      }
-      return events.filter((e) => /^copy /.test(e.sql)).map((e) => [e.sql.endsWith('(format binary)') ? 'binary' : 'text', e.affectedRows])
+      return (await eventsDuring(t.db, fn)).filter((e) => /^copy /.test(e.sql)).map((e) => [e.sql.endsWith('(format binary)') ? 'binary' : 'text', e.affectedRows])
     }
 
     it('binary stores exactly what text stores, value for value', async () => {

@@ -1,35 +1,20 @@
 import { sql } from 'kysely'
-import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import { BulkError, deleteMany, insertMany, updateMany, upsertMany } from '../../src/bulk/index.js'
 import { getLoaders } from '../../src/loader/index.js'
 import { observe, type QueryEvent, withScope } from '../../src/index.js'
-import { eachDialect, OBSERVER_ON, openTestDb, type TestDb } from '../harness/databases.js'
+import { eachDialect, OBSERVER_ON, type TestDb } from '../harness/databases.js'
+import { type Person, type DB, countPeople, usePeople, people, REPEATED_KEY_BATCH } from './people.js'
 
-interface Person {
-  id: number
-  email: string
-  name: string
-  score: number | null
-}
-interface DB {
-  people: Person
-}
 
 const AUTO_INSERT = { postgres: 'copy', pglite: 'copy', mysql: 'load-data', sqlite: 'prepared' } as const
 
-const people = (n: number, from = 1): Person[] => Array.from({ length: n }, (_, i) => ({ id: from + i, email: `p${from + i}@x.io`, name: `P ${from + i}`, score: i }))
-
 eachDialect('bulk operations', (dialect) => {
   let t: TestDb<DB>
-  beforeAll(async () => {
-    t = await openTestDb<DB>(dialect)
-    await sql`create table people (id integer primary key, email varchar(100) not null unique, name varchar(100) not null, score integer)`.execute(t.db)
+  usePeople(dialect, (opened) => {
+    t = opened
   })
-  beforeEach(async () => {
-    await sql`delete from people`.execute(t.db)
-  })
-  afterAll(() => t.cleanup())
-  const count = async () => Number((await sql<{ n: number }>`select count(*) as n from people`.execute(t.db)).rows[0]!.n)
+  const count = () => countPeople(t.db)
 
   it('inserts with the fastest strategy and says which, in chunks, reporting progress', async () => {
     const progress: number[] = []
@@ -76,11 +61,7 @@ eachDialect('bulk operations', (dialect) => {
     const r = await upsertMany(
       t.db,
       'people',
-      [
-        { id: 2, email: 'p2@x.io', name: 'first', score: 1 },
-        { id: 4, email: 'p4@x.io', name: 'new', score: 4 },
-        { id: 2, email: 'p2@x.io', name: 'last', score: 2 },
-      ],
+      REPEATED_KEY_BATCH,
       { conflict: ['id'], update: ['name'] },
     )
     expect(r.rows).toBeGreaterThanOrEqual(2)

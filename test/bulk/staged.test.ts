@@ -1,48 +1,22 @@
 import { sql } from 'kysely'
-import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import { BulkError, type CopyFormat, deleteMany, insertMany, updateMany, upsertMany } from '../../src/bulk/index.js'
-import { observe, type QueryEvent } from '../../src/index.js'
-import { eachDialect, OBSERVER_ON, openTestDb, type TestDb } from '../harness/databases.js'
-
-interface Person {
-  id: number
-  email: string
-  name: string
-  score: number | null
-}
-interface DB {
-  people: Person
-}
-
-const people = (n: number, from = 1): Person[] => Array.from({ length: n }, (_, i) => ({ id: from + i, email: `p${from + i}@x.io`, name: `P ${from + i}`, score: i }))
+import { eachDialect, eventsDuring, OBSERVER_ON, type TestDb } from '../harness/databases.js'
+import { type Person, type DB, countPeople, usePeople, people, REPEATED_KEY_BATCH } from './people.js'
 
 // upsertMany, updateMany and deleteMany through COPY into a staging table, then one merge statement (pg).
 eachDialect(
   'bulk staged COPY',
   (dialect) => {
     let t: TestDb<DB>
-    beforeAll(async () => {
-      t = await openTestDb<DB>(dialect)
-      await sql`create table people (id integer primary key, email varchar(100) not null unique, name varchar(100) not null, score integer)`.execute(t.db)
+    usePeople(dialect, (opened) => {
+      t = opened
     })
-    beforeEach(async () => {
-      await sql`delete from people`.execute(t.db)
-    })
-    afterAll(() => t.cleanup())
-    const count = async () => Number((await sql<{ n: number }>`select count(*) as n from people`.execute(t.db)).rows[0]!.n)
+    const count = () => countPeople(t.db)
     const all = async () => (await sql<Person>`select id, email, name, score from people order by id`.execute(t.db)).rows
     // No staging table outlives its chunk, whatever happened (temporary tables of every session are listed).
     const leftovers = async () => Number((await sql<{ n: number }>`select count(*) as n from pg_class where relname like 'dbperf_stage_%'`.execute(t.db)).rows[0]!.n)
-    const statements = async (fn: () => Promise<unknown>) => {
-      const events: QueryEvent[] = []
-      const stop = OBSERVER_ON ? observe(t.db, (e) => events.push(e)) : () => {}
-      try {
-        await fn()
-      } finally {
-        stop()
-      }
-      return events.filter((e) => e.origin?.kind === 'bulk').map((e) => e.sql)
-    }
+    const statements = async (fn: () => Promise<unknown>) => (await eventsDuring(t.db, fn)).filter((e) => e.origin?.kind === 'bulk').map((e) => e.sql)
 
     for (const copyFormat of ['text', 'binary'] as CopyFormat[]) {
       it(`upserts through a staging table (copyFormat '${copyFormat}'), last row of a key winning, and returns rows`, async () => {
@@ -50,11 +24,7 @@ eachDialect(
         const r = await upsertMany(
           t.db,
           'people',
-          [
-            { id: 2, email: 'p2@x.io', name: 'first', score: 1 },
-            { id: 4, email: 'p4@x.io', name: 'new', score: 4 },
-            { id: 2, email: 'p2@x.io', name: 'last', score: 2 },
-          ],
+          REPEATED_KEY_BATCH,
           { conflict: ['id'], update: ['name'], strategy: 'copy', copyFormat, returning: ['id', 'name'] },
         )
         expect(r.strategy).toBe('copy')

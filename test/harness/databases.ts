@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { type Kysely, sql } from 'kysely'
 import { describe, inject } from 'vitest'
-import { createDb, type CreateDbOptions, observe } from '../../src/index.js'
+import { createDb, type CreateDbOptions, observe, type QueryEvent } from '../../src/index.js'
 import { selectedDialects, type TestDialect } from './targets.js'
 
 export type { TestDialect } from './targets.js'
@@ -146,4 +146,16 @@ function withQuery(url: string, key: string, value: string): string {
 function readEverything(event: Parameters<Parameters<typeof observe>[1]>[0]): void {
   JSON.stringify(event)
   void event.stack.length
+}
+
+/** The events `db` reports while `fn` runs (none when the suite runs with the observer off). */
+export async function eventsDuring(db: Kysely<any>, fn: () => Promise<unknown>): Promise<QueryEvent[]> {
+  const events: QueryEvent[] = []
+  const stop = OBSERVER_ON ? observe(db, (e) => events.push(e)) : () => {}
+  try {
+    await fn()
+  } finally {
+    stop()
+  }
+  return events
 }
