@@ -154,7 +154,7 @@ export class Pool<C> {
       if (this.#all.size + this.#opening >= this.#options.max) {
         if (this.#pending() >= this.#options.maxWaiting) return Promise.reject(this.#error('DBPERF_POOL_QUEUE_FULL'))
         return new Promise<PooledConnection<C>>((resolve, reject) => {
-          this.#handoff.push({ resolve, reject, enqueuedAt: start, capture, settled: false })
+          this.#handoff.push({ resolve, reject, enqueuedAt: start, capture })
         })
       }
     }

@@ -9,8 +9,6 @@ export interface Waiter<T> {
   readonly enqueuedAt: number
   /** The caller's stack, kept only when leak detection is on. */
   readonly capture: StackCapture | undefined
-  /** Set once served, rejected or timed out; a settled waiter left in the array is skipped. */
-  settled: boolean
 }
 
 /**
@@ -18,12 +16,11 @@ export interface Waiter<T> {
  * same timeout, so the oldest always has the earliest deadline: one timer armed for it replaces a timer per
  * waiter (a setTimeout and clearTimeout per queued acquire, measurable at tens of thousands of acquires a
  * second). When it fires, `expire` gets each waiter whose time is up, and it re-arms for the next one.
- * Every operation is O(1) amortised; `length` counts live waiters only.
+ * Every operation is O(1) amortised.
  */
 export class WaiterQueue<T> {
-  #items: Array<Waiter<T>> = []
+  #items: Array<Waiter<T> | undefined> = []
   #head = 0
-  #live = 0
   readonly #timeoutMs: number
   readonly #inContext: <R>(fn: () => R) => R
   readonly #expire: (waiter: Waiter<T>) => void
@@ -37,45 +34,27 @@ export class WaiterQueue<T> {
   }
 
   get length(): number {
-    return this.#live
+    return this.#items.length - this.#head
   }
 
   push(waiter: Waiter<T>): void {
     this.#items.push(waiter)
-    this.#live++
     this.#arm()
   }
 
-  /** The oldest live waiter, left in the queue. */
+  /** The oldest waiter, left in the queue. */
   peek(): Waiter<T> | undefined {
-    while (this.#head < this.#items.length) {
-      const w = this.#items[this.#head] as Waiter<T>
-      if (!w.settled) return w
-      this.#head++
-    }
-    this.#compact()
-    return undefined
+    return this.#items[this.#head]
   }
 
-  /** Removes and returns the oldest live waiter, settling it. */
+  /** Removes and returns the oldest waiter. */
   shift(): Waiter<T> | undefined {
-    while (this.#head < this.#items.length) {
-      const w = this.#items[this.#head++] as Waiter<T>
-      if (w.settled) continue
-      this.#settle(w)
-      this.#compact()
-      return w
-    }
-    this.#compact()
-    return undefined
-  }
-
-  #settle(w: Waiter<T>): void {
-    w.settled = true
-    this.#live--
-  }
-
-  #compact(): void {
+    if (this.#head === this.#items.length) return undefined
+    const waiter = this.#items[this.#head]
+    // The slot lets go of the waiter at once: kept until the next compaction, a served waiter (its promise and
+    // the awaiting caller's state) survived young-generation collections into the old one, which doubled GC
+    // time and pause length under saturation (bench/pool on MariaDB).
+    this.#items[this.#head++] = undefined
     if (this.#head === this.#items.length) {
       this.#items = []
       this.#head = 0
@@ -83,6 +62,7 @@ export class WaiterQueue<T> {
       this.#items = this.#items.slice(this.#head)
       this.#head = 0
     }
+    return waiter
   }
 
   #arm(): void {
