@@ -1,4 +1,5 @@
 import { CompiledQuery, DeleteQueryNode, InsertQueryNode, type Kysely, type QueryResult, type RawBuilder, type RootOperationNode, sql, TableNode, UpdateQueryNode } from 'kysely'
+import type { WritePlan } from './strategy.js'
 
 /**
  * Statement building shared by the dialect writers. Identifiers always go through Kysely (`sql.table`,
@@ -87,4 +88,21 @@ export function affectedOf(result: QueryResult<unknown>): number {
 /** The statement kind of an operation's writes. */
 export function statementKind(plan: { readonly operation: string }): StatementKind {
   return plan.operation === 'updateMany' ? 'update' : plan.operation === 'deleteMany' ? 'delete' : 'insert'
+}
+
+/** ` returning "a", "b"` (qualified by `alias` when given) for a plan that asks for rows back, else nothing. */
+export function returningClause(plan: WritePlan, alias?: string): RawBuilder<unknown> {
+  if (plan.returning.length === 0) return sql``
+  return sql` returning ${sql.join(plan.returning.map((c) => (alias ? sql`${sql.id(alias)}.${sql.id(c)}` : sql.id(c))))}`
+}
+
+/**
+ * ` on conflict ("key") do update set "c" = excluded."c"` (or `do nothing` with no column to update) for
+ * upsertMany, else nothing: the same clause in PostgreSQL and SQLite.
+ */
+export function conflictClause(plan: WritePlan): RawBuilder<unknown> {
+  if (plan.operation !== 'upsertMany') return sql``
+  const target = idList(plan.keyIndexes.map((i) => plan.columns[i]!.name))
+  if (plan.update.length === 0) return sql` on conflict (${target}) do nothing`
+  return sql` on conflict (${target}) do update set ${sql.join(plan.update.map((c) => sql`${sql.id(c)} = excluded.${sql.id(c)}`))}`
 }

@@ -50,10 +50,8 @@ function toPostgres(value: unknown, column: TableColumn): unknown {
     case 'object':
       if (value === null) return null
       if (value instanceof Date) return postgresDate(value)
-      if (Buffer.isBuffer(value)) return value
-      if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength)
       if (Array.isArray(value) && column.kind === 'array') return checkArray(value)
-      return json(value)
+      return bytesOrJson(value)
     default:
       throw unsupported(value)
   }
@@ -70,9 +68,7 @@ function toMysql(value: unknown): unknown {
     case 'object':
       if (value === null) return null
       if (value instanceof Date) return validDate(value)
-      if (Buffer.isBuffer(value)) return value
-      if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength)
-      return json(value)
+      return bytesOrJson(value)
     default:
       throw unsupported(value)
   }
@@ -89,12 +85,17 @@ function toSqlite(value: unknown): unknown {
     case 'object':
       if (value === null) return null
       if (value instanceof Date) return validDate(value).toISOString()
-      if (Buffer.isBuffer(value)) return value
-      if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength)
-      return json(value)
+      return bytesOrJson(value)
     default:
       throw unsupported(value)
   }
+}
+
+/** Bytes as a Buffer (every driver binds those as binary), anything else as JSON text. */
+function bytesOrJson(value: object): unknown {
+  if (Buffer.isBuffer(value)) return value
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+  return json(value)
 }
 
 function json(value: object): string {

@@ -1,5 +1,5 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely'
-import { affectedOf, compileText, idList, runText, statementKind } from './bulk-sql.js'
+import { affectedOf, compileText, conflictClause, idList, returningClause, runText, statementKind } from './bulk-sql.js'
 import { dedupeLastWins, type RowChunk } from './chunker.js'
 import type { PgCopier } from './copy-stream.js'
 import type { ChunkOutcome, WritePlan } from './strategy.js'
@@ -50,22 +50,18 @@ export function stagedWrite(db: Kysely<any>, plan: WritePlan, newCopier: (stage:
     keyIndexes.map((i) => sql`${t}.${sql.id(columns[i]!.name)} = ${s}.${sql.id(columns[i]!.name)}`),
     sql` and `,
   )
-  const returning = (alias?: RawBuilder<unknown>) => (plan.returning.length === 0 ? sql`` : sql` returning ${sql.join(plan.returning.map((c) => (alias ? sql`${alias}.${sql.id(c)}` : sql.id(c))))}`)
   let merge: string
   switch (plan.operation) {
-    case 'upsertMany': {
-      const target = idList(keyIndexes.map((i) => columns[i]!.name))
-      const onConflict = plan.update.length === 0 ? sql`do nothing` : sql`do update set ${sql.join(plan.update.map((c) => sql`${sql.id(c)} = excluded.${sql.id(c)}`))}`
-      merge = compileText(db, sql`insert into ${table} (${names}) select ${names} from ${stage} on conflict (${target}) ${onConflict}${returning()}`)
+    case 'upsertMany':
+      merge = compileText(db, sql`insert into ${table} (${names}) select ${names} from ${stage}${conflictClause(plan)}${returningClause(plan)}`)
       break
-    }
     case 'updateMany': {
       const sets = columns.filter((_, i) => !keyIndexes.includes(i)).map((c) => sql`${sql.id(c.name)} = ${s}.${sql.id(c.name)}`)
       merge = compileText(db, sql`update ${table} as ${t} set ${sql.join(sets)} from ${stage} as ${s} where ${match}`)
       break
     }
     case 'deleteMany':
-      merge = compileText(db, sql`delete from ${table} as ${t} using ${stage} as ${s} where ${match}${returning(t)}`)
+      merge = compileText(db, sql`delete from ${table} as ${t} using ${stage} as ${s} where ${match}${returningClause(plan, 'dbperf_t')}`)
       break
     case 'insertMany':
       throw new Error('insertMany copies into the table itself')

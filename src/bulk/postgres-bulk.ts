@@ -1,7 +1,7 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely'
 import { rawDriverOf, withRawConnection } from '../dialects/raw-connection.js'
 import { DbperfError } from '../errors.js'
-import { affectedOf, statementKind, columnArrays, compileText, flatten, idList, placeholderRows, runText, TextCache } from './bulk-sql.js'
+import { affectedOf, statementKind, columnArrays, compileText, conflictClause, flatten, idList, placeholderRows, returningClause, runText, TextCache } from './bulk-sql.js'
 import { convertersFor, postgresNativeConverters } from './bulk-values.js'
 import { dedupeLastWins, packedArray, type RowChunk } from './chunker.js'
 import { canEncodeBinary } from './copy-binary.js'
@@ -216,18 +216,6 @@ function unnestParameters(rows: ReadonlyArray<readonly unknown[]>, columns: read
     if (c.kind === 'array') arrays[i] = arrays[i]!.map((v) => (v === null ? null : arrayLiteral(v as unknown[])))
   })
   return arrays
-}
-
-function returningClause(plan: WritePlan, alias?: string): RawBuilder<unknown> {
-  if (plan.returning.length === 0) return sql``
-  return sql` returning ${sql.join(plan.returning.map((c) => (alias ? sql`${sql.id(alias)}.${sql.id(c)}` : sql.id(c))))}`
-}
-
-function conflictClause(plan: WritePlan): RawBuilder<unknown> {
-  if (plan.operation !== 'upsertMany') return sql``
-  const target = idList(plan.keyIndexes.map((i) => plan.columns[i]!.name))
-  if (plan.update.length === 0) return sql` on conflict (${target}) do nothing`
-  return sql` on conflict (${target}) do update set ${sql.join(plan.update.map((c) => sql`${sql.id(c)} = excluded.${sql.id(c)}`))}`
 }
 
 function unnestStrategy(db: Kysely<any>, plan: WritePlan): BulkStrategy {

@@ -2,7 +2,7 @@ import { type DialectAdapter, type Kysely, type RawBuilder, sql } from 'kysely'
 import { type SqliteHandle, type SqliteStatement, withRawConnection } from '../dialects/raw-connection.js'
 import { DbperfError } from '../errors.js'
 import { withOrigin } from '../observe/origin.js'
-import { affectedOf, statementKind, compileText, flatten, idList, placeholderRows, runText, TextCache } from './bulk-sql.js'
+import { affectedOf, statementKind, compileText, conflictClause, flatten, idList, placeholderRows, returningClause, runText, TextCache } from './bulk-sql.js'
 import { convertersFor } from './bulk-values.js'
 import { dedupeLastWins, packedArray, type RowChunk } from './chunker.js'
 import { type BulkStrategy, type ChunkOutcome, type DialectBulk, RowFailure, type WritePlan } from './strategy.js'
@@ -83,15 +83,6 @@ export const sqliteBulk: DialectBulk = {
 function unsupported(message: string): DbperfError {
   return new DbperfError('DBPERF_UNSUPPORTED', message)
 }
-
-function conflictClause(plan: WritePlan): RawBuilder<unknown> {
-  if (plan.operation !== 'upsertMany') return sql``
-  const target = idList(plan.keyIndexes.map((i) => plan.columns[i]!.name))
-  if (plan.update.length === 0) return sql` on conflict (${target}) do nothing`
-  return sql` on conflict (${target}) do update set ${sql.join(plan.update.map((c) => sql`${sql.id(c)} = excluded.${sql.id(c)}`))}`
-}
-
-const returningClause = (plan: WritePlan): RawBuilder<unknown> => (plan.returning.length > 0 ? sql` returning ${idList(plan.returning)}` : sql``)
 
 function valuesStrategy(db: Kysely<any>, plan: WritePlan, maxVariables: number): BulkStrategy {
   const { columns, keyIndexes } = plan

@@ -93,17 +93,10 @@ class MysqlConnectionFactory implements ConnectionFactory<MysqlRawConnection> {
 
 /** A Kysely driver for MySQL/MariaDB on dbperf's pool of mysql2 connections. */
 export class MysqlPoolDriver extends PoolDriver<MysqlRawConnection> {
-  readonly #factory: MysqlConnectionFactory
   protected readonly releaseSavepointCommand = 'release savepoint'
 
   constructor(target: ConnectionTarget, connectionOptions: Readonly<Record<string, unknown>>, options: ResolvedPoolOptions) {
-    const factory = new MysqlConnectionFactory(target, connectionOptions)
-    super(options, { dialect: 'mysql', display: target.display, host: target.host, port: target.port }, factory)
-    this.#factory = factory
-  }
-
-  protected load(): Promise<void> {
-    return this.#factory.load()
+    super('mysql', target, new MysqlConnectionFactory(target, connectionOptions), options)
   }
 
   protected wrap(entry: PooledConnection<MysqlRawConnection>): PoolConnection<MysqlRawConnection> {

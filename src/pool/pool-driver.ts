@@ -3,6 +3,7 @@ import {
   type Driver,
   type TransactionSettings,
 } from 'kysely'
+import type { ConnectionTarget } from '../dialects/connection-config.js'
 import { SqlTransactionControl } from '../dialects/sql-transaction-control.js'
 import { Pool, type PoolTarget } from './pool.js'
 import type { ResolvedPoolOptions } from './pool-options.js'
@@ -23,17 +24,16 @@ export interface PoolConnection<C> extends DatabaseConnection {
  * open a connection (`load`), wrap it for Kysely (`wrap`) and spell transactions. The observed driver wraps
  * this one, so every statement, the session resets included, is still seen in one place.
  */
-export abstract class PoolDriver<C> extends SqlTransactionControl implements Driver {
+export abstract class PoolDriver<C, F extends ConnectionFactory<C> = ConnectionFactory<C>> extends SqlTransactionControl implements Driver {
   readonly pool: Pool<C>
+  protected readonly factory: F
   #loading: Promise<void> | undefined
 
-  constructor(options: ResolvedPoolOptions, target: PoolTarget, factory: ConnectionFactory<C>) {
+  constructor(dialect: PoolTarget['dialect'], target: ConnectionTarget, factory: F, options: ResolvedPoolOptions) {
     super()
-    this.pool = new Pool(options, target, factory)
+    this.factory = factory
+    this.pool = new Pool(options, { dialect, display: target.display, host: target.host, port: target.port }, factory)
   }
-
-  /** Loads the driver package (and anything else the factory needs) before the first connection. */
-  protected abstract load(): Promise<void>
 
   /** The Kysely connection for a pooled one, built once per connection. */
   protected abstract wrap(entry: PooledConnection<C>): PoolConnection<C>
@@ -41,7 +41,7 @@ export abstract class PoolDriver<C> extends SqlTransactionControl implements Dri
   abstract beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void>
 
   async init(): Promise<void> {
-    this.#loading ??= this.load().then(
+    this.#loading ??= this.factory.load().then(
       () => this.pool.start(),
       (error: unknown) => {
         this.#loading = undefined

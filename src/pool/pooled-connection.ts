@@ -5,6 +5,8 @@ import type { StackCapture } from '../observe/call-site.js'
  * Every method is called in the pool's own async context, never in a borrower's.
  */
 export interface ConnectionFactory<C> {
+  /** Loads the driver package (and anything else it needs) before the first connection. */
+  load(): Promise<void>
   /** Opens and logs in a connection. Should give up after `timeoutMs`; the pool also enforces it. */
   create(timeoutMs: number): Promise<C>
   /** Closes a connection. Errors are ignored by the pool. */

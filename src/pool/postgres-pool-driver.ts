@@ -111,22 +111,15 @@ class PgClientFactory implements ConnectionFactory<PgClient> {
  * A Kysely driver for PostgreSQL on dbperf's pool of `pg.Client`s. Connections are tagged with
  * `application_name = 'dbperf'` unless the URL or `driverOptions` name one, so `pg_stat_activity` tells them apart.
  */
-export class PostgresPoolDriver extends PoolDriver<PgClient> {
-  readonly #factory: PgClientFactory
+export class PostgresPoolDriver extends PoolDriver<PgClient, PgClientFactory> {
   protected readonly releaseSavepointCommand = 'release'
 
   constructor(target: ConnectionTarget, clientOptions: Readonly<Record<string, unknown>>, options: ResolvedPoolOptions) {
-    const factory = new PgClientFactory(target, clientOptions)
-    super(options, { dialect: 'postgres', display: target.display, host: target.host, port: target.port }, factory)
-    this.#factory = factory
-  }
-
-  protected load(): Promise<void> {
-    return this.#factory.load()
+    super('postgres', target, new PgClientFactory(target, clientOptions), options)
   }
 
   protected wrap(entry: PooledConnection<PgClient>): PoolConnection<PgClient> {
-    return new PostgresConnection(entry, () => this.#factory.cursor())
+    return new PostgresConnection(entry, () => this.factory.cursor())
   }
 
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {

@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { ConnectionError, createDb, DbperfError } from '../../src/index.js'
+import { ConnectionError, createDb } from '../../src/index.js'
 import { POOL_DEFAULTS, PoolError, poolMetrics, poolStats } from '../../src/pool/index.js'
-
-function errorOf(fn: () => unknown): DbperfError {
-  try {
-    fn()
-  } catch (e) {
-    expect(e).toBeInstanceOf(DbperfError)
-    return e as DbperfError
-  }
-  throw new Error('expected a DbperfError')
-}
+import { errorOf } from '../harness/errors.js'
 
 const PG = 'postgres://postgres@127.0.0.1:5432/test'
 

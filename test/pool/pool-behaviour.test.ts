@@ -1,11 +1,11 @@
 import { fileURLToPath } from 'node:url'
 import { sql } from 'kysely'
-import { afterEach, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import { currentScope, observe, type QueryEvent, withScope } from '../../src/index.js'
 import { type LeakReport, PoolError, poolMetrics, poolStats } from '../../src/pool/index.js'
 import { lineOf as lineOfFile } from '../harness/source-lines.js'
 import { eachDialect, OBSERVER_ON } from '../harness/databases.js'
-import { openTaggedDb, sleep, sleepQuery, type TaggedDb, waitFor } from './pool-helpers.js'
+import { taggedDbs, sleep, sleepQuery, type TaggedDb, waitFor } from './pool-helpers.js'
 
 const thisFile = fileURLToPath(import.meta.url)
 const lineOf = (tag: string) => lineOfFile(thisFile, tag)
@@ -14,14 +14,11 @@ eachDialect(
   'pool behaviour',
   (dialect) => {
     const d = dialect as 'postgres' | 'mysql'
+    const open = taggedDbs(d)
     let t: TaggedDb | undefined
-    afterEach(async () => {
-      await t?.cleanup()
-      t = undefined
-    })
 
     it('pre-fills min connections before the first query, and closes idle ones above min', async () => {
-      t = await openTaggedDb(d, { min: 2, max: 5, idleTimeoutMs: 200 })
+      t = await open({ min: 2, max: 5, idleTimeoutMs: 200 })
       const { db } = t
       await waitFor('min connections open', () => poolStats(db).idle === 2)
       expect(await t.serverConnections()).toBe(2)
@@ -33,7 +30,7 @@ eachDialect(
     })
 
     it('fails an acquire after acquireTimeoutMs when every connection stays busy, and counts it', async () => {
-      t = await openTaggedDb(d, { max: 2, acquireTimeoutMs: 200 })
+      t = await open({ max: 2, acquireTimeoutMs: 200 })
       const { db } = t
       const holders = [sleepQuery(d, 0.8).execute(db), sleepQuery(d, 0.8).execute(db)]
       await waitFor('both connections busy', () => poolStats(db).active === 2)
@@ -51,7 +48,7 @@ eachDialect(
 
     it('reports a connection held past leakDetectionMs with the borrower call site, and again when it returns', async () => {
       const reports: LeakReport[] = []
-      t = await openTaggedDb(d, { max: 2, leakDetectionMs: 150, onLeak: (r) => reports.push(r) })
+      t = await open({ max: 2, leakDetectionMs: 150, onLeak: (r) => reports.push(r) })
       const { db } = t
       await sql`select 1`.execute(db)
       await db.connection().execute(async (c) => { // @line:leak
@@ -72,7 +69,7 @@ eachDialect(
     })
 
     it('keeps each waiter in its own scope through the queue, and reports the wait as connectionWaitMs', async () => {
-      t = await openTaggedDb(d, { max: 1 })
+      t = await open({ max: 1 })
       const { db } = t
       const events: QueryEvent[] = []
       const stop = OBSERVER_ON ? observe(db, (e) => events.push(e)) : () => {}
@@ -105,7 +102,7 @@ eachDialect(
     })
 
     it('serves a saturated pool in turn: every caller gets its share, none starves behind the others', async () => {
-      t = await openTaggedDb(d, { max: 4 })
+      t = await open({ max: 4 })
       const { db } = t
       // Two rounds: the second starts with every connection idle, when callers arriving together race the
       // connections being handed out (where a caller once slipped into a second queue and waited seconds).
@@ -130,7 +127,7 @@ eachDialect(
     })
 
     it('closes min connections on destroy() even when no query ever ran', async () => {
-      t = await openTaggedDb(d, { min: 2 })
+      t = await open({ min: 2 })
       const { db } = t
       await waitFor('min connections open', () => poolStats(db).idle === 2)
       await db.destroy()
@@ -139,7 +136,7 @@ eachDialect(
     })
 
     it('retires connections after maxUses borrows', async () => {
-      t = await openTaggedDb(d, { max: 1, maxUses: 3 })
+      t = await open({ max: 1, maxUses: 3 })
       const ids: number[] = []
       for (let i = 0; i < 7; i++) ids.push(await t.backendId())
       expect(new Set(ids.slice(0, 3)).size).toBe(1)
@@ -149,7 +146,7 @@ eachDialect(
     })
 
     it('validates a connection idle for more than 500 ms before lending it, and skips recently used ones', async () => {
-      t = await openTaggedDb(d, { max: 1 })
+      t = await open({ max: 1 })
       const { db } = t
       for (let i = 0; i < 5; i++) await sql`select 1`.execute(db)
       expect(poolStats(db).validations).toBe(0)
@@ -157,16 +154,15 @@ eachDialect(
       await sql`select 1`.execute(db)
       await sql`select 1`.execute(db)
       expect(poolStats(db)).toMatchObject({ validations: 1, validationFailures: 0, created: 1 })
-      const off = await openTaggedDb(d, { max: 1, validateOnBorrow: false })
+      const off = await open({ max: 1, validateOnBorrow: false })
       await sql`select 1`.execute(off.db)
       await sleep(600)
       await sql`select 1`.execute(off.db)
       expect(poolStats(off.db).validations).toBe(0)
-      await off.cleanup()
     })
 
     it('retires connections at maxLifetimeMs with jitter, never while borrowed', async () => {
-      t = await openTaggedDb(d, { min: 6, max: 6, maxLifetimeMs: 2_000, idleTimeoutMs: 0 })
+      t = await open({ min: 6, max: 6, maxLifetimeMs: 2_000, idleTimeoutMs: 0 })
       const { db } = t
       const start = performance.now()
       await waitFor('min connections open', () => poolStats(db).size === 6)
@@ -188,7 +184,7 @@ eachDialect(
       await waitFor('min refilled after retirements', () => poolStats(db).size === 6)
 
       // A borrowed connection outlives its lifetime until it comes back.
-      const held = await openTaggedDb(d, { max: 1, maxLifetimeMs: 200 })
+      const held = await open({ max: 1, maxLifetimeMs: 200 })
       const [before, after] = await held.db.transaction().execute(async (trx) => {
         const first = await held.backendId(trx)
         await sleep(400)
@@ -197,11 +193,10 @@ eachDialect(
       expect(after).toBe(before)
       expect(await held.backendId()).not.toBe(before)
       expect(poolStats(held.db).destroyed).toBe(1)
-      await held.cleanup()
     })
 
     it('exposes the same numbers in Prometheus text format', async () => {
-      t = await openTaggedDb(d, { max: 3 })
+      t = await open({ max: 3 })
       const { db } = t
       await Promise.all(Array.from({ length: 6 }, () => sqlOne(db)))
       const text = poolMetrics(db, { pool: 'primary' })

@@ -1,21 +1,18 @@
 import { sql } from 'kysely'
-import { afterEach, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import { PoolError, poolStats } from '../../src/pool/index.js'
 import { eachDialect } from '../harness/databases.js'
-import { openTaggedDb, sleep, sleepQuery, type TaggedDb, waitFor } from './pool-helpers.js'
+import { taggedDbs, sleep, sleepQuery, type TaggedDb, waitFor } from './pool-helpers.js'
 
 eachDialect(
   'pool under failures',
   (dialect) => {
     const d = dialect as 'postgres' | 'mysql'
+    const open = taggedDbs(d)
     let t: TaggedDb | undefined
-    afterEach(async () => {
-      await t?.cleanup()
-      t = undefined
-    })
 
     it('survives every backend being killed in the middle of a load: in-flight queries fail, later ones succeed, nothing leaks', async () => {
-      t = await openTaggedDb(d, { max: 8 })
+      t = await open({ max: 8 })
       const { db } = t
       const failures: unknown[] = []
       let successes = 0
@@ -57,7 +54,7 @@ eachDialect(
     })
 
     it('drops an idle connection that dies on the server, quietly and without a query', async () => {
-      t = await openTaggedDb(d, { max: 3 })
+      t = await open({ max: 3 })
       const { db } = t
       await Promise.all(Array.from({ length: 3 }, () => sleepQuery(d, 0.05).execute(db)))
       expect(poolStats(db)).toMatchObject({ size: 3, idle: 3 })
@@ -68,7 +65,7 @@ eachDialect(
     })
 
     it('closes a connection that failed while borrowed instead of lending it again', async () => {
-      t = await openTaggedDb(d, { max: 1 })
+      t = await open({ max: 1 })
       const { db } = t
       const first = await t.backendId()
       const error = await db
@@ -86,7 +83,7 @@ eachDialect(
     })
 
     it('does not leak session state between borrowers: open transactions roll back, settings reset', async () => {
-      t = await openTaggedDb(d, { max: 1 })
+      t = await open({ max: 1 })
       const { db } = t
       await sql`create table pool_leak (id int primary key)`.execute(db)
       // A transaction left open by a borrower that forgot to commit.
@@ -120,7 +117,7 @@ eachDialect(
     })
 
     it('drains on destroy(): queued work finishes, no new connection is opened, new work is rejected', async () => {
-      t = await openTaggedDb(d, { max: 2 })
+      t = await open({ max: 2 })
       const { db } = t
       await sql`select 1`.execute(db)
       const queued = Array.from({ length: 6 }, (_, i) => sql<{ i: number }>`select ${i} as i`.execute(db).then((r) => Number(r.rows[0]?.i)))
@@ -134,7 +131,7 @@ eachDialect(
     })
 
     it('rejects at once when maxWaiting callers already wait', async () => {
-      t = await openTaggedDb(d, { max: 1, maxWaiting: 1 })
+      t = await open({ max: 1, maxWaiting: 1 })
       const { db } = t
       const holder = sleepQuery(d, 0.2).execute(db)
       await waitFor('connection busy', () => poolStats(db).active === 1)

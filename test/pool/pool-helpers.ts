@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { type Kysely, sql } from 'kysely'
-import { inject } from 'vitest'
+import { afterEach, inject } from 'vitest'
 import { createDb, type CreateDbOptions } from '../../src/index.js'
 import type { PoolOptions } from '../../src/pool/index.js'
 import { openTestDb, type TestDb } from '../harness/databases.js'
@@ -76,4 +76,17 @@ export async function openTaggedDb(dialect: 'postgres' | 'mysql', pool: PoolOpti
 /** `select pg_sleep(s)` / `select sleep(s)`. */
 export function sleepQuery(dialect: 'postgres' | 'mysql', seconds: number) {
   return dialect === 'postgres' ? sql`select pg_sleep(${seconds})` : sql`select sleep(${seconds})`
+}
+
+/** `openTaggedDb` for the tests of one suite: every handle it opens is cleaned up after its test. */
+export function taggedDbs(dialect: 'postgres' | 'mysql'): (pool: PoolOptions, extra?: CreateDbOptions) => Promise<TaggedDb> {
+  const opened: TaggedDb[] = []
+  afterEach(async () => {
+    for (const t of opened.splice(0)) await t.cleanup()
+  })
+  return async (pool, extra) => {
+    const t = await openTaggedDb(dialect, pool, extra)
+    opened.push(t)
+    return t
+  }
 }

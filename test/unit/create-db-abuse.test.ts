@@ -2,16 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { ConnectionError, createDb, DbperfError, observe, redactUrl, withScope } from '../../src/index.js'
 import { parseTarget } from '../../src/dialects/connection-config.js'
 import { loadPeer } from '../../src/dialects/load-peer.js'
-
-function errorOf(fn: () => unknown): DbperfError {
-  try {
-    fn()
-  } catch (e) {
-    expect(e).toBeInstanceOf(DbperfError)
-    return e as DbperfError
-  }
-  throw new Error('expected a DbperfError')
-}
+import { errorOf } from '../harness/errors.js'
 
 describe('createDb: bad input gets a clear DbperfError', () => {
   it('names the unknown scheme and the accepted ones', () => {

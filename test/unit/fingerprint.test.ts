@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest'
-import { DbperfError } from '../../src/errors.js'
+import type { DbperfError } from '../../src/errors.js'
+import { errorOf } from '../harness/errors.js'
 import { fingerprint, normalizeSql, statementKind, type SqlDialect } from '../../src/fingerprint/index.js'
 import { FingerprintCache } from '../../src/fingerprint/fingerprinter.js'
 import { FALLBACK_PREFIX, postgresFingerprint } from '../../src/fingerprint/postgres-fingerprint.js'
@@ -331,14 +332,9 @@ describe('statementKind', () => {
 
 describe('abuse', () => {
   function invalid(fn: () => unknown): DbperfError {
-    try {
-      fn()
-    } catch (error) {
-      expect(error).toBeInstanceOf(DbperfError)
-      expect((error as DbperfError).code).toBe('DBPERF_INVALID_INPUT')
-      return error as DbperfError
-    }
-    throw new Error('expected a DbperfError')
+    const error = errorOf(fn)
+    expect(error.code).toBe('DBPERF_INVALID_INPUT')
+    return error
   }
 
   it('rejects SQL that is not a string, echoing it', () => {
