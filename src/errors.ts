@@ -31,6 +31,8 @@ export type DbperfErrorCode =
   | 'DBPERF_EXPLAIN_MULTI'
   | 'DBPERF_EXPLAIN_UNSAFE'
   | 'DBPERF_BULK_WRITE'
+  | 'DBPERF_INPUT_TOO_LARGE'
+  | 'DBPERF_QUERY_TIMEOUT'
   | (string & {})
 
 export interface DbperfErrorOptions {

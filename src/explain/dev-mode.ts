@@ -86,7 +86,14 @@ export function attachDevMode<DB>(db: Kysely<DB>, options: DevModeOptions = {}):
         await new Promise((resolve) => setImmediate(resolve))
         explainDb ??= typeof options.explainOn === 'function' ? options.explainOn() : (options.explainOn ?? db)
         try {
-          const result = await explain(explainDb, event.sql, { parameters: event.parameters, analyze: analyze && kind === 'select' })
+          const target = explainDb
+          const run = (withAnalyze: boolean) => explain(target, event.sql, { parameters: event.parameters, analyze: withAnalyze, strict: true })
+          // Dev mode re-runs only what is proven free of side effects (a plain read the guards accept); anything
+          // else is explained without running it.
+          const result = await run(analyze && kind === 'select').catch((error: unknown) => {
+            if (analyze && error instanceof DbperfError && error.code === 'DBPERF_EXPLAIN_UNSAFE') return run(false)
+            throw error
+          })
           const top = result.findings[0]
           const where = callSite ? ` at ${formatCallSite(callSite)}` : ''
           const message = `slow statement (${event.durationMs.toFixed(0)} ms)${where}: ${top ? `${top.message} → ${top.suggestion.sql ?? top.suggestion.text}` : 'no finding in its plan'}${result.findings.length > 1 ? ` (+${result.findings.length - 1} more)` : ''}`

@@ -10,7 +10,7 @@ import type { Plan, PlanNode, PlanTiming } from './plan.js'
 import { runRules } from './rules/index.js'
 import { runExplain } from './run-explain.js'
 import { sqlShape } from './sql-shape.js'
-import { checkStatement } from './statement-safety.js'
+import { checkStatement, type StatementSafety } from './statement-safety.js'
 
 /** Options of {@link explain}. Every option is optional. */
 export interface ExplainOptions {
@@ -31,6 +31,30 @@ export interface ExplainOptions {
   readonly settings?: Readonly<Record<string, string | number>>
   /** The rules to run. Defaults to every built-in rule (`RULES`). */
   readonly rules?: readonly Rule[]
+  /**
+   * With `analyze`, refuse also what is only probably harmless (a stored function on MySQL, which the READ ONLY
+   * transaction would stop from writing anyway). Dev mode sets it, because it re-runs statements unasked.
+   * Defaults to `false`.
+   */
+  readonly strict?: boolean
+}
+
+/**
+ * What `analyze` refuses before anything reaches the database: statements that end or control the transaction
+ * dbperf must roll back, schema changes (MySQL/MariaDB commit DDL at once), what SQLite cannot roll back, and
+ * anything PostgreSQL's parser could not read (it is only ever planned then).
+ */
+function refuseUnsafe(safety: StatementSafety, dialect: SqlDialect, strict: boolean): void {
+  let why: string | undefined
+  if (!safety.parsed) why = 'PostgreSQL\'s own parser (libpg_query) could not read it, so dbperf cannot prove what it does'
+  else if (safety.kind === 'ddl') why = 'it changes the schema (MySQL/MariaDB commit DDL at once, so no rollback could undo it)'
+  else if (safety.kind === 'transaction') why = 'it controls the transaction dbperf must roll back'
+  else if (safety.kind === 'other' || safety.kind === 'explain' || safety.kind === 'unknown') why = 'dbperf cannot tell what it does, so it may not be undone by a rollback'
+  else if (safety.writesFile) why = 'INTO OUTFILE/DUMPFILE writes a file on the database host'
+  else if (dialect === 'mysql' && safety.kind === 'merge') why = 'MySQL/MariaDB have no MERGE'
+  else if (strict && !safety.readOnly) why = `it is not a plain read (${safety.reason ?? 'it may write'}), and dev mode re-runs only reads`
+  if (why === undefined) return
+  throw new DbperfError('DBPERF_EXPLAIN_UNSAFE', `explain(…, { analyze: true }) runs the statement, and ${why}: ${JSON.stringify(safety.sql.slice(0, 60))}. Explain it without analyze.`, { sql: safety.sql })
 }
 
 /** What {@link explain} returns. */
@@ -45,7 +69,14 @@ export interface ExplainResult {
     readonly kind: string
     /** True when the statement may write; with `analyze` it ran in a rolled-back transaction. */
     readonly writes: boolean
+    /** True when it ran (`analyze`) inside a transaction that dbperf rolled back. */
     readonly rolledBack: boolean
+    /**
+     * What running it did that the rollback did not undo, as sentences: a sequence or AUTO_INCREMENT counter
+     * advanced by an INSERT, a trigger whose effects outside the database cannot be proven absent. Empty when
+     * the rollback undid everything (or nothing ran).
+     */
+    readonly notUndone: readonly string[]
   }
   /** Catalogue facts of the tables the plan reads. */
   readonly tables: ReadonlyMap<string, TableInfo>
@@ -75,13 +106,7 @@ export async function explain(db: Kysely<any>, query: ExplainInput, options: Exp
   const { sql, parameters } = toSql(query, options)
   const safety = checkStatement(sql, dialect)
   const analyze = options.analyze === true
-  if (analyze && (safety.kind === 'ddl' || safety.kind === 'transaction' || (dialect === 'sqlite' && safety.kind === 'other'))) {
-    throw new DbperfError(
-      'DBPERF_EXPLAIN_UNSAFE',
-      `explain(…, { analyze: true }) runs the statement, and this one ${safety.kind === 'ddl' ? 'changes the schema (MySQL/MariaDB commit DDL at once, so no rollback could undo it)' : safety.kind === 'transaction' ? 'controls the transaction dbperf must roll back' : 'may not be undone by a rollback'}: ${JSON.stringify(safety.sql.slice(0, 60))}. Explain it without analyze.`,
-      { sql },
-    )
-  }
+  if (analyze && safety.parsed) refuseUnsafe(safety, dialect, options.strict === true)
   const settings = options.settings ?? {}
   for (const name of Object.keys(settings)) {
     if (!/^[a-z_][a-z0-9_.]*$/i.test(name)) throw new DbperfError('DBPERF_INVALID_OPTION', `explain() setting names must be plain names like work_mem, but got: ${describeValue(name)}`)
@@ -89,7 +114,11 @@ export async function explain(db: Kysely<any>, query: ExplainInput, options: Exp
   if (dialect === 'sqlite' && Object.keys(settings).length > 0) throw new DbperfError('DBPERF_UNSUPPORTED', 'explain() settings are for PostgreSQL and MySQL; SQLite has no planner settings to set per statement')
   const started = performance.now()
   return withOrigin({ kind: 'internal', name: 'explain' }, async () => {
-    const run = await runExplain(db, dialect, safety.sql, parameters, analyze, settings)
+    // A statement PostgreSQL's parser rejected is planned once without analyze, so the server reports its own
+    // syntax error and position; if the server plans it after all (a newer grammar), analyze is still refused.
+    if (analyze && !safety.parsed) await runExplain(db, dialect, safety, parameters, { analyze: false, settings: {}, strict: true })
+    if (analyze) refuseUnsafe(safety, dialect, options.strict === true)
+    const run = await runExplain(db, dialect, safety, parameters, { analyze, settings, strict: options.strict === true })
     const wallMs = performance.now() - started
     const shape = sqlShape(safety.sql, dialect)
     const names = new Set<string>()
@@ -104,7 +133,7 @@ export async function explain(db: Kysely<any>, query: ExplainInput, options: Exp
       plan: run.plan,
       findings,
       timing: Object.freeze({ ...run.plan.timing, wallMs }),
-      statement: Object.freeze({ sql: safety.sql, parameters, kind: safety.kind, writes: safety.writes, rolledBack: analyze }),
+      statement: Object.freeze({ sql: safety.sql, parameters, kind: safety.kind, writes: safety.writes, rolledBack: analyze, notUndone: Object.freeze([...run.notUndone]) }),
       tables,
     })
   })

@@ -48,7 +48,7 @@ h2{font-size:15px;margin:0 0 10px}section{background:#fff;border:1px solid var(-
 svg text{font:11px system-ui,sans-serif;pointer-events:none}svg rect{cursor:pointer;stroke:#fff}
 .none{color:#2f8f46}
 </style></head><body>
-<header><h1>dbperf explain</h1><div class="meta">${esc(summary.join(' · '))}${statement.rolledBack && statement.writes ? ' · ran in a rolled-back transaction' : ''}</div>
+<header><h1>dbperf explain</h1><div class="meta">${esc(summary.join(' · '))}${statement.rolledBack && statement.writes ? ' · ran in a rolled-back transaction' : ''}${statement.notUndone.length > 0 ? esc(` · not undone: ${statement.notUndone.join('; ')}`) : ''}</div>
 <pre class="sql">${esc(statement.sql)}</pre></header>
 <main><div>
 <section><h2>${plan.analyzed ? 'Where the time goes' : 'Plan by estimated cost'}</h2>${flame(plan.root, total)}</section>

@@ -29,7 +29,10 @@ export function formatText(result: ExplainResult, options: TextFormatOptions = {
     `wall ${ms(timing.wallMs)}`,
   ].filter(Boolean)
   lines.push(c.bold(`dbperf explain · ${plan.dialect} · ${plan.analyzed ? 'analyzed' : 'estimated (run with --analyze for actual rows and times)'}`) + c.dim(` · ${totals.join(' · ')}`))
-  if (result.statement.rolledBack && result.statement.writes) lines.push(c.dim('the statement ran inside a transaction that was rolled back: nothing changed'))
+  if (result.statement.rolledBack && result.statement.notUndone.length > 0) {
+    lines.push(c.dim('the statement ran inside a transaction that was rolled back, except for what a rollback cannot undo:'))
+    for (const note of result.statement.notUndone) lines.push(c.dim(`  - ${note}`))
+  } else if (result.statement.rolledBack && result.statement.writes) lines.push(c.dim('the statement ran inside a transaction that was rolled back: nothing changed'))
   lines.push('')
   if (findings.length === 0) lines.push(c.green('No findings: nothing in this plan stands out.'))
   else {

@@ -1,20 +1,42 @@
 import { DbperfError } from '../errors.js'
 import type { SqlDialect } from '../fingerprint/fingerprinter.js'
-import { statementKind, type StatementKind } from '../fingerprint/statement-kind.js'
-import { tokenize } from '../fingerprint/tokenizer.js'
+import { assertParseable } from '../fingerprint/parse-limits.js'
+import { statementKind } from '../fingerprint/statement-kind.js'
+import { type Token, tokenize } from '../fingerprint/tokenizer.js'
+import { type QualifiedName, readPostgresStatement } from './postgres-statement.js'
+
+/** What a statement is, for explain: the coarse kinds plus `merge`, `explain` and `unknown` (unparsed). */
+export type SafetyKind = 'select' | 'insert' | 'update' | 'delete' | 'merge' | 'transaction' | 'ddl' | 'explain' | 'other' | 'unknown'
 
 /** What `explain()` needs to know before it runs a statement. */
 export interface StatementSafety {
   /** The statement without trailing semicolons. */
   readonly sql: string
-  readonly kind: StatementKind
-  /** True when running it may change data: a write, a CTE with a writing part, or a call that may. */
+  readonly kind: SafetyKind
+  /** True when running it may change data: a write, a CTE with a writing part, a lock, or a call that may. */
   readonly writes: boolean
   /** Why it counts as writing, for messages. */
   readonly reason: string | undefined
+  /**
+   * True when the statement is a plain read (no writing part, no row locks, no `INTO`): with `analyze` it runs
+   * in a READ ONLY transaction, so the server itself refuses any write hidden in a function it calls.
+   */
+  readonly readOnly: boolean
+  /** False when dbperf's parser could not read it (PostgreSQL): it is then never run, only planned. */
+  readonly parsed: boolean
+  /** Functions it calls, as written (`['nextval']`, `['app', 'audit']`). */
+  readonly calls: readonly QualifiedName[]
+  /** Operators it uses (PostgreSQL only; operators of user types can call any function). */
+  readonly operators: readonly string[]
+  /** Relations it names: tables, views (and CTE names, harmlessly). */
+  readonly relations: readonly QualifiedName[]
+  /** Relations it writes. */
+  readonly written: readonly QualifiedName[]
+  /** MySQL `INTO OUTFILE` / `INTO DUMPFILE`: writes a file on the database host. */
+  readonly writesFile: boolean
 }
 
-// Built-in functions with no side effects; any other call in a statement is treated as possibly writing.
+// Built-in functions with no side effects, for the static `writes` hint; at run time the catalogue decides.
 const PURE = new Set([
   'count', 'sum', 'avg', 'min', 'max', 'coalesce', 'nullif', 'lower', 'upper', 'length', 'char_length', 'substr',
   'substring', 'trim', 'ltrim', 'rtrim', 'concat', 'replace', 'round', 'floor', 'ceil', 'ceiling', 'abs', 'now',
@@ -28,11 +50,24 @@ const PURE = new Set([
   'printf', 'julianday', 'unixepoch', 'json_object', 'json_array', 'to_regclass', 'date_part', 'age', 'avg_width',
 ])
 
+// PostgreSQL statements EXPLAIN accepts; anything else (COPY, DO, CALL, SET, VACUUM…) is refused before it is sent.
+const EXPLAINABLE = new Map<string, SafetyKind>([
+  ['SelectStmt', 'select'], ['InsertStmt', 'insert'], ['UpdateStmt', 'update'], ['DeleteStmt', 'delete'], ['MergeStmt', 'merge'],
+  ['ExecuteStmt', 'other'], ['DeclareCursorStmt', 'other'], ['CreateTableAsStmt', 'ddl'],
+])
+
 /**
- * Splits off trailing semicolons, refuses several statements (split with the fingerprint tokenizer, so a
- * `;` inside a string, comment or dollar quote does not count), and classifies the statement.
+ * Splits off trailing semicolons, refuses several statements and classifies the one statement.
  *
- * Throws `DbperfError` `DBPERF_EXPLAIN_MULTI` for more than one statement and `DBPERF_INVALID_INPUT` for none.
+ * On PostgreSQL the server's own parser (libpg_query) decides how many statements there are and what each
+ * is, so no comment or quoting rule can hide a second one (`select 1 -- x\r; commit` is two statements to
+ * PostgreSQL, which ends `--` comments at a carriage return). MySQL and SQLite are split with the tokenizer,
+ * which follows their servers' comment, whitespace and executable-comment rules; there the server's parser is
+ * the second wall (mysql2 without `multipleStatements`, better-sqlite3's `prepare`, each of which refuses a
+ * second statement).
+ *
+ * Throws `DbperfError` `DBPERF_EXPLAIN_MULTI` for more than one statement, `DBPERF_INVALID_INPUT` for none and
+ * `DBPERF_EXPLAIN_UNSAFE` for a statement EXPLAIN cannot take (COPY, DO, CALL, …).
  *
  * ### Examples
  * ```ts
@@ -40,9 +75,72 @@ const PURE = new Set([
  * ```
  */
 export function checkStatement(sql: string, dialect: SqlDialect): StatementSafety {
+  assertParseable(sql, 'explain()')
+  return dialect === 'postgres' ? checkPostgres(sql) : checkTokens(sql, dialect)
+}
+
+function multi(sql: string, at: number): DbperfError {
+  return new DbperfError(
+    'DBPERF_EXPLAIN_MULTI',
+    `explain() expects exactly one statement, but got more than one (a second one starts at character ${at + 1}: ${JSON.stringify(sql.slice(at, at + 30))}). Explain them one at a time.`,
+    { sql },
+  )
+}
+
+function none(): DbperfError {
+  return new DbperfError('DBPERF_INVALID_INPUT', 'explain() expects one SQL statement, but got no SQL (only whitespace, comments or semicolons)')
+}
+
+function checkPostgres(sql: string): StatementSafety {
+  let read
+  try {
+    read = readPostgresStatement(sql)
+  } catch (error) {
+    if (error instanceof DbperfError) throw error
+    // The grammar rejected it: the server will say where (the statement is only ever planned, never run).
+    return {
+      sql: sql.trim().replace(/;+\s*$/, '').trim(), kind: 'unknown', writes: true, reason: 'PostgreSQL\'s parser could not read it', readOnly: false,
+      parsed: false, calls: [], operators: [], relations: [], written: [], writesFile: false,
+    }
+  }
+  if (read.count === 0) throw none()
+  if (read.count > 1) throw multi(sql, read.secondAt ?? 0)
+  const kind: SafetyKind =
+    EXPLAINABLE.get(read.node) ??
+    (read.node === 'TransactionStmt' ? 'transaction' : read.node === 'ExplainStmt' ? 'explain' : /^(Create|Alter|Drop|Truncate|Rename|Comment|Grant|Revoke|Reindex|Cluster|Refresh)/.test(read.node) ? 'ddl' : 'other')
+  if (!EXPLAINABLE.has(read.node)) {
+    const what = kind === 'explain' ? 'it is already an EXPLAIN: pass the statement without it' : `it is not a statement EXPLAIN can take (${read.node.replace(/Stmt$/, '').toUpperCase()}); PostgreSQL explains SELECT, INSERT, UPDATE, DELETE, MERGE, VALUES, EXECUTE, DECLARE and CREATE TABLE AS`
+    throw new DbperfError('DBPERF_EXPLAIN_UNSAFE', `explain() refuses ${JSON.stringify(read.text.slice(0, 60))}: ${what}.`, { sql })
+  }
+  let reason: string | undefined
+  if (read.selectInto) reason = 'SELECT … INTO creates a table'
+  else if (kind === 'insert' || kind === 'update' || kind === 'delete' || kind === 'merge') reason = `it is ${kind === 'insert' ? 'an' : 'a'} ${kind.toUpperCase()}`
+  else if (kind !== 'select') reason = 'dbperf cannot tell what it does'
+  else if (read.modifies) reason = 'a CTE or subquery writes'
+  else if (read.locks) reason = 'it locks rows (FOR UPDATE/SHARE)'
+  else {
+    const call = read.calls.find((c) => !PURE.has((c[c.length - 1] ?? '').toLowerCase()))
+    if (call) reason = `it calls ${call.join('.')}(), which may have side effects`
+  }
+  return {
+    sql: read.text,
+    kind,
+    writes: reason !== undefined,
+    reason,
+    readOnly: kind === 'select' && !read.modifies && !read.locks && !read.selectInto,
+    parsed: true,
+    calls: read.calls,
+    operators: read.operators,
+    relations: read.relations,
+    written: read.written,
+    writesFile: false,
+  }
+}
+
+function checkTokens(sql: string, dialect: SqlDialect): StatementSafety {
   const tokens = tokenize(sql, dialect)
   const content = tokens.filter((t) => t.text !== ';')
-  if (content.length === 0) throw new DbperfError('DBPERF_INVALID_INPUT', 'explain() expects one SQL statement, but got no SQL (only whitespace, comments or semicolons)')
+  if (content.length === 0) throw none()
   let seenSemicolon = false
   let end = sql.length
   for (const t of tokens) {
@@ -50,36 +148,66 @@ export function checkStatement(sql: string, dialect: SqlDialect): StatementSafet
       if (!seenSemicolon) end = t.start
       seenSemicolon = true
     } else if (seenSemicolon) {
-      throw new DbperfError(
-        'DBPERF_EXPLAIN_MULTI',
-        `explain() expects exactly one statement, but got more than one (a second one starts at character ${t.start + 1}: ${JSON.stringify(sql.slice(t.start, t.start + 30))}). Explain them one at a time.`,
-        { sql },
-      )
+      throw multi(sql, t.start)
     }
   }
   const text = sql.slice(0, end).trim()
-  const kind = statementKind(text, dialect)
+  const coarse = statementKind(text, dialect)
+  const kind: SafetyKind = coarse === 'other' && /^\s*merge\b/i.test(text) ? 'merge' : coarse
+  const calls: QualifiedName[] = []
+  const relations: QualifiedName[] = []
+  let writesFile = false
+  let locks = false
+  let modifies = false
+  let depth = 0
+  for (let i = 0; i < content.length; i++) {
+    const t = content[i] as Token
+    if (t.text === '(') depth++
+    else if (t.text === ')') depth--
+    const word = t.kind === 'word' ? t.text.toLowerCase() : ''
+    const next = content[i + 1]
+    if (['insert', 'update', 'delete', 'merge', 'replace'].includes(word) && depth > 0 && next?.text !== '(') modifies = true
+    else if (word === 'for' && next?.text.toLowerCase() === 'update') locks = true
+    else if (word === 'lock' && next?.text.toLowerCase() === 'in') locks = true
+    else if (word === 'into' && (next?.text.toLowerCase() === 'outfile' || next?.text.toLowerCase() === 'dumpfile')) writesFile = true
+    else if (word === 'into' && depth === 0 && kind === 'select') modifies = true
+    if ((t.kind === 'word' || t.kind === 'identifier') && next?.text === '(' && !KEYWORDS.has(word) && !isTypeOrKeyword(content[i - 1]?.text)) {
+      const qualifier = content[i - 1]?.text === '.' ? content[i - 2] : undefined
+      calls.push(qualifier ? [unquote(qualifier.text), unquote(t.text)] : [unquote(t.text)])
+    }
+    if (t.kind === 'word' || t.kind === 'identifier') relations.push([unquote(t.text)])
+  }
   let reason: string | undefined
-  if (kind === 'insert' || kind === 'update' || kind === 'delete') reason = `it is ${kind === 'insert' ? 'an' : 'a'} ${kind.toUpperCase()}`
+  if (writesFile) reason = 'SELECT … INTO OUTFILE/DUMPFILE writes a file on the database host'
+  else if (kind === 'insert' || kind === 'update' || kind === 'delete' || kind === 'merge') reason = `it is ${kind === 'insert' ? 'an' : 'a'} ${kind.toUpperCase()}`
   else if (kind === 'ddl') reason = 'it changes the schema'
   else if (kind !== 'select') reason = 'dbperf cannot tell what it does'
+  else if (modifies) reason = 'a CTE, subquery or INTO writes'
+  else if (locks) reason = 'it locks rows (FOR UPDATE)'
   else {
-    let depth = 0
-    for (let i = 0; i < content.length && reason === undefined; i++) {
-      const t = content[i]
-      if (!t) break
-      if (t.text === '(') depth++
-      else if (t.text === ')') depth--
-      const word = t.kind === 'word' ? t.text.toLowerCase() : ''
-      if (['insert', 'update', 'delete', 'merge'].includes(word) && depth > 0) reason = `a CTE or subquery runs ${word.toUpperCase()}`
-      else if (word === 'for' && content[i + 1]?.text.toLowerCase() === 'update') reason = 'it locks rows (FOR UPDATE)'
-      else if (word === 'into' && depth === 0) reason = 'SELECT … INTO writes'
-      else if ((t.kind === 'word' || t.kind === 'identifier') && content[i + 1]?.text === '(' && !PURE.has(word) && !KEYWORDS.has(word) && content[i - 1]?.text !== '.' && !isTypeOrKeyword(content[i - 1]?.text)) {
-        reason = `it calls ${t.text}(), which may have side effects`
-      }
-    }
+    const call = calls.find((c) => !PURE.has((c[c.length - 1] ?? '').toLowerCase()))
+    if (call) reason = `it calls ${call.join('.')}(), which may have side effects`
   }
-  return { sql: text, kind, writes: reason !== undefined, reason }
+  return {
+    sql: text,
+    kind,
+    writes: reason !== undefined,
+    reason,
+    readOnly: kind === 'select' && !modifies && !locks && !writesFile,
+    parsed: true,
+    calls,
+    operators: [],
+    // Every word is a candidate table name; the catalogue says which are (conservative by design).
+    relations,
+    written: [],
+    writesFile,
+  }
+}
+
+function unquote(text: string): string {
+  const q = text[0]
+  if ((q === '`' || q === '"' || q === '[') && text.length >= 2) return text.slice(1, -1)
+  return text
 }
 
 // Keywords that may stand before "(" without being a call.
@@ -88,10 +216,11 @@ const KEYWORDS = new Set([
   'join', 'when', 'then', 'else', 'case', 'any', 'all', 'some', 'is', 'with', 'recursive', 'lateral', 'between',
   'like', 'by', 'having', 'union', 'except', 'intersect', 'limit', 'offset', 'group', 'order', 'table', 'distinct',
   'materialized', 'within', 'tuple', 'row', 'array', 'cube', 'rollup', 'grouping', 'sets', 'escape', 'ilike',
+  'into', 'key', 'index', 'primary', 'unique', 'check', 'references', 'default', 'set',
 ])
 
 // `from t (…)`, `in (…)`, `as (…)`, `using (…)`: a word before "(" that is not a function call.
 function isTypeOrKeyword(previous: string | undefined): boolean {
   const p = (previous ?? '').toLowerCase()
-  return ['from', 'join', 'as', 'into', 'table', 'exists', 'in', 'using', 'with', 'over', 'partition', '::'].includes(p)
+  return ['from', 'join', 'as', 'into', 'table', 'exists', 'in', 'using', 'with', 'over', 'partition', '::', 'update'].includes(p)
 }

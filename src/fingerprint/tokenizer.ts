@@ -114,17 +114,17 @@ export function tokenize(sql: string, dialect: SqlDialect): Token[] {
     const c = sql.charCodeAt(i)
     const next = i + 1 < n ? sql.charCodeAt(i + 1) : 0
 
-    if (c <= SPACE || c === 0xa0 || c === 0xfeff) {
+    if (isSpace(c, rules)) {
       i++
     } else if (c === DASH && next === DASH && (!rules.mysqlComments || i + 2 >= n || sql.charCodeAt(i + 2) <= SPACE)) {
-      i = lineEnd(sql, i)
+      i = lineEnd(sql, i, rules.postgres)
     } else if (c === HASH && rules.mysqlComments) {
-      i = lineEnd(sql, i)
+      i = lineEnd(sql, i, false)
     } else if (c === SLASH && next === STAR) {
-      if (rules.mysqlComments && sql.charCodeAt(i + 2) === BANG) {
+      const executableAt = rules.mysqlComments ? executableCommentBody(sql, i) : 0
+      if (executableAt > 0) {
         executable++
-        i += 3
-        while (i < n && isDigit(sql.charCodeAt(i))) i++ // the optional version number, `/*!40101`
+        i = executableAt
       } else {
         i = blockCommentEnd(sql, i, rules.postgres)
       }
@@ -170,9 +170,40 @@ export function tokenize(sql: string, dialect: SqlDialect): Token[] {
   return tokens
 }
 
-function lineEnd(sql: string, i: number): number {
-  const end = sql.indexOf('\n', i)
+/**
+ * Where a `--` (or MySQL `#`) comment ends. PostgreSQL ends it at `\n` or `\r` (scan.l: `non_newline [^\n\r]`);
+ * MySQL/MariaDB and SQLite only at `\n` (checked on MariaDB 10.11 and SQLite 3.4x: `select 1 -- x\r; select 2`
+ * is one statement to both). Disagreeing with the server here is how a second statement hides from a check.
+ */
+function lineEnd(sql: string, i: number, crEndsComment: boolean): number {
+  const lf = sql.indexOf('\n', i)
+  const cr = crEndsComment ? sql.indexOf('\r', i) : -1
+  const end = cr >= 0 && (lf < 0 || cr < lf) ? cr : lf
   return end < 0 ? sql.length : end + 1
+}
+
+/**
+ * Whitespace as each server's lexer has it. PostgreSQL: space, tab, `\n`, `\r`, `\f` (and `\v` since 16);
+ * MySQL/MariaDB: the same plus `\v`; SQLite: space, tab, `\n`, `\f`, `\r`. Nothing else: NBSP (U+00A0) and the
+ * BOM (U+FEFF) are identifier characters to all three, so `\u00a0$$` is one identifier on PostgreSQL, not a
+ * dollar quote. Other control characters are single-character tokens (the servers reject them).
+ */
+function isSpace(c: number, rules: LexRules): boolean {
+  return c === SPACE || c === 9 || c === 10 || c === 12 || c === 13 || (c === 11 && !rules.sqlite)
+}
+
+/**
+ * MySQL `/*! … *\/` (MySQL and MariaDB run it), `/*!50700 … *\/` (run from that version) and MariaDB `/*M! … *\/`
+ * (`/*M!100500 …`): the body is SQL the server executes, so it is lexed as code. Returns where the body starts,
+ * or 0 for an ordinary comment.
+ */
+function executableCommentBody(sql: string, start: number): number {
+  let i = start + 2
+  if (sql.charCodeAt(i) === 77 /* M */ && sql.charCodeAt(i + 1) === BANG) i++
+  if (sql.charCodeAt(i) !== BANG) return 0
+  i++
+  while (i < sql.length && isDigit(sql.charCodeAt(i))) i++ // the optional version number, `/*!40101`
+  return i
 }
 
 /** PostgreSQL block comments nest (a `/*` inside one opens another); MySQL's and SQLite's end at the first close. */

@@ -18,8 +18,9 @@ Explains one statement and prints what is wrong with its plan and what to do abo
 
 Options:
   --db URL              database to explain on (defaults to $DATABASE_URL)
-  --analyze             run the statement for actual rows and times; writes run in a
-                        transaction that is always rolled back; schema changes are refused
+  --analyze             run the statement for actual rows and times, in a transaction that
+                        is always rolled back (READ ONLY for reads); refuses what a rollback
+                        cannot undo (see "What explain guarantees" in the README)
   --format FORMAT       text (default), json, github (Actions annotations) or html
   -o, --output FILE     write the report to FILE instead of standard output
   --fail-on SEVERITY    exit 1 when a finding is at least info, warning or critical
@@ -107,7 +108,8 @@ export const explainCommand: Command = {
     let sqlText = args.sql
     if (args.file !== undefined) {
       try {
-        sqlText = readFileSync(path.resolve(io.cwd, args.file), 'utf8')
+        // A byte-order mark is the file's encoding marker, not SQL (to PostgreSQL it would be an identifier character).
+        sqlText = readFileSync(path.resolve(io.cwd, args.file), 'utf8').replace(/^\uFEFF/, '')
       } catch (error) {
         throw new UsageError(`cannot read ${args.file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
       }

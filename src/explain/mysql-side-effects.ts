@@ -1,0 +1,135 @@
+import { CompiledQuery, type Kysely } from 'kysely'
+import { tokenize } from '../fingerprint/tokenizer.js'
+import { listCalls, type SideEffectGuard, unsafe } from './side-effects.js'
+
+/*
+ * MySQL/MariaDB: `ANALYZE <stmt>` and `EXPLAIN ANALYZE` execute the statement. What a rollback cannot undo:
+ * - writes to tables whose engine is not transactional (MyISAM, Aria, MEMORY…): decided from
+ *   information_schema.ENGINES.TRANSACTIONS for the engine of every table the statement names, through views;
+ * - triggers and stored functions on a write: their bodies can write anywhere, so a write that fires a
+ *   trigger or calls a stored function is refused;
+ * - built-ins that act on the session or server (user-level locks, replication waits, sequences), and
+ *   loadable functions (mysql.func), refused by name;
+ * - `INTO OUTFILE` / `INTO DUMPFILE`, which write a file on the server host;
+ * - AUTO_INCREMENT counters, which an INSERT advances for good: measured before and after, and reported.
+ * Reads run in a READ ONLY transaction, where the server refuses every table write (error 1792, MyISAM
+ * included, checked on MariaDB 10.11), so a stored function called by a SELECT cannot write either.
+ */
+const SESSION_EFFECTS = new Set([
+  'get_lock', 'release_lock', 'release_all_locks', 'master_pos_wait', 'master_gtid_wait', 'source_pos_wait',
+  'wait_for_executed_gtid_set', 'wait_until_sql_thread_after_gtids', 'nextval', 'setval', 'next_value',
+])
+const MAX_VIEWS = 64
+
+export const mysqlGuard: SideEffectGuard = {
+  async check(conn, safety, options) {
+    if (safety.writesFile) throw unsafe(safety, 'INTO OUTFILE/DUMPFILE writes a file on the database host')
+    const callNames = [...new Set(safety.calls.map((c) => (c[c.length - 1] ?? '').toLowerCase()))]
+    const session = callNames.filter((n) => SESSION_EFFECTS.has(n))
+    if (session.length > 0) throw unsafe(safety, `it calls ${listCalls(session)}, which act(s) outside the transaction`)
+    const udfs = await loadable(conn, callNames)
+    if (udfs.length > 0) throw unsafe(safety, `it calls the loadable function(s) ${listCalls(udfs)}, whose effects dbperf cannot know`)
+    const routines = await storedFunctions(conn, callNames)
+    const writing = !safety.readOnly
+    // A read runs READ ONLY, so the server stops a stored function's writes; dev mode does not even try.
+    const risky = routines.filter((r) => writing || options.strict || r.access === 'MODIFIES SQL DATA')
+    if (risky.length > 0) throw unsafe(safety, `it calls the stored function(s) ${listCalls(risky.map((r) => r.name))}, which may write`)
+    const tables = await tablesOf(conn, safety.relations.map((r) => r[r.length - 1] ?? ''))
+    let counters: Map<string, string | null> | undefined
+    if (writing) {
+      const plain = tables.filter((t) => t.transactional !== 'YES' && t.type !== 'VIEW')
+      if (plain.length > 0) {
+        throw unsafe(safety, `it touches ${plain.map((t) => `${t.name} (${t.engine ?? 'no engine'})`).join(', ')}, whose engine ignores ROLLBACK`)
+      }
+      const triggers = await rows<{ name: string; tbl: string }>(
+        conn,
+        `select TRIGGER_NAME as name, EVENT_OBJECT_TABLE as tbl from information_schema.TRIGGERS
+          where EVENT_OBJECT_SCHEMA = database() and EVENT_OBJECT_TABLE in (${placeholders(tables.length)})`,
+        tables.map((t) => t.name),
+      )
+      if (triggers.length > 0) throw unsafe(safety, `it fires trigger(s) ${triggers.map((t) => `${t.name} on ${t.tbl}`).join(', ')}, whose effects dbperf cannot prove are undone`)
+      counters = await autoIncrements(conn, tables.map((t) => t.name))
+    }
+    return async () => {
+      if (!counters) return []
+      const notes: string[] = []
+      const after = await autoIncrements(conn, [...counters.keys()])
+      for (const [name, value] of after) {
+        const old = counters.get(name)
+        if (old !== value) notes.push(`AUTO_INCREMENT of ${name} advanced from ${old ?? 'none'} to ${value ?? 'none'}: a rollback does not undo that`)
+      }
+      return notes
+    }
+  },
+}
+
+function placeholders(n: number): string {
+  return n === 0 ? 'null' : Array.from({ length: n }, () => '?').join(', ')
+}
+
+async function rows<R>(conn: Kysely<any>, sql: string, parameters: unknown[] = []): Promise<R[]> {
+  return (await conn.executeQuery<R>(CompiledQuery.raw(sql, parameters))).rows
+}
+
+async function loadable(conn: Kysely<any>, names: string[]): Promise<string[]> {
+  if (names.length === 0) return []
+  try {
+    const found = await rows<{ name: string }>(conn, `select name from mysql.func where lower(name) in (${placeholders(names.length)})`, names)
+    return found.map((r) => r.name)
+  } catch {
+    // No privilege on mysql.func: a user who cannot read it could not have installed a loadable function
+    // either, but one may exist; the call names were already checked against the built-ins that matter.
+    return []
+  }
+}
+
+async function storedFunctions(conn: Kysely<any>, names: string[]): Promise<Array<{ name: string; access: string }>> {
+  if (names.length === 0) return []
+  return rows(
+    conn,
+    `select concat(ROUTINE_SCHEMA, '.', ROUTINE_NAME) as name, SQL_DATA_ACCESS as access from information_schema.ROUTINES
+      where ROUTINE_TYPE = 'FUNCTION' and lower(ROUTINE_NAME) in (${placeholders(names.length)})`,
+    names,
+  )
+}
+
+interface TableRow {
+  name: string
+  type: string
+  engine: string | null
+  transactional: string | null
+}
+
+/** Every word of the statement that names a table of the current database, through views, with its engine. */
+async function tablesOf(conn: Kysely<any>, words: string[]): Promise<TableRow[]> {
+  const found = new Map<string, TableRow>()
+  let pending = [...new Set(words.filter((w) => w !== ''))]
+  for (let round = 0; pending.length > 0 && round < MAX_VIEWS; round++) {
+    const batch = await rows<TableRow & { def: string | null }>(
+      conn,
+      `select t.TABLE_NAME as name, t.TABLE_TYPE as type, t.ENGINE as engine, e.TRANSACTIONS as transactional, v.VIEW_DEFINITION as def
+         from information_schema.TABLES t
+         left join information_schema.ENGINES e on e.ENGINE = t.ENGINE
+         left join information_schema.VIEWS v on v.TABLE_SCHEMA = t.TABLE_SCHEMA and v.TABLE_NAME = t.TABLE_NAME
+        where t.TABLE_SCHEMA = database() and t.TABLE_NAME in (${placeholders(pending.length)})`,
+      pending,
+    )
+    pending = []
+    for (const r of batch) {
+      if (found.has(r.name.toLowerCase())) continue
+      found.set(r.name.toLowerCase(), { name: r.name, type: r.type, engine: r.engine, transactional: r.transactional })
+      if (r.def) for (const t of tokenize(r.def, 'mysql')) if (t.kind === 'word' || t.kind === 'identifier') pending.push(t.text.replace(/^`|`$/g, ''))
+    }
+  }
+  return [...found.values()]
+}
+
+async function autoIncrements(conn: Kysely<any>, names: string[]): Promise<Map<string, string | null>> {
+  if (names.length === 0) return new Map()
+  const found = await rows<{ name: string; value: unknown }>(
+    conn,
+    `select TABLE_NAME as name, AUTO_INCREMENT as value from information_schema.TABLES where TABLE_SCHEMA = database() and TABLE_NAME in (${placeholders(names.length)})`,
+    names,
+  )
+  return new Map(found.map((r) => [r.name, r.value === null || r.value === undefined ? null : String(r.value)]))
+}

@@ -1,0 +1,129 @@
+import { loadModule, parseSync } from 'libpg-query'
+import { assertParseable } from '../fingerprint/parse-limits.js'
+
+// The parser is PostgreSQL's own (libpg_query, WASM); loading it is idempotent and shared with the fingerprinter.
+await loadModule()
+
+/** A name as written, optionally schema-qualified: `['pg_catalog', 'nextval']` or `['nextval']`. */
+export type QualifiedName = readonly string[]
+
+/**
+ * What PostgreSQL's own parser says about a statement text: how many statements it holds and, for the first,
+ * what it is and every function, operator and relation it names, at any depth (CTEs, subqueries, LATERAL,
+ * defaults of a VALUES list). Nothing here is guessed from tokens.
+ */
+export interface PostgresStatement {
+  /** Statements in the text, as the server would split it (`select 1 -- x\r; commit` is two). */
+  readonly count: number
+  /** Where the second statement starts (0-based), when there is one. */
+  readonly secondAt: number | undefined
+  /** The first statement's parse node: `SelectStmt`, `InsertStmt`, `TransactionStmt`, `CopyStmt`, … */
+  readonly node: string
+  /** The first statement alone, without a trailing semicolon. */
+  readonly text: string
+  /** Every function called, as written. */
+  readonly calls: readonly QualifiedName[]
+  /** Every operator used (`=`, `||`, a user-defined `===`). */
+  readonly operators: readonly string[]
+  /** Every relation named (tables, views, CTE names too: the caller looks them up). */
+  readonly relations: readonly QualifiedName[]
+  /** Relations an INSERT, UPDATE, DELETE or MERGE writes, at any depth (a data-modifying CTE included). */
+  readonly written: readonly QualifiedName[]
+  /** True when some part modifies data (INSERT/UPDATE/DELETE/MERGE anywhere, SELECT … INTO). */
+  readonly modifies: boolean
+  /** True for `SELECT … FOR UPDATE/SHARE` (rows are locked: not a read-only statement). */
+  readonly locks: boolean
+  /** True for `SELECT … INTO new_table` (creates a table). */
+  readonly selectInto: boolean
+}
+
+const WRITE_NODES = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt'])
+
+/**
+ * Parses `sql` with PostgreSQL's parser. Throws libpg_query's syntax error (with `cursorPosition`) when the
+ * server's grammar rejects it, and `DBPERF_INPUT_TOO_LARGE` past the parse limit.
+ *
+ * ### Examples
+ * ```ts
+ * readPostgresStatement("select 1 -- x\r; commit").count // 2
+ * ```
+ */
+export function readPostgresStatement(sql: string): PostgresStatement {
+  assertParseable(sql, 'explain()')
+  const tree = parseSync(sql) as { stmts?: Array<{ stmt?: Record<string, unknown>; stmt_location?: number; stmt_len?: number }> }
+  const stmts = tree.stmts ?? []
+  const first = stmts[0]
+  const node = first?.stmt ? (Object.keys(first.stmt)[0] ?? 'Unknown') : 'Empty'
+  const start = first?.stmt_location ?? 0
+  const text = (first?.stmt_len ? sql.slice(start, start + first.stmt_len) : sql.slice(start)).trim().replace(/;+\s*$/, '').trim()
+  const calls: QualifiedName[] = []
+  const operators = new Set<string>()
+  const relations: QualifiedName[] = []
+  const written: QualifiedName[] = []
+  let modifies = false
+  let locks = false
+  let selectInto = false
+  // An explicit stack, not recursion: the depth of a parse tree follows the statement's nesting.
+  const stack: unknown[] = first?.stmt ? [first.stmt] : []
+  while (stack.length > 0) {
+    const value = stack.pop()
+    if (value === null || typeof value !== 'object') continue
+    if (Array.isArray(value)) {
+      for (const item of value) stack.push(item)
+      continue
+    }
+    for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
+      const body = child as Record<string, unknown> | undefined
+      if (key === 'FuncCall') calls.push(names(body?.['funcname']))
+      else if (key === 'A_Expr') {
+        const op = names(body?.['name'])
+        const last = op[op.length - 1]
+        if (last !== undefined) operators.add(last)
+      } else if (key === 'RangeVar') relations.push(rangeVar(body))
+      else if (WRITE_NODES.has(key)) {
+        modifies = true
+        const target = rangeVar(body?.['relation'] as Record<string, unknown> | undefined)
+        written.push(target)
+        relations.push(target)
+      } else if (key === 'SelectStmt') {
+        if (body?.['intoClause'] !== undefined) {
+          selectInto = true
+          modifies = true
+        }
+        if (body?.['lockingClause'] !== undefined) locks = true
+      }
+      stack.push(child)
+    }
+  }
+  const second = stmts[1]
+  return {
+    count: stmts.length,
+    secondAt: second ? (second.stmt_location ?? 0) : undefined,
+    node,
+    text,
+    calls,
+    operators: [...operators],
+    relations: relations.filter((r) => r.length > 0),
+    written: written.filter((r) => r.length > 0),
+    modifies,
+    locks,
+    selectInto,
+  }
+}
+
+function names(list: unknown): string[] {
+  if (!Array.isArray(list)) return []
+  const out: string[] = []
+  for (const item of list) {
+    const s = (item as { String?: { sval?: unknown } })?.String?.sval
+    if (typeof s === 'string') out.push(s)
+  }
+  return out
+}
+
+function rangeVar(body: Record<string, unknown> | undefined): QualifiedName {
+  const rel = body?.['relname']
+  if (typeof rel !== 'string') return []
+  const schema = body?.['schemaname']
+  return typeof schema === 'string' ? [schema, rel] : [rel]
+}

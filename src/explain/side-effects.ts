@@ -1,0 +1,40 @@
+import type { Kysely } from 'kysely'
+import { DbperfError } from '../errors.js'
+import type { StatementSafety } from './statement-safety.js'
+
+/**
+ * The guard around a statement that `explain(…, { analyze: true })` really runs. Each database implements it
+ * from its own catalogue (`postgres-side-effects.ts`, `mysql-side-effects.ts`, `sqlite-side-effects.ts`).
+ *
+ * `check` runs on the explain's own connection, inside the transaction that will be rolled back, before the
+ * statement: it throws `DBPERF_EXPLAIN_UNSAFE` for anything whose effect a rollback cannot undo (a function
+ * that signals another backend, a table whose engine ignores ROLLBACK, a file written on the server…). What it
+ * lets through but cannot undo (a sequence advanced by an INSERT) it reports, after the run, through the
+ * returned `after`, as sentences for the report.
+ */
+export interface SideEffectGuard {
+  check(conn: Kysely<any>, safety: StatementSafety, options: GuardOptions): Promise<() => Promise<readonly string[]>>
+}
+
+/** Options of {@link SideEffectGuard.check}. */
+export interface GuardOptions {
+  /**
+   * Dev mode: also refuse what is only probably harmless (user-defined functions that the transaction's READ
+   * ONLY mode would stop anyway), because dev mode re-runs an application's statement unasked.
+   */
+  readonly strict: boolean
+}
+
+/** The refusal every guard throws. */
+export function unsafe(safety: StatementSafety, why: string): DbperfError {
+  return new DbperfError(
+    'DBPERF_EXPLAIN_UNSAFE',
+    `explain(…, { analyze: true }) runs the statement, and ${why}: ${JSON.stringify(safety.sql.slice(0, 80))}. A rollback would not undo that, so dbperf did not run it; explain it without analyze (the plan is still shown).`,
+    { sql: safety.sql },
+  )
+}
+
+/** A name list as a message fragment: `a(), b()`. */
+export function listCalls(names: readonly string[]): string {
+  return [...new Set(names)].map((n) => `${n}()`).join(', ')
+}

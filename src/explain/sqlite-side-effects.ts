@@ -1,0 +1,23 @@
+import { withRawConnection } from '../dialects/raw-connection.js'
+import { type SideEffectGuard, unsafe } from './side-effects.js'
+
+/*
+ * SQLite: a rollback undoes everything a statement does to the database file (rows, sqlite_sequence, indexes),
+ * so a write is safe to run and roll back. A read must really be one: SQLite's own compiler says so
+ * (sqlite3_stmt_readonly, better-sqlite3's `statement.readonly`), whatever the statement looks like.
+ * `prepare` is also the proof of one statement: better-sqlite3 refuses a string holding a second one.
+ * Functions an application registers in JavaScript run in the application: dbperf cannot see what they do.
+ */
+export const sqliteGuard: SideEffectGuard = {
+  async check(conn, safety) {
+    if (safety.readOnly) {
+      const readonly = await withRawConnection(conn, async (raw) => {
+        const database = await raw.sqliteDatabase()
+        if (!database) return undefined
+        return (database.prepare(safety.sql) as unknown as { readonly: boolean }).readonly
+      })
+      if (readonly === false) throw unsafe(safety, 'SQLite compiles it to a statement that writes')
+    }
+    return async () => []
+  },
+}
