@@ -73,9 +73,16 @@ eachDialect(
       const { db } = t
       const events: QueryEvent[] = []
       const stop = OBSERVER_ON ? observe(db, (e) => events.push(e)) : () => {}
-      const holder = sleepQuery(d, 0.2).execute(db)
+      // The holder keeps the only connection until released (a timed sleep could end before a loaded machine
+      // polled it busy, and the waiters would then find the pool free).
+      let release = (): void => {}
+      const gate = new Promise<void>((resolve) => (release = resolve))
+      const holder = db.connection().execute(async (conn) => {
+        await sql`select 1`.execute(conn)
+        await gate
+      })
       await waitFor('connection busy', () => poolStats(db).active === 1)
-      const seen = await Promise.all(
+      const waiting = Promise.all(
         ['a', 'b', 'c'].map((name) =>
           withScope(`request ${name}`, async () => {
             await sql`select ${name} as name`.execute(db)
@@ -83,6 +90,9 @@ eachDialect(
           }),
         ),
       )
+      await sleep(200)
+      release()
+      const seen = await waiting
       await holder
       stop()
       expect(seen).toEqual(['request a', 'request b', 'request c'])
