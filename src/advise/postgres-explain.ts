@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely'
+import { readPostgresStatement } from '../explain/postgres-statement.js'
 import { tokenize } from '../fingerprint/tokenizer.js'
 import { num, query } from './internal-query.js'
 import { type PlanSummary, readPostgresPlan } from './plan-reader.js'
@@ -36,6 +37,7 @@ let statementCounter = 0
  * The caller has checked that `text` is one statement.
  */
 async function explainPostgres(conn: Kysely<any>, text: string, parameters: readonly unknown[] | undefined, version: number): Promise<PlanSummary> {
+  assertOnePlannable(text)
   if (parameters !== undefined && parameters.length > 0) {
     const rows = await query<{ 'QUERY PLAN': unknown }>(conn, `explain (format json) ${text}`, parameters)
     return readPostgresPlan(rows[0]?.['QUERY PLAN'])
@@ -62,6 +64,25 @@ async function explainPostgres(conn: Kysely<any>, text: string, parameters: read
   } finally {
     await query(conn, "select set_config('plan_cache_mode', $1, false)", [previous?.mode ?? 'auto'])
   }
+}
+
+const PLANNABLE = new Set(['SelectStmt', 'InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt'])
+
+/**
+ * The workload was split by the tokenizer; PostgreSQL's own parser has the last word before anything is sent
+ * (the text goes after `explain`/`prepare` over the simple-query protocol, which would run a second
+ * statement). Text the parser rejects is sent as is: the server parses the whole string before running any of
+ * it, so it fails the same way and runs nothing.
+ */
+function assertOnePlannable(text: string): void {
+  let read
+  try {
+    read = readPostgresStatement(text)
+  } catch {
+    return
+  }
+  if (read.count !== 1) throw new Error(`holds ${read.count} statements to PostgreSQL's parser; give one statement per item`)
+  if (!PLANNABLE.has(read.node)) throw new Error(`is a ${read.node.replace(/Stmt$/, '').toUpperCase()} statement, which the advisor does not plan`)
 }
 
 const dummyCache = new Map<string, string>()

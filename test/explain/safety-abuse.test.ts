@@ -5,6 +5,7 @@ import path from 'node:path'
 import { PassThrough } from 'node:stream'
 import { CompiledQuery, type Kysely } from 'kysely'
 import { afterAll, beforeAll, expect, it } from 'vitest'
+import { adviseIndexes } from '../../src/advise/index.js'
 import { runCli } from '../../src/cli/cli.js'
 import { attachDevMode, type DevReport, explain, formatText } from '../../src/explain/index.js'
 import { runExplain } from '../../src/explain/run-explain.js'
@@ -75,6 +76,18 @@ eachDialect('explain abuse: hidden statements', (dialect) => {
       expect(e, JSON.stringify(q)).toMatchObject({ code: expect.stringMatching(/DBPERF_EXPLAIN_(MULTI|UNSAFE)/) })
     }
     expect(existsSync(file)).toBe(false)
+  })
+
+  it('the index advisor plans one statement per item, as the server reads it: nothing hidden runs', async () => {
+    const viaTable = hidden.map((q) => q.replace('select 1', 'select id from items where qty = 10'))
+    for (const q of [...hidden, ...viaTable]) {
+      await adviseIndexes(t.db, { queries: [q, { sql: q }] }).catch(() => undefined)
+      expect(await count(), JSON.stringify(q)).toBe(3)
+    }
+    if (dialect === 'postgres' || dialect === 'pglite') {
+      const advice = await adviseIndexes(t.db, { queries: [{ sql: 'select 1 -- x\r; delete from items' }] })
+      expect(advice.skipped.map((s) => s.reason).join(' ')).toMatch(/2 statements|more than one statement/)
+    }
   })
 
   it.runIf(dialect === 'postgres' || dialect === 'pglite')('the server refuses a second statement even if the parser were fooled (extended protocol)', async () => {
