@@ -10,6 +10,7 @@ import { attachDevMode, type DevMode, type DevModeOptions } from './explain/dev-
 import { observeDialect } from './observe/observed-dialect.js'
 import { type PoolOptions, resolvePoolOptions } from './pool/pool-options.js'
 import { startPool } from './pool/pool-registry.js'
+import { DEFAULT_QUERY_TIMEOUT_MS } from './pool/query-timeout.js'
 
 /** Options of {@link createDb}. Every option is optional. */
 export interface CreateDbOptions {
@@ -47,9 +48,23 @@ export interface CreateDbOptions {
    * ```
    */
   readonly dev?: boolean | DevModeOptions
+  /**
+   * PostgreSQL and MySQL/MariaDB: the longest a statement may run. Past it the statement fails with a
+   * `DbperfError` (`DBPERF_QUERY_TIMEOUT`), is cancelled on the server (a PostgreSQL cancel request; MariaDB
+   * `KILL`) and its connection is closed, not reused. It also bounds a frozen or unreachable server. `0`
+   * means no limit. SQLite and PGlite run in-process and ignore it. Defaults to `300_000` (5 minutes).
+   * dbperf also turns on TCP keepalive (pg `keepAlive`, mysql2 `enableKeepAlive`, first probe after 10 s idle);
+   * `driverOptions` can change it.
+   *
+   * ### Examples
+   * ```ts
+   * const db = createDb<DB>(url, { queryTimeoutMs: 10_000 })
+   * ```
+   */
+  readonly queryTimeoutMs?: number
 }
 
-const OPTION_KEYS = new Set(['plugins', 'driverOptions', 'pool', 'instrument', 'dev'])
+const OPTION_KEYS = new Set(['plugins', 'driverOptions', 'pool', 'instrument', 'dev', 'queryTimeoutMs'])
 
 /**
  * Opens a database and returns a `Kysely<DB>` whose every statement is observed (see `observe`).
@@ -73,7 +88,7 @@ const OPTION_KEYS = new Set(['plugins', 'driverOptions', 'pool', 'instrument', '
 export function createDb<DB>(urlOrConfig: string | DbConfig, options: CreateDbOptions = {}): Kysely<DB> {
   const target = parseTarget(urlOrConfig)
   validateOptions(options)
-  const dialect = createDialect(target, options.driverOptions ?? {}, options.pool)
+  const dialect = createDialect(target, options.driverOptions ?? {}, options.pool, options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS)
   const db = new Kysely<DB>({
     dialect:
       options.instrument === false
@@ -100,15 +115,15 @@ export function getDevMode<DB>(db: Kysely<DB>): DevMode<DB> | undefined {
   return devModes.get(db) as DevMode<DB> | undefined
 }
 
-function createDialect(target: ConnectionTarget, driverOptions: Readonly<Record<string, unknown>>, pool: PoolOptions | undefined): Dialect {
+function createDialect(target: ConnectionTarget, driverOptions: Readonly<Record<string, unknown>>, pool: PoolOptions | undefined, queryTimeoutMs: number): Dialect {
   switch (target.driver) {
     case 'pg': {
       const split = splitPgDriverOptions(driverOptions)
-      return createPostgresDialect(target, split.client, resolvePoolOptions({ ...split.pool, ...pool }))
+      return createPostgresDialect(target, split.client, resolvePoolOptions({ ...split.pool, ...pool }), queryTimeoutMs)
     }
     case 'mysql2': {
       const split = splitMysqlDriverOptions(driverOptions)
-      return createMysqlDialect(target, split.connection, resolvePoolOptions({ ...split.pool, ...pool }))
+      return createMysqlDialect(target, split.connection, resolvePoolOptions({ ...split.pool, ...pool }), queryTimeoutMs)
     }
     case 'better-sqlite3':
       return createSqliteDialect(target, driverOptions)
@@ -139,6 +154,11 @@ function validateOptions(options: CreateDbOptions): void {
   }
   if (options.dev && options.instrument === false) {
     throw new DbperfError('DBPERF_INVALID_OPTION', 'createDb options "dev" and "instrument: false" do not go together: dev mode reads the observed query path')
+  }
+  const timeout = options.queryTimeoutMs
+  // Node turns a longer timer into 1 ms, which would make "long" mean "at once".
+  if (timeout !== undefined && !(typeof timeout === 'number' && Number.isInteger(timeout) && timeout >= 0 && timeout <= 2_147_483_647)) {
+    throw new DbperfError('DBPERF_INVALID_OPTION', `createDb option "queryTimeoutMs" must be an integer number of milliseconds from 0 (no limit) to 2147483647, but got: ${describeValue(timeout)}`)
   }
   if (options.instrument !== undefined && typeof options.instrument !== 'boolean') {
     throw new DbperfError('DBPERF_INVALID_OPTION', `createDb option "instrument" must be true or false, but got: ${describeValue(options.instrument)}`)

@@ -1,5 +1,6 @@
 import { DbperfError, describeValue } from '../errors.js'
 import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import { readNetworkUrl, redactUrl } from './redact-url.js'
 
 /** The driver packages dbperf can run on. */
 export type DriverName = 'pg' | 'mysql2' | 'better-sqlite3' | 'pglite'
@@ -44,10 +45,7 @@ export interface ConnectionTarget {
 
 const SCHEMES = 'postgres://, postgresql://, mysql://, mariadb://, sqlite:<path>, sqlite::memory:, pglite: or pglite:<dir>'
 
-/** Replaces the password of a URL-like string with `***`, even when the rest of it does not parse. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/?#@]*):[^@/?#]*@/i, '$1:***@')
-}
+export { redactUrl } from './redact-url.js'
 
 /** Parses a connection URL or config object into a {@link ConnectionTarget}, or throws a clear `DbperfError`. */
 export function parseTarget(input: string | DbConfig): ConnectionTarget {
@@ -77,33 +75,63 @@ function parseUrl(url: string): ConnectionTarget {
   if (scheme === undefined) throw invalidUrl(url, `expected a URL starting with one of: ${SCHEMES}`)
   const network = scheme === 'postgres' || scheme === 'postgresql' ? 'postgres' : scheme === 'mysql' || scheme === 'mariadb' ? 'mysql' : undefined
   if (!network) {
-    throw new DbperfError('DBPERF_UNKNOWN_SCHEME', `unknown database URL scheme "${scheme}:" in ${redactUrl(url)}; expected one of: ${SCHEMES}`)
+    throw new DbperfError('DBPERF_UNKNOWN_SCHEME', `unknown database URL scheme "${scheme}:" in ${JSON.stringify(redactUrl(url))}; expected one of: ${SCHEMES}`)
   }
+  const form = `${scheme}://user:password@host:port/database`
+  const prefix = `${scheme}://`
+  if (trimmed.slice(scheme.length, scheme.length + 3) !== '://') throw invalidUrl(url, `expected ${form}`)
+  // Split by structure first (see redact-url.ts): a password holding `#`, `/`, `?` or `@` must not steer a parser.
+  const split = readNetworkUrl(trimmed.slice(prefix.length))
+  if (split.kind === 'ambiguous') {
+    throw invalidUrl(
+      url,
+      'it can be read two ways, because an "@" follows a "/", "?" or "#". Percent-encode the password (encodeURIComponent): ' +
+        '"@" as %40, "/" as %2F, "?" as %3F, "#" as %23, ":" as %3A, "%" as %25',
+    )
+  }
+  if (split.kind === 'invalid') throw invalidUrl(url, `expected ${form}; percent-encode any "@", "/", "?", "#" or "%" in the user name or password`)
+  const { user: rawUser, password: rawPassword, hostPort, tail } = split.reading
+  // The host and port hold no secret: the WHATWG parser may check them, and its errors may name them.
+  const portText = /:(\d+)$/.exec(hostPort)?.[1]
+  if (portText !== undefined && !(Number(portText) > 0 && Number(portText) <= 65535)) throw invalidUrl(url, 'the port must be a number from 1 to 65535')
   let parsed: URL
   try {
-    parsed = new URL(trimmed)
+    parsed = new URL(`${prefix}${hostPort}${tail.replace(/[?#][\s\S]*$/, '')}`)
   } catch {
-    throw invalidUrl(url, `expected ${scheme}://user:password@host:port/database`)
+    throw invalidUrl(url, `expected ${form} (the host "${hostPort}" is not a host name or address)`)
   }
-  if (!parsed.hostname && network === 'mysql') throw invalidUrl(url, `expected ${scheme}://user:password@host:port/database (the host is missing)`)
+  if (!parsed.hostname && network === 'mysql') throw invalidUrl(url, `expected ${form} (the host is missing)`)
   let port: number | undefined
   if (parsed.port !== '') {
     port = Number(parsed.port)
     if (!Number.isInteger(port) || port <= 0 || port > 65535) throw invalidUrl(url, `the port must be a number from 1 to 65535`)
   }
   const defaultPort = network === 'postgres' ? 5432 : 3306
-  const host = decodeURIComponent(parsed.hostname) || undefined
-  const database = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || undefined
+  const host = decode(url, 'host', parsed.hostname) || undefined
+  const database = decode(url, 'database name', parsed.pathname.replace(/^\//, '')) || undefined
+  const user = rawUser ? decode(url, 'user name', rawUser) : undefined
+  const password = rawPassword ? decode(url, 'password', rawPassword) : undefined
   return {
     driver: network === 'postgres' ? 'pg' : 'mysql2',
     dialect: network,
     host,
     port: port ?? defaultPort,
-    user: parsed.username ? decodeURIComponent(parsed.username) : undefined,
-    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+    user,
+    password,
     database,
-    url: trimmed,
+    // pg reads its own options (`sslmode`, …) from the URL and re-parses the credentials from it: hand it one
+    // whose credentials are percent-encoded, so it reads them as dbperf did.
+    url: `${prefix}${user === undefined ? '' : `${encodeURIComponent(user)}${password === undefined ? '' : `:${encodeURIComponent(password)}`}@`}${hostPort}${tail}`,
     display: `${host ?? 'localhost'}:${port ?? defaultPort}${database ? `/${database}` : ''}`,
+  }
+}
+
+/** Percent-decoding that never throws a bare `URIError` and never echoes the (possibly secret) text. */
+function decode(url: string, part: string, text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    throw invalidUrl(url, `the ${part} holds a "%" that does not start a valid escape (two hex digits of UTF-8); write "%" itself as %25`)
   }
 }
 

@@ -10,14 +10,14 @@ export type MysqlConnectionOptions = Record<string, unknown>
 
 /**
  * A Kysely MySQL/MariaDB dialect on `mysql2`, loaded the first time the database is used, with dbperf's own
- * pool (src/pool) instead of mysql2's.
+ * pool (src/pool) instead of mysql2's. `queryTimeoutMs` (0: none) limits each statement (src/pool/query-timeout.ts).
  */
-export function createMysqlDialect(target: ConnectionTarget, connectionOptions: MysqlConnectionOptions, pool: ResolvedPoolOptions): Dialect {
+export function createMysqlDialect(target: ConnectionTarget, connectionOptions: MysqlConnectionOptions, pool: ResolvedPoolOptions, queryTimeoutMs = 0): Dialect {
   const adapter = new MysqlAdapter()
   return {
     createAdapter: () => adapter,
     createDriver: () => {
-      const driver = new MysqlPoolDriver(target, connectionOptions, pool)
+      const driver = new MysqlPoolDriver(target, connectionOptions, pool, queryTimeoutMs)
       registerPool(adapter, driver.pool as never)
       return driver
     },

@@ -17,6 +17,9 @@ import type { ConnectionTarget } from './connection-config.js'
 import { SqlTransactionControl } from './sql-transaction-control.js'
 import { loadPeer } from './load-peer.js'
 
+/** PostgreSQL's type id of `bigint` (int8). */
+const INT8_OID = 20
+
 /** Options passed through to the `PGlite` constructor (`extensions`, `debug`, …). */
 export type PgliteOptions = Record<string, unknown>
 
@@ -60,8 +63,16 @@ class PgliteDriver extends SqlTransactionControl implements Driver {
 
   async init(): Promise<void> {
     const mod = await loadPeer('@electric-sql/pglite', `the embedded PostgreSQL database (${this.#target.display})`, () => import('@electric-sql/pglite'))
-    const PGlite = mod.PGlite as unknown as new (dataDir?: string, options?: PgliteOptions) => PgliteInstance
-    const instance = new PGlite(this.#target.file, this.#options)
+    const PGlite = mod.PGlite as unknown as new (options: PgliteOptions) => PgliteInstance
+    // pg returns int8 as a string; PGlite returns a number when safe and a BigInt beyond, which JSON.stringify
+    // refuses. The same database must read the same through either driver, so int8 is a string here too.
+    const userParsers = (this.#options as { parsers?: Record<number, unknown> }).parsers
+    // One options object: `new PGlite(undefined, options)` ignores `options` (the in-memory case).
+    const instance = new PGlite({
+      ...this.#options,
+      ...(this.#target.file === undefined ? {} : { dataDir: this.#target.file }),
+      parsers: { [INT8_OID]: (text: string) => text, ...userParsers },
+    })
     await instance.waitReady
     this.#connection = new PgliteConnection(instance)
   }

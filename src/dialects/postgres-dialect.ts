@@ -9,14 +9,14 @@ export type PgClientOptions = Record<string, unknown>
 
 /**
  * A Kysely PostgreSQL dialect on `pg`, loaded the first time the database is used, with dbperf's own pool
- * (src/pool) instead of `pg.Pool`.
+ * (src/pool) instead of `pg.Pool`. `queryTimeoutMs` (0: none) limits each statement (src/pool/query-timeout.ts).
  */
-export function createPostgresDialect(target: ConnectionTarget, clientOptions: PgClientOptions, pool: ResolvedPoolOptions): Dialect {
+export function createPostgresDialect(target: ConnectionTarget, clientOptions: PgClientOptions, pool: ResolvedPoolOptions, queryTimeoutMs = 0): Dialect {
   const adapter = new PostgresAdapter()
   return {
     createAdapter: () => adapter,
     createDriver: () => {
-      const driver = new PostgresPoolDriver(target, clientOptions, pool)
+      const driver = new PostgresPoolDriver(target, clientOptions, pool, queryTimeoutMs)
       registerPool(adapter, driver.pool as never)
       return driver
     },

@@ -1,17 +1,21 @@
 import { type Dialect, SqliteDialect } from 'kysely'
 import type { ConnectionTarget } from './connection-config.js'
 import { loadPeer } from './load-peer.js'
+import { type BetterSqliteDatabase, exactIntegers } from './sqlite-integers.js'
 
 /** Options passed through to the better-sqlite3 `Database` constructor (`readonly`, `timeout`, …). */
 export type SqliteOptions = Record<string, unknown>
 
-/** A Kysely SQLite dialect on `better-sqlite3`, loaded the first time the database is used. */
+/**
+ * A Kysely SQLite dialect on `better-sqlite3`, loaded the first time the database is used. Integers read back
+ * exactly: a number when safe, a string beyond 2^53 (see sqlite-integers.ts).
+ */
 export function createSqliteDialect(target: ConnectionTarget, options: SqliteOptions = {}): Dialect {
   return new SqliteDialect({
     database: async () => {
       const mod = await loadPeer('better-sqlite3', `the SQLite database ${target.display}`, () => import('better-sqlite3'))
       const Database = mod.default
-      return new Database(target.file ?? ':memory:', options)
+      return exactIntegers(new Database(target.file ?? ':memory:', options) as unknown as BetterSqliteDatabase)
     },
   })
 }

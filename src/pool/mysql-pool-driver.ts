@@ -5,6 +5,7 @@ import { type PoolConnection, PoolDriver } from './pool-driver.js'
 import type { ResolvedPoolOptions } from './pool-options.js'
 import type { ConnectionFactory, PooledConnection } from './pooled-connection.js'
 import { extendStack } from './postgres-pool-driver.js'
+import { closedByTimeoutError, isRollback, KEEPALIVE_INITIAL_DELAY_MS, type TimeoutContext, withQueryTimeout } from './query-timeout.js'
 
 /** The slice of a mysql2 (callback API) `Connection` the pool uses. */
 export interface MysqlRawConnection {
@@ -57,6 +58,9 @@ class MysqlConnectionFactory implements ConnectionFactory<MysqlRawConnection> {
       connectTimeout: timeoutMs,
       // Big integers beyond 2^53 come back as strings instead of silently losing digits.
       supportBigNumbers: true,
+      // A peer that vanished (a crashed host, a dropped NAT entry) is noticed instead of waited on forever.
+      enableKeepAlive: true,
+      keepAliveInitialDelay: KEEPALIVE_INITIAL_DELAY_MS,
       ...this.#connectionOptions,
     }
     for (const key of Object.keys(config)) if (config[key] === undefined) delete config[key]
@@ -92,15 +96,32 @@ class MysqlConnectionFactory implements ConnectionFactory<MysqlRawConnection> {
 }
 
 /** A Kysely driver for MySQL/MariaDB on dbperf's pool of mysql2 connections. */
-export class MysqlPoolDriver extends PoolDriver<MysqlRawConnection> {
+export class MysqlPoolDriver extends PoolDriver<MysqlRawConnection, MysqlConnectionFactory> {
   protected readonly releaseSavepointCommand = 'release savepoint'
+  readonly #timeout: TimeoutContext
+  readonly #connectTimeoutMs: number
 
-  constructor(target: ConnectionTarget, connectionOptions: Readonly<Record<string, unknown>>, options: ResolvedPoolOptions) {
+  constructor(target: ConnectionTarget, connectionOptions: Readonly<Record<string, unknown>>, options: ResolvedPoolOptions, queryTimeoutMs = 0) {
     super('mysql', target, new MysqlConnectionFactory(target, connectionOptions), options)
+    this.#timeout = { dialect: 'mysql', display: target.display, timeoutMs: queryTimeoutMs }
+    this.#connectTimeoutMs = options.connectTimeoutMs
   }
 
   protected wrap(entry: PooledConnection<MysqlRawConnection>): PoolConnection<MysqlRawConnection> {
-    return new MysqlConnection(entry)
+    return new MysqlConnection(entry, this.#timeout, (threadId) => this.#kill(threadId))
+  }
+
+  /**
+   * Ends a timed-out statement's server thread (`KILL`, from a connection of its own: the old one is busy).
+   * Best effort and bounded by the connect timeout: a frozen server gets it if it resumes in time.
+   */
+  #kill(threadId: number): void {
+    this.factory.create(this.#connectTimeoutMs).then(
+      (killer) => {
+        killer.query(`kill ${threadId}`, [], () => void close(killer))
+      },
+      () => {},
+    )
   }
 
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
@@ -150,12 +171,26 @@ interface OkPacket {
  */
 class MysqlConnection implements PoolConnection<MysqlRawConnection> {
   readonly entry: PooledConnection<MysqlRawConnection>
+  readonly #timeout: TimeoutContext
+  readonly #kill: (threadId: number) => void
   #inTransaction = false
   #sessionChanged = false
   #databaseChanged = false
+  #timedOut = false
 
-  constructor(entry: PooledConnection<MysqlRawConnection>) {
+  constructor(entry: PooledConnection<MysqlRawConnection>, timeout: TimeoutContext, kill: (threadId: number) => void) {
     this.entry = entry
+    this.#timeout = timeout
+    this.#kill = kill
+  }
+
+  /** After a timeout: the statement's thread is killed and the connection closed, since its state is unknown. */
+  #abandon(): void {
+    this.#timedOut = true
+    this.entry.dead = true
+    const raw = this.entry.raw as MysqlRawConnection & { threadId?: number | null }
+    if (typeof raw.threadId === 'number') this.#kill(raw.threadId)
+    raw.destroy()
   }
 
   #track(sql: unknown): void {
@@ -171,12 +206,18 @@ class MysqlConnection implements PoolConnection<MysqlRawConnection> {
   }
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+    if (this.#timedOut) {
+      // Kysely rolls back the transaction a timed-out statement was in: closing the connection already did.
+      if (isRollback(compiledQuery.sql)) return { rows: [] }
+      throw closedByTimeoutError(this.#timeout, String(compiledQuery.sql))
+    }
     this.#track(compiledQuery.sql)
     let result: unknown
     try {
-      result = await new Promise((resolve, reject) => {
+      const running = new Promise((resolve, reject) => {
         this.entry.raw.query(compiledQuery.sql, compiledQuery.parameters, (error, res) => (error ? reject(error) : resolve(res)))
       })
+      result = await withQueryTimeout(running, this.#timeout, typeof compiledQuery.sql === 'string' ? compiledQuery.sql : String((compiledQuery.sql as { sql?: unknown }).sql), () => this.#abandon())
     } catch (error) {
       throw extendStack(error)
     }
@@ -206,7 +247,7 @@ class MysqlConnection implements PoolConnection<MysqlRawConnection> {
   }
 
   resetSession(): Promise<boolean> | boolean {
-    if (this.#databaseChanged) return false
+    if (this.#databaseChanged || this.#timedOut) return false
     if (!this.#inTransaction && !this.#sessionChanged) return true
     return this.#reset()
   }

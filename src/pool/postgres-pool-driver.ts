@@ -1,3 +1,4 @@
+import { connect as netConnect } from 'node:net'
 import { CompiledQuery, type DatabaseConnection, type QueryResult, type TransactionSettings } from 'kysely'
 import { DbperfError } from '../errors.js'
 import type { ConnectionTarget } from '../dialects/connection-config.js'
@@ -5,6 +6,7 @@ import { loadPeer } from '../dialects/load-peer.js'
 import { type PoolConnection, PoolDriver } from './pool-driver.js'
 import type { ResolvedPoolOptions } from './pool-options.js'
 import type { ConnectionFactory, PooledConnection } from './pooled-connection.js'
+import { closedByTimeoutError, isRollback, KEEPALIVE_INITIAL_DELAY_MS, type TimeoutContext, withQueryTimeout } from './query-timeout.js'
 
 /** The slice of a `pg.Client` the pool uses. */
 export interface PgClient {
@@ -71,6 +73,9 @@ class PgClientFactory implements ConnectionFactory<PgClient> {
       database: t.database,
       fallback_application_name: 'dbperf',
       connectionTimeoutMillis: timeoutMs,
+      // A peer that vanished (a crashed host, a dropped NAT entry) is noticed instead of waited on forever.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: KEEPALIVE_INITIAL_DELAY_MS,
       ...this.#clientOptions,
     }
     for (const key of Object.keys(config)) if (config[key] === undefined) delete config[key]
@@ -113,13 +118,15 @@ class PgClientFactory implements ConnectionFactory<PgClient> {
  */
 export class PostgresPoolDriver extends PoolDriver<PgClient, PgClientFactory> {
   protected readonly releaseSavepointCommand = 'release'
+  readonly #timeout: TimeoutContext
 
-  constructor(target: ConnectionTarget, clientOptions: Readonly<Record<string, unknown>>, options: ResolvedPoolOptions) {
+  constructor(target: ConnectionTarget, clientOptions: Readonly<Record<string, unknown>>, options: ResolvedPoolOptions, queryTimeoutMs = 0) {
     super('postgres', target, new PgClientFactory(target, clientOptions), options)
+    this.#timeout = { dialect: 'postgres', display: target.display, timeoutMs: queryTimeoutMs }
   }
 
   protected wrap(entry: PooledConnection<PgClient>): PoolConnection<PgClient> {
-    return new PostgresConnection(entry, () => this.factory.cursor())
+    return new PostgresConnection(entry, () => this.factory.cursor(), this.#timeout)
   }
 
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
@@ -140,18 +147,27 @@ export class PostgresPoolDriver extends PoolDriver<PgClient, PgClientFactory> {
 class PostgresConnection implements PoolConnection<PgClient> {
   readonly entry: PooledConnection<PgClient>
   readonly #cursor: () => CursorClass
+  readonly #timeout: TimeoutContext
   #sessionChanged = false
+  #timedOut = false
 
-  constructor(entry: PooledConnection<PgClient>, cursor: () => CursorClass) {
+  constructor(entry: PooledConnection<PgClient>, cursor: () => CursorClass, timeout: TimeoutContext) {
     this.entry = entry
     this.#cursor = cursor
+    this.#timeout = timeout
   }
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
     const { sql } = compiledQuery
+    if (this.#timedOut) {
+      // Kysely rolls back the transaction a timed-out statement was in: closing the connection already did.
+      if (isRollback(sql)) return { rows: [] }
+      throw closedByTimeoutError(this.#timeout, String(sql))
+    }
     if (typeof sql === 'string' && !this.#sessionChanged && (SESSION_STATEMENT.test(sql) || SESSION_FUNCTION.test(sql))) this.#sessionChanged = true
     try {
-      const { command, rowCount, rows } = await this.entry.raw.query(sql, [...compiledQuery.parameters])
+      const running = this.entry.raw.query(sql, [...compiledQuery.parameters])
+      const { command, rowCount, rows } = await withQueryTimeout(running, this.#timeout, String(sql), () => this.#abandon())
       const writes = command === 'INSERT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE'
       return writes ? { numAffectedRows: BigInt(rowCount ?? 0), rows: (rows ?? []) as R[] } : { rows: (rows ?? []) as R[] }
     } catch (error) {
@@ -174,7 +190,20 @@ class PostgresConnection implements PoolConnection<PgClient> {
     }
   }
 
+  /**
+   * After a timeout: a cancel request stops the statement on the server, and the connection is closed, since
+   * what it would answer next is unknown. Both work on a frozen server too (they take effect when it resumes).
+   */
+  #abandon(): void {
+    this.#timedOut = true
+    this.entry.dead = true
+    const client = this.entry.raw as PgClient & PgClientInternals
+    sendCancelRequest(client)
+    client.connection?.stream?.destroy()
+  }
+
   resetSession(): Promise<boolean> | boolean {
+    if (this.#timedOut) return false
     const status = this.entry.raw.getTransactionStatus?.() ?? 'I'
     // The common case costs nothing: no transaction open, no session setting changed.
     if (status === 'I' && !this.#sessionChanged) return true
@@ -191,6 +220,34 @@ class PostgresConnection implements PoolConnection<PgClient> {
     this.#sessionChanged = false
     return true
   }
+}
+
+/** What the cancel request and the close after a timeout read from a `pg.Client` (public fields, undocumented). */
+interface PgClientInternals {
+  readonly processID?: number | null
+  readonly secretKey?: number | null
+  readonly host?: string
+  readonly port?: number
+  readonly connection?: { readonly stream?: { destroy(): void } }
+}
+
+/**
+ * PostgreSQL's CancelRequest (protocol "Canceling Requests in Progress"): a new connection that sends the
+ * backend's pid and secret key, with no login. Best effort and bounded: a server that does not take it within
+ * 5 s (frozen, gone) is left alone; the closed connection ends the backend when it next reads.
+ */
+function sendCancelRequest(client: PgClientInternals): void {
+  const { processID, secretKey, host, port } = client
+  if (typeof processID !== 'number' || typeof secretKey !== 'number') return
+  const packet = Buffer.alloc(16)
+  packet.writeInt32BE(16, 0)
+  packet.writeInt32BE(80877102, 4)
+  packet.writeInt32BE(processID, 8)
+  packet.writeInt32BE(secretKey, 12)
+  const socket = host?.startsWith('/') ? netConnect(`${host}/.s.PGSQL.${port ?? 5432}`) : netConnect(port ?? 5432, host ?? 'localhost')
+  socket.setTimeout(5_000, () => socket.destroy())
+  socket.on('error', () => {})
+  socket.on('connect', () => socket.end(packet))
 }
 
 /** Adds the awaiting code's frames to a driver error, as Kysely does, so the stack reaches the application. */

@@ -39,6 +39,10 @@ describe('createDb: bad input gets a clear DbperfError', () => {
     expect(parseTarget('sqlite:./a.db')).toMatchObject({ file: './a.db' })
     expect(parseTarget('pglite:')).toMatchObject({ driver: 'pglite', dialect: 'postgres', file: undefined })
     expect(parseTarget('pglite:./data')).toMatchObject({ driver: 'pglite', file: './data' })
+    // A password typed without percent-encoding is read by the URL's structure when only one reading makes sense.
+    expect(parseTarget('postgres://u:pa#ss@db.example/app')).toMatchObject({ host: 'db.example', user: 'u', password: 'pa#ss', database: 'app', url: 'postgres://u:pa%23ss@db.example/app' })
+    expect(parseTarget('mysql://root:p@ss/w?rd@127.0.0.1/test')).toMatchObject({ host: '127.0.0.1', user: 'root', password: 'p@ss/w?rd', database: 'test' })
+    expect(parseTarget('postgres://db.example/app?application_name=me@laptop')).toMatchObject({ host: 'db.example', user: undefined, database: 'app' })
   })
 
   it('redacts passwords', () => {
