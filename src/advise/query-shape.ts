@@ -1,4 +1,5 @@
 import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import { assertParseable } from '../fingerprint/parse-limits.js'
 import { parseTreeShape } from './parse-tree-shape.js'
 import { tokenizerShape } from './tokenizer-shape.js'
 
@@ -63,6 +64,8 @@ export interface QueryShape {
  * ```
  */
 export function readRawShape(sql: string, dialect: SqlDialect, parameters: readonly unknown[] | undefined): RawShape {
+  // buildWorkload sets huge statements aside; this keeps any other caller from reaching libpg_query with one.
+  assertParseable(sql, 'adviseIndexes()')
   return parseTreeShape(sql, dialect, parameters) ?? tokenizerShape(sql, dialect, parameters)
 }
 

@@ -1,6 +1,7 @@
 import { DbperfError, describeValue } from '../errors.js'
 import { fingerprint, statementKind } from '../fingerprint/index.js'
 import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import { assertParseable } from '../fingerprint/parse-limits.js'
 import { tokenize } from '../fingerprint/tokenizer.js'
 import type { SkippedItem } from './advice.js'
 import type { WorkloadQueryInput } from './options.js'
@@ -76,6 +77,13 @@ export function buildWorkload(inputs: readonly (string | WorkloadQueryInput)[], 
         `adviseIndexes: queries[${i}] must be an SQL string or { sql, parameters?, calls?, totalTimeMs? }, but got: ${describeValue(input)}`,
       )
     }
+    // Past the parse limit a statement is refused (DBPERF_INPUT_TOO_LARGE) and set aside, and the rest of
+    // the workload goes on: libpg_query hangs on 10 MB, and no index advice hinges on one giant statement.
+    const tooLarge = refusal(item.sql)
+    if (tooLarge !== undefined) {
+      skipped.push({ kind: 'query', subject: item.sql.slice(0, 200), reason: tooLarge })
+      continue
+    }
     const parts = splitStatements(item.sql, dialect)
     const sql = parts[0]
     if (sql === undefined) continue
@@ -106,6 +114,17 @@ export function buildWorkload(inputs: readonly (string | WorkloadQueryInput)[], 
     totalTimeMs: q.time,
   }))
   return { queries, skipped, ignored }
+}
+
+/** The `DBPERF_INPUT_TOO_LARGE` message for a statement past the parse limit, or `undefined`. */
+function refusal(sql: string): string | undefined {
+  try {
+    assertParseable(sql, 'adviseIndexes()')
+    return undefined
+  } catch (error) {
+    if (error instanceof DbperfError && error.code === 'DBPERF_INPUT_TOO_LARGE') return `${error.code}: ${error.message}`
+    throw error
+  }
 }
 
 function positive(n: unknown): number | undefined {

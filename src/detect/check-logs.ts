@@ -1,7 +1,7 @@
 import { analyze, resolveOptions } from './analyze.js'
 import { baselineKey, readBaseline } from './baseline.js'
 import type { AnalyzeOptions, Finding, FindingKind } from './finding.js'
-import { readQueryLog } from './read-query-log.js'
+import { readQueryLog, type SkippedLine } from './read-query-log.js'
 
 /** Options of {@link checkQueryLogs}. */
 export interface CheckLogsOptions extends AnalyzeOptions {
@@ -37,6 +37,10 @@ export interface CheckResult {
   readonly statements: number
   readonly unscopedStatements: number
   readonly skippedLines: number
+  /** Why lines were skipped (the first 100; `skippedLines` counts them all), for warnings naming each line. */
+  readonly skipped: readonly SkippedLine[]
+  /** Logs that held no line at all (DBPERF_LOG unset while the tests ran, or a wrong path). */
+  readonly emptyFiles: readonly string[]
   /** Failing findings not in the baseline: the check fails when this is not empty. */
   readonly fresh: readonly CheckedFinding[]
 }
@@ -85,6 +89,8 @@ export async function checkQueryLogs(files: readonly string[], options: CheckLog
     statements,
     unscopedStatements,
     skippedLines: log.skipped,
+    skipped: Object.freeze(log.skippedLines),
+    emptyFiles: Object.freeze(log.emptyFiles),
     fresh: Object.freeze(findings.filter((f) => f.failing && !f.known)),
   })
 }

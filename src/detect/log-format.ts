@@ -1,13 +1,16 @@
 import { createHmac, randomBytes } from 'node:crypto'
 import path from 'node:path'
+import { describeValue } from '../errors.js'
 import { fingerprint, normalizeSql, statementKind } from '../fingerprint/index.js'
 import { isSqlDialect } from '../fingerprint/fingerprinter.js'
+import { isHuge } from '../fingerprint/huge-statement.js'
+import { MAX_PARSE_CHARS } from '../fingerprint/parse-limits.js'
 import type { CallSite } from '../observe/call-site.js'
 import type { QueryEvent } from '../observe/query-event.js'
 import type { Scope } from '../observe/scope.js'
 import type { QueryRecord } from './query-record.js'
 import { valuesKey } from './query-record.js'
-import { batchKeyCount, pageInfo, stableValue } from './value-slots.js'
+import { batchKeyCount, type PageInfo, pageInfo, stableValue } from './value-slots.js'
 
 /**
  * One line of a query log (JSON Lines, version 1): everything `dbperf check` needs to judge the statement
@@ -56,6 +59,8 @@ const digest = (text: string): string => createHmac('sha256', key).update(text).
 const normalized = new Map<string, string>()
 
 function normalizeCached(sql: string, dialect: QueryEvent['dialect']): string {
+  // A huge statement is not a key worth megabytes of cache (its shape is cheap: see huge-statement.ts).
+  if (isHuge(sql)) return normalizeSql(sql, dialect)
   let n = normalized.get(sql)
   if (n === undefined) {
     n = normalizeSql(sql, dialect)
@@ -84,7 +89,9 @@ function shownFile(file: string, cwd: string): string {
 export function toLogLine(event: QueryEvent, seq: number, allowed: boolean, withParams: boolean, cwd: string): LogLine {
   let root: Scope | undefined = event.scope
   while (root?.parent) root = root.parent
-  const page = pageInfo(event.sql, event.parameters, event.dialect)
+  // Pagination and IN-list keys are read from the whole text (and cached by it): not for a huge statement.
+  const huge = isHuge(event.sql)
+  const page = huge ? undefined : pageInfo(event.sql, event.parameters, event.dialect)
   return {
     v: 1,
     pid: process.pid,
@@ -107,7 +114,7 @@ export function toLogLine(event: QueryEvent, seq: number, allowed: boolean, with
     origin: event.origin ? { kind: event.origin.kind, name: event.origin.name } : null,
     args: digest(valuesKey(event.sql, event.parameters)),
     page: page ? { limit: page.limit, offset: page.offset ?? null, fixed: digest(page.fixed), cursor: page.cursor === '' ? '' : digest(page.cursor) } : null,
-    keys: event.origin?.kind === 'loader' ? batchKeyCount(event.sql, event.parameters, event.dialect) : 1,
+    keys: event.origin?.kind !== 'loader' ? 1 : huge ? Math.max(2, event.parameters.length) : batchKeyCount(event.sql, event.parameters, event.dialect),
     allowed,
     error: event.error !== undefined,
     ...(withParams ? { params: event.parameters.map(jsonSafe) } : {}),
@@ -121,31 +128,118 @@ function jsonSafe(value: unknown): unknown {
   return value
 }
 
-/** Reads a parsed log line back as an analyzer record, or `undefined` when it is not a version-1 line. */
-export function fromLogLine(line: unknown, index: number, cwd: string): QueryRecord | undefined {
-  const l = line as Partial<LogLine> | null
-  if (!l || l.v !== 1 || typeof l.sql !== 'string' || typeof l.fp !== 'string' || !isSqlDialect(l.dialect) || !Array.isArray(l.stack)) return undefined
-  const stack: CallSite[] = l.stack.map(([file, lineNo, column, functionName]) => ({
-    file: path.resolve(cwd, String(file)),
-    line: Number(lineNo),
-    column: Number(column),
-    functionName: typeof functionName === 'string' ? functionName : undefined,
-  }))
-  const kind = typeof l.kind === 'string' ? (l.kind as QueryRecord['kind']) : statementKind(l.sql, l.dialect)
+/*
+ * Reading a log back: a log is input from outside (another process, another machine, an editor), so every
+ * field is checked by type before the analyzer sees it, and a line that does not hold is skipped with the
+ * reason, never half-read. Bounds are far above anything `toLogLine` writes (12 frames, 16-character
+ * digests, normalized SQL) and keep one hostile line from costing seconds or megabytes downstream.
+ */
+const MAX_FRAMES = 200
+const MAX_FILE_CHARS = 4_096
+const MAX_NAME_CHARS = 1_024
+const MAX_DIGEST_CHARS = 1_024
+const KINDS: ReadonlySet<string> = new Set(['select', 'insert', 'update', 'delete', 'transaction', 'ddl', 'other'])
+const ORIGINS: ReadonlySet<string> = new Set(['loader', 'bulk', 'internal'])
+
+type Fields = Record<string, unknown>
+const has = (l: Fields, key: string): boolean => Object.hasOwn(l, key) && l[key] !== undefined
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+const isShortString = (v: unknown, max: number): v is string => typeof v === 'string' && v.length <= max
+
+/** Why a field is unreadable: the field, what it should be, and what it holds. */
+function bad(field: string, expected: string, value: unknown): string {
+  return `"${field}" must be ${expected}, but got: ${describeValue(value)}`
+}
+
+/**
+ * Reads a parsed log line back as an analyzer record, or says why it cannot (a string: the field, what it
+ * should be and what it holds), so the caller can skip the line with a warning naming it.
+ */
+export function fromLogLine(line: unknown, index: number, cwd: string): QueryRecord | string {
+  if (line === null || typeof line !== 'object' || Array.isArray(line)) return `a log line must be a JSON object, but got: ${describeValue(line)}`
+  const l = line as Fields
+  if (l.v !== 1) return bad('v', '1 (the only log version dbperf writes)', l.v)
+  if (!isSqlDialect(l.dialect)) return bad('dialect', "'postgres', 'mysql' or 'sqlite'", l.dialect)
+  const dialect = l.dialect
+  if (typeof l.sql !== 'string') return bad('sql', 'a string', l.sql)
+  if (l.sql.length > MAX_PARSE_CHARS) return `"sql" must be at most ${MAX_PARSE_CHARS.toLocaleString('en-US')} characters (what dbperf reads), but got ${l.sql.length.toLocaleString('en-US')}`
+  const sql = l.sql
+  if (!isShortString(l.fp, MAX_DIGEST_CHARS) || l.fp === '') return bad('fp', 'a fingerprint string', l.fp)
+  if (!isShortString(l.args, MAX_DIGEST_CHARS)) return bad('args', 'a digest string', l.args)
+  if (has(l, 'kind') && !(typeof l.kind === 'string' && KINDS.has(l.kind))) return bad('kind', `one of ${[...KINDS].join(', ')}`, l.kind)
+  for (const field of ['rows', 'keys'] as const) if (has(l, field) && !isCount(l[field])) return bad(field, 'a non-negative integer', l[field])
+  if (has(l, 'ms') && !(typeof l.ms === 'number' && Number.isFinite(l.ms) && l.ms >= 0)) return bad('ms', 'a non-negative number of milliseconds', l.ms)
+  for (const field of ['allowed', 'error'] as const) if (has(l, field) && typeof l[field] !== 'boolean') return bad(field, 'true or false', l[field])
+  if (has(l, 't') && !(typeof l.t === 'number' && Number.isFinite(l.t))) return bad('t', 'a timestamp in milliseconds', l.t)
+  if (has(l, 'affected') && l.affected !== null && !isCount(l.affected)) return bad('affected', 'a non-negative integer or null', l.affected)
+  // Grouping fields, read by the caller: checked here so a bad one skips the line rather than regrouping it.
+  for (const field of ['unit', 'root', 'scope'] as const) if (has(l, field) && l[field] !== null && !isShortString(l[field], MAX_NAME_CHARS)) return bad(field, 'a string or null', l[field])
+  for (const field of ['pid', 'seq'] as const) if (has(l, field) && !isCount(l[field])) return bad(field, 'a non-negative integer', l[field])
+
+  const stack = readStack(l.stack, cwd)
+  if (typeof stack === 'string') return stack
+  const origin = readOrigin(l.origin)
+  if (typeof origin === 'string') return origin
+  const page = readPage(l.page)
+  if (typeof page === 'string') return page
   return {
     index,
-    dialect: l.dialect,
-    sql: l.sql,
+    dialect,
+    sql,
     rawSql: undefined,
     fingerprint: l.fp,
-    kind,
+    kind: typeof l.kind === 'string' ? (l.kind as QueryRecord['kind']) : statementKind(sql, dialect),
     stack,
-    origin: l.origin && typeof l.origin.kind === 'string' ? { kind: l.origin.kind as 'loader', name: String(l.origin.name) } : undefined,
-    rowCount: Number(l.rows) || 0,
-    durationMs: Number(l.ms) || 0,
-    values: String(l.args),
-    page: l.page ? { limit: Number(l.page.limit), offset: l.page.offset ?? undefined, fixed: String(l.page.fixed), cursor: String(l.page.cursor) } : undefined,
-    keyCount: Number(l.keys) || 1,
+    origin,
+    rowCount: (l.rows as number | undefined) ?? 0,
+    durationMs: (l.ms as number | undefined) ?? 0,
+    values: l.args,
+    page,
+    keyCount: (l.keys as number | undefined) ?? 1,
     allowed: l.allowed === true,
   }
+}
+
+function readStack(value: unknown, cwd: string): CallSite[] | string {
+  if (!Array.isArray(value)) return bad('stack', 'an array of frames [file, line, column, function?]', value)
+  if (value.length > MAX_FRAMES) return `"stack" must hold at most ${MAX_FRAMES} frames, but got ${value.length}`
+  const stack: CallSite[] = []
+  for (const [i, frame] of value.entries()) {
+    const [file, line, column, functionName] = Array.isArray(frame) ? (frame as unknown[]) : []
+    const ok =
+      Array.isArray(frame) &&
+      frame.length >= 3 &&
+      frame.length <= 4 &&
+      isShortString(file, MAX_FILE_CHARS) &&
+      file !== '' &&
+      isCount(line) &&
+      isCount(column) &&
+      (functionName === undefined || isShortString(functionName, MAX_NAME_CHARS))
+    if (!ok) return bad(`stack[${i}]`, `[file, line, column, function?] (a path of at most ${MAX_FILE_CHARS} characters, two non-negative integers, a string)`, frame)
+    stack.push({ file: path.resolve(cwd, file as string), line: line as number, column: column as number, functionName: functionName as string | undefined })
+  }
+  return stack
+}
+
+function readOrigin(value: unknown): QueryRecord['origin'] | string {
+  if (value === undefined || value === null) return undefined
+  const o = value as Fields
+  if (typeof value !== 'object' || Array.isArray(value) || !(typeof o.kind === 'string' && ORIGINS.has(o.kind)) || !isShortString(o.name, MAX_NAME_CHARS)) {
+    return bad('origin', `null or { kind: ${[...ORIGINS].map((k) => `'${k}'`).join(' | ')}, name: string }`, value)
+  }
+  return { kind: o.kind as NonNullable<QueryRecord['origin']>['kind'], name: o.name }
+}
+
+function readPage(value: unknown): PageInfo | undefined | string {
+  if (value === undefined || value === null) return undefined
+  const p = value as Fields
+  const ok =
+    typeof value === 'object' &&
+    !Array.isArray(value) &&
+    isCount(p.limit) &&
+    (p.offset === null || p.offset === undefined || isCount(p.offset)) &&
+    isShortString(p.fixed, MAX_DIGEST_CHARS) &&
+    isShortString(p.cursor, MAX_DIGEST_CHARS)
+  if (!ok) return bad('page', 'null or { limit: integer, offset: integer | null, fixed: string, cursor: string }', value)
+  return { limit: p.limit as number, offset: (p.offset as number | null | undefined) ?? undefined, fixed: p.fixed as string, cursor: p.cursor as string }
 }

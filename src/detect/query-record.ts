@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto'
 import { fingerprint, normalizeSql, statementKind, type StatementKind } from '../fingerprint/index.js'
+import { isHuge } from '../fingerprint/huge-statement.js'
 import type { SqlDialect } from '../fingerprint/fingerprinter.js'
 import type { CallSite } from '../observe/call-site.js'
 import type { QueryOrigin } from '../observe/origin.js'
@@ -42,7 +44,32 @@ export function isJudged(kind: StatementKind): boolean {
  * tokenize the statement, so they run only when the analyzer asks.
  */
 export function recordFromEvent(event: QueryEvent, index: number, allowed: boolean): QueryRecord {
-  return new LiveRecord(event, index, allowed)
+  return isHuge(event.sql) ? hugeRecord(event, index, allowed) : new LiveRecord(event, index, allowed)
+}
+
+/**
+ * A statement past `MAX_PARSE_CHARS` is read at once and the event let go: a live record keeps its event
+ * (the SQL text and parameters) until the unit of work is judged, and ten runs of a 10 MB statement would
+ * hold 100 MB. Its shape is the head's (see `huge-statement.ts`); no pagination is read from it, and a loader
+ * batch that large holds many keys.
+ */
+function hugeRecord(event: QueryEvent, index: number, allowed: boolean): QueryRecord {
+  return Object.freeze({
+    index,
+    allowed,
+    dialect: event.dialect,
+    sql: normalizeSql(event.sql, event.dialect),
+    rawSql: undefined,
+    fingerprint: fingerprint(event.sql, event.dialect),
+    kind: statementKind(event.sql, event.dialect),
+    stack: event.stack,
+    origin: event.origin,
+    rowCount: event.rowCount,
+    durationMs: event.durationMs,
+    values: valuesKey(event.sql, event.parameters),
+    page: undefined,
+    keyCount: event.origin?.kind === 'loader' ? Math.max(2, event.parameters.length) : 1,
+  })
 }
 
 class LiveRecord implements QueryRecord {
@@ -106,9 +133,13 @@ class LiveRecord implements QueryRecord {
   }
 }
 
-/** The SQL text and parameters as one comparable string. */
+/** Keys longer than this are kept as a SHA-256 digest: they are only compared, and held per run. */
+const MAX_PLAIN_KEY = 4_096
+
+/** The SQL text and parameters as one comparable string (a digest when long). */
 export function valuesKey(sql: string, parameters: readonly unknown[]): string {
   let key = sql
   for (const p of parameters) key += `\u0000${stableValue(p)}`
-  return key
+  // The prefix cannot start a plain key of this length's SQL text, so a digest never equals a text.
+  return key.length > MAX_PLAIN_KEY ? `\u0001sha256:${createHash('sha256').update(key).digest('base64')}` : key
 }

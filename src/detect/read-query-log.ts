@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs'
+import { stat } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { DbperfError } from '../errors.js'
 import { fromLogLine } from './log-format.js'
@@ -20,7 +21,24 @@ export interface QueryLogContents {
   readonly lines: number
   /** Lines that were not version-1 log lines (a torn last line, another file's content). */
   readonly skipped: number
+  /** Why lines were skipped, the first {@link MAX_SKIPPED_DETAILS} of them (`skipped` counts them all). */
+  readonly skippedLines: readonly SkippedLine[]
+  /** Files that held no line at all. */
+  readonly emptyFiles: readonly string[]
 }
+
+/** A log line that could not be read, and why. */
+export interface SkippedLine {
+  readonly file: string
+  /** 1-based, counting every line of the file. */
+  readonly line: number
+  readonly reason: string
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/** Reasons kept per read: a file of garbage must not turn into a million warnings held in memory. */
+export const MAX_SKIPPED_DETAILS = 100
 
 /**
  * Reads one or more query logs (see `attachQueryLog`) into units of work: statements are grouped by the
@@ -32,43 +50,70 @@ export async function readQueryLog(files: readonly string[], cwd: string = proce
   const unscoped = new Map<string, LoggedUnit & { seqs: number[] }>()
   let lines = 0
   let skipped = 0
+  const skippedLines: SkippedLine[] = []
+  const emptyFiles: string[] = []
+  const skip = (file: string, line: number, reason: string): void => {
+    skipped++
+    if (skippedLines.length < MAX_SKIPPED_DETAILS) skippedLines.push(Object.freeze({ file, line, reason }))
+  }
   for (const file of files) {
-    const input = createReadStream(file, 'utf8')
-    const opened = new Promise<void>((resolve, reject) => {
-      input.once('open', () => resolve())
-      input.once('error', reject)
-    })
+    const unreadable = (why: string, cause?: unknown): DbperfError =>
+      new DbperfError('DBPERF_INVALID_INPUT', `cannot read the query log ${file}: ${why}`, cause === undefined ? {} : { cause })
     try {
-      await opened
+      // A directory opens fine and fails on the first read; say what it is instead.
+      if ((await stat(file)).isDirectory()) throw unreadable('it is a directory, not a file. Pass the file written with DBPERF_LOG=<file>.')
     } catch (error) {
-      throw new DbperfError('DBPERF_INVALID_INPUT', `cannot read the query log ${file}: ${(error as Error).message}. Write one with DBPERF_LOG=${file} (or attachQueryLog(db, '${file}')) first.`, { cause: error })
+      if (error instanceof DbperfError) throw error
+      throw unreadable(`${(error as Error).message}. Write one with DBPERF_LOG=${file} (or attachQueryLog(db, '${file}')) first.`, error)
     }
-    for await (const text of createInterface({ input, crlfDelay: Infinity })) {
-      if (text.trim() === '') continue
-      lines++
-      let parsed: { unit?: unknown; pid?: unknown; root?: unknown; seq?: unknown } | undefined
-      try {
-        parsed = JSON.parse(text) as typeof parsed
-      } catch {
-        skipped++
-        continue
+    // Read as bytes (latin1 maps each byte to one character) and decode each line strictly, so a line that
+    // is not UTF-8 is named as such instead of being read with U+FFFD in it. A newline byte never occurs
+    // inside a UTF-8 sequence, so splitting first is safe.
+    const input = createReadStream(file, 'latin1')
+    let lineNo = 0
+    let any = false
+    try {
+      for await (const bytes of createInterface({ input, crlfDelay: Infinity })) {
+        lineNo++
+        any = true
+        if (bytes.trim() === '') continue
+        lines++
+        let text: string
+        try {
+          text = utf8.decode(Buffer.from(bytes, 'latin1'))
+        } catch {
+          skip(file, lineNo, 'the line is not UTF-8 text (was the log re-encoded, compressed or cut?)')
+          continue
+        }
+        let parsed: unknown
+        try {
+          parsed = JSON.parse(text)
+        } catch (error) {
+          skip(file, lineNo, `not JSON (${(error as Error).message.slice(0, 120)}); a torn last line means the writer was killed`)
+          continue
+        }
+        const fields = parsed !== null && typeof parsed === 'object' ? (parsed as { unit?: unknown; pid?: unknown; root?: unknown; seq?: unknown }) : {}
+        const key = typeof fields.unit === 'string' ? fields.unit : `${String(fields.pid)}:unscoped`
+        const target = typeof fields.unit === 'string' ? units : unscoped
+        let unit = target.get(key)
+        const record = fromLogLine(parsed, unit?.records.length ?? 0, cwd)
+        if (typeof record === 'string') {
+          skip(file, lineNo, record)
+          continue
+        }
+        if (!unit) {
+          unit = { key, name: typeof fields.root === 'string' ? fields.root : `(no scope, process ${String(fields.pid)})`, records: [], seqs: [] }
+          target.set(key, unit)
+        }
+        unit.records.push(record)
+        unit.seqs.push((fields.seq as number | undefined) ?? 0)
       }
-      const scopeName = typeof parsed?.root === 'string' ? parsed.root : undefined
-      const key = typeof parsed?.unit === 'string' ? parsed.unit : `${String(parsed?.pid)}:unscoped`
-      const target = typeof parsed?.unit === 'string' ? units : unscoped
-      let unit = target.get(key)
-      const record = fromLogLine(parsed, unit?.records.length ?? 0, cwd)
-      if (!record) {
-        skipped++
-        continue
-      }
-      if (!unit) {
-        unit = { key, name: scopeName ?? `(no scope, process ${String(parsed?.pid)})`, records: [], seqs: [] }
-        target.set(key, unit)
-      }
-      unit.records.push(record)
-      unit.seqs.push(Number(parsed?.seq) || 0)
+    } catch (error) {
+      throw unreadable(`${(error as Error).message}.`, error)
+    } finally {
+      input.destroy()
     }
+    if (!any) emptyFiles.push(file)
   }
   // Several databases (or files) of one process interleave: restore completion order by sequence number.
   const ordered = (m: Map<string, LoggedUnit & { seqs: number[] }>): LoggedUnit[] =>
@@ -76,5 +121,5 @@ export async function readQueryLog(files: readonly string[], cwd: string = proce
       const order = u.records.map((r, i) => [u.seqs[i] ?? 0, r] as const).sort((a, b) => a[0] - b[0])
       return { key: u.key, name: u.name, records: order.map(([, r], i) => ({ ...r, index: i })) }
     })
-  return { units: ordered(units), unscoped: ordered(unscoped), lines, skipped }
+  return { units: ordered(units), unscoped: ordered(unscoped), lines, skipped, skippedLines, emptyFiles }
 }

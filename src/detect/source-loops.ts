@@ -1,4 +1,7 @@
-import { readFileSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
+
+/** Larger files are not hand-written source (bundles, generated code): no loop is looked for in them. */
+const MAX_SOURCE_BYTES = 8 * 1024 * 1024
 
 /*
  * Which stack frame of a repeated query is the loop? Stacks alone cannot say: when `findUser(id)` in
@@ -64,6 +67,10 @@ export function sourceOffsetInLoop(source: string, offset: number): boolean {
 function scanFile(file: string): ScannedFile | null {
   let source: string
   try {
+    // A stack path can come from a query log (outside input): read only regular files of source size, never
+    // a device (`/dev/zero` reads forever), a FIFO or a multi-gigabyte file.
+    const info = statSync(file)
+    if (!info.isFile() || info.size > MAX_SOURCE_BYTES) return null
     source = readFileSync(file, 'utf8')
   } catch {
     return null

@@ -1,6 +1,13 @@
 import { parseSync } from 'libpg-query'
 import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import { HEAD_CHARS, isHuge } from '../fingerprint/huge-statement.js'
 import { type Token, tokenize } from '../fingerprint/tokenizer.js'
+
+/*
+ * Size guard: a statement past MAX_PARSE_CHARS is never handed to libpg_query (which hangs on 10 MB) nor
+ * tokenized whole; its tables and key column are read from its head, where a statement names them.
+ */
+const head = (sql: string): string => (isHuge(sql) ? sql.slice(0, HEAD_CHARS) : sql)
 
 /**
  * Reading just enough of a statement to name the fix: the table and column of a single-table key lookup
@@ -15,6 +22,8 @@ export interface KeyLookup {
 
 /** The table and column of `select … from <table> where <column> = ? | in (…) | = any(?)`, else `undefined`. */
 export function keyLookup(sql: string, dialect: SqlDialect): KeyLookup | undefined {
+  // A lookup is one short statement; a huge one is a batch, whose fix is not a loader call.
+  if (isHuge(sql)) return undefined
   if (dialect === 'postgres') {
     const fromTree = keyLookupFromTree(sql)
     if (fromTree !== null) return fromTree
@@ -98,8 +107,8 @@ function keyLookupFromTokens(tokens: readonly Token[]): KeyLookup | undefined {
 }
 
 /** The table an INSERT, UPDATE or DELETE writes to. */
-export function writeTable(sql: string, dialect: SqlDialect): string | undefined {
-  const tokens = tokenize(sql, dialect)
+export function writeTable(text: string, dialect: SqlDialect): string | undefined {
+  const tokens = tokenize(head(text), dialect)
   for (let i = 0; i < tokens.length; i++) {
     const w = (tokens[i] as Token).text.toLowerCase()
     if (w === 'into' || w === 'update' || (w === 'from' && tokens[i - 1]?.text.toLowerCase() === 'delete')) {
@@ -111,8 +120,8 @@ export function writeTable(sql: string, dialect: SqlDialect): string | undefined
 }
 
 /** The column of the first `where <column> = …` / `in (…)` of a write: the key of an UPDATE or DELETE. */
-export function writeKey(sql: string, dialect: SqlDialect): string | undefined {
-  const tokens = tokenize(sql, dialect)
+export function writeKey(text: string, dialect: SqlDialect): string | undefined {
+  const tokens = tokenize(head(text), dialect)
   const words = tokens.map((t) => (t.kind === 'word' ? t.text.toLowerCase() : t.text))
   const where = topLevelIndex(words, 'where')
   if (where < 0) return undefined
@@ -128,8 +137,8 @@ export function isUpsert(sql: string): boolean {
 }
 
 /** The tables a statement names after `from`, `join`, `into` or `update`. */
-export function tablesOf(sql: string, dialect: SqlDialect): string[] {
-  const tokens = tokenize(sql, dialect)
+export function tablesOf(text: string, dialect: SqlDialect): string[] {
+  const tokens = tokenize(head(text), dialect)
   const out: string[] = []
   for (let i = 0; i < tokens.length; i++) {
     const w = (tokens[i] as Token).text.toLowerCase()

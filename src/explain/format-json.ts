@@ -12,9 +12,17 @@ import type { PlanNode } from './plan.js'
  * ```
  */
 export function formatJson(result: ExplainResult, options: { raw?: boolean } = {}): string {
+  // A node's raw object holds its children's raw objects (PostgreSQL's `Plans`, MySQL's nested blocks), so
+  // printed whole at every node a deep plan repeats each subtree once per ancestor: quadratic text, cubic
+  // with indentation (a 1,000-level plan ran out of memory). Each raw is printed down to the next node's
+  // raw, which becomes `{ "planNode": id }`; the child itself is in `children`.
+  const rawOwner = new Map<unknown, number>()
+  if (options.raw) for (const n of result.plan.nodes) if (n.raw !== null && typeof n.raw === 'object' && !rawOwner.has(n.raw)) rawOwner.set(n.raw, n.id)
+  const ownRaw = (raw: unknown): unknown =>
+    raw === null || typeof raw !== 'object' ? raw : JSON.parse(JSON.stringify(raw, (key, value: unknown) => (key !== '' && rawOwner.has(value) ? { planNode: rawOwner.get(value) } : value)) ?? 'null')
   const node = (n: PlanNode): Record<string, unknown> => {
     const { raw, children, ...rest } = n
-    return { ...rest, ...(options.raw ? { raw } : {}), children: children.map(node) }
+    return { ...rest, ...(options.raw ? { raw: ownRaw(raw) } : {}), children: children.map(node) }
   }
   return `${JSON.stringify(
     {
@@ -22,7 +30,7 @@ export function formatJson(result: ExplainResult, options: { raw?: boolean } = {
       format: result.plan.format,
       analyzed: result.plan.analyzed,
       timing: result.timing,
-      statement: { sql: result.statement.sql, kind: result.statement.kind, writes: result.statement.writes, rolledBack: result.statement.rolledBack },
+      statement: { sql: result.statement.sql, kind: result.statement.kind, writes: result.statement.writes, rolledBack: result.statement.rolledBack, notUndone: result.statement.notUndone },
       findings: result.findings,
       settings: result.plan.settings,
       plan: node(result.plan.root),

@@ -1,6 +1,6 @@
 import { DbperfError, describeValue } from '../errors.js'
 import type { Plan, PlanNodeKind } from './plan.js'
-import { type DraftNode, draft, finalizePlan } from './plan-tree.js'
+import { type DraftNode, draft, finalizePlan, MAX_PLAN_DEPTH, tooDeep } from './plan-tree.js'
 
 const PARSER = 'parseMysqlAnalyzeTree(text)'
 
@@ -39,6 +39,8 @@ export function parseMysqlAnalyzeTree(text: string): Plan {
     if (node.loops !== undefined) analyzed = true
     while (stack.length > 0 && (stack[stack.length - 1]?.indent ?? 0) >= indent) stack.pop()
     const parent = stack[stack.length - 1]
+    // The stack holds the open ancestors: its length is the new node's depth, checked before moveFilters recurses.
+    if (stack.length >= MAX_PLAN_DEPTH) throw tooDeep(PARSER)
     if (parent) parent.node.children.push(node)
     else if (root) throw new DbperfError('DBPERF_INVALID_INPUT', `${PARSER}: the plan has two roots; pass the output of one statement`)
     else root = node
@@ -74,8 +76,12 @@ function parseLine(text: string): DraftNode {
   }
   const filter = /^Filter: (.*)$/.exec(operation)
   if (filter) node.filter = filter[1]
-  const cond = /\((.*)\)$/.exec(operation)
-  if (kind === 'index-scan' || kind === 'index-only-scan') node.indexCondition = cond?.[1]
+  // `… using i (a = 1)`: from the first `(` to the closing one at the end. Not a regular expression: an
+  // unanchored `\((.*)\)$` backtracks once per `(`, quadratic on a long line.
+  const open = operation.indexOf('(')
+  if ((kind === 'index-scan' || kind === 'index-only-scan') && open >= 0 && operation.endsWith(')') && open < operation.length - 1) {
+    node.indexCondition = operation.slice(open + 1, -1)
+  }
   if (/^Sort\b/.test(operation) || operation.includes('filesort')) node.details.usingFilesort = true
   if (/temporary table/i.test(operation)) node.details.usingTemporary = true
   return node

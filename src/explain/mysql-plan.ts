@@ -1,5 +1,5 @@
 import type { Plan, PlanNodeKind } from './plan.js'
-import { type DraftNode, draft, expectObject, finalizePlan, num, parseJsonInput, str } from './plan-tree.js'
+import { assertPlainTree, type DraftNode, draft, expectObject, finalizePlan, MAX_PLAN_DEPTH, num, parseJsonInput, str, tooDeep } from './plan-tree.js'
 
 const PARSER = 'parseMysqlPlan(json)'
 type Obj = Record<string, unknown>
@@ -25,10 +25,13 @@ type Obj = Record<string, unknown>
  * ```
  */
 export function parseMysqlPlan(json: unknown): Plan {
-  const top = expectObject(parseJsonInput(json, PARSER), PARSER, 'EXPLAIN FORMAT=JSON output: an object with a "query_block" key')
+  const value = parseJsonInput(json, PARSER)
+  // Bounds the recursion below (one call per JSON level at most) and refuses cycles before it starts.
+  assertPlainTree(value, PARSER)
+  const top = expectObject(value, PARSER, 'EXPLAIN FORMAT=JSON output: an object with a "query_block" key')
   const block = expectObject(top.query_block, PARSER, 'an object with a "query_block" key')
   const analyzed = containsKey(block, 'r_loops') || containsKey(block, 'r_rows')
-  const root = parseBlock(block)
+  const root = parseBlock(block, 1)
   const planning = top.query_optimization as Obj | undefined
   return finalizePlan({
     dialect: 'mysql',
@@ -39,12 +42,13 @@ export function parseMysqlPlan(json: unknown): Plan {
   })
 }
 
-function parseBlock(block: Obj): DraftNode {
+/** `level` counts nested `contents` reads, so the recursion stops at the limit whatever keys nest. */
+function parseBlock(block: Obj, level: number): DraftNode {
   const node = draft('query_block', 'other', block)
   node.subplanName = block.select_id === undefined ? undefined : `select #${String(block.select_id)}`
   node.loops = num(block.r_loops)
   node.totalCost = num((block.cost_info as Obj | undefined)?.query_cost)
-  node.children = contents(block)
+  node.children = contents(block, level + 1)
   node.inclusiveTimeMs = num(block.r_total_time_ms) ?? sumTimes(node.children)
   const having = str(block.having_condition)
   if (having !== undefined) node.filter = having
@@ -52,48 +56,49 @@ function parseBlock(block: Obj): DraftNode {
 }
 
 /** The operations found in an object's keys, in a stable order. */
-function contents(o: Obj): DraftNode[] {
+function contents(o: Obj, level: number): DraftNode[] {
+  if (level > MAX_PLAN_DEPTH) throw tooDeep(PARSER)
   const out: DraftNode[] = []
-  if (isObj(o.table)) out.push(parseTable(o.table))
+  if (isObj(o.table)) out.push(parseTable(o.table, level))
   if (Array.isArray(o.nested_loop)) {
-    const items = o.nested_loop.filter(isObj).flatMap(contents)
+    const items = o.nested_loop.filter(isObj).flatMap((item) => contents(item, level + 1))
     if (items.length === 1 && items[0]) out.push(items[0])
     else if (items.length > 1) out.push(wrapper('nested_loop', 'join', o.nested_loop, items))
   }
   if (isObj(o['block-nl-join'])) {
     const bnl = o['block-nl-join']
-    const inner = contents(bnl)
+    const inner = contents(bnl, level + 1)
     const node = wrapper('block-nl-join', 'join', bnl, inner)
     node.filter = str(bnl.attached_condition)
     out.push(node)
   }
-  if (isObj(o.read_sorted_file)) out.push(...contents(o.read_sorted_file))
-  if (isObj(o.filesort)) out.push(parseFilesort(o.filesort))
+  if (isObj(o.read_sorted_file)) out.push(...contents(o.read_sorted_file, level + 1))
+  if (isObj(o.filesort)) out.push(parseFilesort(o.filesort, level))
   if (isObj(o.temporary_table)) {
-    const node = wrapper('temporary_table', 'temporary', o.temporary_table, contents(o.temporary_table))
+    const node = wrapper('temporary_table', 'temporary', o.temporary_table, contents(o.temporary_table, level + 1))
     node.details.usingTemporary = true
     out.push(node)
   }
   for (const key of ['ordering_operation', 'grouping_operation', 'duplicates_removal', 'windowing'] as const) {
     const op = o[key]
     if (!isObj(op)) continue
-    const node = wrapper(key, key === 'ordering_operation' ? 'sort' : key === 'grouping_operation' ? 'aggregate' : 'other', op, contents(op))
+    const node = wrapper(key, key === 'ordering_operation' ? 'sort' : key === 'grouping_operation' ? 'aggregate' : 'other', op, contents(op, level + 1))
     if (op.using_filesort === true) node.details.usingFilesort = true
     if (op.using_temporary_table === true) node.details.usingTemporary = true
     out.push(node)
   }
   for (const key of ['materialized', 'materialized_from_subquery'] as const) {
     const m = o[key]
-    if (isObj(m) && isObj(m.query_block)) out.push(wrapper(key, 'materialize', m, [parseBlock(m.query_block)]))
+    if (isObj(m) && isObj(m.query_block)) out.push(wrapper(key, 'materialize', m, [parseBlock(m.query_block, level + 1)]))
   }
-  if (isObj(o.union_result)) out.push(parseUnion(o.union_result))
+  if (isObj(o.union_result)) out.push(parseUnion(o.union_result, level))
   for (const key of ['subqueries', 'attached_subqueries', 'optimized_away_subqueries'] as const) {
     const subs = o[key]
     if (!Array.isArray(subs)) continue
     for (const sub of subs.filter(isObj)) {
       const inner = isObj(sub.expression_cache) ? sub.expression_cache : sub
       if (isObj(inner.query_block)) {
-        const child = parseBlock(inner.query_block)
+        const child = parseBlock(inner.query_block, level + 1)
         child.parentRelationship = 'SubPlan'
         out.push(child)
       }
@@ -102,7 +107,7 @@ function contents(o: Obj): DraftNode[] {
   return out
 }
 
-function parseTable(t: Obj): DraftNode {
+function parseTable(t: Obj, level: number): DraftNode {
   const access = str(t.access_type) ?? 'unknown'
   const usingIndex = t.using_index === true
   const node = draft(access, accessKind(access, usingIndex), t)
@@ -135,12 +140,12 @@ function parseTable(t: Obj): DraftNode {
   if (tableTime !== undefined) node.inclusiveTimeMs = tableTime + (num(t.r_other_time_ms) ?? 0)
   if (t.using_filesort === true) node.details.usingFilesort = true
   if (t.using_temporary_table === true) node.details.usingTemporary = true
-  node.children = contents({ ...t, table: undefined })
+  node.children = contents({ ...t, table: undefined }, level + 1)
   return node
 }
 
-function parseFilesort(f: Obj): DraftNode {
-  const children = contents(f)
+function parseFilesort(f: Obj, level: number): DraftNode {
+  const children = contents(f, level + 1)
   const node = wrapper('filesort', 'sort', f, children)
   node.details.usingFilesort = true
   const key = str(f.sort_key)
@@ -158,9 +163,9 @@ function parseFilesort(f: Obj): DraftNode {
   return node
 }
 
-function parseUnion(u: Obj): DraftNode {
+function parseUnion(u: Obj, level: number): DraftNode {
   const specs = Array.isArray(u.query_specifications) ? u.query_specifications.filter(isObj) : []
-  const children = specs.map((s) => (isObj(s.query_block) ? parseBlock(s.query_block) : draft('unknown', 'other', s)))
+  const children = specs.map((s) => (isObj(s.query_block) ? parseBlock(s.query_block, level + 1) : draft('unknown', 'other', s)))
   const node = wrapper('union_result', 'temporary', u, children)
   node.relation = str(u.table_name)
   return node
@@ -205,9 +210,17 @@ function isObj(v: unknown): v is Obj {
   return v !== null && typeof v === 'object' && !Array.isArray(v)
 }
 
-function containsKey(o: unknown, key: string): boolean {
-  if (Array.isArray(o)) return o.some((v) => containsKey(v, key))
-  if (!isObj(o)) return false
-  return key in o || Object.values(o).some((v) => containsKey(v, key))
+function containsKey(root: unknown, key: string): boolean {
+  const stack = [root]
+  while (stack.length > 0) {
+    const o = stack.pop()
+    if (Array.isArray(o)) {
+      for (const v of o as unknown[]) stack.push(v)
+    } else if (isObj(o)) {
+      if (Object.hasOwn(o, key)) return true
+      for (const v of Object.values(o)) stack.push(v)
+    }
+  }
+  return false
 }
 

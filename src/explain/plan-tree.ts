@@ -10,6 +10,54 @@ export type DraftNode = Omit<Mutable<PlanNode>, 'id' | 'children' | 'details' | 
   details: Mutable<PlanNodeDetails>
 }
 
+/**
+ * The deepest plan dbperf reads, in nodes from the root. Real plans are tens of levels deep (MySQL and
+ * MariaDB stop at 61 tables and 63 nested selects); PostgreSQL 15 with the default `max_stack_depth` (2 MB)
+ * still plans about 1,600 nested scalar subqueries, one node each (measured), which no person writes. Past
+ * this a plan is refused with a `DbperfError` rather than walked: the parsers, the rules and the formatters
+ * recurse once per level, and 1,000 levels is well inside Node's stack for each of them (tested).
+ */
+export const MAX_PLAN_DEPTH = 1000
+
+/**
+ * JSON levels allowed in a plan given as JSON: PostgreSQL spends two per plan level (`{ … "Plans": [ … ] }`),
+ * MySQL up to three (`"table": { "materialized_from_subquery": { "query_block": … } }`); the margin covers
+ * the wrappers at the top.
+ */
+const MAX_JSON_DEPTH = 3 * MAX_PLAN_DEPTH + 8
+
+/** The error for a plan nested past {@link MAX_PLAN_DEPTH}. */
+export function tooDeep(parser: string): DbperfError {
+  return new DbperfError(
+    'DBPERF_INVALID_INPUT',
+    `${parser}: the plan is nested deeper than ${MAX_PLAN_DEPTH} levels, which no real statement produces; pass the EXPLAIN output of one statement as the database printed it.`,
+  )
+}
+
+/**
+ * Checks, without recursion, that a plan given as a JavaScript value is a finite tree of JSON values: not
+ * nested past the limit, no object inside itself (a cycle would send a parser round forever) and no object
+ * reached twice (parsed JSON never shares objects, and a shared one, nested, is walked 2^depth times).
+ * Call it before a recursive parser reads the value.
+ */
+export function assertPlainTree(value: unknown, parser: string): void {
+  const seen = new Set<object>()
+  const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }]
+  while (stack.length > 0) {
+    const { value: v, depth } = stack.pop() as { value: unknown; depth: number }
+    if (v === null || typeof v !== 'object') continue
+    if (depth > MAX_JSON_DEPTH) throw tooDeep(parser)
+    if (seen.has(v)) {
+      throw new DbperfError(
+        'DBPERF_INVALID_INPUT',
+        `${parser}: the plan refers to itself (a cycle) or holds the same object twice, so it is not a tree that EXPLAIN printed; pass the JSON text or JSON.parse() of it.`,
+      )
+    }
+    seen.add(v)
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (child !== null && typeof child === 'object') stack.push({ value: child, depth: depth + 1 })
+  }
+}
+
 /** A draft with every optional field absent. */
 export function draft(operation: string, kind: DraftNode['kind'], raw: unknown): DraftNode {
   return { operation, kind, details: {}, children: [], raw }
@@ -33,6 +81,7 @@ export function finalizePlan(input: {
   timing: PlanTiming
   settings?: Readonly<Record<string, string>> | undefined
 }): Plan {
+  assertDraftTree(input.root, `the ${input.format} parser`)
   const cteTimes = new Map<string, number>()
   collectCtes(input.root, cteTimes)
   const nodes: PlanNode[] = []
@@ -73,6 +122,19 @@ export function finalizePlan(input: {
   })
 }
 
+/** Every parser's output passes here: a draft tree past the depth limit, or not a tree, is refused. */
+function assertDraftTree(root: DraftNode, parser: string): void {
+  const seen = new Set<DraftNode>()
+  const stack: Array<[DraftNode, number]> = [[root, 1]]
+  while (stack.length > 0) {
+    const [d, depth] = stack.pop() as [DraftNode, number]
+    if (depth > MAX_PLAN_DEPTH) throw tooDeep(parser)
+    if (seen.has(d)) throw new DbperfError('DBPERF_INVALID_INPUT', `${parser}: the plan refers to itself (a cycle), so it is not a tree EXPLAIN printed`)
+    seen.add(d)
+    for (const c of d.children) stack.push([c, depth + 1])
+  }
+}
+
 function isCte(d: DraftNode): boolean {
   return d.parentRelationship === 'InitPlan' && (d.subplanName ?? '').startsWith('CTE ')
 }
@@ -82,9 +144,12 @@ function cteNameOf(d: DraftNode): string {
   return typeof raw?.['CTE Name'] === 'string' ? raw['CTE Name'] : (d.alias ?? '')
 }
 
-function collectCtes(d: DraftNode, into: Map<string, number>): void {
-  if (isCte(d) && d.subplanName !== undefined && d.inclusiveTimeMs !== undefined) into.set(d.subplanName, d.inclusiveTimeMs)
-  for (const c of d.children) collectCtes(c, into)
+function collectCtes(root: DraftNode, into: Map<string, number>): void {
+  const stack = [root]
+  for (let d = stack.pop(); d !== undefined; d = stack.pop()) {
+    if (isCte(d) && d.subplanName !== undefined && d.inclusiveTimeMs !== undefined) into.set(d.subplanName, d.inclusiveTimeMs)
+    for (const c of d.children) stack.push(c)
+  }
 }
 
 /**
@@ -96,8 +161,12 @@ function collectCtes(d: DraftNode, into: Map<string, number>): void {
  * ```
  */
 export function* walkPlan(root: PlanNode): Generator<PlanNode> {
-  yield root
-  for (const child of root.children) yield* walkPlan(child)
+  // Iterative: a recursive `yield*` costs one generator frame per level on every node it yields.
+  const stack: PlanNode[] = [root]
+  for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
+    yield node
+    for (let i = node.children.length - 1; i >= 0; i--) stack.push(node.children[i] as PlanNode)
+  }
 }
 
 /** A finite number from a number or a numeric string (MySQL 8 writes costs and percentages as strings). */

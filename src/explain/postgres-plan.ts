@@ -1,6 +1,6 @@
 import { DbperfError, describeValue } from '../errors.js'
 import type { Plan, PlanBuffers, PlanNodeKind } from './plan.js'
-import { type DraftNode, draft, expectObject, finalizePlan, num, parseJsonInput, str } from './plan-tree.js'
+import { assertPlainTree, type DraftNode, draft, expectObject, finalizePlan, MAX_PLAN_DEPTH, num, parseJsonInput, str, tooDeep } from './plan-tree.js'
 
 const PARSER = 'parsePostgresPlan(json)'
 
@@ -23,6 +23,7 @@ const PARSER = 'parsePostgresPlan(json)'
  */
 export function parsePostgresPlan(json: unknown): Plan {
   let value = parseJsonInput(json, PARSER)
+  assertPlainTree(value, PARSER)
   if (Array.isArray(value)) {
     if (value.length !== 1) throw new DbperfError('DBPERF_INVALID_INPUT', `${PARSER} expects one plan, but got an array of ${value.length}`)
     value = value[0]
@@ -30,7 +31,7 @@ export function parsePostgresPlan(json: unknown): Plan {
   const top = expectObject(value, PARSER, 'EXPLAIN (FORMAT JSON) output: an object with a "Plan" key')
   const rootRaw = expectObject(top.Plan, PARSER, 'an object with a "Plan" key')
   const analyzed = num(rootRaw['Actual Loops']) !== undefined
-  const root = parseNode(rootRaw, 1)
+  const root = parseNode(rootRaw, 1, 1)
   const jit = top.JIT as { Timing?: { Total?: unknown } | number } | undefined
   const jitTiming = jit?.Timing
   const settings = top.Settings
@@ -45,14 +46,31 @@ export function parsePostgresPlan(json: unknown): Plan {
       // JIT timing is an object since PG 13 (`Timing.Total`); PG 11/12 printed a number.
       jitMs: typeof jitTiming === 'object' ? num(jitTiming?.Total) : num(jitTiming),
     },
-    settings: settings !== null && typeof settings === 'object' ? (settings as Record<string, string>) : undefined,
+    settings: settingsOf(settings),
   })
 }
 
-/** `processes`: how many processes share a per-loop average (workers launched + leader below a Gather). */
-function parseNode(raw: Record<string, unknown>, processes: number): DraftNode {
+/** `Settings` is an object of strings; anything else in it is not what PostgreSQL printed and is left out. */
+function settingsOf(value: unknown): Record<string, string> | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined
+  return Object.fromEntries(Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string'))
+}
+
+/** Node types are short names (`Seq Scan`, `Custom Scan (…)`); a longer one is not EXPLAIN output. */
+const MAX_NODE_TYPE_CHARS = 200
+
+/**
+ * `processes`: how many processes share a per-loop average (workers launched + leader below a Gather).
+ * `depth`: this node's level, 1 at the root; checked here as well as on the whole tree, so the recursion
+ * itself stops at the limit.
+ */
+function parseNode(raw: Record<string, unknown>, processes: number, depth: number): DraftNode {
+  if (depth > MAX_PLAN_DEPTH) throw tooDeep(PARSER)
   const type = str(raw['Node Type'])
   if (type === undefined) throw new DbperfError('DBPERF_INVALID_INPUT', `${PARSER}: a plan node has no "Node Type": ${describeValue(raw)}`)
+  if (type.length > MAX_NODE_TYPE_CHARS) {
+    throw new DbperfError('DBPERF_INVALID_INPUT', `${PARSER}: a plan node needs a "Node Type" of at most ${MAX_NODE_TYPE_CHARS} characters, but got one of ${type.length.toLocaleString('en-US')}`)
+  }
   const node = draft(type, kindOf(type), raw)
   node.relation = str(raw['Relation Name'])
   node.schema = str(raw.Schema)
@@ -104,9 +122,8 @@ function parseNode(raw: Record<string, unknown>, processes: number): DraftNode {
   const launched = num(raw['Workers Launched'])
   const childProcesses = (type === 'Gather' || type === 'Gather Merge') && launched !== undefined ? launched + 1 : processes
   const plans = raw.Plans
-  if (Array.isArray(plans)) {
-    for (const child of plans) node.children.push(parseNode(expectObject(child, PARSER, 'plan nodes (objects) in "Plans"'), childProcesses))
-  }
+  if (plans !== undefined && !Array.isArray(plans)) throw new DbperfError('DBPERF_INVALID_INPUT', `${PARSER}: "Plans" must be an array of plan nodes, but got: ${describeValue(plans)}`)
+  for (const child of plans ?? []) node.children.push(parseNode(expectObject(child, PARSER, 'plan nodes (objects) in "Plans"'), childProcesses, depth + 1))
   return node
 }
 

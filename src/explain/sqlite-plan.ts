@@ -1,6 +1,6 @@
 import { DbperfError, describeValue } from '../errors.js'
 import type { Plan, PlanNodeKind } from './plan.js'
-import { type DraftNode, draft, finalizePlan } from './plan-tree.js'
+import { type DraftNode, draft, finalizePlan, MAX_PLAN_DEPTH, tooDeep } from './plan-tree.js'
 
 const PARSER = 'parseSqlitePlan(rows)'
 
@@ -39,13 +39,21 @@ export function parseSqlitePlan(rows: readonly SqliteQueryPlanRow[], run?: Sqlit
   if (!Array.isArray(rows)) throw new DbperfError('DBPERF_INVALID_INPUT', `${PARSER} expects the rows of EXPLAIN QUERY PLAN ({ id, parent, detail }), but got: ${describeValue(rows)}`)
   const root = draft('QUERY PLAN', 'other', rows)
   const byId = new Map<number, DraftNode>([[0, root]])
-  for (const row of rows) {
-    if (row === null || typeof row !== 'object' || typeof row.detail !== 'string' || typeof row.id !== 'number') {
+  // Rows name their parent by id, and a parent must come first, so the rows always make a tree; but repeated
+  // ids can chain it arbitrarily deep, so each node's depth is tracked as it is attached.
+  const depthOf = new Map<DraftNode, number>([[root, 1]])
+  for (const row of rows as readonly unknown[]) {
+    const r = row as Partial<SqliteQueryPlanRow> | null
+    if (r === null || typeof r !== 'object' || Array.isArray(r) || typeof r.detail !== 'string' || typeof r.id !== 'number' || (r.parent !== undefined && typeof r.parent !== 'number')) {
       throw new DbperfError('DBPERF_INVALID_INPUT', `${PARSER} expects rows like { id, parent, detail }, but got: ${describeValue(row)}`)
     }
-    const node = parseDetail(row.detail, row)
-    byId.set(row.id, node)
-    ;(byId.get(row.parent) ?? root).children.push(node)
+    const node = parseDetail(r.detail, r as SqliteQueryPlanRow)
+    const parent = byId.get(r.parent ?? 0) ?? root
+    const depth = (depthOf.get(parent) ?? 1) + 1
+    if (depth > MAX_PLAN_DEPTH) throw tooDeep(PARSER)
+    depthOf.set(node, depth)
+    byId.set(r.id, node)
+    parent.children.push(node)
   }
   if (run) {
     root.actualRows = run.rows

@@ -1,6 +1,7 @@
 import { DbperfError, describeValue } from '../errors.js'
 import { isSqlDialect, SQL_DIALECTS, type Fingerprinter, type SqlDialect } from './fingerprinter.js'
 import { postgresFingerprinter } from './postgres-fingerprint.js'
+import { hugeFingerprint, hugeShape, isHuge } from './huge-statement.js'
 import { statementKind as classify, type StatementKind } from './statement-kind.js'
 import { mysqlFingerprinter, sqliteFingerprinter } from './tokenizer-fingerprint.js'
 
@@ -25,6 +26,9 @@ const FINGERPRINTERS: Readonly<Record<SqlDialect, Fingerprinter>> = Object.freez
  * `NULL`/`TRUE`/`FALSE` are values (`= NULL` ≡ `= ?`) except after `IS [NOT]`, so `is null` ≠ `= ?`.
  * Compare fingerprints only with fingerprints of the same dialect.
  *
+ * A statement longer than `MAX_PARSE_CHARS` (256 KiB) is never parsed: its fingerprint is that of its first
+ * 16 KiB, cut before the list or row it ends in, under the prefix `big:` (see `huge-statement.ts`).
+ *
  * Throws a `DbperfError` with code `DBPERF_INVALID_INPUT` if `sql` is not a string or `dialect` is unknown.
  *
  * ### Examples
@@ -35,13 +39,15 @@ const FINGERPRINTERS: Readonly<Record<SqlDialect, Fingerprinter>> = Object.freez
  * ```
  */
 export function fingerprint(sql: string, dialect: SqlDialect): string {
-  return fingerprinterFor('fingerprint', sql, dialect).fingerprint(sql)
+  const fingerprinter = fingerprinterFor('fingerprint', sql, dialect)
+  return isHuge(sql) ? hugeFingerprint(sql, dialect) : fingerprinter.fingerprint(sql)
 }
 
 /**
  * The human-readable shape of a statement, for reports: keywords and unquoted names lowercased, every
  * literal and placeholder `?`, `IN` lists as `in (?+)`, repeated `VALUES` rows once, comments dropped,
  * single spaces. Uses the tokenizer for every dialect (PostgreSQL too), so it reads the same everywhere.
+ * A statement longer than `MAX_PARSE_CHARS` shows its head only, ending in ` …`.
  *
  * Throws a `DbperfError` with code `DBPERF_INVALID_INPUT` if `sql` is not a string or `dialect` is unknown.
  *
@@ -53,7 +59,8 @@ export function fingerprint(sql: string, dialect: SqlDialect): string {
  * ```
  */
 export function normalizeSql(sql: string, dialect: SqlDialect): string {
-  return fingerprinterFor('normalizeSql', sql, dialect).normalize(sql)
+  const fingerprinter = fingerprinterFor('normalizeSql', sql, dialect)
+  return isHuge(sql) ? hugeShape(sql, dialect) : fingerprinter.normalize(sql)
 }
 
 /**

@@ -6,6 +6,7 @@ import { formatAdvice } from '../../advise/format.js'
 import { writeMigration } from '../../advise/migration.js'
 import type { AdviseOptions, AdviseProgress, VerifyMethod } from '../../advise/options.js'
 import { splitStatements } from '../../advise/workload.js'
+import { assertParseable } from '../../fingerprint/parse-limits.js'
 import { createDb } from '../../create-db.js'
 import { DbperfError } from '../../errors.js'
 import { getDatabaseInfo } from '../../observe/observer-hub.js'
@@ -77,6 +78,20 @@ function progress(io: CliIo): { update: (p: AdviseProgress) => void; done: () =>
   }
 }
 
+/** Statements past the parse limit are skipped with one warning each (naming them), and the rest go on. */
+function withoutHugeStatements(queries: readonly string[], file: string, io: CliIo): string[] {
+  return queries.filter((sql, i) => {
+    try {
+      assertParseable(sql, `statement ${i + 1} of ${file}`)
+      return true
+    } catch (error) {
+      if (!(error instanceof DbperfError) || error.code !== 'DBPERF_INPUT_TOO_LARGE') throw error
+      io.stderr.write(`dbperf advise: warning: skipped (${error.code}): ${error.message}\n`)
+      return false
+    }
+  })
+}
+
 /** `dbperf advise`: index advice for a workload, optionally written as a migration. */
 export const adviseCommand: Command = {
   name: 'advise',
@@ -117,6 +132,8 @@ export const adviseCommand: Command = {
         }
         queries = splitStatements(text, dialect)
         if (queries.length === 0) throw new DbperfError('DBPERF_INVALID_INPUT', `The workload file ${JSON.stringify(values.file)} holds no SQL statement.`)
+        queries = withoutHugeStatements(queries, values.file, io)
+        if (queries.length === 0) throw new DbperfError('DBPERF_INPUT_TOO_LARGE', `Every statement of the workload file ${JSON.stringify(values.file)} is too large to read; nothing to advise on.`)
       }
       const options: AdviseOptions = {
         verify: verify as VerifyMethod,

@@ -64,6 +64,7 @@ export const checkCommand: Command = {
       },
     )
     const out = (line = '') => io.stdout.write(`${line}\n`)
+    warnAboutInput(result, io)
 
     if (values['update-baseline']) {
       const n = writeBaseline(baselineFile, result.findings.map((c) => c.finding), io.cwd)
@@ -90,6 +91,18 @@ export const checkCommand: Command = {
     }
     return result.fresh.length > 0 ? 1 : 0
   },
+}
+
+/** Warnings shown for unreadable lines; the rest are counted, so a file of garbage stays readable output. */
+const MAX_WARNINGS = 20
+
+/** Skipped lines and empty logs go to stderr, one line each, naming the file and line: the verdict stands. */
+function warnAboutInput(result: Awaited<ReturnType<typeof checkQueryLogs>>, io: CliIo): void {
+  const warn = (text: string) => io.stderr.write(`dbperf check: warning: ${text}\n`)
+  for (const file of result.emptyFiles) warn(`the query log ${file} is empty; was DBPERF_LOG set while the tests ran?`)
+  for (const s of result.skipped.slice(0, MAX_WARNINGS)) warn(`${s.file}:${s.line}: skipped: ${s.reason}`)
+  const more = result.skippedLines - Math.min(result.skipped.length, MAX_WARNINGS)
+  if (more > 0) warn(`… and ${more} more unreadable line(s) skipped.`)
 }
 
 function parse(args: readonly string[]) {
