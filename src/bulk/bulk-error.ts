@@ -8,6 +8,11 @@ export interface BulkErrorLocation {
   readonly rowIndex?: number | undefined
   /** The column involved, when known. */
   readonly column?: string | undefined
+  /**
+   * The failing row's key (`key` of updateMany/deleteMany, `conflict` of upsertMany) as written, when the row
+   * is known: `{ id: 212 }`.
+   */
+  readonly key?: Readonly<Record<string, unknown>> | undefined
 }
 
 /** What had been made durable when a bulk write failed. */
@@ -37,6 +42,7 @@ export class BulkError extends DbperfError implements BulkErrorLocation, BulkErr
   readonly chunk: number | undefined
   readonly rowIndex: number | undefined
   readonly column: string | undefined
+  readonly key: Readonly<Record<string, unknown>> | undefined
   readonly committedChunks: readonly number[]
   readonly committedRows: number
 
@@ -49,6 +55,7 @@ export class BulkError extends DbperfError implements BulkErrorLocation, BulkErr
     this.chunk = where.chunk
     this.rowIndex = where.rowIndex
     this.column = where.column
+    this.key = where.key === undefined ? undefined : Object.freeze({ ...where.key })
     this.committedChunks = Object.freeze([...(where.committedChunks ?? [])])
     this.committedRows = where.committedRows ?? 0
   }

@@ -106,3 +106,26 @@ export function conflictClause(plan: WritePlan): RawBuilder<unknown> {
   if (plan.update.length === 0) return sql` on conflict (${target}) do nothing`
   return sql` on conflict (${target}) do update set ${sql.join(plan.update.map((c) => sql`${sql.id(c)} = excluded.${sql.id(c)}`))}`
 }
+
+let savepoints = 0
+
+/**
+ * Runs `fn` inside a savepoint of the transaction `db`: released on success, rolled back to on failure (or
+ * always, with `always: 'rollback'`), so a failed step leaves the transaction as it was, and usable
+ * (PostgreSQL would otherwise refuse every later statement of an aborted transaction).
+ */
+export async function inSavepoint<T>(db: Kysely<any>, fn: () => Promise<T>, always?: 'rollback'): Promise<T> {
+  const name = sql.id(`dbperf_bulk_${++savepoints}`)
+  await sql`savepoint ${name}`.execute(db)
+  let result: T
+  try {
+    result = await fn()
+  } catch (error) {
+    await sql`rollback to savepoint ${name}`.execute(db)
+    await sql`release savepoint ${name}`.execute(db)
+    throw error
+  }
+  if (always === 'rollback') await sql`rollback to savepoint ${name}`.execute(db)
+  await sql`release savepoint ${name}`.execute(db)
+  return result
+}

@@ -3,9 +3,10 @@ import { type DialectAdapter, type Kysely, type RawBuilder, sql } from 'kysely'
 import { withRawConnection } from '../dialects/raw-connection.js'
 import { DbperfError } from '../errors.js'
 import { withOrigin } from '../observe/origin.js'
-import { affectedOf, statementKind, compileText, flatten, idList, placeholderRows, runText, TextCache } from './bulk-sql.js'
+import { affectedOf, statementKind, compileText, flatten, idList, inSavepoint, placeholderRows, runText, TextCache } from './bulk-sql.js'
 import { convertersFor } from './bulk-values.js'
 import { dedupeLastWins, packedArray, type ChunkLimits, type RowChunk } from './chunker.js'
+import { columnHolding } from './find-failing-row.js'
 import { binaryColumns, loadDataLine } from './load-data-text.js'
 import type { BulkStrategy, ChunkOutcome, DialectBulk, WritePlan } from './strategy.js'
 
@@ -81,12 +82,14 @@ export const mysqlBulk: DialectBulk = {
     const row = /at row (\d+)/.exec(message)
     const column = /column [`'"]?(?:[^`'"\s]+[`'"]?\.[`'"]?)*([^`'"\s]+)[`'"]?/.exec(message)?.[1]
     if (row) return { rowIndex: chunk.offset + Number(row[1]) - 1, column }
-    // `Duplicate entry 'a@b.c' for key 'email'`: a single-column unique key is usually named after its column.
+    // `Duplicate entry 'a@b.c' for key 'email'`: a single-column unique key is usually named after its column;
+    // other keys ('PRIMARY', a named index) are told by the value, once the row is isolated.
     const dup = /Duplicate entry '(.*)' for key '(?:[^']*\.)?([^']+)'/.exec(message)
     if (dup) {
       const i = plan.columns.findIndex((c) => c.name === dup[2])
-      const r = i < 0 ? -1 : chunk.rows.findIndex((t) => t[i] !== null && String(t[i]) === dup[1])
-      return { column: i < 0 ? undefined : dup[2], rowIndex: r < 0 ? undefined : chunk.offset + r }
+      if (i < 0) return { column: columnHolding(dup[1]!, chunk, plan) }
+      const r = chunk.rows.findIndex((t) => t[i] !== null && String(t[i]) === dup[1])
+      return { column: dup[2], rowIndex: r < 0 ? undefined : chunk.offset + r }
     }
     const nullColumn = /Column '([^']+)' cannot be null/.exec(message)?.[1]
     if (nullColumn) {
@@ -96,7 +99,29 @@ export const mysqlBulk: DialectBulk = {
     }
     return column ? { column } : {}
   },
+
+  refusesData: (error) => DATA_ERRORS.has((error as { errno?: unknown } | null)?.errno as number),
+
+  failureAbortsTransaction: false,
+
+  // LOAD DATA LOCAL and, on a server not in strict mode, multi-row INSERT store a coerced value ('' for a NULL
+  // into NOT NULL, 0 for 'abc') with a warning where a single-row INSERT in strict mode fails. STRICT_ALL_TABLES
+  // makes them errors (LOAD DATA still warns, being IGNORE: see loadDataStrategy), for the run only: the
+  // session's own mode is kept in a user variable and put back after.
+  async prepareSession(session) {
+    await runText(session, "set @dbperf_sql_mode = @@session.sql_mode, session sql_mode = concat_ws(',', nullif(@@session.sql_mode, ''), 'STRICT_ALL_TABLES')", [])
+    return async () => {
+      await runText(session, 'set session sql_mode = @dbperf_sql_mode, @dbperf_sql_mode = null', [])
+    }
+  },
 }
+
+/**
+ * Server errors that mean a row was refused (so that writing fewer rows finds it): bad NULL (1048), duplicate
+ * key (1062, 1586), value out of range, truncated or incorrect (1264, 1265, 1292, 1366, 1406), foreign key
+ * (1451, 1452), CHECK constraint (MySQL 3819, MariaDB 4025).
+ */
+const DATA_ERRORS = new Set([1048, 1062, 1264, 1265, 1292, 1366, 1406, 1451, 1452, 1586, 3819, 4025])
 
 function unsupported(message: string): DbperfError {
   return new DbperfError('DBPERF_UNSUPPORTED', message)
@@ -202,14 +227,29 @@ function loadDataStrategy(db: Kysely<any>, plan: WritePlan, fallback: BulkStrate
           yield Buffer.from(block, 'utf8')
         }
       }
-      let affected: number
-      try {
-        affected = await withRawConnection(session, (raw) =>
+      const load = async (trx: Kysely<any>): Promise<number> => {
+        const affected = await withRawConnection(trx, (raw) =>
           raw.track(text, [], async () => {
             const result = await raw.sendCommand({ sql: text, infileStreamFactory: () => Readable.from(blocks(), { objectMode: false }) })
             return { affectedRows: affectedOf(result) }
           }),
         ).then((r) => r.affectedRows)
+        // LOCAL implies IGNORE, even in strict mode: the server stores a coerced value ('' for a NULL into NOT
+        // NULL, 0 for 'abc'), skips duplicate keys and CHECK failures, warns and goes on. The warnings are read
+        // back and turned into the error a strict INSERT would have raised, and the load is rolled back.
+        const { rows: warnings } = await runText<{ Level: string; Code: number; Message: string }>(trx, 'show warnings limit 20', [])
+        const warning = warnings.find((w) => w.Level !== 'Note')
+        if (warning !== undefined || affected !== size) {
+          const detail = warning ? `${warning.Level} ${warning.Code}: ${warning.Message}` : `${size - affected} of ${size} rows were skipped`
+          throw Object.assign(new Error(`LOAD DATA did not load every row cleanly: ${detail}`), { errno: warning?.Code })
+        }
+        return affected
+      }
+      let affected: number
+      try {
+        // The load is undone on its own, whatever surrounds it: inside a transaction in a savepoint, on a bare
+        // connection (transaction: 'none') in a transaction of its own, so no coerced row is ever committed.
+        affected = session.isTransaction ? await inSavepoint(session, () => load(session)) : await session.transaction().execute(load)
       } catch (error) {
         // The client or server refused LOCAL INFILE (a pool created without LOCAL_FILES, a proxy): under
         // 'auto', fall back to VALUES for the whole run; nothing was loaded by the refused statement.
@@ -219,14 +259,6 @@ function loadDataStrategy(db: Kysely<any>, plan: WritePlan, fallback: BulkStrate
           return fallback.write(session, chunk)
         }
         throw error
-      }
-      // LOCAL implies IGNORE: the server turns bad values and duplicate keys into warnings and goes on, so
-      // they are read back here and turned into the error a normal INSERT would have raised.
-      const { rows: warnings } = await runText<{ Level: string; Code: number; Message: string }>(session, 'show warnings limit 20', [])
-      const warning = warnings.find((w) => w.Level !== 'Note')
-      if (warning !== undefined || affected !== size) {
-        const detail = warning ? `${warning.Level} ${warning.Code}: ${warning.Message}` : `${size - affected} of ${size} rows were skipped`
-        throw Object.assign(new Error(`LOAD DATA did not load every row cleanly: ${detail}`), { errno: warning?.Code })
       }
       return { affected }
     },

@@ -7,6 +7,7 @@ import { dedupeLastWins, packedArray, type RowChunk } from './chunker.js'
 import { canEncodeBinary } from './copy-binary.js'
 import { stagedWrite } from './copy-staged.js'
 import { type CopyFrom, loadCopyFrom, PgCopier } from './copy-stream.js'
+import { columnHolding } from './find-failing-row.js'
 import { arrayLiteral, copyTextLine } from './copy-text.js'
 import type { TableColumn } from './introspect-columns.js'
 import type { BulkStrategy, ChunkOutcome, DialectBulk, WritePlan } from './strategy.js'
@@ -71,25 +72,34 @@ export const postgresBulk: DialectBulk = {
   },
 
   locate(error, chunk, plan) {
-    const e = (error ?? {}) as { where?: unknown; column?: unknown; detail?: unknown }
+    const e = (error ?? {}) as { where?: unknown; column?: unknown; detail?: unknown; message?: unknown }
+    // `Key (email)=(a@b.c) already exists.`: the column, and the row holding that value.
+    const key = typeof e.detail === 'string' ? /^Key \(([^,()]+)\)=\((.*)\) /.exec(e.detail) : null
     // COPY errors carry their line: `COPY users, line 3, column email: "…"` (text), `…, column email` (binary);
     // one line is one row.
     const copy = typeof e.where === 'string' ? /COPY .*?, line (\d+)(?:, column (.+?)(?:: |$))?/m.exec(e.where) : null
-    if (copy) return { rowIndex: chunk.offset + Number(copy[1]) - 1, column: copy[2] ?? (typeof e.column === 'string' ? e.column : undefined) }
+    if (copy) return { rowIndex: chunk.offset + Number(copy[1]) - 1, column: copy[2] ?? (typeof e.column === 'string' ? e.column : key?.[1]) }
     if (typeof e.column === 'string') {
       const i = plan.columns.findIndex((c) => c.name === e.column)
       const r = i < 0 ? -1 : chunk.rows.findIndex((t) => t[i] === null)
       return { column: e.column, rowIndex: r < 0 ? undefined : chunk.offset + r }
     }
-    // `Key (email)=(a@b.c) already exists.`: find the row holding that value.
-    const key = typeof e.detail === 'string' ? /^Key \(([^,()]+)\)=\((.*)\) /.exec(e.detail) : null
     if (key) {
       const i = plan.columns.findIndex((c) => c.name === key[1])
       const r = i < 0 ? -1 : chunk.rows.findIndex((t) => t[i] !== null && String(t[i]) === key[2])
       return { column: key[1], rowIndex: r < 0 ? undefined : chunk.offset + r }
     }
-    return {}
+    // `invalid input syntax for type integer: "abc"`, `value "9999999999" is out of range for type integer`:
+    // parameters carry no column, but the value tells it once the row is isolated.
+    const quoted = typeof e.message === 'string' ? /^(?:invalid input syntax for type [^:]+|invalid input value for enum [^:]+): "(.*)"$|^value "(.*)" is out of range/.exec(e.message) : null
+    const column = quoted ? columnHolding(quoted[1] ?? quoted[2]!, chunk, plan) : undefined
+    return column ? { column } : {}
   },
+
+  // SQLSTATE classes 22 (data exception: a bad value) and 23 (integrity constraint violation).
+  refusesData: (error) => /^2[23]/.test(String((error as { code?: unknown } | null)?.code ?? '')),
+
+  failureAbortsTransaction: true,
 }
 
 function unsupported(message: string): DbperfError {

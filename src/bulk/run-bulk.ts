@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely'
+import type { Kysely } from 'kysely'
 import { DbperfError, describeValue } from '../errors.js'
 import type { SqlDialect } from '../fingerprint/fingerprinter.js'
 import { dialectOfAdapter } from '../observe/observed-dialect.js'
@@ -6,6 +6,8 @@ import { findHub } from '../observe/observer-hub.js'
 import { invalidateLoaders } from '../loader/invalidate.js'
 import { withOrigin } from '../observe/origin.js'
 import { BulkError, describeLocation } from './bulk-error.js'
+import { inSavepoint } from './bulk-sql.js'
+import { findFailingRow, rowOf } from './find-failing-row.js'
 import { type BulkOperation, type BulkResult, normalizeOptions, type NormalizedOptions } from './bulk-options.js'
 import { type ChunkLimits, type RowChunk, RowSource } from './chunker.js'
 import { mysqlBulk } from './mysql-bulk.js'
@@ -15,7 +17,6 @@ import { type BulkStrategy, type DialectBulk, RowFailure, type WritePlan } from 
 import { buildPlan, readerFor } from './write-plan.js'
 
 const WRITERS: Record<SqlDialect, DialectBulk> = { postgres: postgresBulk, mysql: mysqlBulk, sqlite: sqliteBulk }
-let savepoints = 0
 const STREAM_CHUNK_ROWS = 10_000
 
 /**
@@ -93,28 +94,51 @@ class Run {
     try {
       switch (this.#options.transaction) {
         case 'all':
-          if (inTransaction) {
-            await inSavepoint(db, () => this.#loop(chunks, db, false))
-          } else {
-            await db.transaction().execute((trx) => this.#loop(chunks, trx, false))
+          try {
+            if (inTransaction) {
+              await inSavepoint(db, () => this.#session(db, () => this.#loop(chunks, db, false)))
+            } else {
+              await db.transaction().execute((trx) => this.#session(trx, () => this.#loop(chunks, trx, false)))
+            }
+          } catch (error) {
+            // PostgreSQL: the failed chunk aborted the transaction, so its row is looked for now that it is
+            // rolled back, on the table as it was before the write (see #loop).
+            if (this.#deferred) await this.#search(db, this.#deferred.chunk, this.#deferred.error, false)
+            throw error
           }
           this.#commit(this.#committedSoFar())
           break
         case 'chunk':
           if (inTransaction) {
-            await this.#loop(chunks, db, true, (chunk) => inSavepoint(db, () => this.#write(db, chunk)))
+            await this.#session(db, () => this.#loop(chunks, db, true, (chunk) => inSavepoint(db, () => this.#write(db, chunk))))
           } else {
-            await db.connection().execute((conn) => this.#loop(chunks, conn, true, (chunk) => conn.transaction().execute((trx) => this.#write(trx, chunk))))
+            await db.connection().execute((conn) => this.#session(conn, () => this.#loop(chunks, conn, true, (chunk) => conn.transaction().execute((trx) => this.#write(trx, chunk)))))
           }
           break
         case 'none':
-          if (inTransaction) await this.#loop(chunks, db, true)
-          else await db.connection().execute((conn) => this.#loop(chunks, conn, true))
+          if (inTransaction) await this.#session(db, () => this.#loop(chunks, db, true))
+          else await db.connection().execute((conn) => this.#session(conn, () => this.#loop(chunks, conn, true)))
           break
       }
     } catch (error) {
       throw this.#failure(error)
     }
+  }
+
+  /** Runs `fn` with the session set up for the run by the dialect, and put back after. */
+  async #session<T>(session: Kysely<any>, fn: () => Promise<T>): Promise<T> {
+    const restore = await this.#writer.prepareSession?.(session)
+    if (!restore) return fn()
+    let result: T
+    try {
+      result = await fn()
+    } catch (error) {
+      // The run's own error is the one to report, even if putting the session back fails too.
+      await restore().catch(() => {})
+      throw error
+    }
+    await restore()
+    return result
   }
 
   // A streamed source's rows live only in the chunk being written: smaller chunks let them die young, which
@@ -145,12 +169,45 @@ class Run {
     for await (const chunk of chunks) {
       this.#current = chunk
       this.#nextChunk = chunk.index + 1
-      const affected = write ? await write(chunk) : await this.#write(session, chunk)
+      let affected: number
+      try {
+        affected = write ? await write(chunk) : await this.#write(session, chunk)
+      } catch (error) {
+        // The chunk's own writes are undone by now when it ran in a unit of its own ('chunk'), as a single
+        // statement on a bare connection ('none'), or in a transaction that outlives a failed statement
+        // (MySQL, SQLite): its row can be looked for here, on the table exactly as the chunk saw it. A
+        // PostgreSQL transaction is aborted instead: with 'all' the search waits for the rollback; inside the
+        // caller's transaction with 'none' nothing can run until the caller rolls back.
+        if (write || !session.isTransaction || !this.#writer.failureAbortsTransaction) await this.#search(session, chunk, error, true)
+        else if (this.#options.transaction === 'all') this.#deferred = { chunk, error }
+        throw error
+      }
       if (eachCommits) this.#commit([[chunk.index, affected]])
       else this.#pending.push([chunk.index, affected])
       this.#current = undefined
       this.#options.onProgress?.(this.#progress())
     }
+  }
+
+  // A failed chunk whose row is to be looked for after the 'all' transaction is rolled back.
+  #deferred: { chunk: RowChunk; error: unknown } | undefined
+  // The row the search found: its index in the whole input, and its own error.
+  #found: { rowIndex: number; column: string | undefined } | undefined
+
+  /** Looks for the failing row of `chunk` when the database refused its data without saying which row. */
+  async #search(session: Kysely<any>, chunk: RowChunk, error: unknown, knownToFail: boolean): Promise<void> {
+    if (error instanceof BulkError || error instanceof RowFailure || !this.#writer.refusesData(error)) return
+    if (this.#locate(error, chunk).rowIndex !== undefined) return
+    const found = await findFailingRow(session, this.#strategy, chunk, knownToFail, (e) => this.#writer.refusesData(e))
+    if (!found) return
+    let column: string | undefined
+    try {
+      const row = rowOf(chunk, found.index)
+      column = this.#writer.locate(found.error, row, this.#plan).column ?? this.#writer.locate(error, row, this.#plan).column
+    } catch {
+      column = undefined
+    }
+    this.#found = { rowIndex: chunk.offset + found.index, column }
   }
 
   async #write(session: Kysely<any>, chunk: RowChunk): Promise<number> {
@@ -186,6 +243,32 @@ class Run {
     }
   }
 
+  /** The key columns' values of the failing row, when the plan has a key and the row is known. */
+  #keyOf(chunk: RowChunk | undefined, rowIndex: number | undefined): Record<string, unknown> | undefined {
+    const { keyIndexes, columns, operation } = this.#plan
+    if (chunk === undefined || rowIndex === undefined || keyIndexes.length === 0 || operation === 'insertMany') return undefined
+    const i = rowIndex - chunk.offset
+    if (i < 0 || i >= chunk.size) return undefined
+    try {
+      const tuple = chunk.tuple(i)
+      return Object.fromEntries(keyIndexes.map((k) => [columns[k]!.name, tuple[k]]))
+    } catch {
+      return undefined // the row itself could not be read (the validation error is the failure)
+    }
+  }
+
+  /** What `transaction: 'none'` left of the failing chunk. */
+  #failedChunk(chunk: RowChunk | undefined, rowIndex: number | undefined, kept: string): string {
+    if (this.#db.isTransaction && this.#writer.failureAbortsTransaction) {
+      return 'the failing chunk was not written, and PostgreSQL has aborted your transaction: roll it back'
+    }
+    if (!this.#strategy.rowByRow) return 'the failing chunk was not written (it is one statement)'
+    if (chunk === undefined || rowIndex === undefined) return 'the failing chunk may be partly written (each row is a statement of its own)'
+    return rowIndex === chunk.offset
+      ? 'nothing of the failing chunk was written'
+      : `rows ${chunk.offset} to ${rowIndex - 1} of the failing chunk stayed ${kept} (each row is a statement of its own)`
+  }
+
   /** Wraps whatever stopped the run in a `BulkError` that says where and what stayed written. */
   #failure(error: unknown): BulkError {
     const chunk = this.#current
@@ -202,16 +285,16 @@ class Run {
       if (chunk) column = this.#locate(cause, chunk).column
     } else if (chunk) {
       ;({ rowIndex, column } = this.#locate(error, chunk))
+      if (rowIndex === undefined && this.#found) ({ rowIndex, column } = { rowIndex: this.#found.rowIndex, column: this.#found.column ?? column })
     }
-    const where = { chunk: chunk?.index ?? this.#nextChunk, rowIndex, column }
+    const where = { chunk: chunk?.index ?? this.#nextChunk, rowIndex, column, key: this.#keyOf(chunk, rowIndex) }
     const committedChunks = [...this.#committed]
     const mode = this.#options.transaction
+    const stayed = this.#db.isTransaction ? 'written in your transaction' : 'committed'
     const kept =
       mode === 'all'
         ? 'nothing was written (rolled back)'
-        : committedChunks.length === 0
-          ? 'no chunk was committed'
-          : `chunks ${committedChunks.join(', ')} (${this.#committedRows} rows) stayed ${this.#db.isTransaction ? 'written in your transaction' : 'committed'}${mode === 'none' ? '; the failing chunk may be partly written' : ''}`
+        : `${committedChunks.length === 0 ? 'no chunk was committed' : `chunks ${committedChunks.join(', ')} (${this.#committedRows} rows) stayed ${stayed}`}${mode === 'none' ? `; ${this.#failedChunk(chunk, rowIndex, stayed)}` : ''}`
     const reason = cause instanceof Error ? cause.message : String(cause)
     const prefix = error instanceof BulkError ? '' : `${describeLocation(where)}: `
     return new BulkError(
@@ -219,24 +302,5 @@ class Run {
       `${this.#plan.operation} into ${JSON.stringify(this.#plan.table)} failed (strategy '${this.#strategy.name}'): ${prefix}${reason}; ${kept}`,
       { ...where, cause, committedChunks, committedRows: this.#committedRows, sql: (cause as { sql?: string } | null)?.sql },
     )
-  }
-}
-
-/**
- * Runs `fn` inside a savepoint of the caller's transaction: released on success, rolled back to on failure, so
- * a failed bulk write leaves the caller's transaction as it was, and usable (PostgreSQL would otherwise
- * refuse every later statement of an aborted transaction).
- */
-async function inSavepoint<T>(db: Kysely<any>, fn: () => Promise<T>): Promise<T> {
-  const name = sql.id(`dbperf_bulk_${++savepoints}`)
-  await sql`savepoint ${name}`.execute(db)
-  try {
-    const result = await fn()
-    await sql`release savepoint ${name}`.execute(db)
-    return result
-  } catch (error) {
-    await sql`rollback to savepoint ${name}`.execute(db)
-    await sql`release savepoint ${name}`.execute(db)
-    throw error
   }
 }

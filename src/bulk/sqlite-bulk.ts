@@ -70,14 +70,21 @@ export const sqliteBulk: DialectBulk = {
 
   locate(error, chunk, plan) {
     const message = error instanceof Error ? error.message : String(error)
-    // `NOT NULL constraint failed: users.name`, `UNIQUE constraint failed: users.email`
-    const m = /(NOT NULL|UNIQUE) constraint failed: (?:[^.\s]+\.)?([^,\s]+)$/.exec(message)
+    // `NOT NULL constraint failed: users.name`, `UNIQUE constraint failed: users.email`, and in a STRICT table
+    // `cannot store TEXT value in INTEGER column users.score`.
+    const m = /(NOT NULL|UNIQUE) constraint failed: (?:[^.\s]+\.)?([^,\s]+)$|^cannot store \w+ value in \w+ column (?:[^.\s]+\.)?(\S+)$/.exec(message)
     if (!m) return {}
-    const i = plan.columns.findIndex((c) => c.name === m[2])
-    if (m[1] !== 'NOT NULL' || i < 0) return { column: m[2] }
+    const name = m[2] ?? m[3]!
+    const i = plan.columns.findIndex((c) => c.name === name)
+    if (m[1] !== 'NOT NULL' || i < 0) return { column: name }
     const r = chunk.rows.findIndex((t) => t[i] === null)
-    return { column: m[2], rowIndex: r < 0 ? undefined : chunk.offset + r }
+    return { column: name, rowIndex: r < 0 ? undefined : chunk.offset + r }
   },
+
+  // SQLITE_CONSTRAINT_* (NOT NULL, UNIQUE, CHECK, a STRICT table's type check …) and SQLITE_MISMATCH.
+  refusesData: (error) => /^SQLITE_(CONSTRAINT|MISMATCH)/.test(String((error as { code?: unknown } | null)?.code ?? '')),
+
+  failureAbortsTransaction: false,
 }
 
 function unsupported(message: string): DbperfError {
@@ -148,6 +155,7 @@ function preparedStrategy(db: Kysely<any>, plan: WritePlan, fallback: BulkStrate
   const identity = order.every((v, i) => v === i) && order.length === plan.columns.length
   return {
     name: 'prepared',
+    rowByRow: true,
     limits: { maxRows: plan.chunkSize ?? PREPARED_ROWS, lazy: true },
     async write(session, chunk): Promise<ChunkOutcome> {
       // Asked first, outside the loop's hold on the connection: the fallback runs its own statements.

@@ -39,6 +39,12 @@ export interface BulkStrategy {
   /** How this strategy wants values converted, when not as its dialect's {@link DialectBulk.converters} do. */
   readonly converters?: (columns: readonly TableColumn[]) => ValueConverter[]
   write(db: Kysely<any>, chunk: RowChunk): Promise<ChunkOutcome>
+  /**
+   * Whether a failed chunk may leave rows written when no transaction surrounds it (`transaction: 'none'`
+   * outside a transaction): true only where each row is a statement of its own (SQLite 'prepared'). Defaults
+   * to `false`: one chunk is one statement, which the database applies whole or not at all.
+   */
+  readonly rowByRow?: boolean
 }
 
 /** The bulk writer of one SQL dialect (postgres-bulk.ts, mysql-bulk.ts, sqlite-bulk.ts). */
@@ -50,8 +56,27 @@ export interface DialectBulk {
    * can), or for `'auto'` the fastest one that supports the plan. May ask the server about itself once.
    */
   choose(db: Kysely<any>, plan: WritePlan, requested: BulkStrategyName): Promise<BulkStrategy>
-  /** Where in `chunk` the driver error `error` points, when the database says (line, row, column, key). */
+  /**
+   * Where in `chunk` the driver error `error` points, when the database says (line, row, column, key). Given a
+   * chunk of one row (the row {@link findFailingRow} isolated), it may also name the column by the value the
+   * message quotes.
+   */
   locate(error: unknown, chunk: RowChunk, plan: WritePlan): Omit<BulkErrorLocation, 'chunk'>
+  /**
+   * Whether `error` is the database refusing the data (a constraint, a bad value), so that writing fewer rows
+   * can find the row it is about; not a lost connection, a deadlock or a syntax error.
+   */
+  refusesData(error: unknown): boolean
+  /**
+   * Whether a failed statement aborts the whole transaction around it (PostgreSQL), rather than only itself
+   * (MySQL/MariaDB, SQLite): then nothing more can run in it until it is rolled back.
+   */
+  readonly failureAbortsTransaction: boolean
+  /**
+   * Sets the session up for the run (MySQL/MariaDB: strict `sql_mode`, so no value is ever coerced) and
+   * returns what puts it back, run when the run ends whatever happened. Defaults to nothing.
+   */
+  prepareSession?(session: Kysely<any>): Promise<() => Promise<void>>
 }
 
 /**

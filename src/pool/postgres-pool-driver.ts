@@ -167,6 +167,9 @@ class PostgresConnection implements PoolConnection<PgClient> {
     if (typeof sql === 'string' && !this.#sessionChanged && (SESSION_STATEMENT.test(sql) || SESSION_FUNCTION.test(sql))) this.#sessionChanged = true
     try {
       const running = this.entry.raw.query(sql, [...compiledQuery.parameters])
+      // A Submittable (pg-copy-streams' COPY, pg-cursor) passed as `sql` comes back as itself, not a promise:
+      // it reports through its own events, and waiting on it would never settle.
+      if (typeof (running as { then?: unknown }).then !== 'function') return { rows: [] }
       const { command, rowCount, rows } = await withQueryTimeout(running, this.#timeout, String(sql), () => this.#abandon())
       const writes = command === 'INSERT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE'
       return writes ? { numAffectedRows: BigInt(rowCount ?? 0), rows: (rows ?? []) as R[] } : { rows: (rows ?? []) as R[] }
