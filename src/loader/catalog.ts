@@ -74,7 +74,12 @@ export async function resolveTable(db: Kysely<any>, dialect: SqlDialect, name: s
     candidates = lookup(index, name)
   }
   if (candidates.length === 0) {
-    const known = [...new Set([...index.values()].flat().map((t) => t.name))].sort()
+    // Tables an unqualified name can reach first (PostgreSQL's search path), then the rest: on a shared server
+    // other schemas' tables would otherwise push the likely ones past the cut.
+    const path = dialect === 'postgres' ? await (entry.searchPath ??= searchPath(db)) : []
+    const reach = (t: TableInfo): number => (path.length === 0 || path.includes(t.schema ?? '') ? 0 : 1)
+    const tables = [...index.values()].flat().sort((a, b) => reach(a) - reach(b) || a.name.localeCompare(b.name))
+    const known = [...new Set(tables.map((t) => t.name))]
     throw new DbperfError(
       'DBPERF_UNKNOWN_TABLE',
       `${loaderName}: the database has no table ${JSON.stringify(name)}; expected one of: ${known.slice(0, 30).join(', ') || '(no tables)'}${known.length > 30 ? ', …' : ''}. ` +
