@@ -136,7 +136,8 @@ export function tokenize(sql: string, dialect: SqlDialect): Token[] {
     } else if (c === DQUOTE) {
       if (rules.doubleQuoteString) push('string', i, quotedEnd(sql, i, DQUOTE, true))
       else push('identifier', i, quotedEnd(sql, i, DQUOTE, false))
-    } else if (c === BACKTICK) {
+    } else if (c === BACKTICK && !rules.postgres) {
+      // MySQL and SQLite quote identifiers with backticks; to PostgreSQL a backtick is an operator character.
       push('identifier', i, quotedEnd(sql, i, BACKTICK, false))
     } else if (c === LBRACKET && rules.sqlite) {
       const close = sql.indexOf(']', i + 1)
