@@ -1,7 +1,8 @@
 import { CompiledQuery, type Kysely } from 'kysely'
 import { DbperfError } from '../errors.js'
-import { type QualifiedName, readPostgresStatement } from './postgres-statement.js'
-import { listCalls, type SideEffectGuard, unsafe } from './side-effects.js'
+import { parsePlPgSQLSync } from 'libpg-query'
+import { type QualifiedName, readPostgresStatement, readPostgresStatements } from './postgres-statement.js'
+import { type SideEffectGuard, unsafe } from './side-effects.js'
 
 /*
  * PostgreSQL: what a rollback cannot undo is decided from pg_proc, not from a list of names. A function that is
@@ -30,10 +31,14 @@ const SEQUENCE_FUNCTIONS = new Set(['nextval', 'setval'])
 const MAX_VIEWS = 64
 
 interface ProcRow {
+  oid: string
   schema: string
   name: string
   volatility: string
+  language: string
   visible: boolean
+  source: string | null
+  definition: string | null
 }
 
 export const postgresGuard: SideEffectGuard = {
@@ -51,7 +56,7 @@ export const postgresGuard: SideEffectGuard = {
     }
     const refused = await volatileCalls(conn, calls, writing)
     if (refused.length > 0) {
-      throw unsafe(safety, `it calls ${listCalls(refused)}, which PostgreSQL's catalogue marks VOLATILE (it may act outside the transaction: signal a backend, take a session lock, write a file, advance a sequence)`)
+      throw unsafe(safety, `it reaches ${[...new Set(refused)].join(', ')}: a VOLATILE function in PostgreSQL's catalogue, or one whose body dbperf cannot prove harmless, may act outside the transaction (signal a backend, take a session lock, write a file, advance a sequence)`)
     }
     const badOperators = await volatileOperators(conn, [...operators])
     if (badOperators.length > 0) throw unsafe(safety, `it uses the operator(s) ${badOperators.join(', ')}, whose functions are VOLATILE`)
@@ -138,29 +143,119 @@ async function userTriggers(conn: Kysely<any>, oids: number[]): Promise<string[]
   return found.map((r) => r.name)
 }
 
+// Built-ins that run queries of their own over relations named by a value (not by the statement's text), so
+// neither the parser nor the view expansion sees what they read: `table_to_xml('some_view', …)`.
+const RUNS_QUERIES = new Set([
+  'table_to_xml', 'table_to_xml_and_xmlschema', 'schema_to_xml', 'schema_to_xml_and_xmlschema', 'database_to_xml',
+  'database_to_xml_and_xmlschema',
+])
+const MAX_FUNCTIONS = 128
+
+/**
+ * The functions a statement reaches, closed over their bodies: a user function declared STABLE or IMMUTABLE
+ * is trusted by PostgreSQL not to write, but nothing stops it from calling a VOLATILE one, so SQL and
+ * PL/pgSQL bodies are parsed (libpg_query's PL/pgSQL parser) and what they call is checked the same way.
+ * A body that runs dynamic SQL (EXECUTE), or is written in another language (plpython3u…), is refused.
+ * Returns why each refused function is refused.
+ */
 async function volatileCalls(conn: Kysely<any>, calls: readonly QualifiedName[], writing: boolean): Promise<string[]> {
-  const names = [...new Set(calls.map((c) => c[c.length - 1] ?? '').filter((n) => n !== ''))]
-  if (names.length === 0) return []
-  const procs = await rows<ProcRow>(
-    conn,
-    `select n.nspname as schema, p.proname as name, p.provolatile as volatility, n.nspname = any(current_schemas(true)) as visible
-       from pg_proc p join pg_namespace n on n.oid = p.pronamespace where p.proname = any($1::text[])`,
-    [names],
-  )
   const refused: string[] = []
-  for (const call of calls) {
-    const name = call[call.length - 1]
-    const schema = call.length > 1 ? call[call.length - 2] : undefined
-    // Every overload the call could resolve to counts: dbperf does not redo PostgreSQL's overload resolution.
-    const candidates = procs.filter((p) => p.name === name && (schema === undefined ? p.visible : p.schema === schema))
-    for (const p of candidates) {
-      if (p.volatility !== 'v') continue
-      if (p.schema === 'pg_catalog' && READ_ONLY_VOLATILE.has(p.name)) continue
-      if (writing && p.schema === 'pg_catalog' && SEQUENCE_FUNCTIONS.has(p.name)) continue
-      refused.push(schema === undefined ? p.name : `${p.schema}.${p.name}`)
+  const seen = new Set<string>()
+  let pending: readonly QualifiedName[] = calls
+  while (pending.length > 0) {
+    const names = [...new Set(pending.map((c) => c[c.length - 1] ?? '').filter((n) => n !== ''))]
+    if (names.length === 0) break
+    const procs = await rows<ProcRow>(
+      conn,
+      `select p.oid::text as oid, n.nspname as schema, p.proname as name, p.provolatile as volatility, l.lanname as language,
+              n.nspname = any(current_schemas(true)) as visible, p.prosrc as source,
+              case when p.prokind in ('f', 'p') and l.lanname in ('sql', 'plpgsql') and n.nspname <> 'pg_catalog' then pg_get_functiondef(p.oid) end as definition
+         from pg_proc p join pg_namespace n on n.oid = p.pronamespace join pg_language l on l.oid = p.prolang
+        where p.proname = any($1::text[])`,
+      [names],
+    )
+    const next: QualifiedName[] = []
+    for (const call of pending) {
+      const name = call[call.length - 1]
+      const schema = call.length > 1 ? call[call.length - 2] : undefined
+      // Every overload the call could resolve to counts: dbperf does not redo PostgreSQL's overload resolution.
+      for (const p of procs.filter((q) => q.name === name && (schema === undefined ? q.visible : q.schema === schema))) {
+        if (seen.has(p.oid)) continue
+        seen.add(p.oid)
+        if (seen.size > MAX_FUNCTIONS) return [...refused, `more than ${MAX_FUNCTIONS} functions reached (not all could be read)`]
+        const label = `${p.schema === 'pg_catalog' || schema === undefined ? p.name : `${p.schema}.${p.name}`}()`
+        if (p.schema === 'pg_catalog') {
+          if (RUNS_QUERIES.has(p.name)) refused.push(`${label}, which runs queries over relations it is given by name`)
+          else if (p.volatility === 'v' && !READ_ONLY_VOLATILE.has(p.name) && !(writing && SEQUENCE_FUNCTIONS.has(p.name))) refused.push(`${label} (VOLATILE)`)
+          continue
+        }
+        if (p.volatility === 'v') refused.push(`${label} (VOLATILE)`)
+        else if (p.language === 'sql' || p.language === 'plpgsql') {
+          const body = p.language === 'sql' ? sqlBodyCalls(p.source, p.definition) : plpgsqlCalls(p.definition)
+          if (body === 'dynamic') refused.push(`${label}, which runs dynamic SQL (EXECUTE)`)
+          else if (body === undefined) refused.push(`${label}, whose body dbperf could not read`)
+          else next.push(...body)
+        } else if (p.language !== 'internal' && p.language !== 'c') refused.push(`${label}, written in ${p.language}, whose effects dbperf cannot read`)
+      }
     }
+    pending = next
   }
   return refused
+}
+
+function sqlBodyCalls(source: string | null, definition: string | null): QualifiedName[] | undefined {
+  for (const text of [source, definition]) {
+    if (!text || text.trim() === '') continue
+    try {
+      return readPostgresStatements(text).flatMap((s) => s.calls)
+    } catch {
+      // Not parseable alone (a body with `$1` is fine; anything else falls through to the definition).
+    }
+  }
+  return undefined
+}
+
+/** Every function a PL/pgSQL body calls, read from libpg_query's PL/pgSQL tree (each expression parsed). */
+function plpgsqlCalls(definition: string | null): QualifiedName[] | 'dynamic' | undefined {
+  if (!definition) return undefined
+  let tree: unknown
+  try {
+    tree = parsePlPgSQLSync(definition)
+  } catch {
+    return undefined
+  }
+  const calls: QualifiedName[] = []
+  let dynamic = false
+  const stack: unknown[] = [tree]
+  while (stack.length > 0) {
+    const value = stack.pop()
+    if (value === null || typeof value !== 'object') continue
+    for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
+      if (key === 'PLpgSQL_stmt_dynexecute' || key === 'PLpgSQL_stmt_dynfors' || key === 'PLpgSQL_stmt_open') dynamic ||= key !== 'PLpgSQL_stmt_open' || JSON.stringify(child).includes('dynquery')
+      if (key === 'PLpgSQL_expr') {
+        const query = (child as { query?: unknown })?.query
+        const found = typeof query === 'string' ? expressionCalls(query) : undefined
+        if (found === undefined) return undefined
+        calls.push(...found)
+      }
+      stack.push(child)
+    }
+  }
+  return dynamic ? 'dynamic' : calls
+}
+
+/** A PL/pgSQL expression is a statement, an expression, or `target := expression`. */
+function expressionCalls(query: string): QualifiedName[] | undefined {
+  const assignment = /^[^'"]*?:=/.exec(query)
+  const candidates = assignment ? [`select ${query.slice(assignment[0].length)}`] : [query, `select ${query}`]
+  for (const text of candidates) {
+    try {
+      return readPostgresStatements(text).flatMap((s) => s.calls)
+    } catch {
+      // try the next reading
+    }
+  }
+  return undefined
 }
 
 async function volatileOperators(conn: Kysely<any>, operators: string[]): Promise<string[]> {

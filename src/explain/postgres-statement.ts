@@ -56,6 +56,28 @@ export function readPostgresStatement(sql: string): PostgresStatement {
   const node = first?.stmt ? (Object.keys(first.stmt)[0] ?? 'Unknown') : 'Empty'
   const start = first?.stmt_location ?? 0
   const text = (first?.stmt_len ? sql.slice(start, start + first.stmt_len) : sql.slice(start)).trim().replace(/;+\s*$/, '').trim()
+  const facts = walk(first?.stmt)
+  const second = stmts[1]
+  return {
+    count: stmts.length,
+    secondAt: second ? (second.stmt_location ?? 0) : undefined,
+    node,
+    text,
+    ...facts,
+  }
+}
+
+/** What each statement of `sql` calls, uses and names (a function body, a view definition). */
+export function readPostgresStatements(sql: string): StatementFacts[] {
+  assertParseable(sql, 'explain()')
+  const tree = parseSync(sql) as { stmts?: Array<{ stmt?: Record<string, unknown> }> }
+  return (tree.stmts ?? []).map((s) => walk(s.stmt))
+}
+
+/** The parts of {@link PostgresStatement} read from one statement's tree. */
+export type StatementFacts = Pick<PostgresStatement, 'calls' | 'operators' | 'relations' | 'written' | 'modifies' | 'locks' | 'selectInto'>
+
+function walk(root: unknown): StatementFacts {
   const calls: QualifiedName[] = []
   const operators = new Set<string>()
   const relations: QualifiedName[] = []
@@ -64,7 +86,7 @@ export function readPostgresStatement(sql: string): PostgresStatement {
   let locks = false
   let selectInto = false
   // An explicit stack, not recursion: the depth of a parse tree follows the statement's nesting.
-  const stack: unknown[] = first?.stmt ? [first.stmt] : []
+  const stack: unknown[] = root ? [root] : []
   while (stack.length > 0) {
     const value = stack.pop()
     if (value === null || typeof value !== 'object') continue
@@ -95,12 +117,7 @@ export function readPostgresStatement(sql: string): PostgresStatement {
       stack.push(child)
     }
   }
-  const second = stmts[1]
   return {
-    count: stmts.length,
-    secondAt: second ? (second.stmt_location ?? 0) : undefined,
-    node,
-    text,
     calls,
     operators: [...operators],
     relations: relations.filter((r) => r.length > 0),

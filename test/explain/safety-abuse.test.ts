@@ -159,6 +159,26 @@ eachDialect(
       expect(ok.statement.rolledBack).toBe(true)
     })
 
+    it('a function that lies about its volatility, runs dynamic SQL, or reads relations by name is refused', async () => {
+      await run(
+        t.db,
+        'create function liar() returns int stable language plpgsql as $$ begin perform pg_advisory_lock(777); return 1; end $$',
+        "create function liar_sql() returns bigint stable language sql as $$ select nextval('s') $$",
+        'create function nested() returns int immutable language sql as $$ select liar() $$',
+        "create function dynamic() returns int stable language plpgsql as $$ begin execute 'select pg_advisory_lock(778)'; return 1; end $$",
+        'create function honest() returns bigint stable language plpgsql as $$ declare n bigint; begin n := (select count(*) from items); return n; end $$',
+        'create view lying as select liar() as l',
+      )
+      for (const q of ['select liar()', 'select liar_sql()', 'select nested()', 'select * from lying', 'select dynamic()', "select table_to_xml('killing', true, true, '')", "select query_to_xml('select pg_advisory_lock(779)', true, true, '')"]) {
+        expect(await errorOf(explain(t.db, q, { analyze: true })), q).toMatchObject({ code: 'DBPERF_EXPLAIN_UNSAFE' })
+      }
+      expect(await scalar(t.db, "select count(*) from pg_locks where locktype = 'advisory'")).toBe(0)
+      expect(await scalar(t.db, 'select count(*) from s where is_called')).toBe(0)
+      // A function whose body only reads is analysed.
+      const ok = await explain(t.db, 'select honest()', { analyze: true })
+      expect(ok.statement.rolledBack).toBe(true)
+    })
+
     it.runIf(dialect === 'postgres')('pg_terminate_backend of a real session is refused and the session lives', async () => {
       const other = t.open()
       try {
