@@ -25,6 +25,10 @@ export const mysqlGuard: SideEffectGuard = {
   async check(conn, safety, options) {
     if (safety.writesFile) throw unsafe(safety, 'INTO OUTFILE/DUMPFILE writes a file on the database host')
     const callNames = [...new Set(safety.calls.map((c) => (c[c.length - 1] ?? '').toLowerCase()))]
+    const words = tokenize(safety.sql, 'mysql').map((t) => t.text.toLowerCase())
+    if (words.some((w, i) => w === 'next' && words[i + 1] === 'value' && words[i + 2] === 'for')) {
+      throw unsafe(safety, 'NEXT VALUE FOR advances a sequence, which a rollback does not undo')
+    }
     const session = callNames.filter((n) => SESSION_EFFECTS.has(n))
     if (session.length > 0) throw unsafe(safety, `it calls ${listCalls(session)}, which act(s) outside the transaction`)
     const udfs = await loadable(conn, callNames)
@@ -48,6 +52,14 @@ export const mysqlGuard: SideEffectGuard = {
         tables.map((t) => t.name),
       )
       if (triggers.length > 0) throw unsafe(safety, `it fires trigger(s) ${triggers.map((t) => `${t.name} on ${t.tbl}`).join(', ')}, whose effects dbperf cannot prove are undone`)
+      const sequenced = await rows<{ tbl: string; col: string }>(
+        conn,
+        `select TABLE_NAME as tbl, COLUMN_NAME as col from information_schema.COLUMNS
+          where TABLE_SCHEMA = database() and TABLE_NAME in (${placeholders(tables.length)})
+            and (lower(COLUMN_DEFAULT) like '%nextval%' or lower(COLUMN_DEFAULT) like '%next value for%')`,
+        tables.map((t) => t.name),
+      )
+      if (sequenced.length > 0) throw unsafe(safety, `column(s) ${sequenced.map((c) => `${c.tbl}.${c.col}`).join(', ')} default to a sequence's next value, which a rollback does not undo`)
       counters = await autoIncrements(conn, tables.map((t) => t.name))
     }
     return async () => {

@@ -130,11 +130,21 @@ async function resolve(conn: Kysely<any>, names: readonly QualifiedName[]): Prom
   return found.map((r) => Number(r.oid))
 }
 
-/** Column defaults of the written tables (an INSERT evaluates them). */
+/**
+ * Expressions a write evaluates on the written tables: column defaults, CHECK constraints, index expressions
+ * and partial-index predicates (the functions there are declared IMMUTABLE, and read through their bodies).
+ */
 async function defaultCalls(conn: Kysely<any>, oids: number[], calls: QualifiedName[]): Promise<void> {
   if (oids.length === 0) return
-  const found = await rows<{ expr: string }>(conn, 'select pg_get_expr(adbin, adrelid) as expr from pg_attrdef where adrelid = any($1::oid[])', [oids])
-  for (const r of found) calls.push(...readPostgresStatement(`select ${r.expr}`).calls)
+  const found = await rows<{ expr: string | null }>(
+    conn,
+    `select pg_get_expr(adbin, adrelid) as expr from pg_attrdef where adrelid = any($1::oid[])
+     union all select pg_get_expr(conbin, conrelid) from pg_constraint where conrelid = any($1::oid[]) and contype = 'c'
+     union all select pg_get_expr(indexprs, indrelid) from pg_index where indrelid = any($1::oid[])
+     union all select pg_get_expr(indpred, indrelid) from pg_index where indrelid = any($1::oid[])`,
+    [oids],
+  )
+  for (const r of found) if (r.expr) calls.push(...readPostgresStatement(`select ${r.expr}`).calls)
 }
 
 async function userTriggers(conn: Kysely<any>, oids: number[]): Promise<string[]> {
@@ -161,9 +171,10 @@ const MAX_FUNCTIONS = 128
 async function volatileCalls(conn: Kysely<any>, calls: readonly QualifiedName[], writing: boolean): Promise<string[]> {
   const refused: string[] = []
   const seen = new Set<string>()
-  let pending: readonly QualifiedName[] = calls
+  // Each call carries the chain of functions it was found in, so a refusal names the path to it.
+  let pending: ReadonlyArray<{ call: QualifiedName; via: string }> = calls.map((call) => ({ call, via: '' }))
   while (pending.length > 0) {
-    const names = [...new Set(pending.map((c) => c[c.length - 1] ?? '').filter((n) => n !== ''))]
+    const names = [...new Set(pending.map(({ call: c }) => c[c.length - 1] ?? '').filter((n) => n !== ''))]
     if (names.length === 0) break
     const procs = await rows<ProcRow>(
       conn,
@@ -174,8 +185,8 @@ async function volatileCalls(conn: Kysely<any>, calls: readonly QualifiedName[],
         where p.proname = any($1::text[])`,
       [names],
     )
-    const next: QualifiedName[] = []
-    for (const call of pending) {
+    const next: Array<{ call: QualifiedName; via: string }> = []
+    for (const { call, via } of pending) {
       const name = call[call.length - 1]
       const schema = call.length > 1 ? call[call.length - 2] : undefined
       // Every overload the call could resolve to counts: dbperf does not redo PostgreSQL's overload resolution.
@@ -183,7 +194,7 @@ async function volatileCalls(conn: Kysely<any>, calls: readonly QualifiedName[],
         if (seen.has(p.oid)) continue
         seen.add(p.oid)
         if (seen.size > MAX_FUNCTIONS) return [...refused, `more than ${MAX_FUNCTIONS} functions reached (not all could be read)`]
-        const label = `${p.schema === 'pg_catalog' || schema === undefined ? p.name : `${p.schema}.${p.name}`}()`
+        const label = `${via}${p.schema === 'pg_catalog' || schema === undefined ? p.name : `${p.schema}.${p.name}`}()`
         if (p.schema === 'pg_catalog') {
           if (RUNS_QUERIES.has(p.name)) refused.push(`${label}, which runs queries over relations it is given by name`)
           else if (p.volatility === 'v' && !READ_ONLY_VOLATILE.has(p.name) && !(writing && SEQUENCE_FUNCTIONS.has(p.name))) refused.push(`${label} (VOLATILE)`)
@@ -194,7 +205,7 @@ async function volatileCalls(conn: Kysely<any>, calls: readonly QualifiedName[],
           const body = p.language === 'sql' ? sqlBodyCalls(p.source, p.definition) : plpgsqlCalls(p.definition)
           if (body === 'dynamic') refused.push(`${label}, which runs dynamic SQL (EXECUTE)`)
           else if (body === undefined) refused.push(`${label}, whose body dbperf could not read`)
-          else next.push(...body)
+          else next.push(...body.map((c) => ({ call: c, via: `${label} → ` })))
         } else if (p.language !== 'internal' && p.language !== 'c') refused.push(`${label}, written in ${p.language}, whose effects dbperf cannot read`)
       }
     }

@@ -174,6 +174,14 @@ eachDialect(
       }
       expect(await scalar(t.db, "select count(*) from pg_locks where locktype = 'advisory'")).toBe(0)
       expect(await scalar(t.db, 'select count(*) from s where is_called')).toBe(0)
+      // A write evaluates defaults, CHECK constraints and index expressions: a lying function there is refused too.
+      await run(
+        t.db,
+        'create function liar_check(int) returns boolean immutable language plpgsql as $$ begin perform pg_advisory_lock(780); return true; end $$',
+        'create table checked (v int check (liar_check(v)))',
+      )
+      expect(await errorOf(explain(t.db, 'insert into checked values (1)', { analyze: true }))).toMatchObject({ code: 'DBPERF_EXPLAIN_UNSAFE', message: expect.stringMatching(/liar_check/) })
+      expect(await scalar(t.db, "select count(*) from pg_locks where locktype = 'advisory'")).toBe(0)
       // A function whose body only reads is analysed.
       const ok = await explain(t.db, 'select honest()', { analyze: true })
       expect(ok.statement.rolledBack).toBe(true)
@@ -296,6 +304,14 @@ eachDialect(
       } finally {
         await run(t.db, 'drop trigger items_audit')
       }
+    })
+
+    it('sequences are refused with analyze: NEXT VALUE FOR, and a column defaulting to one', async () => {
+      await run(t.db, 'create sequence seq_ids', 'create table seq_t (id int default nextval(seq_ids), v int) engine=InnoDB')
+      for (const q of ['select next value for seq_ids', 'insert into seq_t (v) values (1)', 'select nextval(seq_ids)']) {
+        expect(await errorOf(explain(t.db, q, { analyze: true })), q).toMatchObject({ code: 'DBPERF_EXPLAIN_UNSAFE', message: expect.stringMatching(/sequence|nextval/i) })
+      }
+      expect(await scalar(t.db, 'select next value for seq_ids')).toBe(1)
     })
 
     it('an analysed INSERT says its AUTO_INCREMENT advanced', async () => {
