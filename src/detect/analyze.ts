@@ -55,7 +55,7 @@ export function analyze(records: readonly QueryRecord[], options: AnalyzeOptions
   // the expensive part of judging, and most statements of a unit of work run once.
   const shapes = new Map<string, { kind: 'read' | 'write' | 'loader'; runs: QueryRecord[] }>()
   for (const r of records) {
-    if (!r.allowed && (r.kind === 'insert' || r.kind === 'update' || r.kind === 'delete')) allWrites.push({ index: r.index, record: r })
+    if (!r.allowed && (r.kind === 'insert' || r.kind === 'update' || r.kind === 'delete' || r.kind === 'merge')) allWrites.push({ index: r.index, record: r })
     if (r.allowed || !isJudged(r.kind) || (r.origin !== undefined && r.origin.kind !== 'loader') || isIgnoredShape(r)) continue
     const loader = r.origin?.kind === 'loader'
     if (loader && (r.kind !== 'select' || r.keyCount !== 1)) continue

@@ -138,7 +138,7 @@ const MAX_FRAMES = 200
 const MAX_FILE_CHARS = 4_096
 const MAX_NAME_CHARS = 1_024
 const MAX_DIGEST_CHARS = 1_024
-const KINDS: ReadonlySet<string> = new Set(['select', 'insert', 'update', 'delete', 'transaction', 'ddl', 'other'])
+const KINDS: ReadonlySet<string> = new Set(['select', 'insert', 'update', 'delete', 'merge', 'transaction', 'ddl', 'other'])
 const ORIGINS: ReadonlySet<string> = new Set(['loader', 'bulk', 'internal'])
 
 type Fields = Record<string, unknown>

@@ -36,7 +36,7 @@ export interface QueryRecord {
 
 /** Statements the analyzer never judges: only reads and writes matter. */
 export function isJudged(kind: StatementKind): boolean {
-  return kind === 'select' || kind === 'insert' || kind === 'update' || kind === 'delete'
+  return kind === 'select' || kind === 'insert' || kind === 'update' || kind === 'delete' || kind === 'merge'
 }
 
 /**

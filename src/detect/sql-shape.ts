@@ -1,12 +1,16 @@
-import { parseSync } from 'libpg-query'
+import { loadModule, parseSync } from 'libpg-query'
 import type { SqlDialect } from '../fingerprint/fingerprinter.js'
 import { HEAD_CHARS, isHuge } from '../fingerprint/huge-statement.js'
+import { numberPlaceholders } from '../fingerprint/placeholders.js'
 import { type Token, tokenize } from '../fingerprint/tokenizer.js'
 
 /*
  * Size guard: a statement past MAX_PARSE_CHARS is never handed to libpg_query (which hangs on 10 MB) nor
  * tokenized whole; its tables and key column are read from its head, where a statement names them.
  */
+// libpg_query is loaded here too, so this module never depends on another having loaded it first.
+await loadModule()
+
 const head = (sql: string): string => (isHuge(sql) ? sql.slice(0, HEAD_CHARS) : sql)
 
 /**
@@ -33,7 +37,9 @@ export function keyLookup(sql: string, dialect: SqlDialect): KeyLookup | undefin
 
 // `null`: the parser could not read it (try the tokens); `undefined`: it read it, and it is not a lookup.
 function keyLookupFromTree(sql: string): KeyLookup | undefined | null {
-  const tree = tryParse(sql) ?? tryParse(sql.replace(/\(\?\+\)/g, () => '($1)').replace(/\?/g, () => '$1'))
+  // A normalized IN list `(?+)` stands for one list; other `?` are numbered by the one token-aware rewriter.
+  const numbered = numberPlaceholders(sql.replace(/\(\?\+\)/g, () => '(?)'), 'postgres')
+  const tree = tryParse(sql) ?? (numbered === undefined ? undefined : tryParse(numbered))
   if (tree === undefined) return null
   const select = get(tree, 'stmts', 0, 'stmt', 'SelectStmt')
   const from = get(select, 'fromClause')
@@ -136,23 +142,63 @@ export function isUpsert(sql: string): boolean {
   return /\bon\s+conflict\b|\bon\s+duplicate\s+key\b|^\s*(insert\s+or\s+replace|replace)\b/i.test(sql)
 }
 
-/** The tables a statement names after `from`, `join`, `into` or `update`. */
+/**
+ * Every table a statement names: on PostgreSQL from the parser's tree (every relation, at any depth); elsewhere
+ * after `from`, `join`, `into`, `update` and `using`, and each item of a comma list (`from posts p, users u`).
+ * CTE names may come back too: for invalidation, a name too many is harmless, a table missed is not.
+ */
 export function tablesOf(text: string, dialect: SqlDialect): string[] {
-  const tokens = tokenize(head(text), dialect)
+  const sql = head(text)
+  if (dialect === 'postgres') {
+    const tree = tryParse(sql) ?? tryParse(numberPlaceholders(sql, 'postgres') ?? '')
+    if (tree !== undefined) return [...new Set(relationsOf(tree))]
+  }
+  const tokens = tokenize(sql, dialect)
   const out: string[] = []
   for (let i = 0; i < tokens.length; i++) {
     const w = (tokens[i] as Token).text.toLowerCase()
-    if (w === 'from' || w === 'join' || w === 'into' || w === 'update') {
-      const name = nameAt(tokens, i + 1)
-      if (name !== undefined) out.push(name)
+    if (w !== 'from' && w !== 'join' && w !== 'into' && w !== 'update' && w !== 'using') continue
+    for (let at = i + 1; ; ) {
+      const name = nameAt(tokens, at)
+      if (name === undefined) break
+      out.push(name)
+      // Past the name (and its schema), an optional `as` and alias: a comma means another table follows.
+      let j = at + (tokens[at + 1]?.text === '.' ? 3 : 1)
+      if (tokens[j]?.text.toLowerCase() === 'as') j++
+      if ((tokens[j]?.kind === 'word' && !KEYWORDS.has((tokens[j] as Token).text.toLowerCase())) || tokens[j]?.kind === 'identifier') j++
+      if (tokens[j]?.text !== ',' || w === 'into') break
+      at = j + 1
     }
   }
-  return out
+  return [...new Set(out)]
 }
+
+/** Every relation of a parse tree, in the order the statement names them. */
+function relationsOf(tree: unknown): string[] {
+  const found: Array<{ name: string; at: number }> = []
+  const stack: unknown[] = [tree]
+  while (stack.length > 0) {
+    const value = stack.pop()
+    if (value === null || typeof value !== 'object') continue
+    const { relname, location } = value as { relname?: unknown; location?: unknown }
+    if (typeof relname === 'string') found.push({ name: relname, at: typeof location === 'number' ? location : 0 })
+    for (const child of Object.values(value as Record<string, unknown>)) stack.push(child)
+  }
+  return found.sort((a, b) => a.at - b.at).map((r) => r.name)
+}
+
+// Words that end a table reference rather than alias it (`from users where …`, `update t set …`).
+const KEYWORDS = new Set([
+  'where', 'set', 'join', 'inner', 'left', 'right', 'full', 'cross', 'natural', 'on', 'using', 'group', 'order', 'limit',
+  'offset', 'having', 'union', 'except', 'intersect', 'for', 'window', 'values', 'select', 'returning', 'when', 'then',
+  'straight_join', 'lateral', 'partition', 'use', 'force', 'ignore', 'indexed', 'not', 'as', 'default',
+])
 
 function nameAt(tokens: readonly Token[], i: number): string | undefined {
   const t = tokens[tokens[i + 1]?.text === '.' ? i + 2 : i]
-  return t && (t.kind === 'word' || t.kind === 'identifier') ? unquote(t) : undefined
+  if (!t || (t.kind !== 'word' && t.kind !== 'identifier')) return undefined
+  if (t.kind === 'word' && KEYWORDS.has(t.text.toLowerCase())) return undefined
+  return unquote(t)
 }
 
 function unquote(t: Token): string {

@@ -75,7 +75,7 @@ export function attachDevMode<DB>(db: Kysely<DB>, options: DevModeOptions = {}):
 
   const explainLater = (event: QueryEvent): void => {
     const kind = statementKind(event.sql, info.dialect)
-    if (kind !== 'select' && kind !== 'insert' && kind !== 'update' && kind !== 'delete') return
+    if (kind !== 'select' && kind !== 'insert' && kind !== 'update' && kind !== 'delete' && kind !== 'merge') return
     const fp = fingerprint(event.sql, info.dialect)
     if (seen.has(fp)) return
     seen.add(fp)

@@ -1,5 +1,6 @@
 import { fingerprintSync, loadModule } from 'libpg-query'
 import { FingerprintCache, type Fingerprinter } from './fingerprinter.js'
+import { numberPlaceholders } from './placeholders.js'
 import { tokenize } from './tokenizer.js'
 import { normalizeTokens, tokenizerFingerprint } from './tokenizer-fingerprint.js'
 
@@ -61,20 +62,6 @@ function tryFingerprint(sql: string): string | undefined {
     // the caller falls back to the tokenizer.
     return undefined
   }
-}
-
-/** `… = ? and b in (?, ?)` → `… = $1 and b in ($2, $3)`, or `undefined` when there is no `?` placeholder. */
-function numberPlaceholders(sql: string): string | undefined {
-  if (!sql.includes('?')) return undefined
-  let out = ''
-  let from = 0
-  let count = 0
-  for (const token of tokenize(sql, 'postgres')) {
-    if (token.kind !== 'placeholder' || token.text !== '?') continue
-    out += `${sql.slice(from, token.start)}$${++count}`
-    from = token.end
-  }
-  return count === 0 ? undefined : out + sql.slice(from)
 }
 
 /**

@@ -10,18 +10,19 @@ import { tokenize } from './tokenizer.js'
  * const kind: StatementKind = statementKind('BEGIN') // 'transaction'
  * ```
  */
-export type StatementKind = 'select' | 'insert' | 'update' | 'delete' | 'transaction' | 'ddl' | 'other'
+export type StatementKind = 'select' | 'insert' | 'update' | 'delete' | 'merge' | 'transaction' | 'ddl' | 'other'
 
 /*
  * The first keyword decides. `values (…)` and PostgreSQL's `table t` return rows like a select; MySQL's
- * `replace` inserts. `end` and `abort` are PostgreSQL/SQLite spellings of commit and rollback. `merge`,
- * `explain`, `show`, `set`, `grant`, `vacuum`… are 'other'.
+ * `replace` inserts; `merge` writes (its own kind). `end` and `abort` are PostgreSQL/SQLite spellings of commit and
+ * rollback. `explain`, `show`, `set`, `grant`, `vacuum`… are 'other'.
  */
 const FIRST_WORD: ReadonlyMap<string, StatementKind> = new Map([
   ['select', 'select'], ['values', 'select'], ['table', 'select'],
   ['insert', 'insert'], ['replace', 'insert'],
   ['update', 'update'],
   ['delete', 'delete'],
+  ['merge', 'merge'],
   ['begin', 'transaction'], ['commit', 'transaction'], ['rollback', 'transaction'], ['savepoint', 'transaction'],
   ['release', 'transaction'], ['end', 'transaction'], ['abort', 'transaction'],
   ['create', 'ddl'], ['alter', 'ddl'], ['drop', 'ddl'], ['truncate', 'ddl'], ['rename', 'ddl'], ['comment', 'ddl'],
@@ -46,7 +47,7 @@ const FIRST_WORD: ReadonlyMap<string, StatementKind> = new Map([
  * ```
  */
 export function statementKind(sql: string, dialect: SqlDialect = 'postgres'): StatementKind {
-  const start = skipNoise(sql)
+  const start = skipNoise(sql, dialect)
   let end = start
   while (end < sql.length && isLetter(sql.charCodeAt(end))) end++
   const word = sql.slice(start, end).toLowerCase()
@@ -58,16 +59,17 @@ export function statementKind(sql: string, dialect: SqlDialect = 'postgres'): St
 }
 
 /** Index of the first character that is not whitespace, a comment or an opening parenthesis. */
-function skipNoise(sql: string): number {
+function skipNoise(sql: string, dialect: SqlDialect): number {
   let i = 0
   while (i < sql.length) {
     const c = sql.charCodeAt(i)
     if (c <= 32 || c === 40 /* ( */ || c === 0xfeff) {
       i++
     } else if (c === 45 /* - */ && sql.charCodeAt(i + 1) === 45) {
-      i = lineEnd(sql, i)
+      i = lineEnd(sql, i, dialect === 'postgres')
     } else if (c === 35 /* # */) {
-      i = lineEnd(sql, i)
+      // MySQL's line comment; to PostgreSQL and SQLite a leading `#` is a syntax error anyway.
+      i = lineEnd(sql, i, false)
     } else if (c === 47 /* / */ && sql.charCodeAt(i + 1) === 42 /* * */) {
       const end = sql.indexOf('*/', i + 2)
       i = end < 0 ? sql.length : end + 2
@@ -78,8 +80,11 @@ function skipNoise(sql: string): number {
   return i
 }
 
-function lineEnd(sql: string, i: number): number {
-  const end = sql.indexOf('\n', i)
+// PostgreSQL ends a `--` comment at \r too; MySQL and SQLite only at \n (see tokenizer.ts).
+function lineEnd(sql: string, i: number, crEnds: boolean): number {
+  const lf = sql.indexOf('\n', i)
+  const cr = crEnds ? sql.indexOf('\r', i) : -1
+  const end = cr >= 0 && (lf < 0 || cr < lf) ? cr : lf
   return end < 0 ? sql.length : end + 1
 }
 
@@ -103,7 +108,7 @@ function kindAfterWith(sql: string, dialect: SqlDialect): StatementKind {
     else if (token.text === ')') depth--
     else if (depth === 0 && token.kind === 'word') {
       const kind = FIRST_WORD.get(token.text.toLowerCase())
-      if (kind === 'select' || kind === 'insert' || kind === 'update' || kind === 'delete') return kind
+      if (kind === 'select' || kind === 'insert' || kind === 'update' || kind === 'delete' || kind === 'merge') return kind
     }
   }
   return 'other'
