@@ -1,16 +1,17 @@
 import { type Dialect, Kysely, type KyselyPlugin } from 'kysely'
 import { DbperfError, describeValue } from './errors.js'
-import { type ConnectionTarget, type DbConfig, parseTarget } from './dialects/connection-config.js'
-import { createMysqlDialect, splitMysqlDriverOptions } from './dialects/mysql-dialect.js'
-import { createPgliteDialect } from './dialects/pglite-dialect.js'
-import { createPostgresDialect, splitPgDriverOptions } from './dialects/postgres-dialect.js'
-import { createSqliteDialect } from './dialects/sqlite-dialect.js'
-import { attachQueryLogFromEnv } from './detect/query-log.js'
-import { attachDevMode, type DevMode, type DevModeOptions } from './explain/dev-mode.js'
+import { attachDevModeLazily, attachQueryLogLazily, type LazyDevMode } from './attach-capabilities.js'
+import { type ConnectionTarget, type DbConfig, parseTarget } from './driver/connection-config.js'
+import { createMysqlDialect, splitMysqlDriverOptions } from './driver/mysql/mysql-dialect.js'
+import { createPgliteDialect } from './driver/pglite/pglite-dialect.js'
+import { createPostgresDialect, splitPgDriverOptions } from './driver/postgres/postgres-dialect.js'
+import { DEFAULT_QUERY_TIMEOUT_MS } from './driver/query-timeout.js'
+import { createSqliteDialect } from './driver/sqlite/sqlite-dialect.js'
+import type { DevMode, DevModeOptions } from './explain/dev-mode.js'
 import { observeDialect } from './observe/observed-dialect.js'
+import { requireHub } from './observe/observer-hub.js'
 import { type PoolOptions, resolvePoolOptions } from './pool/pool-options.js'
 import { startPool } from './pool/pool-registry.js'
-import { DEFAULT_QUERY_TIMEOUT_MS } from './pool/query-timeout.js'
 
 /** Options of {@link createDb}. Every option is optional. */
 export interface CreateDbOptions {
@@ -98,21 +99,23 @@ export function createDb<DB>(urlOrConfig: string | DbConfig, options: CreateDbOp
   })
   startPool(db)
   if (options.instrument === false) return db
-  attachQueryLogFromEnv(db)
+  const hub = requireHub(db, 'createDb')
+  // Loaded only when asked for (attach-capabilities.ts): the root of dbperf imports no capability.
+  attachQueryLogLazily(db, hub)
   if (options.dev === undefined || options.dev === false) return db
-  const dev = attachDevMode(db, options.dev === true ? {} : options.dev)
+  const dev = attachDevModeLazily(db, options.dev === true ? {} : options.dev, hub)
   devModes.set(dev.db, dev)
   return dev.db
 }
 
-const devModes = new WeakMap<Kysely<any>, DevMode<any>>()
+const devModes = new WeakMap<Kysely<any>, LazyDevMode<any>>()
 
 /**
  * The dev mode of a handle created with `createDb(url, { dev })`: wait for queued explains with `idle()`,
  * report column usage so far with `flushColumns()`, or stop it with `detach()`. `undefined` otherwise.
  */
 export function getDevMode<DB>(db: Kysely<DB>): DevMode<DB> | undefined {
-  return devModes.get(db) as DevMode<DB> | undefined
+  return devModes.get(db)?.current() as DevMode<DB> | undefined
 }
 
 function createDialect(target: ConnectionTarget, driverOptions: Readonly<Record<string, unknown>>, pool: PoolOptions | undefined, queryTimeoutMs: number): Dialect {

@@ -7,7 +7,7 @@
  * (`dbperf/loader`, `dbperf/detect`, `dbperf/explain`, `dbperf/advise`, `dbperf/bulk`, `dbperf/pool`).
  */
 export { createDb, type CreateDbOptions, getDevMode } from './create-db.js'
-export { type DbConfig, redactUrl } from './dialects/connection-config.js'
+export { type DbConfig, redactUrl } from './driver/connection-config.js'
 export { ConnectionError, DbperfError, type DbperfErrorCode } from './errors.js'
 export { type CallSite, formatCallSite } from './observe/call-site.js'
 export { observeDialect } from './observe/observed-dialect.js'

@@ -1,6 +1,7 @@
-import { type Kysely, MysqlAdapter, PostgresAdapter, sql, SqliteAdapter } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import { DbperfError, describeValue } from '../errors.js'
 import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import { dialectOfAdapterClass, isKyselyHandle } from '../handle.js'
 import type { AnalyzedQuery, IndexAdvice, IndexRecommendation, SkippedItem } from './advice.js'
 import { generateCandidates, nameCandidates } from './candidates.js'
 import { type Catalog, type CatalogTable, findTable, readCatalog } from './catalog.js'
@@ -217,10 +218,9 @@ function usedTables(queries: readonly PlannedQuery[], catalog: Catalog): Catalog
 
 /** The SQL dialect behind any Kysely instance, from its adapter (PGlite's adapter is PostgreSQL's). */
 function dialectOf(db: Kysely<any>): SqlDialect {
-  const adapter = db !== null && typeof db === 'object' && typeof (db as { getExecutor?: unknown }).getExecutor === 'function' ? db.getExecutor().adapter : undefined
-  if (adapter instanceof PostgresAdapter) return 'postgres'
-  if (adapter instanceof MysqlAdapter) return 'mysql'
-  if (adapter instanceof SqliteAdapter) return 'sqlite'
+  const adapter = isKyselyHandle(db) ? db.getExecutor().adapter : undefined
+  const dialect = adapter && dialectOfAdapterClass(adapter)
+  if (dialect) return dialect
   throw new DbperfError(
     'DBPERF_INVALID_INPUT',
     `adviseIndexes(db, options) needs a Kysely instance on PostgreSQL, MySQL/MariaDB or SQLite (for example from createDb(url)), but got: ${describeValue(db)}` +

@@ -1,5 +1,5 @@
 import { type RawBuilder, sql } from 'kysely'
-import { offlineCompiler } from '../dialects/offline-compiler.js'
+import { offlineCompiler } from '../driver/offline-compiler.js'
 import type { SqlDialect } from '../fingerprint/fingerprinter.js'
 
 /** The dialect DDL is written for. */

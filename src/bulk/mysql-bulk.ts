@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream'
 import { type DialectAdapter, type Kysely, type RawBuilder, sql } from 'kysely'
-import { withRawConnection } from '../dialects/raw-connection.js'
+import { withRawConnection } from '../driver/raw-connection.js'
 import { DbperfError } from '../errors.js'
 import { withOrigin } from '../observe/origin.js'
 import { affectedOf, statementKind, compileText, flatten, idList, inSavepoint, placeholderRows, runText, TextCache } from './bulk-sql.js'

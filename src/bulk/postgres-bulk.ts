@@ -1,5 +1,5 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely'
-import { rawDriverOf, withRawConnection } from '../dialects/raw-connection.js'
+import { rawDriverOf, withRawConnection } from '../driver/raw-connection.js'
 import { DbperfError } from '../errors.js'
 import { affectedOf, statementKind, columnArrays, compileText, conflictClause, flatten, idList, placeholderRows, returningClause, runText, TextCache } from './bulk-sql.js'
 import { convertersFor, postgresNativeConverters } from './bulk-values.js'

@@ -1,5 +1,5 @@
 import { type DialectAdapter, type Kysely, type RawBuilder, sql } from 'kysely'
-import { type SqliteHandle, type SqliteStatement, withRawConnection } from '../dialects/raw-connection.js'
+import { type SqliteHandle, type SqliteStatement, withRawConnection } from '../driver/raw-connection.js'
 import { DbperfError } from '../errors.js'
 import { withOrigin } from '../observe/origin.js'
 import { affectedOf, statementKind, compileText, conflictClause, flatten, idList, placeholderRows, returningClause, runText, TextCache } from './bulk-sql.js'

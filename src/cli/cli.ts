@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { DbperfError } from '../errors.js'
-import { redactUrl } from '../dialects/connection-config.js'
+import { redactUrl } from '../driver/connection-config.js'
+import { PoolError } from '../pool/pool-error.js'
 import { type CliIo, type Command, UsageError } from './command.js'
 
 // Commands are imported when run, so `dbperf --help` stays fast and a command's dependencies load only for it.
@@ -70,12 +71,22 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       return 2
     }
     if (error instanceof DbperfError) {
-      io.stderr.write(`dbperf ${command.name}: ${redactSecrets(error.message)}\n`)
+      io.stderr.write(`dbperf ${command.name}: ${redactSecrets(cliMessage(error))}\n`)
       return 1
     }
     io.stderr.write(`dbperf ${command.name}: ${redactSecrets(error instanceof Error ? (error.stack ?? error.message) : String(error))}\n`)
     return 1
   }
+}
+
+/**
+ * What the CLI prints for a dbperf error. A connection failure is one line: what could not be reached and
+ * why. The pool's retry schedule and state (in the library error's full message) describe a process that
+ * keeps running; the CLI is about to exit, so they would only be noise.
+ */
+function cliMessage(error: DbperfError): string {
+  if (error instanceof PoolError && error.code === 'DBPERF_CONNECT') return error.summary.replace(/\s*\n\s*/g, ' ')
+  return error.message
 }
 
 // Last line of defence: any URL with a password that reached a message is masked before it is printed.

@@ -6,7 +6,8 @@ import { observe } from '../observe/observer-hub.js'
 import type { QueryEvent } from '../observe/query-event.js'
 import { withScope } from '../observe/scope.js'
 import { formatSummary, summarizeEvents } from './observer-report.js'
-import type { DB } from './schema.js'
+import { type DB, schemaDialect } from './schema.js'
+import { timeWork } from './timing.js'
 
 /** The demo application's handlers (in `demo/app.ts`, outside `src/`, so reports point at them). */
 export interface DemoApp {
@@ -37,40 +38,65 @@ export async function showNPlusOne(db: Kysely<DB>, app: DemoApp, out: Out): Prom
   heading(out, '3. The fix: GET /feed with loaders (dbperf/loader)')
   let internal = 0
   const stop = observe(db, (e) => { if (e.origin?.kind === 'internal') internal++ }, { callSites: false })
-  const after = await detectNPlusOne(db, () => app.feedWithLoaders(db), { name: 'GET /feed (loaders)' })
+  const first = await detectNPlusOne(db, () => app.feedWithLoaders(db), { name: 'GET /feed (loaders)' })
   stop()
-  const note = internal > 0 ? ` (${internal} of them the loader's one-time catalogue lookup)` : ''
-  out(`statements before: ${before.queryCount}, after: ${after.queryCount}${note}; N+1 findings before: ${before.findings.length}, after: ${after.findings.length}`)
+  // The second request shows the steady state: the loader's catalogue lookup is cached per database handle.
+  const later = await detectNPlusOne(db, () => app.feedWithLoaders(db), { name: 'GET /feed (loaders, again)' })
+  out(`statements per request: ${before.queryCount} before; with loaders ${first.queryCount} on the first request, ${later.queryCount} on every later one`)
+  if (internal > 0) {
+    out(`  (the first request also runs the loader's catalogue lookup: ${plural(internal, 'statement')} that read${internal === 1 ? 's' : ''} the`)
+    out('  tables\' columns and types once per database handle, so keys are compared and cast correctly; it is not repeated)')
+  }
+  out(`N+1 findings: ${before.findings.length} before, ${first.findings.length} after`)
+}
+
+/** What `showExplainAndAdvice` needs besides the app. */
+export interface ExplainStepOptions {
+  /** ANSI colours in the EXPLAIN report. */
+  readonly color: boolean
+  /**
+   * How advise proves its index. `'transaction'` where HypoPG cannot exist (PGlite), so the report does not
+   * suggest installing it. Defaults to `'auto'`.
+   */
+  readonly verify?: 'auto' | 'transaction'
+  /** Progress of the timing runs (for a progress line). */
+  readonly onProgress?: (text: string) => void
 }
 
 /** Steps 4 and 5: EXPLAIN the slow query, then advise the index, apply it and time the query again. */
-export async function showExplainAndAdvice(db: Kysely<DB>, app: DemoApp, out: Out, color: boolean): Promise<void> {
+export async function showExplainAndAdvice(db: Kysely<DB>, app: DemoApp, out: Out, options: ExplainStepOptions): Promise<void> {
   const query = app.commentsByUserQuery(db, 7)
   heading(out, '4. EXPLAIN of the slow request: GET /users/7/comments (dbperf/explain)')
-  out(formatText(await explain(db, query, { analyze: true }), { color }).trimEnd())
+  out(formatText(await explain(db, query, { analyze: true }), { color: options.color }).trimEnd())
 
   heading(out, '5. Index advice for it (dbperf/advise)')
-  const timeIt = async () => {
-    const runs: number[] = []
-    for (let i = 0; i < 15; i++) {
-      const t = performance.now()
-      await app.commentsByUser(db, 7)
-      runs.push(performance.now() - t)
-    }
-    return runs.sort((a, b) => a - b)[Math.floor(runs.length / 2)] as number
-  }
-  const beforeMs = await timeIt()
-  const advice = await adviseIndexes(db, { queries: [query.compile()] })
+  const timeIt = (side: string) =>
+    timeWork(() => app.commentsByUser(db, 7), { onRun: (n) => options.onProgress?.(`timing the query ${side} the index, run ${n}`) })
+  const before = await timeIt('before')
+  const advice = await adviseIndexes(db, { queries: [query.compile()], verify: options.verify ?? 'auto' })
   out(formatAdvice({ ...advice, unused: [] }).trimEnd())
   if (advice.recommendations.length === 0) {
     out('(no index recommended)')
     return
   }
   for (const r of advice.recommendations) await sql.raw(r.sql).execute(db)
-  const afterMs = await timeIt()
+  // Fresh statistics, as after seeding, so both sides are planned from the same kind of statistics.
+  await analyzeComments(db)
+  const after = await timeIt('after')
   out()
   out(`applied: ${advice.recommendations.map((r) => r.sql).join('; ')}`)
-  out(`GET /users/7/comments query, median of 15: ${beforeMs.toFixed(2)} ms before, ${afterMs.toFixed(2)} ms after (${(beforeMs / afterMs).toFixed(1)}× faster)`)
+  out(`GET /users/7/comments query: ${before.medianMs.toFixed(2)} ms before, ${after.medianMs.toFixed(2)} ms after (${(before.medianMs / after.medianMs).toFixed(1)}× faster)`)
+  out(`  each the median of ${before.runs} and ${after.runs} runs after ${before.warmup} warm-up runs, with fresh statistics; half the runs took`)
+  out(`  ${before.p25Ms.toFixed(2)}–${before.p75Ms.toFixed(2)} ms before and ${after.p25Ms.toFixed(2)}–${after.p75Ms.toFixed(2)} ms after. Times in steps 1 and 4 are single runs.`)
+}
+
+async function analyzeComments(db: Kysely<DB>): Promise<void> {
+  const dialect = schemaDialect(db)
+  await (dialect === 'mysql' ? sql`analyze table comments` : dialect === 'postgres' ? sql`analyze comments` : sql`analyze`).execute(db)
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`
 }
 
 function heading(out: Out, title: string): void {

@@ -37,8 +37,8 @@ export function summarizeEvents(events: readonly QueryEvent[], top = 5): Observe
 /** The summary as text lines for a terminal. */
 export function formatSummary(summary: ObserverSummary): string[] {
   const lines: string[] = ['Queries per scope:']
-  for (const s of summary.perScope) lines.push(`  ${s.scope.padEnd(32)} ${String(s.queries).padStart(5)} queries  ${s.totalMs.toFixed(1).padStart(8)} ms`)
-  lines.push('', 'Slowest statements:')
+  for (const s of summary.perScope) lines.push(`  ${s.scope.padEnd(32)} ${String(s.queries).padStart(5)} ${s.queries === 1 ? 'query  ' : 'queries'}  ${s.totalMs.toFixed(1).padStart(8)} ms`)
+  lines.push('', 'Slowest statements (single runs, as served: a first run includes cold caches and planning):')
   for (const s of summary.slowest) lines.push(`  ${s.durationMs.toFixed(2).padStart(8)} ms  ${s.callSite}  [${s.scope}]`, `               ${oneLine(s.sql)}`)
   lines.push('', 'Repeated statement shapes (same fingerprint, same scope):')
   if (summary.repeated.length === 0) lines.push('  none')

@@ -1,7 +1,7 @@
 import { analyze, resolveOptions } from './analyze.js'
 import { baselineKey, readBaseline } from './baseline.js'
 import type { AnalyzeOptions, Finding, FindingKind } from './finding.js'
-import { readQueryLog, type SkippedLine } from './read-query-log.js'
+import { type ReadProgress, readQueryLog, type SkippedLine } from './read-query-log.js'
 
 /** Options of {@link checkQueryLogs}. */
 export interface CheckLogsOptions extends AnalyzeOptions {
@@ -13,7 +13,14 @@ export interface CheckLogsOptions extends AnalyzeOptions {
   readonly unscoped?: boolean
   /** Where the log was written from (stack paths are relative to it). Defaults to `process.cwd()`. */
   readonly cwd?: string
+  /** Called while the logs are read (every 10,000 lines) and judged (every 100 units), for a progress line. */
+  readonly onProgress?: (progress: CheckProgress) => void
 }
+
+/** How far {@link checkQueryLogs} got. */
+export type CheckProgress =
+  | ({ readonly phase: 'read' } & ReadProgress)
+  | { readonly phase: 'judge'; readonly units: number; readonly total: number }
 
 /** One finding of a check, merged over every unit of work that had it. */
 export interface CheckedFinding {
@@ -61,11 +68,13 @@ export async function checkQueryLogs(files: readonly string[], options: CheckLog
   const analyzeOptions = resolveOptions(options, 'dbperf check')
   const failOn = options.failOn ?? new Set<FindingKind>(['n+1'])
   const known = options.baseline === undefined ? new Set<string>() : readBaseline(options.baseline)
-  const log = await readQueryLog(files, cwd)
+  const onProgress = options.onProgress
+  const log = await readQueryLog(files, cwd, onProgress && ((p) => onProgress({ phase: 'read', ...p })))
   const units = options.unscoped ? [...log.units, ...log.unscoped] : log.units
   const merged = new Map<string, { finding: Finding; count: number; units: string[] }>()
   let statements = 0
-  for (const unit of units) {
+  for (const [i, unit] of units.entries()) {
+    if (i % 100 === 0) onProgress?.({ phase: 'judge', units: i, total: units.length })
     statements += unit.records.length
     for (const finding of analyze(unit.records, analyzeOptions, unit.name).findings) {
       const key = baselineKey(finding, cwd)

@@ -35,6 +35,19 @@ export interface SkippedLine {
   readonly reason: string
 }
 
+/** How far {@link readQueryLog} got: reported every {@link PROGRESS_LINES} lines and at the end of each file. */
+export interface ReadProgress {
+  readonly file: string
+  /** 0-based position of `file` in the list. */
+  readonly fileIndex: number
+  readonly files: number
+  readonly bytesRead: number
+  readonly bytesTotal: number
+  readonly lines: number
+}
+
+const PROGRESS_LINES = 10_000
+
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 /** Reasons kept per read: a file of garbage must not turn into a million warnings held in memory. */
@@ -45,7 +58,7 @@ export const MAX_SKIPPED_DETAILS = 100
  * root scope they ran in (per process), in the order they completed. Paths in stacks are resolved against
  * `cwd`, the directory the log was written from.
  */
-export async function readQueryLog(files: readonly string[], cwd: string = process.cwd()): Promise<QueryLogContents> {
+export async function readQueryLog(files: readonly string[], cwd: string = process.cwd(), onProgress?: (progress: ReadProgress) => void): Promise<QueryLogContents> {
   const units = new Map<string, LoggedUnit & { seqs: number[] }>()
   const unscoped = new Map<string, LoggedUnit & { seqs: number[] }>()
   let lines = 0
@@ -56,12 +69,15 @@ export async function readQueryLog(files: readonly string[], cwd: string = proce
     skipped++
     if (skippedLines.length < MAX_SKIPPED_DETAILS) skippedLines.push(Object.freeze({ file, line, reason }))
   }
-  for (const file of files) {
+  for (const [fileIndex, file] of files.entries()) {
     const unreadable = (why: string, cause?: unknown): DbperfError =>
       new DbperfError('DBPERF_INVALID_INPUT', `cannot read the query log ${file}: ${why}`, cause === undefined ? {} : { cause })
+    let bytesTotal = 0
     try {
       // A directory opens fine and fails on the first read; say what it is instead.
-      if ((await stat(file)).isDirectory()) throw unreadable('it is a directory, not a file. Pass the file written with DBPERF_LOG=<file>.')
+      const info = await stat(file)
+      if (info.isDirectory()) throw unreadable('it is a directory, not a file. Pass the file written with DBPERF_LOG=<file>.')
+      bytesTotal = info.size
     } catch (error) {
       if (error instanceof DbperfError) throw error
       throw unreadable(`${(error as Error).message}. Write one with DBPERF_LOG=${file} (or attachQueryLog(db, '${file}')) first.`, error)
@@ -72,9 +88,11 @@ export async function readQueryLog(files: readonly string[], cwd: string = proce
     const input = createReadStream(file, 'latin1')
     let lineNo = 0
     let any = false
+    const report = (): void => onProgress?.({ file, fileIndex, files: files.length, bytesRead: Math.min(input.bytesRead, bytesTotal), bytesTotal, lines: lineNo })
     try {
       for await (const bytes of createInterface({ input, crlfDelay: Infinity })) {
         lineNo++
+        if (lineNo % PROGRESS_LINES === 0) report()
         any = true
         if (bytes.trim() === '') continue
         lines++
@@ -113,6 +131,7 @@ export async function readQueryLog(files: readonly string[], cwd: string = proce
     } finally {
       input.destroy()
     }
+    report()
     if (!any) emptyFiles.push(file)
   }
   // Several databases (or files) of one process interleave: restore completion order by sequence number.

@@ -48,5 +48,7 @@ export function explainSqlError(error: unknown, dialect: SqlDialect, sql: string
     pointer = `\n  ${text}\n  ${' '.repeat(column - 1)}^`
   }
   const where = position === undefined ? '' : ` (at line ${line}, column ${column})`
-  return new ExplainSqlError(`the ${dialect === 'mysql' ? 'MySQL/MariaDB' : dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL'} server rejected the statement${where}: ${message}${pointer}`, { position, line, column }, sql, error)
+  // SQLite runs in this process: there is no server to name.
+  const rejecter = dialect === 'sqlite' ? 'SQLite' : `the ${dialect === 'mysql' ? 'MySQL/MariaDB' : 'PostgreSQL'} server`
+  return new ExplainSqlError(`${rejecter} rejected the statement${where}: ${message}${pointer}`, { position, line, column }, sql, error)
 }

@@ -2,7 +2,7 @@ import type { CompiledQuery, Kysely } from 'kysely'
 import { DbperfError, describeValue } from '../errors.js'
 import type { SqlDialect } from '../fingerprint/fingerprinter.js'
 import { dialectOfAdapter } from '../observe/observed-dialect.js'
-import { findHub } from '../observe/observer-hub.js'
+import { dialectOfHandle, requireKyselyHandle } from '../handle.js'
 import { withOrigin } from '../observe/origin.js'
 import { loadTables } from './catalog.js'
 import { DEFAULT_THRESHOLDS, type Finding, type Rule, type RuleContext, type RuleThresholds, type TableInfo } from './finding.js'
@@ -184,11 +184,8 @@ function resolveTable(node: PlanNode, aliases: ReadonlyMap<string, string> | und
 }
 
 function dialectOf(db: Kysely<any>): SqlDialect {
-  if (db === null || typeof db !== 'object' || typeof (db as { getExecutor?: unknown }).getExecutor !== 'function') {
-    throw new DbperfError('DBPERF_INVALID_INPUT', `explain(db, query) needs a Kysely instance as db, but got: ${describeValue(db)}`)
-  }
-  const hub = findHub(db)
-  return hub ? hub.info.dialect : dialectOfAdapter(db.getExecutor().adapter)
+  requireKyselyHandle(db, 'explain(db, query)', 'a Kysely instance as db')
+  return dialectOfHandle(db) ?? dialectOfAdapter(db.getExecutor().adapter)
 }
 
 function toSql(query: ExplainInput, options: ExplainOptions): { sql: string; parameters: readonly unknown[] } {

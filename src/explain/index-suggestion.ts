@@ -1,4 +1,4 @@
-import { offlineCompiler } from '../dialects/offline-compiler.js'
+import { offlineCompiler } from '../driver/offline-compiler.js'
 import type { SqlDialect } from '../fingerprint/fingerprinter.js'
 import type { TableInfo } from './finding.js'
 import { type Predicate, sqlShape } from './sql-shape.js'

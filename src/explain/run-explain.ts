@@ -1,5 +1,5 @@
 import { CompiledQuery, type Kysely } from 'kysely'
-import { rawDriverOf, withRawConnection } from '../dialects/raw-connection.js'
+import { rawDriverOf, withRawConnection } from '../driver/raw-connection.js'
 import { DbperfError } from '../errors.js'
 import type { SqlDialect } from '../fingerprint/fingerprinter.js'
 import { explainSqlError } from './explain-error.js'

@@ -1,4 +1,4 @@
-import { withRawConnection } from '../dialects/raw-connection.js'
+import { withRawConnection } from '../driver/raw-connection.js'
 import { type SideEffectGuard, unsafe } from './side-effects.js'
 
 /*

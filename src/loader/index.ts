@@ -21,7 +21,7 @@
  * loader batches so dbperf's N+1 detector never flags them.
  */
 import type { Kysely, Transaction } from 'kysely'
-import { DbperfError, describeValue } from '../errors.js'
+import { requireKyselyHandle } from '../handle.js'
 import { sqlDialectOf } from './catalog.js'
 import { LoaderSet } from './loader-set.js'
 import type { Loaders } from './loader-types.js'
@@ -91,7 +91,5 @@ export function getLoaders<DB>(db: Kysely<DB> | Transaction<DB>): Loaders<DB> {
 }
 
 function checkDb(db: unknown, call: string): void {
-  if (db === null || typeof db !== 'object' || typeof (db as { getExecutor?: unknown }).getExecutor !== 'function') {
-    throw new DbperfError('DBPERF_INVALID_INPUT', `${call} needs a Kysely instance (from createDb() or new Kysely()), but got: ${describeValue(db)}`)
-  }
+  requireKyselyHandle(db, call, 'a Kysely instance (from createDb() or new Kysely())')
 }

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely'
 import { DbperfError, describeValue } from '../errors.js'
+import { requireKyselyHandle } from '../handle.js'
 import { loaderSetsInScope } from './scoped-loaders.js'
 
 /**
@@ -17,9 +18,7 @@ import { loaderSetsInScope } from './scoped-loaders.js'
  * ```
  */
 export function invalidateLoaders(db: Kysely<any>, table: string): void {
-  if (db === null || typeof db !== 'object' || typeof (db as { getExecutor?: unknown }).getExecutor !== 'function') {
-    throw new DbperfError('DBPERF_INVALID_INPUT', `invalidateLoaders(db, table) needs a Kysely instance, but got: ${describeValue(db)}`)
-  }
+  requireKyselyHandle(db, 'invalidateLoaders(db, table)')
   if (typeof table !== 'string' || table.length === 0) {
     throw new DbperfError('DBPERF_INVALID_INPUT', `invalidateLoaders(db, table) needs a table name, but got: ${describeValue(table)}`)
   }

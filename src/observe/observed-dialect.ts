@@ -1,10 +1,11 @@
 import type { DatabaseIntrospector, Dialect, DialectAdapter, Driver, Kysely, QueryCompiler } from 'kysely'
-import { MysqlAdapter, PostgresAdapter, SqliteAdapter } from 'kysely'
 import { DbperfError } from '../errors.js'
 import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import { attachToHandle, dialectOfAdapterClass } from '../handle.js'
 import { announceHub } from './global-observer.js'
-import { type DatabaseInfo, ObserverHub, registerHub } from './observer-hub.js'
+import { type DatabaseInfo, ObserverHub } from './observer-hub.js'
 import { ObservedDriver } from './observed-driver.js'
+import { RoutingDriver } from './routing-driver.js'
 
 /**
  * Wraps any Kysely dialect so that the Kysely instance built on it is observed: `observe()`, `withScope()`
@@ -32,7 +33,7 @@ export function observeDialect(dialect: Dialect, info?: Partial<DatabaseInfo>): 
       port: info?.port,
       database: info?.database,
     })
-    registerHub(adapter, hub)
+    attachToHandle(adapter, { hub })
     announceHub(hub)
     return hub
   }
@@ -43,7 +44,8 @@ export function observeDialect(dialect: Dialect, info?: Partial<DatabaseInfo>): 
       ensureHub()
       return adapter as DialectAdapter
     },
-    createDriver: (): Driver => new ObservedDriver(dialect.createDriver(), ensureHub()),
+    // The routing stage goes between the observed driver and the pools (src/observe/routing.ts).
+    createDriver: (): Driver => new ObservedDriver(new RoutingDriver(dialect.createDriver()), ensureHub()),
     createQueryCompiler: (): QueryCompiler => dialect.createQueryCompiler(),
     createIntrospector: (db: Kysely<any>): DatabaseIntrospector => dialect.createIntrospector(db),
   }
@@ -51,9 +53,8 @@ export function observeDialect(dialect: Dialect, info?: Partial<DatabaseInfo>): 
 
 /** The SQL dialect of a Kysely adapter, by its class (subclasses included). */
 export function dialectOfAdapter(adapter: DialectAdapter): SqlDialect {
-  if (adapter instanceof PostgresAdapter) return 'postgres'
-  if (adapter instanceof MysqlAdapter) return 'mysql'
-  if (adapter instanceof SqliteAdapter) return 'sqlite'
+  const dialect = dialectOfAdapterClass(adapter)
+  if (dialect !== undefined) return dialect
   throw new DbperfError(
     'DBPERF_UNSUPPORTED',
     `observeDialect() could not tell the SQL dialect of adapter ${adapter.constructor.name}; pass it: observeDialect(dialect, { dialect: 'postgres' | 'mysql' | 'sqlite' })`,

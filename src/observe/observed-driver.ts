@@ -4,7 +4,9 @@ import { captureStack, type StackCapture } from './call-site.js'
 import type { ObserverHub } from './observer-hub.js'
 import { ObservedQuery, type QueryMode } from './query-event.js'
 import { currentOrigin } from './origin.js'
-import { currentScope } from './scope.js'
+import type { RoutingDriver } from './routing-driver.js'
+import type { ServedBy } from './routing.js'
+import { currentScope, type Scope } from './scope.js'
 
 /**
  * Wraps a Kysely {@link Driver} so that every statement, including the ones the driver sends itself for
@@ -15,19 +17,23 @@ import { currentScope } from './scope.js'
  * row counts, and `log` is awaited inside the query path and sees no pool wait.
  */
 export class ObservedDriver implements Driver {
-  readonly #inner: Driver
+  // The routing stage (routing-driver.ts): below this driver, above the pools.
+  readonly #inner: RoutingDriver
   readonly #hub: ObserverHub
   #nextConnectionId = 1
   // The wrapper handed to Kysely for each inner connection; reused so a pooled connection keeps its id.
   readonly #wrappers = new WeakMap<DatabaseConnection, ObservedConnection>()
 
-  constructor(inner: Driver, hub: ObserverHub) {
+  constructor(inner: RoutingDriver, hub: ObserverHub) {
     this.#inner = inner
     this.#hub = hub
   }
 
   async init(): Promise<void> {
     await this.#inner.init()
+    // Capabilities that attach themselves by a dynamic import (the query log, dev mode) are in place before
+    // the first statement runs: Kysely initialises the driver before it lends the first connection.
+    await this.#hub.ready()
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
@@ -43,7 +49,7 @@ export class ObservedDriver implements Driver {
     }
     let wrapper = this.#wrappers.get(inner)
     if (!wrapper) {
-      wrapper = new ObservedConnection(inner, this.#hub, this.#nextConnectionId++)
+      wrapper = new ObservedConnection(inner, this.#hub, this.#nextConnectionId++, this.#inner.servedBy(inner))
       this.#wrappers.set(inner, wrapper)
     }
     wrapper.pendingWaitMs = performance.now() - start
@@ -140,7 +146,9 @@ function unwrap(connection: DatabaseConnection): ObservedConnection {
 class ObservedConnection implements DatabaseConnection {
   readonly inner: DatabaseConnection
   readonly id: number
-  readonly #hub: ObserverHub
+  /** What the routing stage says serves this connection's statements. */
+  readonly servedBy: ServedBy
+  readonly hub: ObserverHub
   inTransaction = false
   /** Pool wait of the acquire that handed out this connection, reported by its first statement. */
   pendingWaitMs = 0
@@ -148,10 +156,11 @@ class ObservedConnection implements DatabaseConnection {
   pendingCapture: StackCapture | undefined
   #controlView: DatabaseConnection | undefined
 
-  constructor(inner: DatabaseConnection, hub: ObserverHub, id: number) {
+  constructor(inner: DatabaseConnection, hub: ObserverHub, id: number, servedBy: ServedBy) {
     this.inner = inner
-    this.#hub = hub
+    this.hub = hub
     this.id = id
+    this.servedBy = servedBy
   }
 
   /**
@@ -172,7 +181,7 @@ class ObservedConnection implements DatabaseConnection {
   }
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
-    if (!this.#hub.active) return this.inner.executeQuery<R>(compiledQuery)
+    if (!this.hub.active) return this.inner.executeQuery<R>(compiledQuery)
     const capture = this.#takeCapture()
     const connectionWaitMs = this.#takeWait()
     const scope = currentScope()
@@ -191,9 +200,9 @@ class ObservedConnection implements DatabaseConnection {
 
   async *streamQuery<R>(compiledQuery: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
     if (!this.inner.streamQuery) {
-      throw new DbperfError('DBPERF_UNSUPPORTED', `the ${this.#hub.info.driver} driver does not support streaming queries`)
+      throw new DbperfError('DBPERF_UNSUPPORTED', `the ${this.hub.info.driver} driver does not support streaming queries`)
     }
-    if (!this.#hub.active) {
+    if (!this.hub.active) {
       yield* this.inner.streamQuery<R>(compiledQuery, chunkSize)
       return
     }
@@ -220,7 +229,7 @@ class ObservedConnection implements DatabaseConnection {
   }
 
   #takeCapture(): StackCapture {
-    const capture = this.pendingCapture ?? (this.#hub.capturesCallSites ? captureStack() : NO_STACK)
+    const capture = this.pendingCapture ?? (this.hub.capturesCallSites ? captureStack() : NO_STACK)
     this.pendingCapture = undefined
     return capture
   }
@@ -236,7 +245,7 @@ class ObservedConnection implements DatabaseConnection {
     mode: QueryMode,
     capture: StackCapture,
     connectionWaitMs: number,
-    scope: ReturnType<typeof currentScope>,
+    scope: Scope | undefined,
     inTransaction: boolean,
     startedAt: number,
     start: number,
@@ -244,24 +253,93 @@ class ObservedConnection implements DatabaseConnection {
     affected: bigint | undefined,
     error: unknown,
   ): void {
-    this.#hub.emit(
-      new ObservedQuery({
-        sql: compiledQuery.sql,
-        parameters: compiledQuery.parameters,
-        dialect: this.#hub.info.dialect,
-        startedAt,
-        durationMs: performance.now() - start,
-        rowCount,
-        affectedRows: affected === undefined ? undefined : Number(affected),
-        error,
-        connectionWaitMs,
-        inTransaction,
-        scope,
-        connectionId: this.id,
-        mode,
-        origin: currentOrigin(),
-        capture,
-      }),
-    )
+    emitStatement(this, {
+      sql: compiledQuery.sql,
+      parameters: compiledQuery.parameters,
+      startedAt,
+      durationMs: performance.now() - start,
+      rowCount,
+      affectedRows: affected === undefined ? undefined : Number(affected),
+      error,
+      connectionWaitMs,
+      inTransaction,
+      scope,
+      mode,
+      capture,
+    })
   }
+}
+
+/** The fields of one statement's event that depend on how it ran; the rest come from its connection. */
+interface StatementFields {
+  readonly sql: string
+  readonly parameters: readonly unknown[]
+  readonly startedAt: number
+  readonly durationMs: number
+  readonly rowCount: number
+  readonly affectedRows: number | undefined
+  readonly error: unknown
+  readonly connectionWaitMs: number
+  readonly inTransaction: boolean
+  readonly scope: Scope | undefined
+  readonly mode: QueryMode
+  readonly capture: StackCapture
+}
+
+/** The one place that builds a query event. */
+function emitStatement(connection: ObservedConnection, fields: StatementFields): void {
+  const hub = connection.hub
+  hub.emit(
+    new ObservedQuery({
+      ...fields,
+      dialect: hub.info.dialect,
+      connectionId: connection.id,
+      origin: currentOrigin(),
+      servedBy: connection.servedBy,
+    }),
+  )
+}
+
+/** A statement that ran on a driver connection outside Kysely's `executeQuery` (see `reportStatement`). */
+export interface DriverStatement {
+  readonly sql: string
+  readonly parameters: readonly unknown[]
+  /** `Date.now()` when it was sent. */
+  readonly startedAt: number
+  readonly durationMs: number
+  /** Rows it wrote, when known. */
+  readonly affectedRows: number | undefined
+  /** What it failed with, or `undefined`. */
+  readonly error: unknown
+}
+
+/**
+ * The driver's own connection behind a connection Kysely lent (the observed wrapper is taken off), for
+ * driver-level access (src/driver/raw-connection.ts). Any other connection is returned as it is.
+ */
+export function driverConnection(connection: DatabaseConnection): DatabaseConnection {
+  return connection instanceof ObservedConnection ? connection.inner : connection
+}
+
+/** True when `connection` is observed and someone listens: a {@link reportStatement} is then worth building. */
+export function isReported(connection: DatabaseConnection): boolean {
+  return connection instanceof ObservedConnection && connection.hub.active
+}
+
+/**
+ * Reports one statement that ran directly on the driver behind `connection` (a COPY, a LOAD DATA, a prepared
+ * statement run per row), as the observed connection reports its own: same event, same listeners. Nothing
+ * happens when `connection` is not observed or nobody listens.
+ */
+export function reportStatement(connection: DatabaseConnection, statement: DriverStatement): void {
+  if (!(connection instanceof ObservedConnection) || !connection.hub.active) return
+  emitStatement(connection, {
+    ...statement,
+    rowCount: 0,
+    connectionWaitMs: 0,
+    inTransaction: connection.inTransaction,
+    scope: currentScope(),
+    mode: 'execute',
+    capture: connection.hub.capturesCallSites ? captureStack() : NO_STACK,
+  })
 }

@@ -1,6 +1,7 @@
-import type { DialectAdapter, Kysely } from 'kysely'
+import type { Kysely } from 'kysely'
 import { DbperfError, describeValue } from '../errors.js'
 import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import { handleParts, type KyselyHandle, notAHandle } from '../handle.js'
 import type { QueryEvent } from './query-event.js'
 
 /** Receives every {@link QueryEvent}. Called synchronously when a statement ends: keep it cheap. */
@@ -39,6 +40,7 @@ export class ObserverHub {
   #listeners: QueryListener[] = []
   #wantCallSites = 0
   #onListenerError: (error: unknown) => void
+  #pending: Promise<unknown> | undefined
 
   constructor(info: DatabaseInfo, onListenerError?: (error: unknown) => void) {
     this.info = info
@@ -70,6 +72,19 @@ export class ObserverHub {
     }
   }
 
+  /**
+   * Makes the first statement wait for `work` (a capability that attaches itself by a dynamic import):
+   * the observed driver awaits {@link ready} when Kysely initialises it.
+   */
+  waitFor(work: Promise<unknown>): void {
+    this.#pending = this.#pending === undefined ? work : Promise.all([this.#pending, work])
+  }
+
+  /** Settles when everything passed to {@link waitFor} has; rejects with its error. */
+  async ready(): Promise<void> {
+    if (this.#pending !== undefined) await this.#pending
+  }
+
   emit(event: QueryEvent): void {
     for (const listener of this.#listeners) {
       try {
@@ -89,29 +104,21 @@ function reportListenerError(error: unknown): void {
   process.emitWarning(`a dbperf query listener threw; the query was not affected (further listener errors are not reported): ${error instanceof Error ? error.stack : String(error)}`, 'DbperfWarning')
 }
 
-const hubs = new WeakMap<DialectAdapter, ObserverHub>()
-
-/** Links a hub to the adapter its Kysely instances share. Called once per dialect by the observed dialect. */
-export function registerHub(adapter: DialectAdapter, hub: ObserverHub): void {
-  hubs.set(adapter, hub)
-}
-
 /** The hub behind `db`, or `undefined` when `db` was not created by dbperf. */
-export function findHub(db: Kysely<never> | Kysely<unknown> | { getExecutor(): { adapter: DialectAdapter } }): ObserverHub | undefined {
-  return hubs.get(db.getExecutor().adapter)
+export function findHub(db: KyselyHandle): ObserverHub | undefined {
+  return handleParts(db)?.hub
 }
 
 /** The hub behind `db`; throws a {@link DbperfError} naming the fix when `db` is not observed. */
 export function requireHub(db: unknown, caller: string): ObserverHub {
-  const hub =
-    db !== null && typeof db === 'object' && typeof (db as { getExecutor?: unknown }).getExecutor === 'function'
-      ? findHub(db as { getExecutor(): { adapter: DialectAdapter } })
-      : undefined
+  const hub = handleParts(db)?.hub
   if (!hub) {
-    throw new DbperfError(
+    throw notAHandle(
+      caller,
+      'a Kysely instance created by createDb() (or built on observeDialect())',
+      db,
       'DBPERF_NOT_OBSERVED',
-      `${caller} needs a Kysely instance created by createDb() (or built on observeDialect()), but got: ${describeValue(db)}. ` +
-        `Create it with createDb(url) from 'dbperf', or wrap your dialect: new Kysely({ dialect: observeDialect(yourDialect) }).`,
+      `. Create it with createDb(url) from 'dbperf', or wrap your dialect: new Kysely({ dialect: observeDialect(yourDialect) }).`,
     )
   }
   return hub

@@ -1,6 +1,7 @@
 import type { SqlDialect } from '../fingerprint/fingerprinter.js'
 import { applicationFrames, type CallSite, type StackCapture } from './call-site.js'
 import type { QueryOrigin } from './origin.js'
+import type { ServedBy } from './routing.js'
 import type { Scope } from './scope.js'
 
 /** How the statement was run: a buffered `executeQuery` or a streamed `streamQuery`. */
@@ -46,6 +47,13 @@ export interface QueryEvent {
   readonly callSite: CallSite | undefined
   /** All application frames, innermost first. */
   readonly stack: readonly CallSite[]
+  /**
+   * What served the statement, as the routing stage (src/observe/routing.ts) decided: `'primary'` (the
+   * primary database's pool), `'replica'` (a read replica's pool) or `'cache'` (the query cache, without any
+   * connection). Every statement of a transaction is served by the primary. Always `'primary'` until the
+   * cache and the replicas exist.
+   */
+  readonly servedBy: ServedBy
 }
 
 /** Fields known when the statement ends; `callSite` and `stack` are derived lazily from `capture`. */
@@ -65,6 +73,8 @@ export interface QueryEventInit {
   readonly mode: QueryMode
   readonly origin: QueryOrigin | undefined
   readonly capture: StackCapture
+  /** Defaults to `'primary'`. */
+  readonly servedBy?: ServedBy
 }
 
 /** The one implementation of {@link QueryEvent}. */
@@ -83,6 +93,7 @@ export class ObservedQuery implements QueryEvent {
   readonly connectionId: number
   readonly mode: QueryMode
   readonly origin: QueryOrigin | undefined
+  readonly servedBy: ServedBy
   #capture: StackCapture
   #stack: readonly CallSite[] | undefined
 
@@ -101,6 +112,7 @@ export class ObservedQuery implements QueryEvent {
     this.connectionId = init.connectionId
     this.mode = init.mode
     this.origin = init.origin
+    this.servedBy = init.servedBy ?? 'primary'
     this.#capture = init.capture
   }
 
@@ -130,6 +142,7 @@ export class ObservedQuery implements QueryEvent {
       connectionId: this.connectionId,
       mode: this.mode,
       origin: this.origin,
+      servedBy: this.servedBy,
       callSite: this.callSite,
     }
   }

@@ -28,9 +28,15 @@ export class PoolError extends ConnectionError {
   declare readonly code: PoolErrorCode
   /** The pool at the moment of failure. */
   readonly stats: PoolStats
+  /**
+   * The message without the pool's internals (retry schedule, pool state): what a command-line tool prints
+   * as its one line. The full `message` ends with those internals in parentheses, for logs and debugging.
+   */
+  readonly summary: string
 
-  constructor(code: PoolErrorCode, message: string, where: { host?: string | undefined; port?: number | undefined }, stats: PoolStats, cause?: unknown) {
-    super(message, where, cause)
+  constructor(code: PoolErrorCode, message: string, where: { host?: string | undefined; port?: number | undefined }, stats: PoolStats, cause?: unknown, detail?: string) {
+    super(detail === undefined ? message : `${message} (${detail})`, where, cause)
+    this.summary = message
     // ConnectionError always says DBPERF_CONNECT; the pool has finer reasons.
     Object.defineProperty(this, 'code', { value: code, enumerable: true, writable: false, configurable: true })
     this.stats = stats
@@ -62,11 +68,11 @@ export function poolError(code: PoolErrorCode, c: PoolErrorContext): PoolError {
     case 'DBPERF_CONNECT':
       return new PoolError(
         code,
-        `could not connect to ${dialect} at ${display}: ${reasonOf(c.lastError)} (${c.failures} failed attempt${c.failures === 1 ? '' : 's'} in a row; ` +
-          `the pool tries again in ${Math.round(c.retryInMs)} ms on its own; pool: ${pool})`,
+        `could not connect to ${dialect} at ${display}: ${reasonOf(c.lastError)}`,
         where,
         c.stats,
         c.lastError,
+        `${c.failures} failed attempt${c.failures === 1 ? '' : 's'} in a row; the pool tries again in ${Math.round(c.retryInMs)} ms on its own; pool: ${pool}`,
       )
     case 'DBPERF_POOL_TIMEOUT':
       return new PoolError(

@@ -1,16 +1,8 @@
-import type { DialectAdapter, Kysely } from 'kysely'
+import type { Kysely } from 'kysely'
 import { DbperfError, describeValue } from '../errors.js'
+import { handleParts, notAHandle } from '../handle.js'
 import type { Pool } from './pool.js'
 import type { PoolStats } from './pool-metrics.js'
-
-// Keyed by the dialect adapter, which Kysely shares between a handle, its transactions and its
-// `withPlugin()`/`withSchema()` copies (the observer hub is found the same way).
-const pools = new WeakMap<DialectAdapter, Pool<unknown>>()
-
-/** Links a pool to the adapter of the dialect that built it. Called by the dialects when Kysely builds the driver. */
-export function registerPool(adapter: DialectAdapter, pool: Pool<never>): void {
-  pools.set(adapter, pool as unknown as Pool<unknown>)
-}
 
 /**
  * Opens `pool.min` connections now rather than at the first query. It goes through Kysely (an empty
@@ -18,7 +10,7 @@ export function registerPool(adapter: DialectAdapter, pool: Pool<never>): void {
  * pool, even when no query ever ran. A failure here is not lost: the first query reports it.
  */
 export function startPool(db: Kysely<any>): void {
-  const pool = pools.get(db.getExecutor().adapter)
+  const pool = handleParts(db)?.pool
   if (!pool || pool.stats().min === 0) return
   db.connection()
     .execute(async () => {})
@@ -26,16 +18,14 @@ export function startPool(db: Kysely<any>): void {
 }
 
 function requirePool(db: unknown, caller: string): Pool<unknown> {
-  const adapter =
-    db !== null && typeof db === 'object' && typeof (db as { getExecutor?: unknown }).getExecutor === 'function'
-      ? (db as Kysely<unknown>).getExecutor().adapter
-      : undefined
-  const pool = adapter ? pools.get(adapter) : undefined
+  const pool = handleParts(db)?.pool
   if (!pool) {
-    throw new DbperfError(
+    throw notAHandle(
+      caller,
+      'a PostgreSQL or MySQL/MariaDB handle created by createDb()',
+      db,
       'DBPERF_NO_POOL',
-      `${caller} needs a PostgreSQL or MySQL/MariaDB handle created by createDb(), but got: ${describeValue(db)}. ` +
-        'SQLite and PGlite handles have a single connection and no pool; a Kysely instance built on another dialect has its own pool.',
+      '. SQLite and PGlite handles have a single connection and no pool; a Kysely instance built on another dialect has its own pool.',
     )
   }
   return pool

@@ -10,7 +10,7 @@ import { runCli } from '../../src/cli/cli.js'
 import { attachDevMode, type DevReport, explain, formatText } from '../../src/explain/index.js'
 import { runExplain } from '../../src/explain/run-explain.js'
 import { checkStatement, type StatementSafety } from '../../src/explain/statement-safety.js'
-import { eachDialect, openTestDb, type TestDb } from '../harness/databases.js'
+import { eachDialect, OBSERVER_ON, openTestDb, type TestDb } from '../harness/databases.js'
 import { run } from './helpers.js'
 
 /*
@@ -222,7 +222,8 @@ eachDialect(
       expect(await count()).toBe(3)
     })
 
-    it('dev mode with analyze re-runs only proven reads: a slow SELECT that writes runs once', async () => {
+    // Dev mode reads the observed path: without the observer (DBPERF_TEST_OBSERVER=off) there is nothing to test.
+    it.runIf(OBSERVER_ON)('dev mode with analyze re-runs only proven reads: a slow SELECT that writes runs once', async () => {
       await run(t.db, "create function slow_bump() returns int language sql volatile as $$ select pg_sleep(0.05); insert into items values (200, 1) returning 1 $$")
       const reports: DevReport[] = []
       const dev = attachDevMode(t.db, { slowQueryMs: 20, explainSlow: { analyze: true }, log: (r) => reports.push(r) })
@@ -330,7 +331,7 @@ eachDialect(
       }
     })
 
-    it('dev mode with analyze does not run a slow SELECT\'s MyISAM side effect a second time', async () => {
+    it.runIf(OBSERVER_ON)('dev mode with analyze does not run a slow SELECT\'s MyISAM side effect a second time', async () => {
       await run(t.db, 'create function f_slow() returns int reads sql data begin do sleep(0.05); insert into t_MyISAM values (3000 + (select count(*) from t_MyISAM), 0); return 1; end')
       const reports: DevReport[] = []
       const dev = attachDevMode(t.db, { slowQueryMs: 20, explainSlow: { analyze: true }, log: (r) => reports.push(r) })

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import type { TestProject } from 'vitest/node'
 import { createDb } from '../../src/index.js'
-import { redactUrl } from '../../src/dialects/connection-config.js'
+import { redactUrl } from '../../src/driver/connection-config.js'
 import { DEFAULT_MYSQL_URL, DEFAULT_PG_URL, selectedDialects, type ServerTargets } from './targets.js'
 
 type Server = 'postgres' | 'mysql'

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { ConnectionError, createDb, DbperfError, observe, redactUrl, withScope } from '../../src/index.js'
-import { parseTarget } from '../../src/dialects/connection-config.js'
-import { loadPeer } from '../../src/dialects/load-peer.js'
+import { parseTarget } from '../../src/driver/connection-config.js'
+import { loadPeer } from '../../src/driver/load-peer.js'
 import { errorOf } from '../harness/errors.js'
 
 describe('createDb: bad input gets a clear DbperfError', () => {

@@ -7,10 +7,11 @@ import { writeMigration } from '../../advise/migration.js'
 import type { AdviseOptions, AdviseProgress, VerifyMethod } from '../../advise/options.js'
 import { splitStatements } from '../../advise/workload.js'
 import { assertParseable } from '../../fingerprint/parse-limits.js'
-import { createDb } from '../../create-db.js'
 import { DbperfError } from '../../errors.js'
 import { getDatabaseInfo } from '../../observe/observer-hub.js'
 import { type CliIo, type Command, UsageError } from '../command.js'
+import { openCliDb } from '../open-db.js'
+import { progressLine } from '../progress.js'
 
 const USAGE = `Usage: dbperf advise [--db URL] (-f workload.sql | --log queries.jsonl | --from-stat-statements) [options]
 
@@ -62,19 +63,17 @@ const PHASES: Readonly<Record<AdviseProgress['phase'], string>> = {
   final: 'proving the chosen set',
 }
 
-/** A one-line progress indicator on stderr, only when stderr is a terminal (never in pipes or CI logs). */
+/** The advise progress on the shared progress line: every phase change is drawn, counts within a phase at most every 100 ms. */
 function progress(io: CliIo): { update: (p: AdviseProgress) => void; done: () => void } {
-  if (io.stderr.isTTY !== true) return { update: () => {}, done: () => {} }
-  let shown = false
+  const line = progressLine(io, 'dbperf advise')
+  let phase: AdviseProgress['phase'] | undefined
   return {
     update(p) {
       const count = p.total > 1 ? ` ${p.done}/${p.total}` : ''
-      io.stderr.write(`\r\x1b[2Kdbperf advise: ${PHASES[p.phase]}${count}…`)
-      shown = true
+      line.update(`${PHASES[p.phase]}${count}`, p.phase !== phase)
+      phase = p.phase
     },
-    done() {
-      if (shown) io.stderr.write('\r\x1b[2K')
-    },
+    done: () => line.done(),
   }
 }
 
@@ -118,7 +117,7 @@ export const adviseCommand: Command = {
     const maxTableRows = numberOption('max-table-rows', values['max-table-rows'])
     const resolve = (p: string) => path.resolve(io.cwd, p)
 
-    const db = createDb(url)
+    const db = openCliDb(url, io, 'advise')
     const bar = progress(io)
     try {
       const dialect = getDatabaseInfo(db).dialect

@@ -2,11 +2,12 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { resolveFailOn } from '../../detect/detect.js'
 import { DEFAULT_BASELINE, writeBaseline } from '../../detect/baseline.js'
-import { type CheckedFinding, checkQueryLogs } from '../../detect/check-logs.js'
+import { type CheckedFinding, type CheckProgress, checkQueryLogs } from '../../detect/check-logs.js'
 import { formatFinding } from '../../detect/format-report.js'
 import { githubAnnotations } from '../../detect/github-annotations.js'
 import { formatCallSite } from '../../observe/call-site.js'
 import { type CliIo, type Command, UsageError } from '../command.js'
+import { formatCount, progressLine } from '../progress.js'
 
 const USAGE = `Usage: dbperf check <log.jsonl>... [options]
 
@@ -52,6 +53,7 @@ export const checkCommand: Command = {
       throw new UsageError((error as Error).message)
     }
     const baselineFile = path.resolve(io.cwd, values.baseline ?? DEFAULT_BASELINE)
+    const bar = progressLine(io, 'dbperf check')
     const result = await checkQueryLogs(
       positionals.map((f) => path.resolve(io.cwd, f)),
       {
@@ -61,8 +63,9 @@ export const checkCommand: Command = {
         baseline: values['update-baseline'] ? undefined : baselineFile,
         unscoped: values.unscoped === true,
         cwd: io.cwd,
+        onProgress: (p) => bar.update(describeProgress(p)),
       },
-    )
+    ).finally(() => bar.done())
     const out = (line = '') => io.stdout.write(`${line}\n`)
     warnAboutInput(result, io)
 
@@ -91,6 +94,13 @@ export const checkCommand: Command = {
     }
     return result.fresh.length > 0 ? 1 : 0
   },
+}
+
+function describeProgress(p: CheckProgress): string {
+  if (p.phase === 'judge') return `judging units of work: ${formatCount(p.units)} of ${formatCount(p.total)}`
+  const percent = p.bytesTotal > 0 ? ` (${Math.floor((100 * p.bytesRead) / p.bytesTotal)} %)` : ''
+  const which = p.files > 1 ? ` (file ${p.fileIndex + 1} of ${p.files})` : ''
+  return `reading ${path.basename(p.file)}${which}: ${formatCount(p.lines)} lines${percent}`
 }
 
 /** Warnings shown for unreadable lines; the rest are counted, so a file of garbage stays readable output. */

@@ -1,12 +1,12 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { createDb } from '../../create-db.js'
 import { explain } from '../../explain/explain.js'
 import { SEVERITIES, type Severity } from '../../explain/finding.js'
 import { formatHtml } from '../../explain/format-html.js'
 import { formatJson } from '../../explain/format-json.js'
 import { formatGithub, formatText } from '../../explain/format-text.js'
 import { type CliIo, type Command, UsageError } from '../command.js'
+import { openCliDb } from '../open-db.js'
 
 const FORMATS = ['text', 'json', 'github', 'html'] as const
 type Format = (typeof FORMATS)[number]
@@ -114,7 +114,7 @@ export const explainCommand: Command = {
         throw new UsageError(`cannot read ${args.file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
       }
     }
-    const db = createDb(url)
+    const db = openCliDb(url, io, 'explain')
     try {
       const result = await explain(db, sqlText ?? '', { analyze: args.analyze })
       const color = args.output === undefined && io.stdout.isTTY === true && io.env.NO_COLOR === undefined && io.env.TERM !== 'dumb'

@@ -1,12 +1,14 @@
 import { connect as netConnect } from 'node:net'
 import { CompiledQuery, type DatabaseConnection, type QueryResult, type TransactionSettings } from 'kysely'
-import { DbperfError } from '../errors.js'
-import type { ConnectionTarget } from '../dialects/connection-config.js'
-import { loadPeer } from '../dialects/load-peer.js'
-import { type PoolConnection, PoolDriver } from './pool-driver.js'
-import type { ResolvedPoolOptions } from './pool-options.js'
-import type { ConnectionFactory, PooledConnection } from './pooled-connection.js'
-import { closedByTimeoutError, isRollback, KEEPALIVE_INITIAL_DELAY_MS, type TimeoutContext, withQueryTimeout } from './query-timeout.js'
+import { DbperfError } from '../../errors.js'
+import type { ResolvedPoolOptions } from '../../pool/pool-options.js'
+import type { ConnectionFactory, PooledConnection } from '../../pool/pooled-connection.js'
+import type { ConnectionTarget } from '../connection-config.js'
+import { DRIVER_KIND } from '../driver-kind.js'
+import { extendStack } from '../extend-stack.js'
+import { loadPeer } from '../load-peer.js'
+import { type PoolConnection, PoolDriver } from '../pool-driver.js'
+import { closedByTimeoutError, isRollback, KEEPALIVE_INITIAL_DELAY_MS, type TimeoutContext, withQueryTimeout } from '../query-timeout.js'
 
 /** The slice of a `pg.Client` the pool uses. */
 export interface PgClient {
@@ -116,7 +118,7 @@ class PgClientFactory implements ConnectionFactory<PgClient> {
  * A Kysely driver for PostgreSQL on dbperf's pool of `pg.Client`s. Connections are tagged with
  * `application_name = 'dbperf'` unless the URL or `driverOptions` name one, so `pg_stat_activity` tells them apart.
  */
-export class PostgresPoolDriver extends PoolDriver<PgClient, PgClientFactory> {
+export class PostgresDriver extends PoolDriver<PgClient, PgClientFactory> {
   protected readonly releaseSavepointCommand = 'release'
   readonly #timeout: TimeoutContext
 
@@ -126,7 +128,7 @@ export class PostgresPoolDriver extends PoolDriver<PgClient, PgClientFactory> {
   }
 
   protected wrap(entry: PooledConnection<PgClient>): PoolConnection<PgClient> {
-    return new PostgresConnection(entry, () => this.factory.cursor(), this.#timeout)
+    return new PooledPgConnection(entry, () => this.factory.cursor(), this.#timeout)
   }
 
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
@@ -141,10 +143,12 @@ export class PostgresPoolDriver extends PoolDriver<PgClient, PgClientFactory> {
 }
 
 /**
- * The Kysely connection over one pooled `pg.Client`, behaving as Kysely's own `PostgresConnection` (and named
- * like it: `src/dialects/raw-connection.ts` recognises drivers by class name and passes pg Submittables as `sql`).
+ * The Kysely connection over one pooled `pg.Client`, behaving as Kysely's own `PostgresConnection`: it passes
+ * pg Submittables given as `sql` to the client (see `src/driver/raw-connection.ts`, which recognises it by
+ * {@link DRIVER_KIND}).
  */
-class PostgresConnection implements PoolConnection<PgClient> {
+class PooledPgConnection implements PoolConnection<PgClient> {
+  readonly [DRIVER_KIND] = 'pg' as const
   readonly entry: PooledConnection<PgClient>
   readonly #cursor: () => CursorClass
   readonly #timeout: TimeoutContext
@@ -251,13 +255,4 @@ function sendCancelRequest(client: PgClientInternals): void {
   socket.setTimeout(5_000, () => socket.destroy())
   socket.on('error', () => {})
   socket.on('connect', () => socket.end(packet))
-}
-
-/** Adds the awaiting code's frames to a driver error, as Kysely does, so the stack reaches the application. */
-export function extendStack(error: unknown): unknown {
-  if (error instanceof Error && typeof error.stack === 'string') {
-    const extra = new Error().stack?.split('\n').slice(1).join('\n')
-    if (extra) error.stack += `\n${extra}`
-  }
-  return error
 }

@@ -1,10 +1,13 @@
 import { CompiledQuery, type DatabaseConnection, type Kysely, type QueryResult } from 'kysely'
-import { captureStack } from '../observe/call-site.js'
+import { driverConnection, isReported, reportStatement } from '../observe/observed-driver.js'
 import { findHub } from '../observe/observer-hub.js'
-import { currentOrigin } from '../observe/origin.js'
-import { ObservedQuery } from '../observe/query-event.js'
-import { currentScope } from '../observe/scope.js'
-import { loadPeer } from './load-peer.js'
+import { driverOf, type RawDriver } from './driver-kind.js'
+import { type PgliteHandle, pgliteInstanceOf } from './pglite/pglite-raw.js'
+import { findSqliteDatabase, type SqliteHandle } from './sqlite/sqlite-raw.js'
+
+export type { RawDriver } from './driver-kind.js'
+export type { PgliteHandle } from './pglite/pglite-raw.js'
+export type { SqliteHandle, SqliteStatement } from './sqlite/sqlite-raw.js'
 
 /**
  * Driver-level access to the connection a Kysely handle (or transaction) is using, for the few things Kysely's
@@ -19,37 +22,17 @@ import { loadPeer } from './load-peer.js'
  * `pgClient.query(sql, values)` treats an object with a `submit` method as a Submittable (that is how
  * pg-copy-streams and pg-cursor plug in), and `mysql2Connection.query(sql, values, cb)` treats an object as
  * query options. So a driver command is sent by passing it as the `sql` of the *inner* (unobserved)
- * connection, and the statement is reported to the observers here, once, with its real SQL text, so the one
- * observed query path still sees it. better-sqlite3 offers no such door; its `Database` is found by a probe
+ * connection, and the statement is reported once, with its real SQL text, through the observed driver's
+ * `reportStatement`, so the one observed query path still sees it. better-sqlite3 offers no such door; its `Database` is found by a probe
  * (see {@link RawConnection.sqliteDatabase}). dbperf's own PGlite connection holds its instance in a public
- * field, for `COPY … FROM '/dev/blob'`.
+ * field, for `COPY … FROM '/dev/blob'`. The per-database parts live beside each driver
+ * (`driver/sqlite/sqlite-raw.ts`, `driver/pglite/pglite-raw.ts`); which driver a connection belongs to is read
+ * from the symbol dbperf's connection classes carry (driver-kind.ts).
  *
  * This file depends on three facts of the libraries it unwraps (checked by test/bulk): Kysely's connections
- * pass `sql` through as given, dbperf's observed connection exposes `inner`, `id` and `inTransaction`, and
+ * pass `sql` through as given, the observed driver unwraps its connections (`driverConnection`), and
  * better-sqlite3's connection calls `Database#prepare` synchronously.
  */
-export type RawDriver = 'pg' | 'pglite' | 'mysql2' | 'better-sqlite3' | 'unknown'
-
-/** The slice of a better-sqlite3 `Database` the bulk writer uses. */
-export interface SqliteHandle {
-  prepare(sql: string): SqliteStatement
-}
-/** The slice of a better-sqlite3 `Statement` the bulk writer uses. */
-export interface SqliteStatement {
-  run(...parameters: unknown[]): { changes: number }
-}
-
-/** The slice of a PGlite instance the bulk writer uses (`COPY … FROM '/dev/blob'` takes the data as a Blob). */
-export interface PgliteHandle {
-  query(sql: string, parameters?: unknown[], options?: { blob?: Blob }): Promise<{ affectedRows?: number }>
-}
-
-/** What the observed connection wrapper exposes (see src/observe/observed-driver.ts). */
-interface ObservedShape {
-  readonly inner: DatabaseConnection
-  readonly id: number
-  readonly inTransaction: boolean
-}
 
 /** A connection opened up to driver level; valid only inside the {@link withRawConnection} callback. */
 export interface RawConnection {
@@ -87,38 +70,17 @@ export interface RawConnection {
  * ```
  */
 export function withRawConnection<T>(db: Kysely<any>, fn: (raw: RawConnection) => Promise<T>): Promise<T> {
-  const hub = findHub(db)
   return db.getExecutor().provideConnection(async (connection) => {
-    const observed = isObserved(connection) ? connection : undefined
-    const inner = observed ? observed.inner : connection
+    const inner = driverConnection(connection)
     const driver = driverOf(inner)
     const report = (sql: string, parameters: readonly unknown[], startedAt: number, durationMs: number, affectedRows: number | undefined, error: unknown): void => {
-      if (!hub?.active || !observed) return
-      hub.emit(
-        new ObservedQuery({
-          sql,
-          parameters,
-          dialect: hub.info.dialect,
-          startedAt,
-          durationMs,
-          rowCount: 0,
-          affectedRows,
-          error,
-          connectionWaitMs: 0,
-          inTransaction: observed.inTransaction,
-          scope: currentScope(),
-          connectionId: observed.id,
-          mode: 'execute',
-          origin: currentOrigin(),
-          capture: captureStack(),
-        }),
-      )
+      reportStatement(connection, { sql, parameters, startedAt, durationMs, affectedRows, error })
     }
     const raw: RawConnection = {
       driver,
       inner,
       get observed() {
-        return hub?.active === true && observed !== undefined
+        return isReported(connection)
       },
       report,
       async track(sql, parameters, work) {
@@ -138,62 +100,10 @@ export function withRawConnection<T>(db: Kysely<any>, fn: (raw: RawConnection) =
         return inner.executeQuery({ ...CompiledQuery.raw('', []), sql: command as unknown as string })
       },
       sqliteDatabase: () => (driver === 'better-sqlite3' ? findSqliteDatabase(inner) : Promise.resolve(undefined)),
-      pglite: driver === 'pglite' ? (inner as unknown as { instance?: PgliteHandle }).instance : undefined,
+      pglite: pgliteInstanceOf(inner),
     }
     return fn(raw)
   })
-}
-
-function isObserved(connection: DatabaseConnection): connection is DatabaseConnection & ObservedShape {
-  const c = connection as Partial<ObservedShape>
-  return c.inner !== undefined && typeof c.id === 'number' && typeof c.inTransaction === 'boolean'
-}
-
-/** Which driver a Kysely connection belongs to, by the class Kysely (or dbperf's PGlite dialect) gave it. */
-export function driverOf(inner: DatabaseConnection): RawDriver {
-  switch (inner.constructor.name) {
-    case 'PostgresConnection':
-      return 'pg'
-    case 'PgliteConnection':
-      return 'pglite'
-    case 'MysqlConnection':
-      return 'mysql2'
-    case 'SqliteConnection':
-      return 'better-sqlite3'
-    default:
-      return 'unknown'
-  }
-}
-
-const sqliteHandles = new WeakMap<DatabaseConnection, SqliteHandle | null>()
-
-/**
- * Kysely's `SqliteConnection.executeQuery` calls `this.#db.prepare(sql)` synchronously before it returns. For
- * the length of that one synchronous call, `Database.prototype.prepare` is wrapped to note its receiver, then
- * restored: no other code can run in between, and the probe statement (`select 1`) is harmless. Without the
- * handle, a prepared statement cannot be reused and SQLite bulk writes fall back to multi-row VALUES.
- */
-async function findSqliteDatabase(inner: DatabaseConnection): Promise<SqliteHandle | undefined> {
-  const known = sqliteHandles.get(inner)
-  if (known !== undefined) return known ?? undefined
-  const mod = await loadPeer('better-sqlite3', 'bulk writes to SQLite', () => import('better-sqlite3'))
-  const proto = (mod.default as unknown as { prototype: { prepare: (sql: string) => unknown } }).prototype
-  const original = proto.prepare
-  const receivers: SqliteHandle[] = []
-  let pending: Promise<unknown> | undefined
-  proto.prepare = function (this: SqliteHandle, sql: string) {
-    receivers.push(this)
-    return original.call(this, sql)
-  }
-  try {
-    pending = inner.executeQuery(CompiledQuery.raw('select 1'))
-  } finally {
-    proto.prepare = original
-  }
-  await pending
-  const found = receivers[0]
-  sqliteHandles.set(inner, found ?? null)
-  return found
 }
 
 /** The driver behind `db`: from what `createDb` recorded, else from the connection Kysely hands out. */

@@ -21,7 +21,7 @@ const MIN_SAFE = -MAX_SAFE
  * may hold a 64-bit integer), so reading statements run in better-sqlite3's `safeIntegers` mode, which returns
  * every integer as a BigInt, and each one is turned back into a number when that is exact. Writes are left
  * alone: Kysely turns `changes` and `lastInsertRowid` into BigInts itself. `prepare` is looked up on the
- * database at each call, so a probe that wraps `Database.prototype.prepare` (raw-connection.ts) still sees it.
+ * database at each call, so a probe that wraps `Database.prototype.prepare` (sqlite-raw.ts) still sees it.
  */
 export function exactIntegers(database: BetterSqliteDatabase): SqliteDatabase {
   return {

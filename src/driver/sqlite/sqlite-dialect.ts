@@ -1,6 +1,7 @@
-import { type Dialect, SqliteDialect } from 'kysely'
-import type { ConnectionTarget } from './connection-config.js'
-import { loadPeer } from './load-peer.js'
+import { type Dialect, SqliteDialect, type SqliteDialectConfig } from 'kysely'
+import type { ConnectionTarget } from '../connection-config.js'
+import { loadPeer } from '../load-peer.js'
+import { SqliteDriver } from './sqlite-driver.js'
 import { type BetterSqliteDatabase, exactIntegers } from './sqlite-integers.js'
 
 /** Options passed through to the better-sqlite3 `Database` constructor (`readonly`, `timeout`, …). */
@@ -11,11 +12,19 @@ export type SqliteOptions = Record<string, unknown>
  * exactly: a number when safe, a string beyond 2^53 (see sqlite-integers.ts).
  */
 export function createSqliteDialect(target: ConnectionTarget, options: SqliteOptions = {}): Dialect {
-  return new SqliteDialect({
+  const config: SqliteDialectConfig = {
     database: async () => {
       const mod = await loadPeer('better-sqlite3', `the SQLite database ${target.display}`, () => import('better-sqlite3'))
       const Database = mod.default
       return exactIntegers(new Database(target.file ?? ':memory:', options) as unknown as BetterSqliteDatabase)
     },
-  })
+  }
+  const dialect = new SqliteDialect(config)
+  // Kysely's own adapter, compiler and introspector; dbperf's driver only marks the connection.
+  return {
+    createAdapter: () => dialect.createAdapter(),
+    createDriver: () => new SqliteDriver(config),
+    createQueryCompiler: () => dialect.createQueryCompiler(),
+    createIntrospector: (db) => dialect.createIntrospector(db),
+  }
 }

@@ -1,21 +1,8 @@
-import {
-  CompiledQuery,
-  type DatabaseConnection,
-  type DatabaseIntrospector,
-  type Dialect,
-  type DialectAdapter,
-  type Driver,
-  type Kysely,
-  PostgresAdapter,
-  PostgresIntrospector,
-  PostgresQueryCompiler,
-  type QueryCompiler,
-  type QueryResult,
-  type TransactionSettings,
-} from 'kysely'
-import type { ConnectionTarget } from './connection-config.js'
-import { SqlTransactionControl } from './sql-transaction-control.js'
-import { loadPeer } from './load-peer.js'
+import { CompiledQuery, type DatabaseConnection, type Driver, type QueryResult, type TransactionSettings } from 'kysely'
+import type { ConnectionTarget } from '../connection-config.js'
+import { DRIVER_KIND } from '../driver-kind.js'
+import { loadPeer } from '../load-peer.js'
+import { SqlTransactionControl } from '../sql-transaction-control.js'
 
 /** PostgreSQL's type id of `bigint` (int8). */
 const INT8_OID = 20
@@ -34,20 +21,10 @@ interface PgliteInstance {
 }
 
 /**
- * Embedded PostgreSQL (PGlite: the real PostgreSQL server compiled to WASM, in-process, no server to run).
- * It gives a newcomer's first run and the demo real PostgreSQL plans and errors. One PGlite instance is one
- * session, so the driver hands out its single connection to one borrower at a time.
+ * The Kysely driver over one PGlite instance. One instance is one session, so its single connection goes to
+ * one borrower at a time.
  */
-export function createPgliteDialect(target: ConnectionTarget, options: PgliteOptions = {}): Dialect {
-  return {
-    createAdapter: (): DialectAdapter => new PostgresAdapter(),
-    createDriver: (): Driver => new PgliteDriver(target, options),
-    createQueryCompiler: (): QueryCompiler => new PostgresQueryCompiler(),
-    createIntrospector: (db: Kysely<any>): DatabaseIntrospector => new PostgresIntrospector(db),
-  }
-}
-
-class PgliteDriver extends SqlTransactionControl implements Driver {
+export class PgliteDriver extends SqlTransactionControl implements Driver {
   protected readonly releaseSavepointCommand = 'release'
   readonly #target: ConnectionTarget
   readonly #options: PgliteOptions
@@ -112,7 +89,9 @@ class PgliteDriver extends SqlTransactionControl implements Driver {
   }
 }
 
-class PgliteConnection implements DatabaseConnection {
+/** The one connection of a PGlite instance. `instance` is public for driver-level access (pglite-raw.ts). */
+export class PgliteConnection implements DatabaseConnection {
+  readonly [DRIVER_KIND] = 'pglite' as const
   readonly instance: PgliteInstance
   release: (() => void) | undefined
 

@@ -1,23 +1,23 @@
 import { type Dialect, type Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from 'kysely'
-import { PostgresPoolDriver } from '../pool/postgres-pool-driver.js'
-import type { PoolOptions, ResolvedPoolOptions } from '../pool/pool-options.js'
-import { registerPool } from '../pool/pool-registry.js'
-import type { ConnectionTarget } from './connection-config.js'
+import { attachToHandle } from '../../handle.js'
+import type { PoolOptions, ResolvedPoolOptions } from '../../pool/pool-options.js'
+import type { ConnectionTarget } from '../connection-config.js'
+import { PostgresDriver } from './postgres-driver.js'
 
 /** Options passed through to each `pg.Client` as they are (`ssl`, `statement_timeout`, `application_name`, …). */
 export type PgClientOptions = Record<string, unknown>
 
 /**
  * A Kysely PostgreSQL dialect on `pg`, loaded the first time the database is used, with dbperf's own pool
- * (src/pool) instead of `pg.Pool`. `queryTimeoutMs` (0: none) limits each statement (src/pool/query-timeout.ts).
+ * (src/pool) instead of `pg.Pool`. `queryTimeoutMs` (0: none) limits each statement (src/driver/query-timeout.ts).
  */
 export function createPostgresDialect(target: ConnectionTarget, clientOptions: PgClientOptions, pool: ResolvedPoolOptions, queryTimeoutMs = 0): Dialect {
   const adapter = new PostgresAdapter()
   return {
     createAdapter: () => adapter,
     createDriver: () => {
-      const driver = new PostgresPoolDriver(target, clientOptions, pool, queryTimeoutMs)
-      registerPool(adapter, driver.pool as never)
+      const driver = new PostgresDriver(target, clientOptions, pool, queryTimeoutMs)
+      attachToHandle(adapter, { pool: driver.pool as never })
       return driver
     },
     createQueryCompiler: () => new PostgresQueryCompiler(),

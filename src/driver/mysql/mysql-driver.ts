@@ -1,11 +1,12 @@
 import { CompiledQuery, type DatabaseConnection, type QueryResult, type TransactionSettings } from 'kysely'
-import type { ConnectionTarget } from '../dialects/connection-config.js'
-import { loadPeer } from '../dialects/load-peer.js'
-import { type PoolConnection, PoolDriver } from './pool-driver.js'
-import type { ResolvedPoolOptions } from './pool-options.js'
-import type { ConnectionFactory, PooledConnection } from './pooled-connection.js'
-import { extendStack } from './postgres-pool-driver.js'
-import { closedByTimeoutError, isRollback, KEEPALIVE_INITIAL_DELAY_MS, type TimeoutContext, withQueryTimeout } from './query-timeout.js'
+import type { ResolvedPoolOptions } from '../../pool/pool-options.js'
+import type { ConnectionFactory, PooledConnection } from '../../pool/pooled-connection.js'
+import type { ConnectionTarget } from '../connection-config.js'
+import { DRIVER_KIND } from '../driver-kind.js'
+import { extendStack } from '../extend-stack.js'
+import { loadPeer } from '../load-peer.js'
+import { type PoolConnection, PoolDriver } from '../pool-driver.js'
+import { closedByTimeoutError, isRollback, KEEPALIVE_INITIAL_DELAY_MS, type TimeoutContext, withQueryTimeout } from '../query-timeout.js'
 
 /** The slice of a mysql2 (callback API) `Connection` the pool uses. */
 export interface MysqlRawConnection {
@@ -96,7 +97,7 @@ class MysqlConnectionFactory implements ConnectionFactory<MysqlRawConnection> {
 }
 
 /** A Kysely driver for MySQL/MariaDB on dbperf's pool of mysql2 connections. */
-export class MysqlPoolDriver extends PoolDriver<MysqlRawConnection, MysqlConnectionFactory> {
+export class MysqlDriver extends PoolDriver<MysqlRawConnection, MysqlConnectionFactory> {
   protected readonly releaseSavepointCommand = 'release savepoint'
   readonly #timeout: TimeoutContext
   readonly #connectTimeoutMs: number
@@ -108,7 +109,7 @@ export class MysqlPoolDriver extends PoolDriver<MysqlRawConnection, MysqlConnect
   }
 
   protected wrap(entry: PooledConnection<MysqlRawConnection>): PoolConnection<MysqlRawConnection> {
-    return new MysqlConnection(entry, this.#timeout, (threadId) => this.#kill(threadId))
+    return new PooledMysqlConnection(entry, this.#timeout, (threadId) => this.#kill(threadId))
   }
 
   /**
@@ -166,10 +167,12 @@ interface OkPacket {
 }
 
 /**
- * The Kysely connection over one pooled mysql2 connection, behaving as Kysely's own `MysqlConnection` (and
- * named like it: `src/dialects/raw-connection.ts` recognises drivers by class name and passes query options as `sql`).
+ * The Kysely connection over one pooled mysql2 connection, behaving as Kysely's own `MysqlConnection`: it passes
+ * query options given as `sql` to mysql2 (see `src/driver/raw-connection.ts`, which recognises it by
+ * {@link DRIVER_KIND}).
  */
-class MysqlConnection implements PoolConnection<MysqlRawConnection> {
+class PooledMysqlConnection implements PoolConnection<MysqlRawConnection> {
+  readonly [DRIVER_KIND] = 'mysql2' as const
   readonly entry: PooledConnection<MysqlRawConnection>
   readonly #timeout: TimeoutContext
   readonly #kill: (threadId: number) => void

@@ -1,24 +1,24 @@
 import { type Dialect, type Kysely, MysqlAdapter, MysqlIntrospector, MysqlQueryCompiler } from 'kysely'
-import { MysqlPoolDriver } from '../pool/mysql-pool-driver.js'
-import type { PoolOptions, ResolvedPoolOptions } from '../pool/pool-options.js'
-import { registerPool } from '../pool/pool-registry.js'
-import type { ConnectionTarget } from './connection-config.js'
-import { dropUndefined } from './postgres-dialect.js'
+import { attachToHandle } from '../../handle.js'
+import type { PoolOptions, ResolvedPoolOptions } from '../../pool/pool-options.js'
+import type { ConnectionTarget } from '../connection-config.js'
+import { dropUndefined } from '../postgres/postgres-dialect.js'
+import { MysqlDriver } from './mysql-driver.js'
 
 /** Options passed through to each mysql2 connection as they are (`ssl`, `timezone`, `dateStrings`, …). */
 export type MysqlConnectionOptions = Record<string, unknown>
 
 /**
  * A Kysely MySQL/MariaDB dialect on `mysql2`, loaded the first time the database is used, with dbperf's own
- * pool (src/pool) instead of mysql2's. `queryTimeoutMs` (0: none) limits each statement (src/pool/query-timeout.ts).
+ * pool (src/pool) instead of mysql2's. `queryTimeoutMs` (0: none) limits each statement (src/driver/query-timeout.ts).
  */
 export function createMysqlDialect(target: ConnectionTarget, connectionOptions: MysqlConnectionOptions, pool: ResolvedPoolOptions, queryTimeoutMs = 0): Dialect {
   const adapter = new MysqlAdapter()
   return {
     createAdapter: () => adapter,
     createDriver: () => {
-      const driver = new MysqlPoolDriver(target, connectionOptions, pool, queryTimeoutMs)
-      registerPool(adapter, driver.pool as never)
+      const driver = new MysqlDriver(target, connectionOptions, pool, queryTimeoutMs)
+      attachToHandle(adapter, { pool: driver.pool as never })
       return driver
     },
     createQueryCompiler: () => new MysqlQueryCompiler(),

@@ -3,11 +3,11 @@ import {
   type Driver,
   type TransactionSettings,
 } from 'kysely'
-import type { ConnectionTarget } from '../dialects/connection-config.js'
-import { SqlTransactionControl } from '../dialects/sql-transaction-control.js'
-import { Pool, type PoolTarget } from './pool.js'
-import type { ResolvedPoolOptions } from './pool-options.js'
-import type { ConnectionFactory, PooledConnection } from './pooled-connection.js'
+import { Pool, type PoolTarget } from '../pool/pool.js'
+import type { ResolvedPoolOptions } from '../pool/pool-options.js'
+import type { ConnectionFactory, PooledConnection } from '../pool/pooled-connection.js'
+import type { ConnectionTarget } from './connection-config.js'
+import { SqlTransactionControl } from './sql-transaction-control.js'
 
 /** What a dialect's Kysely connection class offers the shared driver. */
 export interface PoolConnection<C> extends DatabaseConnection {

@@ -1,0 +1,82 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createDb } from '../../src/index.js'
+import { eachDialect } from '../harness/databases.js'
+import { cli } from './io.js'
+
+describe('dbperf CLI on SQLite files', () => {
+  let dir: string
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'dbperf-cli-'))
+    const db = createDb(`sqlite:${path.join(dir, 'app.sqlite')}`)
+    await db.schema.createTable('items').addColumn('id', 'integer', (c) => c.primaryKey()).execute()
+    await db.destroy()
+  })
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+  it('refuses a SQLite file that does not exist, says so in one line, and creates nothing', async () => {
+    // Before: better-sqlite3 created an empty typo.sqlite and the report said "no such table: items".
+    const run = await cli(['explain', '--db', 'sqlite:./typo.sqlite', 'select * from items'], { cwd: dir })
+    expect(run.code).toBe(1)
+    expect(run.stderr).toBe(
+      `dbperf explain: the SQLite database file ./typo.sqlite does not exist (looked for ${path.join(dir, 'typo.sqlite')}); ` +
+        'dbperf explain opens an existing file only. Check the path (relative paths start from the current directory), or use sqlite::memory: for an empty database.\n',
+    )
+    expect(existsSync(path.join(dir, 'typo.sqlite'))).toBe(false)
+    const advise = await cli(['advise', '--db', 'sqlite:typo.sqlite', '-f', 'w.sql'], { cwd: dir })
+    expect(advise.stderr).toMatch(/^dbperf advise: the SQLite database file typo.sqlite does not exist/)
+    expect(existsSync(path.join(dir, 'typo.sqlite'))).toBe(false)
+  })
+
+  it('opens an existing file relative to the working directory', async () => {
+    const run = await cli(['explain', '--db', 'sqlite:./app.sqlite', 'select * from items where id = 1'], { cwd: dir })
+    expect(run.stderr).toBe('')
+    expect(run.code).toBe(0)
+    expect(run.stdout).toContain('dbperf explain · sqlite')
+  })
+
+  it('says SQLite rejected a statement, not a server', async () => {
+    const run = await cli(['explain', '--db', 'sqlite:./app.sqlite', 'selec * from items'], { cwd: dir })
+    expect(run.code).toBe(1)
+    // Before: 'the SQLite server rejected the statement'.
+    expect(run.stderr).toMatch(/^dbperf explain: SQLite rejected the statement \(at line 1, column 1\): near "selec": syntax error/)
+    expect(run.stderr).not.toContain('server')
+  })
+})
+
+describe('dbperf check progress', () => {
+  let dir: string
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'dbperf-check-'))
+    writeFileSync(path.join(dir, 'q.jsonl'), 'not json\n'.repeat(25_000))
+  })
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+  it('shows how far it read on a terminal, and nothing of it when piped', async () => {
+    const tty = await cli(['check', 'q.jsonl'], { cwd: dir, tty: true })
+    expect(tty.code).toBe(0)
+    expect(tty.stderr).toContain('\r\x1b[2Kdbperf check: reading q.jsonl: 10,000 lines (')
+    const piped = await cli(['check', 'q.jsonl'], { cwd: dir })
+    expect(piped.stderr).not.toContain('\r')
+    expect(piped.stderr).not.toContain('reading q.jsonl')
+    // The warnings about the unreadable lines are the same either way, after the progress line is erased.
+    expect(tty.stderr.slice(tty.stderr.lastIndexOf('\r\x1b[2K') + 5)).toBe(piped.stderr)
+  })
+})
+
+eachDialect(
+  'dbperf CLI connection errors',
+  (dialect) => {
+    it('end in one line naming the server and the reason, without the pool internals', async () => {
+      const url = dialect === 'postgres' ? 'postgres://postgres:sekret@127.0.0.1:1/test' : 'mysql://root:sekret@127.0.0.1:1/test'
+      const run = await cli(['explain', '--db', url, 'select 1'])
+      expect(run.code).toBe(1)
+      // Before: '… (1 failed attempt in a row; the pool tries again in 50 ms on its own; pool: 0 open (0 idle, …), max 10)'.
+      expect(run.stderr).toMatch(new RegExp(`^dbperf explain: could not connect to ${dialect} at 127\\.0\\.0\\.1:1/test: connect ECONNREFUSED 127\\.0\\.0\\.1:1\\n$`))
+      expect(run.stderr).not.toContain('sekret')
+    })
+  },
+  ['postgres', 'mysql'],
+)

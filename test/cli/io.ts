@@ -1,0 +1,21 @@
+import { PassThrough } from 'node:stream'
+import { runCli } from '../../src/cli/cli.js'
+
+/** A CLI run's streams: pipes by default, or terminals (`isTTY`) for the progress line. */
+export function cliIo(options: { tty?: boolean; cwd?: string; env?: Record<string, string | undefined> } = {}) {
+  const stdout = new PassThrough()
+  const stderr = new PassThrough()
+  if (options.tty) Object.assign(stderr, { isTTY: true })
+  let out = ''
+  let err = ''
+  stdout.on('data', (d) => (out += String(d)))
+  stderr.on('data', (d) => (err += String(d)))
+  return { io: { stdout, stderr, env: options.env ?? {}, cwd: options.cwd ?? process.cwd() }, stdout: () => out, stderr: () => err }
+}
+
+/** Runs `dbperf …` in-process, as the binary would, and returns the exit code and what it printed. */
+export async function cli(argv: string[], options: Parameters<typeof cliIo>[0] = {}) {
+  const streams = cliIo(options)
+  const code = await runCli(argv, streams.io)
+  return { code, stdout: streams.stdout(), stderr: streams.stderr() }
+}
