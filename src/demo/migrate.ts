@@ -82,7 +82,19 @@ async function currentSchema<T>(db: Kysely<T>): Promise<string | undefined> {
  * ```
  */
 export async function migrateToLatest<T>(db: Kysely<T>): Promise<readonly MigrationResult[]> {
-  return check('up', await (await createMigrator(db)).migrateToLatest())
+  return check('up', await retryVanishedSchema(async () => (await createMigrator(db)).migrateToLatest()))
+}
+
+/*
+ * Kysely's PostgreSQL introspection (run by the migrator before anything else) calls
+ * has_schema_privilege(name) for every schema it lists; a schema another session drops in between makes it fail
+ * with "schema … does not exist" (SQLSTATE 3F000), though nothing is wrong with ours. The migrator failed
+ * before it changed anything, so it is run once more.
+ */
+async function retryVanishedSchema(run: () => Promise<MigrationResultSet>): Promise<MigrationResultSet> {
+  const first = await run()
+  const code = (first.error as { code?: unknown } | undefined)?.code
+  return code === '3F000' && (first.results ?? []).length === 0 ? run() : first
 }
 
 /**
@@ -95,7 +107,7 @@ export async function migrateToLatest<T>(db: Kysely<T>): Promise<readonly Migrat
  * ```
  */
 export async function migrateDown<T>(db: Kysely<T>): Promise<readonly MigrationResult[]> {
-  return check('down', await (await createMigrator(db)).migrateTo(NO_MIGRATIONS))
+  return check('down', await retryVanishedSchema(async () => (await createMigrator(db)).migrateTo(NO_MIGRATIONS)))
 }
 
 function check(direction: 'up' | 'down', { error, results = [] }: MigrationResultSet): readonly MigrationResult[] {

@@ -121,7 +121,13 @@ function loadTables(entry: CatalogEntry, db: Kysely<any>, dialect: SqlDialect): 
 }
 
 async function introspect(db: Kysely<any>, dialect: SqlDialect): Promise<Map<string, TableInfo[]>> {
-  const tables: TableMetadata[] = await withOrigin(INTROSPECTION, () => db.introspection.getTables())
+  // A schema dropped by another session while Kysely lists schemas fails the listing (3F000, see
+  // demo/migrate.ts); nothing is wrong with ours, so it is read once more.
+  const list = () => withOrigin(INTROSPECTION, () => db.introspection.getTables())
+  const tables: TableMetadata[] = await list().catch((error: unknown) => {
+    if ((error as { code?: unknown })?.code === '3F000') return list()
+    throw error
+  })
   const collations = dialect === 'mysql' ? await mysqlCollations(db) : undefined
   const index = new Map<string, TableInfo[]>()
   for (const t of tables) {
