@@ -2,7 +2,7 @@ import type { CompiledQuery, DatabaseConnection, Driver, QueryCompiler, QueryRes
 import { ConnectionError, DbperfError } from '../errors.js'
 import { captureStack, type StackCapture } from './call-site.js'
 import type { ObserverHub } from './observer-hub.js'
-import { ObservedQuery, type QueryMode } from './query-event.js'
+import { ObservedQuery, type QueryEventInit, type QueryMode } from './query-event.js'
 import { currentOrigin } from './origin.js'
 import type { RoutingDriver } from './routing-driver.js'
 import type { ServedBy } from './routing.js'
@@ -271,20 +271,10 @@ class ObservedConnection implements DatabaseConnection {
 }
 
 /** The fields of one statement's event that depend on how it ran; the rest come from its connection. */
-interface StatementFields {
-  readonly sql: string
-  readonly parameters: readonly unknown[]
-  readonly startedAt: number
-  readonly durationMs: number
-  readonly rowCount: number
-  readonly affectedRows: number | undefined
-  readonly error: unknown
-  readonly connectionWaitMs: number
-  readonly inTransaction: boolean
-  readonly scope: Scope | undefined
-  readonly mode: QueryMode
-  readonly capture: StackCapture
-}
+type StatementFields = Pick<
+  QueryEventInit,
+  'sql' | 'parameters' | 'startedAt' | 'durationMs' | 'rowCount' | 'affectedRows' | 'error' | 'connectionWaitMs' | 'inTransaction' | 'scope' | 'mode' | 'capture'
+>
 
 /** The one place that builds a query event. */
 function emitStatement(connection: ObservedConnection, fields: StatementFields): void {

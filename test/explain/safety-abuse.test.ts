@@ -2,11 +2,10 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { PassThrough } from 'node:stream'
 import { CompiledQuery, type Kysely } from 'kysely'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { adviseIndexes } from '../../src/advise/index.js'
-import { runCli } from '../../src/cli/cli.js'
+import { cli as runCli } from '../cli/io.js'
 import { attachDevMode, type DevReport, explain, formatText } from '../../src/explain/index.js'
 import { runExplain } from '../../src/explain/run-explain.js'
 import { checkStatement, type StatementSafety } from '../../src/explain/statement-safety.js'
@@ -18,16 +17,7 @@ import { run } from './helpers.js'
  * reported "rolled back: nothing changed" for an effect no rollback undoes (issue #12, sections 1 and 2).
  */
 
-async function cli(args: string[]) {
-  const out = new PassThrough()
-  const err = new PassThrough()
-  let stdout = ''
-  let stderr = ''
-  out.on('data', (d) => (stdout += String(d)))
-  err.on('data', (d) => (stderr += String(d)))
-  const code = await runCli(['explain', ...args], { stdout: out, stderr: err, env: {}, cwd: process.cwd() })
-  return { code, stdout, stderr }
-}
+const cli = (args: string[]) => runCli(['explain', ...args])
 
 async function scalar(db: Kysely<any>, sql: string): Promise<number> {
   const r = await db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(sql))
