@@ -279,12 +279,25 @@ type StatementFields = Pick<
 /** The one place that builds a query event. */
 function emitStatement(connection: ObservedConnection, fields: StatementFields): void {
   const hub = connection.hub
+  // Every field written out (no spread): this runs once per statement, and a spread of a dozen fields into
+  // a fresh object measured about a tenth of an observed SQLite lookup.
   hub.emit(
     new ObservedQuery({
-      ...fields,
+      sql: fields.sql,
+      parameters: fields.parameters,
       dialect: hub.info.dialect,
+      startedAt: fields.startedAt,
+      durationMs: fields.durationMs,
+      rowCount: fields.rowCount,
+      affectedRows: fields.affectedRows,
+      error: fields.error,
+      connectionWaitMs: fields.connectionWaitMs,
+      inTransaction: fields.inTransaction,
+      scope: fields.scope,
       connectionId: connection.id,
+      mode: fields.mode,
       origin: currentOrigin(),
+      capture: fields.capture,
       servedBy: connection.servedBy,
     }),
   )

@@ -32,19 +32,36 @@ export function exactIntegers(database: BetterSqliteDatabase): SqliteDatabase {
       const statement = database.prepare(sql)
       if (!statement.reader) return statement
       statement.safeIntegers(true)
-      return {
-        reader: true,
-        all: (parameters) => {
-          const rows = statement.all(parameters)
-          for (const row of rows) exactRow(row)
-          return rows
-        },
-        run: (parameters) => statement.run(parameters),
-        *iterate(parameters) {
-          for (const row of statement.iterate(parameters)) yield exactRow(row)
-        },
-      }
+      return new ExactStatement(statement)
     },
+  }
+}
+
+/**
+ * A reading statement whose rows come back with exact integers. A class rather than an object of closures:
+ * Kysely prepares once per statement it runs, so this is built on the hot path, and a prototype costs nothing
+ * per call where closures are allocated each time.
+ */
+class ExactStatement implements SqliteStatement {
+  readonly reader = true
+  readonly #statement: BetterSqliteStatement
+
+  constructor(statement: BetterSqliteStatement) {
+    this.#statement = statement
+  }
+
+  all(parameters: ReadonlyArray<unknown>): unknown[] {
+    const rows = this.#statement.all(parameters)
+    for (let i = 0; i < rows.length; i++) exactRow(rows[i])
+    return rows
+  }
+
+  run(parameters: ReadonlyArray<unknown>): { changes: number | bigint; lastInsertRowid: number | bigint } {
+    return this.#statement.run(parameters)
+  }
+
+  *iterate(parameters: ReadonlyArray<unknown>): IterableIterator<unknown> {
+    for (const row of this.#statement.iterate(parameters)) yield exactRow(row)
   }
 }
 
