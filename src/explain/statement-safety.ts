@@ -152,8 +152,7 @@ function checkTokens(sql: string, dialect: SqlDialect): StatementSafety {
     }
   }
   const text = sql.slice(0, end).trim()
-  const coarse = statementKind(text, dialect)
-  const kind: SafetyKind = coarse === 'other' && /^\s*merge\b/i.test(text) ? 'merge' : coarse
+  const kind: SafetyKind = statementKind(text, dialect)
   const calls: QualifiedName[] = []
   const relations: QualifiedName[] = []
   let writesFile = false

@@ -1,13 +1,13 @@
 import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { type Kysely, sql } from 'kysely'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createDb, DbperfError } from '../../src/index.js'
 import { poolStats } from '../../src/pool/index.js'
 import { selectedDialects } from '../harness/targets.js'
+import { scratch, scratchDir, scratchPort, startScratch } from './scratch.js'
 import { sleepQuery, waitFor } from './pool-helpers.js'
 
 /**
@@ -16,15 +16,9 @@ import { sleepQuery, waitFor } from './pool-helpers.js'
  * cancelled on the server, its connection is not reused, and the pool serves the next query. On a *private*
  * server (scripts/scratch-servers.sh), never the shared ones.
  */
-const script = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../scripts/scratch-servers.sh')
-const run = promisify(execFile)
-const scratchDir = process.env.DBPERF_SCRATCH_DIR ?? '/tmp/dbperf-scratch'
-// A port per run, apart from pool-outage.test.ts's ranges (55_000 and 33_500 + 0..399).
-const port = (base: number): number => base + (process.pid % 400)
+const port = scratchPort
 
-async function scratch(action: 'start' | 'remove', kind: 'pg' | 'mysql', p: number): Promise<void> {
-  await run('bash', [script, action, kind, String(p)], { timeout: 60_000 })
-}
+const run = promisify(execFile)
 
 /** The server's processes: the postmaster and its children (backends, background workers), or mariadbd. */
 async function serverPids(kind: 'pg' | 'mysql', p: number): Promise<number[]> {
@@ -62,12 +56,7 @@ for (const c of cases) {
     }
     const one = async (db: Kysely<any>): Promise<number> => Number((await sql<{ x: number }>`select 1 as x`.execute(db)).rows[0]?.x)
     beforeAll(async () => {
-      try {
-        await scratch('start', c.kind, c.port)
-      } catch (error) {
-        problem = `could not start a scratch ${c.dialect} server: ${(error as { stderr?: string }).stderr ?? String(error)}`
-        if (process.env.CI === 'true') throw new Error(problem)
-      }
+      problem = await startScratch(c.kind, c.port, c.dialect)
     }, 90_000)
     afterEach(async () => {
       await signal(c.kind, c.port, 'SIGCONT').catch(() => {})
