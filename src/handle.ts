@@ -1,6 +1,6 @@
 import { type DialectAdapter, type Kysely, MysqlAdapter, PostgresAdapter, SqliteAdapter } from 'kysely'
 import { DbperfError, describeValue } from './errors.js'
-import type { SqlDialect } from './fingerprint/fingerprinter.js'
+import type { SqlDialect } from './sql/fingerprinter.js'
 import type { ObserverHub } from './observe/observer-hub.js'
 import type { Pool } from './pool/pool.js'
 

@@ -1,4 +1,4 @@
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
 
 /**
  * How a recommendation was proven:

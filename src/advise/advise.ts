@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely'
 import { DbperfError, describeValue } from '../errors.js'
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
 import { dialectOfAdapterClass, isKyselyHandle } from '../handle.js'
 import type { AnalyzedQuery, IndexAdvice, IndexRecommendation, SkippedItem } from './advice.js'
 import { generateCandidates, nameCandidates } from './candidates.js'

@@ -1,4 +1,4 @@
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
 import { type Catalog, type CatalogIndex, type CatalogTable, findTable, indexesOf } from './catalog.js'
 import type { TableUse } from './query-shape.js'
 import type { IndexSpec, PlannedQuery } from './verifier.js'

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely'
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
 import { readMysqlCatalog } from './mysql-catalog.js'
 import { readPostgresCatalog } from './postgres-catalog.js'
 import { readSqliteCatalog } from './sqlite-catalog.js'

@@ -1,6 +1,6 @@
 import { type RawBuilder, sql } from 'kysely'
 import { offlineCompiler } from '../driver/offline-compiler.js'
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
 
 /** The dialect DDL is written for. */
 export type DdlDialect = SqlDialect

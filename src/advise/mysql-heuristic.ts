@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely'
-import { tokenize } from '../fingerprint/tokenizer.js'
+import { tokenize } from '../sql/tokenizer.js'
 import type { Catalog, CatalogIndex } from './catalog.js'
 import { num, query, run } from './internal-query.js'
 import { type MysqlPlan, type MysqlPlanTable, type PlanSummary, readMysqlPlan, summarizeMysqlPlan } from './plan-reader.js'

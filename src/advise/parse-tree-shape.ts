@@ -1,9 +1,9 @@
 import { parseSync } from 'libpg-query'
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
 // Importing the PostgreSQL fingerprinter loads libpg_query's WASM module (a top-level await), which
 // parseSync needs; one module owns that load.
-import '../fingerprint/postgres-fingerprint.js'
-import { tokenize } from '../fingerprint/tokenizer.js'
+import '../sql/postgres-fingerprint.js'
+import { tokenize } from '../sql/tokenizer.js'
 import type { ColumnName, RawShape } from './query-shape.js'
 
 /** A parse-tree node as libpg_query's JSON gives it: `{ NodeType: { …fields } }`. */

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
-import { readPostgresStatement } from '../explain/postgres-statement.js'
-import { tokenize } from '../fingerprint/tokenizer.js'
+import { readPostgresStatement } from '../sql/postgres-statement.js'
+import { tokenize } from '../sql/tokenizer.js'
 import { num, query } from './internal-query.js'
 import { type PlanSummary, readPostgresPlan } from './plan-reader.js'
 

@@ -1,5 +1,5 @@
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
-import { assertParseable } from '../fingerprint/parse-limits.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
+import { assertParseable } from '../sql/parse-limits.js'
 import { parseTreeShape } from './parse-tree-shape.js'
 import { tokenizerShape } from './tokenizer-shape.js'
 

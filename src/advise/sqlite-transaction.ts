@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely'
-import { tokenize } from '../fingerprint/tokenizer.js'
+import { tokenize } from '../sql/tokenizer.js'
 import type { CatalogTable } from './catalog.js'
 import { createIndexStatement } from './ddl.js'
 import { asAdvisor, num, query, run } from './internal-query.js'

@@ -1,5 +1,5 @@
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
-import { type Token, tokenize } from '../fingerprint/tokenizer.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
+import { type Token, tokenize } from '../sql/tokenizer.js'
 import type { ColumnName, RawShape } from './query-shape.js'
 
 const NOT_AN_ALIAS = new Set([

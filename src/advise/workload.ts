@@ -1,8 +1,8 @@
 import { DbperfError, describeValue } from '../errors.js'
-import { fingerprint, statementKind } from '../fingerprint/index.js'
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
-import { assertParseable } from '../fingerprint/parse-limits.js'
-import { tokenize } from '../fingerprint/tokenizer.js'
+import { fingerprint, statementKind } from '../sql/index.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
+import { assertParseable } from '../sql/parse-limits.js'
+import { tokenize } from '../sql/tokenizer.js'
 import type { SkippedItem } from './advice.js'
 import type { WorkloadQueryInput } from './options.js'
 

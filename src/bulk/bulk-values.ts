@@ -1,5 +1,5 @@
 import { describeValue } from '../errors.js'
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
 import type { ValueConverter } from './chunker.js'
 import type { TableColumn } from './introspect-columns.js'
 

@@ -1,6 +1,6 @@
 import { type DialectAdapter, type Kysely, sql } from 'kysely'
 import { DbperfError } from '../errors.js'
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
 import { withOrigin } from '../observe/origin.js'
 
 /**

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
 import { DbperfError, describeValue } from '../errors.js'
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
 import { dialectOfAdapter } from '../observe/observed-dialect.js'
 import { findHub } from '../observe/observer-hub.js'
 import { invalidateLoaders } from '../loader/invalidate.js'

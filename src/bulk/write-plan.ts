@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
 import { DbperfError, describeValue } from '../errors.js'
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
 import { invalidRow } from './bulk-error.js'
 import type { NormalizedOptions } from './bulk-options.js'
 import { columnsOf, objectReader, type TupleReader, type ValueConverter } from './chunker.js'

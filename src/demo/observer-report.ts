@@ -1,6 +1,6 @@
 import { formatCallSite } from '../observe/call-site.js'
 import type { QueryEvent } from '../observe/query-event.js'
-import { fingerprint, normalizeSql } from '../fingerprint/index.js'
+import { fingerprint, normalizeSql } from '../sql/index.js'
 
 /** What the demo prints about a set of observed statements. */
 export interface ObserverSummary {

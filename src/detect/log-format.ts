@@ -1,16 +1,16 @@
 import { createHmac, randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { describeValue } from '../errors.js'
-import { fingerprint, normalizeSql, statementKind } from '../fingerprint/index.js'
-import { isSqlDialect } from '../fingerprint/fingerprinter.js'
-import { isHuge } from '../fingerprint/huge-statement.js'
-import { MAX_PARSE_CHARS } from '../fingerprint/parse-limits.js'
+import { fingerprint, normalizeSql, statementKind } from '../sql/index.js'
+import { isSqlDialect } from '../sql/fingerprinter.js'
+import { isHuge } from '../sql/huge-statement.js'
+import { MAX_PARSE_CHARS } from '../sql/parse-limits.js'
 import type { CallSite } from '../observe/call-site.js'
 import type { QueryEvent } from '../observe/query-event.js'
 import type { Scope } from '../observe/scope.js'
 import type { QueryRecord } from './query-record.js'
 import { valuesKey } from './query-record.js'
-import { batchKeyCount, type PageInfo, pageInfo, stableValue } from './value-slots.js'
+import { batchKeyCount, type PageInfo, pageInfo, stableValue } from '../sql/value-slots.js'
 
 /**
  * One line of a query log (JSON Lines, version 1): everything `dbperf check` needs to judge the statement

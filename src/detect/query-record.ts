@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto'
-import { fingerprint, normalizeSql, statementKind, type StatementKind } from '../fingerprint/index.js'
-import { isHuge } from '../fingerprint/huge-statement.js'
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import { fingerprint, normalizeSql, statementKind, type StatementKind } from '../sql/index.js'
+import { isHuge } from '../sql/huge-statement.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
 import type { CallSite } from '../observe/call-site.js'
 import type { QueryOrigin } from '../observe/origin.js'
 import type { QueryEvent } from '../observe/query-event.js'
-import { batchKeyCount, type PageInfo, pageInfo, stableValue } from './value-slots.js'
+import { batchKeyCount, type PageInfo, pageInfo, stableValue } from '../sql/value-slots.js'
 
 /**
  * One statement as the analyzer needs it. Built from a live {@link QueryEvent} (`recordFromEvent`) or read

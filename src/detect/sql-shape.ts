@@ -1,8 +1,8 @@
 import { loadModule, parseSync } from 'libpg-query'
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
-import { HEAD_CHARS, isHuge } from '../fingerprint/huge-statement.js'
-import { numberPlaceholders } from '../fingerprint/placeholders.js'
-import { type Token, tokenize } from '../fingerprint/tokenizer.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
+import { HEAD_CHARS, isHuge } from '../sql/huge-statement.js'
+import { numberPlaceholders } from '../sql/placeholders.js'
+import { type Token, tokenize } from '../sql/tokenizer.js'
 
 /*
  * Size guard: a statement past MAX_PARSE_CHARS is never handed to libpg_query (which hangs on 10 MB) nor

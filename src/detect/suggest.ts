@@ -1,4 +1,4 @@
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
 import type { FindingKind } from './finding.js'
 import { isUpsert, keyLookup, writeKey, writeTable } from './sql-shape.js'
 

@@ -1,5 +1,5 @@
 import { DbperfError, describeValue } from '../errors.js'
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
 import { readNetworkUrl, redactUrl } from './redact-url.js'
 
 /** The driver packages dbperf can run on. */

@@ -9,7 +9,7 @@ import {
   SqliteIntrospector,
   SqliteQueryCompiler,
 } from 'kysely'
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
 
 const compilers = new Map<SqlDialect, Kysely<unknown>>()
 

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely'
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
 import type { ColumnInfo, TableInfo } from './finding.js'
 
 interface Row {

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely'
-import { fingerprint } from '../fingerprint/index.js'
+import { fingerprint } from '../sql/index.js'
 import { type CallSite, formatCallSite } from '../observe/call-site.js'
 import type { QueryEvent } from '../observe/query-event.js'
 

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
 import { DbperfError, describeValue } from '../errors.js'
-import { fingerprint, statementKind } from '../fingerprint/index.js'
+import { fingerprint, statementKind } from '../sql/index.js'
 import { type CallSite, formatCallSite } from '../observe/call-site.js'
 import { getDatabaseInfo, observe } from '../observe/observer-hub.js'
 import { withOrigin } from '../observe/origin.js'

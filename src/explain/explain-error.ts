@@ -1,5 +1,5 @@
 import { DbperfError } from '../errors.js'
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
 
 /**
  * The database rejected the statement given to `explain()` (a syntax error, an unknown column…). The

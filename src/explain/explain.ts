@@ -1,6 +1,6 @@
 import type { CompiledQuery, Kysely } from 'kysely'
 import { DbperfError, describeValue } from '../errors.js'
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
 import { dialectOfAdapter } from '../observe/observed-dialect.js'
 import { dialectOfHandle, requireKyselyHandle } from '../handle.js'
 import { withOrigin } from '../observe/origin.js'

@@ -1,4 +1,4 @@
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
 import type { Plan, PlanNode } from './plan.js'
 import type { SqlShape } from './sql-shape.js'
 

@@ -1,5 +1,5 @@
 import { offlineCompiler } from '../driver/offline-compiler.js'
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
 import type { TableInfo } from './finding.js'
 import { type Predicate, sqlShape } from './sql-shape.js'
 

@@ -1,5 +1,5 @@
 import { CompiledQuery, type Kysely } from 'kysely'
-import { tokenize } from '../fingerprint/tokenizer.js'
+import { tokenize } from '../sql/tokenizer.js'
 import { listCalls, type SideEffectGuard, unsafe } from './side-effects.js'
 
 /*

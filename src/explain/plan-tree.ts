@@ -1,5 +1,5 @@
 import { DbperfError, describeValue } from '../errors.js'
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
 import type { Plan, PlanNode, PlanNodeDetails, PlanTiming } from './plan.js'
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }

@@ -1,4 +1,4 @@
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
 
 /**
  * What a plan node does, in words every dialect shares, so rules and the index advisor can reason about a

@@ -1,7 +1,7 @@
 import { CompiledQuery, type Kysely } from 'kysely'
 import { DbperfError } from '../errors.js'
 import { parsePlPgSQLSync } from 'libpg-query'
-import { type QualifiedName, readPostgresStatement, readPostgresStatements } from './postgres-statement.js'
+import { type QualifiedName, readPostgresStatement, readPostgresStatements } from '../sql/postgres-statement.js'
 import { type SideEffectGuard, unsafe } from './side-effects.js'
 
 /*

@@ -1,7 +1,7 @@
 import { CompiledQuery, type Kysely } from 'kysely'
 import { rawDriverOf, withRawConnection } from '../driver/raw-connection.js'
 import { DbperfError } from '../errors.js'
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
 import { explainSqlError } from './explain-error.js'
 import { parseMysqlAnalyzeTree } from './mysql-analyze-tree.js'
 import { parseMysqlPlan } from './mysql-plan.js'

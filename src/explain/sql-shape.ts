@@ -1,5 +1,5 @@
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
-import { type Token, tokenize } from '../fingerprint/tokenizer.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
+import { type Token, tokenize } from '../sql/tokenizer.js'
 
 /** A column named in the statement, with the table or alias that qualifies it, if any. */
 export interface ColumnRef {

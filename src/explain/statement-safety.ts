@@ -1,9 +1,9 @@
 import { DbperfError } from '../errors.js'
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
-import { assertParseable } from '../fingerprint/parse-limits.js'
-import { statementKind } from '../fingerprint/statement-kind.js'
-import { type Token, tokenize } from '../fingerprint/tokenizer.js'
-import { type QualifiedName, readPostgresStatement } from './postgres-statement.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
+import { assertParseable } from '../sql/parse-limits.js'
+import { statementKind } from '../sql/statement-kind.js'
+import { type Token, tokenize } from '../sql/tokenizer.js'
+import { type QualifiedName, readPostgresStatement } from '../sql/postgres-statement.js'
 
 /** What a statement is, for explain: the coarse kinds plus `merge`, `explain` and `unknown` (unparsed). */
 export type SafetyKind = 'select' | 'insert' | 'update' | 'delete' | 'merge' | 'transaction' | 'ddl' | 'explain' | 'other' | 'unknown'

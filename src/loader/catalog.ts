@@ -5,7 +5,7 @@
  */
 import { type DialectAdapter, type Kysely, sql, type TableMetadata } from 'kysely'
 import { DbperfError } from '../errors.js'
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
 import { dialectOfAdapter } from '../observe/observed-dialect.js'
 import { findHub } from '../observe/observer-hub.js'
 import { withOrigin } from '../observe/origin.js'

@@ -4,7 +4,7 @@
  */
 import type { Kysely } from 'kysely'
 import { DbperfError } from '../errors.js'
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
 import type { BatchQuery, LoaderPlan } from './batch-query.js'
 import { type ColumnInfo, resolveTable, type TableInfo } from './catalog.js'
 import type { LoaderSpec } from './loader-spec.js'

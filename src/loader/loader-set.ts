@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely'
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
 import type { LoaderPlan } from './batch-query.js'
 import { knownMaxParameters } from './catalog.js'
 import { planLoader } from './loader-plan.js'

@@ -9,7 +9,7 @@
  */
 import type { Kysely } from 'kysely'
 import { DbperfError } from '../errors.js'
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
 import { withOrigin } from '../observe/origin.js'
 import type { BatchQuery, LoaderPlan } from './batch-query.js'
 import { lowerMaxParameters, maxParameters } from './catalog.js'

@@ -1,6 +1,6 @@
 import type { DatabaseIntrospector, Dialect, DialectAdapter, Driver, Kysely, QueryCompiler } from 'kysely'
 import { DbperfError } from '../errors.js'
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
 import { attachToHandle, dialectOfAdapterClass } from '../handle.js'
 import { announceHub } from './global-observer.js'
 import { type DatabaseInfo, ObserverHub } from './observer-hub.js'

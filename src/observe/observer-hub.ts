@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
 import { DbperfError, describeValue } from '../errors.js'
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
 import { handleParts, type KyselyHandle, notAHandle } from '../handle.js'
 import type { QueryEvent } from './query-event.js'
 

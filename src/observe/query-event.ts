@@ -1,4 +1,4 @@
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
+import type { SqlDialect } from '../sql/fingerprinter.js'
 import { applicationFrames, type CallSite, type StackCapture } from './call-site.js'
 import type { QueryOrigin } from './origin.js'
 import type { ServedBy } from './routing.js'

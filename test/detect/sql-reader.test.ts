@@ -2,8 +2,8 @@ import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { detectNPlusOne } from '../../src/detect/index.js'
 import { tablesOf, writeTable } from '../../src/detect/sql-shape.js'
-import { statementKind } from '../../src/fingerprint/index.js'
-import { numberPlaceholders } from '../../src/fingerprint/placeholders.js'
+import { statementKind } from '../../src/sql/index.js'
+import { numberPlaceholders } from '../../src/sql/placeholders.js'
 import { eachDialect, OBSERVER_ON, openTestDb, type TestDb } from '../harness/databases.js'
 
 /*

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { isUpsert, keyLookup, tablesOf, writeKey, writeTable } from '../../src/detect/sql-shape.js'
-import { batchKeyCount, pageInfo } from '../../src/detect/value-slots.js'
+import { batchKeyCount, pageInfo } from '../../src/sql/value-slots.js'
 
 describe('reading a statement for the fix', () => {
   it.each([

@@ -1,11 +1,11 @@
 import { describe, it, expect } from 'vitest'
 import type { DbperfError } from '../../src/errors.js'
 import { errorOf } from '../harness/errors.js'
-import { fingerprint, normalizeSql, statementKind, type SqlDialect } from '../../src/fingerprint/index.js'
-import { FingerprintCache } from '../../src/fingerprint/fingerprinter.js'
-import { FALLBACK_PREFIX, postgresFingerprint } from '../../src/fingerprint/postgres-fingerprint.js'
-import { tokenize } from '../../src/fingerprint/tokenizer.js'
-import { fnv1a64 } from '../../src/fingerprint/tokenizer-fingerprint.js'
+import { fingerprint, normalizeSql, statementKind, type SqlDialect } from '../../src/sql/index.js'
+import { FingerprintCache } from '../../src/sql/fingerprinter.js'
+import { FALLBACK_PREFIX, postgresFingerprint } from '../../src/sql/postgres-fingerprint.js'
+import { tokenize } from '../../src/sql/tokenizer.js'
+import { fnv1a64 } from '../../src/sql/tokenizer-fingerprint.js'
 
 const DIALECTS: readonly SqlDialect[] = ['postgres', 'mysql', 'sqlite']
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { adviseIndexes } from '../../src/advise/index.js'
 import { runCli } from '../../src/cli/cli.js'
 import { attachQueryLog, detectNPlusOne } from '../../src/detect/index.js'
-import { MAX_PARSE_CHARS } from '../../src/fingerprint/parse-limits.js'
+import { MAX_PARSE_CHARS } from '../../src/sql/parse-limits.js'
 import { createDb, fingerprint, normalizeSql } from '../../src/index.js'
 import { OBSERVER_ON } from '../harness/databases.js'
 

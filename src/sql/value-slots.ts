@@ -1,5 +1,5 @@
-import type { SqlDialect } from '../fingerprint/fingerprinter.js'
-import { type Token, tokenize } from '../fingerprint/tokenizer.js'
+import type { SqlDialect } from './fingerprinter.js'
+import { type Token, tokenize } from './tokenizer.js'
 
 /**
  * What a statement's LIMIT/OFFSET and comparisons say about pagination, reduced to comparable strings so the

@@ -1,5 +1,5 @@
 import { loadModule, parseSync } from 'libpg-query'
-import { assertParseable } from '../fingerprint/parse-limits.js'
+import { assertParseable } from './parse-limits.js'
 
 // The parser is PostgreSQL's own (libpg_query, WASM); loading it is idempotent and shared with the fingerprinter.
 await loadModule()
