@@ -14,4 +14,7 @@ export { observeDialect } from './observe/observed-dialect.js'
 export { type DatabaseInfo, getDatabaseInfo, observe, type ObserveOptions, type QueryListener } from './observe/observer-hub.js'
 export type { QueryEvent, QueryMode } from './observe/query-event.js'
 export { currentScope, isWithin, onScopeEnd, type Scope, type ScopeEndListener, withScope } from './observe/scope.js'
-export { fingerprint, normalizeSql, type SqlDialect, statementKind } from './sql/index.js'
+export {
+  type ColumnRef, fingerprint, normalizeSql, type Predicate, readStatement, type SqlDialect, type StatementClass, type StatementFacts,
+  statementKind, type TableRef,
+} from './sql/index.js'

@@ -1,34 +1,10 @@
 import type { SqlDialect } from '../sql/fingerprinter.js'
 import { assertParseable } from '../sql/parse-limits.js'
-import { parseTreeShape } from './parse-tree-shape.js'
-import { tokenizerShape } from './tokenizer-shape.js'
+import { readStatement } from '../sql/read-statement.js'
+import type { ColumnRef, LimitRef, TableRef } from '../sql/statement-facts.js'
 
 /** A column as the statement names it: `c.author_id` → `{ qualifier: 'c', column: 'author_id' }`. */
-export interface ColumnName {
-  readonly qualifier: string | undefined
-  readonly column: string
-}
-
-/**
- * What a statement says about indexable access, before names are resolved against the catalogue: the
- * tables it reads, the `column = …` / `column < …` terms an index can use, the top-level `ORDER BY`, the
- * columns it names anywhere (for covering indexes) and a literal `LIMIT`.
- */
-export interface RawShape {
-  readonly relations: readonly { readonly schema: string | undefined; readonly table: string; readonly alias: string | undefined }[]
-  /** `equality`: `=`, `IN`, `= ANY`, `IS NULL`, a join `a.x = b.y` (for both sides). `range`: `<`, `>`, `BETWEEN`. */
-  readonly predicates: readonly { readonly column: ColumnName; readonly kind: 'equality' | 'range' }[]
-  readonly orderBy: readonly { readonly column: ColumnName; readonly desc: boolean }[]
-  /** Every column named anywhere; `undefined` when the statement is too complex to know (no covering index then). */
-  readonly referenced: readonly ColumnName[] | undefined
-  /** `*` and `t.*` items: the qualifier, or `undefined` for a bare `*`. */
-  readonly stars: readonly (string | undefined)[]
-  /** The top-level `LIMIT` when it is a literal or a parameter with a known value. */
-  readonly limit: number | undefined
-  /** The top-level query aggregates, groups or is `DISTINCT`: a `LIMIT` then does not stop a scan early. */
-  readonly aggregates: boolean
-  readonly source: 'parser' | 'tokens'
-}
+export type ColumnName = ColumnRef
 
 /** One table of a statement, with its columns resolved: the input of candidate generation. */
 export interface TableUse {
@@ -52,10 +28,11 @@ export interface QueryShape {
 }
 
 /**
- * Reads the indexable shape of a statement: the PostgreSQL parser (libpg_query) first, for every dialect
- * (MySQL and SQLite text is first made PostgreSQL-readable: backticks and brackets become double quotes,
- * `?` becomes `$n`); when it cannot parse the text, a tokenizer pass that understands only simple
- * `column op value` terms. Never throws.
+ * What a statement says about indexable access, before names are resolved against the catalogue, read by
+ * the one SQL reader: the tables it reads (and the target of an UPDATE or DELETE, which it searches), the
+ * `column = …` / `column < …` terms an index can use, the top-level `ORDER BY`, the columns it names anywhere
+ * (for covering indexes; unknown when read from tokens) and a `LIMIT` whose value is known. Never throws past
+ * the size check.
  *
  * ### Examples
  * ```ts
@@ -64,9 +41,47 @@ export interface QueryShape {
  * ```
  */
 export function readRawShape(sql: string, dialect: SqlDialect, parameters: readonly unknown[] | undefined): RawShape {
-  // buildWorkload sets huge statements aside; this keeps any other caller from reaching libpg_query with one.
+  // buildWorkload sets huge statements aside; this keeps any other caller from reaching the parser with one.
   assertParseable(sql, 'adviseIndexes()')
-  return parseTreeShape(sql, dialect, parameters) ?? tokenizerShape(sql, dialect, parameters)
+  const facts = readStatement(sql, dialect)
+  return {
+    relations: facts.tables.filter((t) => !(t.written && facts.kind === 'insert')),
+    predicates: facts.predicates.flatMap((p) => (p.kind === 'other' ? [] : [{ column: { qualifier: p.qualifier, column: p.column }, kind: p.kind }])),
+    orderBy: facts.orderBy,
+    referenced: facts.referenced,
+    stars: facts.stars,
+    limit: limitValue(facts.limit, parameters),
+    aggregates: facts.aggregates || facts.grouped,
+    source: facts.source === 'tokens' ? 'tokens' : 'parser',
+  }
+}
+
+/**
+ * The indexable access of a statement before names are resolved: {@link StatementFacts} narrowed to what
+ * candidate generation reads, with the `LIMIT` resolved against the statement's parameters.
+ */
+export interface RawShape {
+  readonly relations: readonly TableRef[]
+  /** `equality`: `=`, `IN`, `= ANY`, `IS NULL`, a join `a.x = b.y` (for both sides). `range`: `<`, `>`, `BETWEEN`. */
+  readonly predicates: readonly { readonly column: ColumnName; readonly kind: 'equality' | 'range' }[]
+  readonly orderBy: readonly { readonly column: ColumnName; readonly desc: boolean }[]
+  /** Every column named anywhere; `undefined` when the statement is too complex to know (no covering index then). */
+  readonly referenced: readonly ColumnName[] | undefined
+  /** `*` and `t.*` items: the qualifier, or `undefined` for a bare `*`. */
+  readonly stars: readonly (string | undefined)[]
+  /** The top-level `LIMIT` when it is a literal or a parameter with a known value. */
+  readonly limit: number | undefined
+  /** The top-level query aggregates, groups or is `DISTINCT`: a `LIMIT` then does not stop a scan early. */
+  readonly aggregates: boolean
+  readonly source: 'parser' | 'tokens'
+}
+
+function limitValue(limit: LimitRef | undefined, parameters: readonly unknown[] | undefined): number | undefined {
+  if (limit === undefined) return undefined
+  if ('value' in limit) return limit.value
+  const value = parameters?.[limit.parameter]
+  const n = typeof value === 'bigint' || typeof value === 'string' ? Number(value) : value
+  return typeof n === 'number' && Number.isFinite(n) && n >= 0 ? n : undefined
 }
 
 /**

@@ -5,7 +5,7 @@ import { type AnalyzeOptions, FINDING_KINDS, type Finding, type FindingKind, typ
 import { chainStarts } from './pagination.js'
 import { findParent, type RunGroup } from './parent.js'
 import { isJudged, type QueryRecord } from './query-record.js'
-import { tablesOf, writeTable } from './sql-shape.js'
+import { readStatement } from '../sql/read-statement.js'
 import { suggest } from './suggest.js'
 
 /**
@@ -170,10 +170,10 @@ const LOADER_MIN_BATCHES = 3
 
 function loaderMisuse(runs: readonly QueryRecord[], writes: ReadonlyArray<{ index: number; record: QueryRecord }>, threshold: number): QueryRecord[] {
   const head = runs[0] as QueryRecord
-  const tables = tablesOf(head.rawSql ?? head.sql, head.dialect)
+  const tables = tablesOf(head)
   const cuts = writes.filter((w) => {
-    const t = writeTable(w.record.rawSql ?? w.record.sql, w.record.dialect)
-    return t === undefined || tables.includes(t)
+    const written = tablesWritten(w.record)
+    return written.length === 0 || written.some((t) => tables.includes(t))
   })
   const flagged: QueryRecord[] = []
   let segment: QueryRecord[] = []
@@ -210,7 +210,7 @@ function duplicateRuns(records: readonly QueryRecord[], flagged: ReadonlySet<Que
   // per entry), so a long run of writes costs one lookup each rather than a pass over every open read.
   const byTable = new Map<string, Set<Entry>>()
   let unindexed: Entry[] = []
-  const writeTables = new Map<string, string | undefined>()
+  const writeTables = new Map<string, readonly string[]>()
   const done = new Map<string, QueryRecord[]>()
   const settle = (entry: Entry): void => {
     if (open.get(entry.key) !== entry) return
@@ -222,9 +222,9 @@ function duplicateRuns(records: readonly QueryRecord[], flagged: ReadonlySet<Que
   }
   for (const r of records) {
     if (r.kind !== 'select') {
-      if (!writeTables.has(r.fingerprint)) writeTables.set(r.fingerprint, writeTable(r.rawSql ?? r.sql, r.dialect))
-      const written = writeTables.get(r.fingerprint)
-      if (written === undefined) {
+      let written = writeTables.get(r.fingerprint)
+      if (written === undefined) writeTables.set(r.fingerprint, (written = tablesWritten(r)))
+      if (written.length === 0) {
         for (const entry of [...open.values()]) settle(entry)
         byTable.clear()
         unindexed = []
@@ -232,15 +232,17 @@ function duplicateRuns(records: readonly QueryRecord[], flagged: ReadonlySet<Que
       }
       for (const entry of unindexed) {
         const head = entry.runs[0] as QueryRecord
-        for (const table of tablesOf(head.rawSql ?? head.sql, head.dialect)) {
+        for (const table of tablesOf(head)) {
           let set = byTable.get(table)
           if (!set) byTable.set(table, (set = new Set()))
           set.add(entry)
         }
       }
       unindexed = []
-      for (const entry of byTable.get(written) ?? []) settle(entry)
-      byTable.delete(written)
+      for (const table of written) {
+        for (const entry of byTable.get(table) ?? []) settle(entry)
+        byTable.delete(table)
+      }
       continue
     }
     if (flagged.has(r)) continue
@@ -255,4 +257,15 @@ function duplicateRuns(records: readonly QueryRecord[], flagged: ReadonlySet<Que
   }
   for (const entry of [...open.values()]) settle(entry)
   return [...done.values()].filter((runs) => runs.length >= threshold)
+}
+
+/** Every table a statement names, read or written (a write between two reads of a table makes them different). */
+function tablesOf(r: QueryRecord): readonly string[] {
+  const facts = readStatement(r.rawSql ?? r.sql, r.dialect)
+  return facts.tablesWritten.length === 0 ? facts.tablesRead : [...facts.tablesRead, ...facts.tablesWritten]
+}
+
+/** The tables a write writes; empty when the reader cannot tell, which the callers take as "any table". */
+function tablesWritten(r: QueryRecord): readonly string[] {
+  return readStatement(r.rawSql ?? r.sql, r.dialect).tablesWritten
 }

@@ -1,6 +1,6 @@
 import type { SqlDialect } from '../sql/fingerprinter.js'
 import type { FindingKind } from './finding.js'
-import { isUpsert, keyLookup, writeKey, writeTable } from './sql-shape.js'
+import { readStatement } from '../sql/read-statement.js'
 
 /** What the suggestion needs to know about a finding's runs. */
 export interface SuggestionInput {
@@ -31,13 +31,14 @@ export function suggest(input: SuggestionInput): string {
     case 'duplicate':
       return `the same statement with the same parameters ran ${input.count} times: run it once and reuse the result (hoist it out of the loop, or load it through a loader from 'dbperf/loader', whose per-request cache answers repeats)`
     case 'batchable-write': {
-      const table = writeTable(input.sql, input.dialect)
+      const facts = readStatement(input.sql, input.dialect)
+      const table = facts.tablesWritten[0]
       const t = table === undefined ? "'<table>'" : q(table)
-      const key = writeKey(input.sql, input.dialect)
+      const key = facts.writeKey
       const k = `{ key: ${key === undefined ? "'<key column>'" : q(key)} }`
       const call =
         input.statement === 'insert'
-          ? isUpsert(input.sql)
+          ? facts.upsert
             ? `upsertMany(db, ${t}, rows, { conflict: ['<unique column>'] })`
             : `insertMany(db, ${t}, rows)`
           : input.statement === 'update'
@@ -49,7 +50,7 @@ export function suggest(input: SuggestionInput): string {
 }
 
 function batchReads(input: SuggestionInput): string {
-  const lookup = input.statement === 'select' ? keyLookup(input.sql, input.dialect) : undefined
+  const lookup = input.statement === 'select' ? readStatement(input.sql, input.dialect).keyLookup : undefined
   if (!lookup) {
     return `fetch what the loop needs in one query before it (a join, or \`where … in (…)\` over the collected keys), or batch the lookups with a loader from 'dbperf/loader'`
   }

@@ -9,7 +9,7 @@ import { DEFAULT_THRESHOLDS, type Finding, type Rule, type RuleContext, type Rul
 import type { Plan, PlanNode, PlanTiming } from './plan.js'
 import { runRules } from './rules/index.js'
 import { runExplain } from './run-explain.js'
-import { sqlShape } from './sql-shape.js'
+import { readStatement } from '../sql/read-statement.js'
 import { checkStatement, type StatementSafety } from './statement-safety.js'
 
 /** Options of {@link explain}. Every option is optional. */
@@ -120,13 +120,13 @@ export async function explain(db: Kysely<any>, query: ExplainInput, options: Exp
     if (analyze) refuseUnsafe(safety, dialect, options.strict === true)
     const run = await runExplain(db, dialect, safety, parameters, { analyze, settings, strict: options.strict === true })
     const wallMs = performance.now() - started
-    const shape = sqlShape(safety.sql, dialect)
+    const shape = readStatement(safety.sql, dialect)
     const names = new Set<string>()
     for (const node of run.plan.nodes) {
-      const t = resolveTable(node, shape.tables)
+      const t = resolveTable(node, shape.aliases)
       if (t !== undefined) names.add(t)
     }
-    for (const t of shape.tables.values()) names.add(t)
+    for (const t of shape.aliases.values()) names.add(t)
     const tables = await loadTables(db, dialect, [...names]).catch(() => new Map<string, TableInfo>())
     const findings = analyzePlan(run.plan, { sql: safety.sql, tables, thresholds: options.thresholds, rules: options.rules, measuredRows: run.measuredRows })
     return Object.freeze({
@@ -159,7 +159,7 @@ export function analyzePlan(
     measuredRows?: number | undefined
   } = {},
 ): Finding[] {
-  const shape = context.sql === undefined ? undefined : sqlShape(context.sql, plan.dialect)
+  const shape = context.sql === undefined ? undefined : readStatement(context.sql, plan.dialect)
   const tables = context.tables ?? new Map<string, TableInfo>()
   const total = plan.timing.executionMs ?? plan.root.inclusiveTimeMs
   const ctx: RuleContext = {
@@ -170,7 +170,7 @@ export function analyzePlan(
     tables,
     measuredRows: context.measuredRows,
     thresholds: { ...DEFAULT_THRESHOLDS, ...context.thresholds },
-    tableOf: (node) => resolveTable(node, shape?.tables),
+    tableOf: (node) => resolveTable(node, shape?.aliases),
     timeShare: (node) => (total === undefined || total <= 0 || node.exclusiveTimeMs === undefined ? undefined : Math.min(1, node.exclusiveTimeMs / total)),
   }
   return runRules(ctx, context.rules)

@@ -1,6 +1,6 @@
 import type { SqlDialect } from '../sql/fingerprinter.js'
 import type { Plan, PlanNode } from './plan.js'
-import type { SqlShape } from './sql-shape.js'
+import type { StatementFacts } from '../sql/statement-facts.js'
 
 /**
  * How much a finding matters: `critical` is worth fixing now, `warning` probably, `info` is context.
@@ -69,7 +69,7 @@ export interface RuleContext {
   readonly plan: Plan
   /** The statement text, when known; rules about its shape (select-star, unbounded-result) need it. */
   readonly sql: string | undefined
-  readonly shape: SqlShape | undefined
+  readonly shape: StatementFacts | undefined
   /** Catalogue facts per table, keyed by lowercased table name. */
   readonly tables: ReadonlyMap<string, TableInfo>
   /** The real table a node reads (aliases resolved through the statement), or `undefined`. */

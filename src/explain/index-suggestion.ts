@@ -1,7 +1,8 @@
 import { offlineCompiler } from '../driver/offline-compiler.js'
 import type { SqlDialect } from '../sql/fingerprinter.js'
 import type { TableInfo } from './finding.js'
-import { type Predicate, sqlShape } from './sql-shape.js'
+import { readStatement } from '../sql/read-statement.js'
+import type { Predicate } from '../sql/statement-facts.js'
 
 /**
  * The simple predicates (`column op value`) of a plan's filter text: PostgreSQL's `((status)::text =
@@ -15,7 +16,7 @@ import { type Predicate, sqlShape } from './sql-shape.js'
  */
 export function filterPredicates(filter: string, dialect: SqlDialect): Predicate[] {
   const cleaned = filter.replace(/\(([\w"`.]+)\)::[\w ]+(\[\])?/g, '$1').replace(/::[a-z_][\w ]*?(\[\])?(?=[\s),=<>]|$)/gi, '')
-  return [...sqlShape(`select 1 where ${cleaned}`, dialect).predicates]
+  return [...readStatement(`select 1 where ${cleaned}`, dialect).predicates]
 }
 
 /**
@@ -29,9 +30,9 @@ export function indexColumns(predicates: readonly Predicate[], table: TableInfo 
   const out: string[] = []
   for (const p of predicates) {
     const c = resolve(p.column)
-    if (p.equality && c !== undefined && !out.includes(c)) out.push(c)
+    if (p.kind === 'equality' && c !== undefined && !out.includes(c)) out.push(c)
   }
-  const range = predicates.find((p) => !p.equality && p.op !== 'like' && p.op !== 'ilike' && resolve(p.column) !== undefined && !out.includes(resolve(p.column) as string))
+  const range = predicates.find((p) => p.kind === 'range' && resolve(p.column) !== undefined && !out.includes(resolve(p.column) as string))
   if (range) out.push(resolve(range.column) as string)
   return out
 }

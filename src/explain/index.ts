@@ -25,7 +25,7 @@ export {
   type TableInfo,
 } from './finding.js'
 export { RULES, runRules } from './rules/index.js'
-export { type ColumnRef, type Predicate, type SqlShape, sqlShape } from './sql-shape.js'
+export type { ColumnRef, Predicate, StatementFacts } from '../sql/statement-facts.js'
 export { createIndexSql, filterPredicates, indexColumns } from './index-suggestion.js'
 export { loadTables } from './catalog.js'
 export { formatGithub, formatText, type TextFormatOptions } from './format-text.js'

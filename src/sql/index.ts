@@ -1,12 +1,16 @@
+import type { OperationNode } from 'kysely'
 import { DbperfError, describeValue } from '../errors.js'
 import { isSqlDialect, SQL_DIALECTS, type Fingerprinter, type SqlDialect } from './fingerprinter.js'
 import { postgresFingerprinter } from './postgres-fingerprint.js'
 import { hugeFingerprint, hugeShape, isHuge } from './huge-statement.js'
+import { readStatement as read } from './read-statement.js'
+import type { StatementFacts } from './statement-facts.js'
 import { statementKind as classify, type StatementKind } from './statement-kind.js'
 import { mysqlFingerprinter, sqliteFingerprinter } from './tokenizer-fingerprint.js'
 
 export type { SqlDialect } from './fingerprinter.js'
 export type { StatementKind } from './statement-kind.js'
+export type { ColumnRef, FactsSource, LimitRef, Predicate, StatementClass, StatementFacts, TableRef } from './statement-facts.js'
 
 const FINGERPRINTERS: Readonly<Record<SqlDialect, Fingerprinter>> = Object.freeze({
   postgres: postgresFingerprinter,
@@ -82,6 +86,28 @@ export function statementKind(sql: string, dialect?: SqlDialect): StatementKind 
   if (typeof sql !== 'string') throw notAString('statementKind', sql)
   if (dialect !== undefined && !isSqlDialect(dialect)) throw unknownDialect('statementKind', dialect)
   return classify(sql, dialect)
+}
+
+/**
+ * What a statement reads, writes and asks for, read once per statement text by dbperf's one SQL reader (see
+ * {@link StatementFacts}): its class (`read`, `write`, `ddl`, …), the tables it reads and writes with their
+ * aliases (CTE names excluded, scoped as the server scopes them), its predicates, `ORDER BY`, `GROUP BY`,
+ * `LIMIT`, select list and aggregates. PostgreSQL text is read by the server's own parser; MySQL and SQLite
+ * text by the same parser where it reads it the same way, else by the tokenizer (`complete: false`). Pass
+ * Kysely's operation node (`compiledQuery.query`) to read the tables of a builder query exactly.
+ *
+ * Throws a `DbperfError` with code `DBPERF_INVALID_INPUT` if `sql` is not a string or `dialect` is unknown;
+ * never for SQL it cannot read (those facts say `complete: false`).
+ *
+ * ### Examples
+ * ```ts
+ * readStatement('select p.title from posts p, users u where u.id = p.author_id', 'postgres').tablesRead // ['posts', 'users']
+ * readStatement('update users set name = ? where id = ?', 'mysql').tablesWritten // ['users']
+ * ```
+ */
+export function readStatement(sql: string, dialect: SqlDialect, node?: OperationNode): StatementFacts {
+  fingerprinterFor('readStatement', sql, dialect)
+  return read(sql, dialect, node)
 }
 
 function fingerprinterFor(fn: string, sql: unknown, dialect: unknown): Fingerprinter {

@@ -1,5 +1,6 @@
 import { fingerprintSync, loadModule } from 'libpg-query'
-import { FingerprintCache, type Fingerprinter } from './fingerprinter.js'
+import type { Fingerprinter } from './fingerprinter.js'
+import { TextCache } from './text-cache.js'
 import { numberPlaceholders } from './placeholders.js'
 import { tokenize } from './tokenizer.js'
 import { normalizeTokens, tokenizerFingerprint } from './tokenizer-fingerprint.js'
@@ -29,7 +30,7 @@ export const FALLBACK_PREFIX = 'tok:'
  *   - uncached, libpg_query fingerprint:                ~14 µs per call
  *   - uncached, rejected by libpg_query then tokenized: ~20 µs per call
  */
-const cache = new FingerprintCache()
+const cache = new TextCache<string>()
 
 /**
  * The fingerprint of one PostgreSQL statement, uncached. Never throws: what libpg_query cannot parse (broken

@@ -39,6 +39,24 @@ export interface PostgresStatement {
 
 const WRITE_NODES = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt'])
 
+/** libpg_query's parse result: the statements of a text, each with where it starts and its length. */
+export interface ParsedPostgres {
+  readonly stmts: ReadonlyArray<{ readonly stmt?: Record<string, unknown>; readonly stmt_location?: number; readonly stmt_len?: number }>
+}
+
+/**
+ * Parses `sql` with PostgreSQL's parser, or `undefined` when its grammar rejects the text. The caller keeps
+ * the text within `MAX_PARSE_CHARS` (libpg_query hangs on 10 MB).
+ */
+export function parsePostgres(sql: string): ParsedPostgres | undefined {
+  try {
+    const tree = parseSync(sql) as { stmts?: ParsedPostgres['stmts'] }
+    return { stmts: tree.stmts ?? [] }
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * Parses `sql` with PostgreSQL's parser. Throws libpg_query's syntax error (with `cursorPosition`) when the
  * server's grammar rejects it, and `DBPERF_INPUT_TOO_LARGE` past the parse limit.

@@ -1,4 +1,5 @@
-import { FingerprintCache, type Fingerprinter, type SqlDialect } from './fingerprinter.js'
+import type { Fingerprinter, SqlDialect } from './fingerprinter.js'
+import { TextCache } from './text-cache.js'
 import { tokenize, type Token } from './tokenizer.js'
 
 /*
@@ -254,7 +255,7 @@ export function tokenizerFingerprint(sql: string, dialect: SqlDialect): string {
 }
 
 function tokenizerFingerprinter(dialect: 'mysql' | 'sqlite'): Fingerprinter {
-  const cache = new FingerprintCache()
+  const cache = new TextCache<string>()
   return Object.freeze({
     dialect,
     fingerprint: (sql: string): string => cache.get(sql) ?? cache.set(sql, tokenizerFingerprint(sql, dialect)),

@@ -1,9 +1,9 @@
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { detectNPlusOne } from '../../src/detect/index.js'
-import { tablesOf, writeTable } from '../../src/detect/sql-shape.js'
 import { statementKind } from '../../src/sql/index.js'
 import { numberPlaceholders } from '../../src/sql/placeholders.js'
+import { readStatement } from '../../src/sql/read-statement.js'
 import { eachDialect, OBSERVER_ON, openTestDb, type TestDb } from '../harness/databases.js'
 
 /*
@@ -27,8 +27,8 @@ describe.runIf(OBSERVER_ON)('reading SQL the same way everywhere', () => {
     const read = () => sql`select p.id, u.name from rposts p, rusers u where p.author_id = u.id and u.id = ${1}`.execute(t.db)
 
     it('a comma join reads both tables: an UPDATE of the second cuts a repeated read (no duplicate)', async () => {
-      expect(tablesOf('select p.id from rposts p, rusers u where p.author_id = u.id', d).sort()).toEqual(['rposts', 'rusers'])
-      expect(tablesOf('select * from a as x, b y, c where 1 = 1', d).sort()).toEqual(['a', 'b', 'c'])
+      expect([...readStatement('select p.id from rposts p, rusers u where p.author_id = u.id', d).tablesRead].sort()).toEqual(['rposts', 'rusers'])
+      expect([...readStatement('select * from a as x, b y, c where 1 = 1', d).tablesRead].sort()).toEqual(['a', 'b', 'c'])
       const report = await detectNPlusOne(t.db, async () => {
         await read()
         await sql`update rusers set name = ${'b'} where id = ${1}`.execute(t.db)
@@ -47,9 +47,10 @@ describe.runIf(OBSERVER_ON)('reading SQL the same way everywhere', () => {
       const merge = 'merge into rusers u using rposts p on u.id = p.author_id when matched then update set name = p.id when not matched then insert (id, name) values (p.id, null)'
       expect(statementKind(merge, d)).toBe('merge')
       expect(statementKind(`with x as (select 1) ${merge}`, d)).toBe('merge')
-      expect(writeTable(merge, d)).toBe('rusers')
-      expect(tablesOf(merge, d)).not.toContain('set')
-      expect(tablesOf(merge, d)).toEqual(expect.arrayContaining(['rusers', 'rposts']))
+      const facts = readStatement(merge, d)
+      expect(facts.class).toBe('write')
+      expect(facts.tablesWritten).toEqual(['rusers'])
+      expect(facts.tablesRead).toEqual(['rposts'])
       // PostgreSQL runs it: a read, the MERGE, the same read is no duplicate.
       if (d === 'postgres') {
         const report = await detectNPlusOne(t.db, async () => {

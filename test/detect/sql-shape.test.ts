@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { isUpsert, keyLookup, tablesOf, writeKey, writeTable } from '../../src/detect/sql-shape.js'
+import { readStatement } from '../../src/sql/read-statement.js'
 import { batchKeyCount, pageInfo } from '../../src/sql/value-slots.js'
 
 describe('reading a statement for the fix', () => {
@@ -11,7 +11,7 @@ describe('reading a statement for the fix', () => {
     ['mysql', 'select * from comments where post_id in (?, ?, ?) order by id', { table: 'comments', column: 'post_id' }],
     ['sqlite', 'select * from "users" where "email" = ? limit ?', { table: 'users', column: 'email' }],
   ] as const)('finds the key lookup in %s: %s', (dialect, sql, expected) => {
-    expect(keyLookup(sql, dialect)).toEqual(expected)
+    expect(readStatement(sql, dialect).keyLookup).toEqual(expected)
   })
 
   it.each([
@@ -21,20 +21,20 @@ describe('reading a statement for the fix', () => {
     ['sqlite', 'select count(*) from posts where author_id > ?'],
     ['sqlite', 'update users set name = ? where id = ?'],
   ] as const)('declines what is not a single-table key lookup in %s: %s', (dialect, sql) => {
-    expect(keyLookup(sql, dialect)).toBeUndefined()
+    expect(readStatement(sql, dialect).keyLookup).toBeUndefined()
   })
 
   it('names the table a write goes to and the tables a read touches', () => {
-    expect(writeTable('insert into "comments" ("id") values ($1)', 'postgres')).toBe('comments')
-    expect(writeTable('update `users` set `name` = ? where `id` = ?', 'mysql')).toBe('users')
-    expect(writeTable('delete from "main"."posts" where "id" = ?', 'sqlite')).toBe('posts')
-    expect(writeKey('update "users" set "name" = $1 where "id" = $2', 'postgres')).toBe('id')
-    expect(writeKey('delete from `sessions` where `user_id` in (?, ?)', 'mysql')).toBe('user_id')
-    expect(writeKey('delete from sessions', 'sqlite')).toBeUndefined()
-    expect(isUpsert('insert into t (a) values ($1) on conflict (a) do nothing')).toBe(true)
-    expect(isUpsert('insert into t (a) values (?) on duplicate key update a = values(a)')).toBe(true)
-    expect(isUpsert('insert into t (a) values (?)')).toBe(false)
-    expect(tablesOf('select * from "users" inner join "posts" on "posts"."author_id" = "users"."id"', 'postgres')).toEqual(['users', 'posts'])
+    expect(readStatement('insert into "comments" ("id") values ($1)', 'postgres').tablesWritten).toEqual(['comments'])
+    expect(readStatement('update `users` set `name` = ? where `id` = ?', 'mysql').tablesWritten).toEqual(['users'])
+    expect(readStatement('delete from "main"."posts" where "id" = ?', 'sqlite').tablesWritten).toEqual(['posts'])
+    expect(readStatement('update "users" set "name" = $1 where "id" = $2', 'postgres').writeKey).toBe('id')
+    expect(readStatement('delete from `sessions` where `user_id` in (?, ?)', 'mysql').writeKey).toBe('user_id')
+    expect(readStatement('delete from sessions', 'sqlite').writeKey).toBeUndefined()
+    expect(readStatement('insert into t (a) values ($1) on conflict (a) do nothing', 'postgres').upsert).toBe(true)
+    expect(readStatement('insert into t (a) values (?) on duplicate key update a = values(a)', 'mysql').upsert).toBe(true)
+    expect(readStatement('insert into t (a) values (?)', 'postgres').upsert).toBe(false)
+    expect(readStatement('select * from "users" inner join "posts" on "posts"."author_id" = "users"."id"', 'postgres').tablesRead).toEqual(['users', 'posts'])
   })
 })
 

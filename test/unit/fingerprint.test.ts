@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest'
 import type { DbperfError } from '../../src/errors.js'
 import { errorOf } from '../harness/errors.js'
 import { fingerprint, normalizeSql, statementKind, type SqlDialect } from '../../src/sql/index.js'
-import { FingerprintCache } from '../../src/sql/fingerprinter.js'
+import { TextCache } from '../../src/sql/text-cache.js'
 import { FALLBACK_PREFIX, postgresFingerprint } from '../../src/sql/postgres-fingerprint.js'
 import { tokenize } from '../../src/sql/tokenizer.js'
 import { fnv1a64 } from '../../src/sql/tokenizer-fingerprint.js'
@@ -268,9 +268,9 @@ describe('fnv1a64', () => {
   })
 })
 
-describe('FingerprintCache', () => {
+describe('TextCache', () => {
   it('evicts the oldest entries past maxEntries', () => {
-    const cache = new FingerprintCache({ maxEntries: 2 })
+    const cache = new TextCache<string>({ maxEntries: 2 })
     cache.set('a', '1')
     cache.set('b', '2')
     cache.set('c', '3')
@@ -280,7 +280,7 @@ describe('FingerprintCache', () => {
   })
 
   it('evicts past maxChars and does not cache a statement larger than a tenth of it', () => {
-    const cache = new FingerprintCache({ maxChars: 100 })
+    const cache = new TextCache<string>({ maxChars: 100 })
     expect(cache.set('x'.repeat(11), 'big')).toBe('big')
     expect(cache.size).toBe(0)
     for (let i = 0; i < 20; i++) cache.set(`${i}`.padStart(10, '0'), `${i}`)

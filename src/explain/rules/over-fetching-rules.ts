@@ -34,13 +34,13 @@ function fetchedColumns(ctx: RuleContext): Array<{ table: string; column: Column
   const shape = ctx.shape
   if (!shape || shape.kind !== 'select') return []
   const out: Array<{ table: string; column: ColumnInfo }> = []
-  const tables = [...new Set(shape.tables.values())]
-  for (const star of shape.selectStar) {
-    const names = star.qualifier === undefined ? tables : [shape.tables.get(star.qualifier.toLowerCase())].filter((t): t is string => t !== undefined)
+  const tables = [...new Set(shape.aliases.values())]
+  for (const star of shape.stars) {
+    const names = star === undefined ? tables : [shape.aliases.get(star.toLowerCase())].filter((t): t is string => t !== undefined)
     for (const t of names) for (const column of ctx.tables.get(t.toLowerCase())?.columns ?? []) out.push({ table: t, column })
   }
   for (const ref of shape.selectColumns) {
-    const candidates = ref.qualifier === undefined ? tables : [shape.tables.get(ref.qualifier.toLowerCase())].filter((t): t is string => t !== undefined)
+    const candidates = ref.qualifier === undefined ? tables : [shape.aliases.get(ref.qualifier.toLowerCase())].filter((t): t is string => t !== undefined)
     for (const t of candidates) {
       const column = ctx.tables.get(t.toLowerCase())?.columns.find((c) => c.name.toLowerCase() === ref.column.toLowerCase())
       if (column) {
@@ -63,7 +63,7 @@ export const selectStarRule: Rule = {
   description: 'SELECT * fetches every column, present and future: name the columns the code reads',
   check(ctx) {
     const shape = ctx.shape
-    if (!shape || shape.kind !== 'select' || shape.selectStar.length === 0) return []
+    if (!shape || shape.kind !== 'select' || shape.stars.length === 0) return []
     const columns = fetchedColumns(ctx)
     const wide = columns.filter((c) => isWide(c.column))
     const severity: Severity = wide.length > 0 ? 'warning' : 'info'

@@ -1,7 +1,7 @@
 import type { Finding, Rule, RuleContext, Suggestion } from '../finding.js'
 import { createIndexSql, filterPredicates, indexColumns } from '../index-suggestion.js'
 import type { PlanNode } from '../plan.js'
-import type { Predicate } from '../sql-shape.js'
+import type { Predicate } from '../../sql/statement-facts.js'
 import { fmt, nodeFinding, nodeLabel, tableInfo, tableRows } from './rule-helpers.js'
 
 /**
@@ -13,7 +13,7 @@ export function predicatesFor(ctx: RuleContext, node: PlanNode): Predicate[] {
   const shape = ctx.shape
   if (!shape) return []
   const names = new Set([node.relation, node.alias, ctx.tableOf(node)].filter((n): n is string => n !== undefined).map((n) => n.toLowerCase()))
-  const distinctTables = new Set(shape.tables.values()).size
+  const distinctTables = new Set(shape.aliases.values()).size
   return shape.predicates.filter((p) => (p.qualifier === undefined ? distinctTables === 1 : names.has(p.qualifier.toLowerCase())))
 }
 
@@ -41,7 +41,7 @@ function selective(node: PlanNode, rows: number): { read: number; kept: number }
 
 /** Without statistics on the column MySQL estimates `filtered: 100`: an equality on it is still likely selective. */
 function unknownSelectivity(ctx: RuleContext, node: PlanNode, predicates: readonly Predicate[]): boolean {
-  return ctx.dialect === 'mysql' && node.actualRows === undefined && node.estimatedRows !== undefined && node.estimatedRows === node.rowsExamined && predicates.some((p) => p.equality)
+  return ctx.dialect === 'mysql' && node.actualRows === undefined && node.estimatedRows !== undefined && node.estimatedRows === node.rowsExamined && predicates.some((p) => p.kind === 'equality')
 }
 
 function scanCheck(rule: string) {

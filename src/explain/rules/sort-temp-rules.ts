@@ -1,7 +1,7 @@
 import type { Finding, Rule, RuleContext, Severity, Suggestion } from '../finding.js'
 import { createIndexSql } from '../index-suggestion.js'
 import type { PlanNode } from '../plan.js'
-import type { ColumnRef } from '../sql-shape.js'
+import type { ColumnRef } from '../../sql/statement-facts.js'
 import { fmt, nodeFinding, nodeLabel, producedRows } from './rule-helpers.js'
 
 /** Rows that flowed into `node` from below: what it had to sort or group. */
@@ -17,8 +17,8 @@ function inputRows(node: PlanNode): number | undefined {
 /** An index on ORDER BY / GROUP BY columns, when they all belong to one table of the statement. */
 function columnsIndex(ctx: RuleContext, refs: readonly ColumnRef[], what: string): Suggestion {
   const shape = ctx.shape
-  const tables = new Set(shape ? [...shape.tables.values()] : [])
-  const qualifiers = new Set(refs.map((r) => (r.qualifier === undefined ? undefined : shape?.tables.get(r.qualifier.toLowerCase()))))
+  const tables = new Set(shape ? [...shape.aliases.values()] : [])
+  const qualifiers = new Set(refs.map((r) => (r.qualifier === undefined ? undefined : shape?.aliases.get(r.qualifier.toLowerCase()))))
   const table = qualifiers.size === 1 ? ([...qualifiers][0] ?? (tables.size === 1 ? [...tables][0] : undefined)) : undefined
   if (table === undefined || refs.length === 0) return { kind: 'index', text: `index the ${what} columns so rows come out in order` }
   const columns = refs.map((r) => r.column)
@@ -43,7 +43,7 @@ export const filesortRule: Rule = {
       if (!node.details.usingFilesort) continue
       const rows = inputRows(node)
       if (rows !== undefined && rows < ctx.thresholds.largeTableRows) continue
-      out.push(nodeFinding(ctx, 'filesort', sized(rows), node, `${nodeLabel(ctx, node)} sorts ${rows === undefined ? 'its rows' : `${fmt(rows)} rows`} outside any index (filesort)`, columnsIndex(ctx, ctx.shape?.orderBy ?? [], 'ORDER BY')))
+      out.push(nodeFinding(ctx, 'filesort', sized(rows), node, `${nodeLabel(ctx, node)} sorts ${rows === undefined ? 'its rows' : `${fmt(rows)} rows`} outside any index (filesort)`, columnsIndex(ctx, (ctx.shape?.orderBy ?? []).map((o) => o.column), 'ORDER BY')))
     }
     return out
   },
@@ -107,7 +107,7 @@ export const tempBtreeRule: Rule = {
     for (const node of ctx.plan.nodes) {
       const purpose = node.details.tempBtreeFor
       if (purpose === undefined) continue
-      const refs = purpose.includes('ORDER BY') ? (ctx.shape?.orderBy ?? []) : purpose.includes('GROUP BY') ? (ctx.shape?.groupBy ?? []) : []
+      const refs = purpose.includes('ORDER BY') ? (ctx.shape?.orderBy ?? []).map((o) => o.column) : purpose.includes('GROUP BY') ? (ctx.shape?.groupBy ?? []) : []
       out.push(nodeFinding(ctx, 'temp-btree', sized(biggest), node, `SQLite sorts rows in a temporary b-tree for ${purpose} (largest table: ${fmt(biggest)} rows)`, columnsIndex(ctx, refs, purpose.includes('GROUP') ? 'GROUP BY' : 'ORDER BY')))
     }
     return out

@@ -1,0 +1,400 @@
+import type { SqlDialect } from './fingerprinter.js'
+import { parsePostgres } from './postgres-statement.js'
+import { statementKind } from './statement-kind.js'
+import {
+  type ColumnRef, type LimitRef, type Predicate, type StatementClass, type StatementFacts, type TableRef, aliasesOf, tableNames,
+} from './statement-facts.js'
+import { type Token, tokenize } from './tokenizer.js'
+
+/** A parse-tree node as libpg_query's JSON gives it: `{ NodeType: { …fields } }`. */
+type Json = Record<string, unknown>
+
+const AGGREGATES = new Set(['count', 'sum', 'min', 'max', 'avg', 'array_agg', 'string_agg', 'json_agg', 'jsonb_agg', 'bool_and', 'bool_or', 'group_concat', 'every', 'bit_and', 'bit_or', 'json_object_agg', 'jsonb_object_agg', 'xmlagg'])
+const WRITES = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt'])
+const RANGE_OPS = new Set(['<', '>', '<=', '>='])
+const TRANSACTION = new Set(['TransactionStmt'])
+const UTILITY = new Set([
+  'VariableSetStmt', 'VariableShowStmt', 'ExplainStmt', 'VacuumStmt', 'CopyStmt', 'CallStmt', 'DoStmt', 'ListenStmt',
+  'NotifyStmt', 'UnlistenStmt', 'LockStmt', 'PrepareStmt', 'ExecuteStmt', 'DeallocateStmt', 'CheckPointStmt',
+  'DiscardStmt', 'LoadStmt', 'ClusterStmt', 'ReindexStmt', 'DeclareCursorStmt', 'FetchStmt', 'ClosePortalStmt',
+  'ConstraintsSetStmt', 'VariableResetStmt',
+])
+
+/**
+ * The facts of a statement read from PostgreSQL's own parser (libpg_query), or `undefined` when the parser
+ * rejects the text. MySQL and SQLite text is first put in a form the parser reads the same way (see
+ * {@link toPostgresText}); what it still rejects (`LIMIT 5, 10`, `REPLACE`, `INSERT OR REPLACE`, multi-table
+ * UPDATE) is left to the token reader. Names keep the case they were written in on MySQL and SQLite.
+ */
+export function postgresFacts(sql: string, dialect: SqlDialect): StatementFacts | undefined {
+  const text = dialect === 'postgres' ? sql : toPostgresText(sql, dialect)
+  const parsed = parsePostgres(text)
+  if (parsed === undefined) return undefined
+  const stmts = parsed.stmts
+  if (stmts.length === 0) return undefined
+  const cased = dialect === 'postgres' ? (name: string) => name : sourceCase(sql, dialect)
+  const reader = new TreeReader(cased)
+  for (const s of stmts) reader.statement(s.stmt)
+  const first = stmts[0]?.stmt ?? {}
+  const [type, stmt] = unwrap(first) ?? ['Unknown', {}]
+  const cls: StatementClass = stmts.length > 1 ? 'multi' : classOf(type, stmt, reader.modifies)
+  const select = type === 'SelectStmt' && (stmt.op === undefined || stmt.op === 'SETOP_NONE') ? stmt : undefined
+  const orderBy = select === undefined ? [] : readOrderBy(select.sortClause, cased)
+  const tables = reader.tables
+  const { read, written } = tableNames(tables)
+  return {
+    class: cls,
+    kind: statementKind(sql, dialect),
+    source: 'parser',
+    complete: true,
+    tables,
+    tablesRead: read,
+    tablesWritten: written,
+    ctes: [...reader.ctes],
+    aliases: aliasesOf(tables),
+    calls: reader.calls,
+    predicates: reader.predicates,
+    orderBy,
+    groupBy: select === undefined ? [] : columnsOf(select.groupClause, cased),
+    limit: select === undefined ? undefined : limitOf(select.limitCount),
+    hasLimit: select?.limitCount !== undefined,
+    selectColumns: select === undefined ? [] : selectColumnsOf(select.targetList, cased),
+    stars: select === undefined ? [] : starsOf(select.targetList, cased),
+    referenced: reader.referenced,
+    aggregates: select !== undefined && hasAggregate(select.targetList),
+    grouped: select !== undefined && (Array.isArray(select.groupClause) || Array.isArray(select.distinctClause)),
+    keyLookup: select === undefined || stmts.length > 1 ? undefined : keyLookupOf(select, cased),
+    writeKey: WRITES.has(type) ? writeKeyOf(stmt.whereClause, cased) : undefined,
+    upsert: type === 'InsertStmt' && stmt.onConflictClause !== undefined,
+  }
+}
+
+function classOf(type: string, stmt: Json, modifies: boolean): StatementClass {
+  if (WRITES.has(type) || modifies) return 'write'
+  if (type === 'SelectStmt') return stmt.lockingClause !== undefined ? 'write' : 'read'
+  if (TRANSACTION.has(type)) return 'transaction'
+  if (UTILITY.has(type)) return 'utility'
+  return 'ddl'
+}
+
+/**
+ * Walks a statement's tree once, keeping CTE scopes: a name a `WITH` defines is not a table inside that
+ * statement, except inside the CTE's own query when it is not recursive (`with users as (select … from users)`
+ * reads the table).
+ */
+class TreeReader {
+  /** Each table reference with where it starts in the text, to list them in the statement's order. */
+  readonly #found: Array<{ ref: TableRef; at: number }> = []
+  readonly ctes = new Set<string>()
+  readonly calls: string[] = []
+  readonly predicates: Predicate[] = []
+  readonly referenced: ColumnRef[] = []
+  modifies = false
+  readonly #cased: (name: string) => string
+
+  constructor(cased: (name: string) => string) {
+    this.#cased = cased
+  }
+
+  statement(root: unknown): void {
+    // An explicit stack, not recursion: the depth of a parse tree follows the statement's nesting.
+    const stack: Array<{ value: unknown; scope: ReadonlySet<string> }> = [{ value: root, scope: new Set() }]
+    while (stack.length > 0) {
+      const { value, scope } = stack.pop() as { value: unknown; scope: ReadonlySet<string> }
+      if (value === null || typeof value !== 'object') continue
+      if (Array.isArray(value)) {
+        for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], scope })
+        continue
+      }
+      for (const [key, child] of Object.entries(value as Json).reverse()) {
+        if (child === null || typeof child !== 'object') continue
+        const node = child as Json
+        let inner = scope
+        if (key === 'withClause') continue // read with its statement, below
+        const withClause = node.withClause as Json | undefined
+        if (withClause !== undefined && /Stmt$/.test(key)) inner = this.#with(withClause, scope, stack)
+        if (key === 'RangeVar') this.#table(node, inner, false)
+        else if (WRITES.has(key)) {
+          this.modifies = true
+          this.#table(node.relation as Json | undefined, new Set(), true)
+        } else if (key === 'SelectStmt') {
+          if (node.intoClause !== undefined) this.modifies = true
+          this.#predicates(node.whereClause)
+          this.#predicates(node.havingClause)
+        } else if (key === 'JoinExpr') this.#predicates(node.quals)
+        else if (key === 'FuncCall') {
+          const name = names(node.funcname)
+          if (name.length > 0) this.calls.push(name.join('.').toLowerCase())
+        } else if (key === 'ColumnRef') {
+          const c = columnOf({ ColumnRef: node }, this.#cased)
+          if (c) this.referenced.push(c)
+        }
+        if (key === 'UpdateStmt' || key === 'DeleteStmt') this.#predicates(node.whereClause)
+        if (key === 'MergeStmt') this.#predicates(node.joinCondition)
+        // The target of a write is a typed field, not a `{ RangeVar }`: it was read above, do not read it twice.
+        stack.push({ value: WRITES.has(key) ? { ...node, relation: undefined } : node, scope: inner })
+      }
+    }
+  }
+
+  get tables(): TableRef[] {
+    return this.#found.sort((a, b) => a.at - b.at).map((f) => f.ref)
+  }
+
+  /** Pushes the CTEs' queries with the scope each one sees; returns the scope of the statement's body. */
+  #with(clause: Json, outer: ReadonlySet<string>, stack: Array<{ value: unknown; scope: ReadonlySet<string> }>): ReadonlySet<string> {
+    const ctes = (Array.isArray(clause.ctes) ? clause.ctes : []).map((c) => (c as Json).CommonTableExpr as Json | undefined)
+    const all = new Set(outer)
+    for (const cte of ctes) if (typeof cte?.ctename === 'string') all.add(cte.ctename)
+    const seen = new Set(outer)
+    for (const cte of ctes) {
+      if (cte === undefined) continue
+      stack.push({ value: cte.ctequery, scope: clause.recursive === true ? all : new Set(seen) })
+      if (typeof cte.ctename === 'string') {
+        seen.add(cte.ctename)
+        this.ctes.add(this.#cased(cte.ctename))
+      }
+    }
+    return all
+  }
+
+  #table(node: Json | undefined, scope: ReadonlySet<string>, written: boolean): void {
+    const relname = node?.relname
+    if (typeof relname !== 'string') return
+    const schema = typeof node?.schemaname === 'string' ? node.schemaname : undefined
+    if (schema === undefined && scope.has(relname)) return // a CTE of this statement
+    const alias = (node?.alias as Json | undefined)?.aliasname
+    const ref: TableRef = {
+      schema: schema === undefined ? undefined : this.#cased(schema),
+      table: this.#cased(relname),
+      alias: typeof alias === 'string' ? this.#cased(alias) : undefined,
+      written,
+    }
+    this.#found.push({ ref, at: typeof node?.location === 'number' ? node.location : 0 })
+  }
+
+  #predicates(expr: unknown): void {
+    collectPredicates(expr, this.predicates, this.#cased)
+  }
+}
+
+function unwrap(node: unknown): [string, Json] | undefined {
+  if (node === null || typeof node !== 'object') return undefined
+  const entries = Object.entries(node as Json)
+  const [type, value] = entries[0] ?? []
+  return entries.length === 1 && typeof type === 'string' && value !== null && typeof value === 'object' ? [type, value as Json] : undefined
+}
+
+function names(list: unknown): string[] {
+  if (!Array.isArray(list)) return []
+  const out: string[] = []
+  for (const item of list) {
+    const s = (item as { String?: { sval?: unknown } })?.String?.sval
+    if (typeof s === 'string') out.push(s)
+  }
+  return out
+}
+
+/** `{ ColumnRef: … }` naming a plain column (`col`, `t.col`, `schema.t.col`) → its name, else `undefined`. */
+function columnOf(node: unknown, cased: (name: string) => string): ColumnRef | undefined {
+  const fields = ((node as Json | undefined)?.ColumnRef as Json | undefined)?.fields
+  if (!Array.isArray(fields) || fields.length === 0) return undefined
+  const parts = names(fields)
+  if (parts.length !== fields.length) return undefined // `t.*`
+  const column = cased(parts[parts.length - 1] as string)
+  return { qualifier: parts.length > 1 ? cased(parts[parts.length - 2] as string) : undefined, column }
+}
+
+function collectPredicates(expr: unknown, out: Predicate[], cased: (name: string) => string): void {
+  const node = unwrap(expr)
+  if (node === undefined) return
+  const [type, e] = node
+  const push = (c: ColumnRef | undefined, op: string, kind: Predicate['kind']): void => {
+    if (c !== undefined) out.push({ ...c, op, kind })
+  }
+  if (type === 'BoolExpr') {
+    const args = Array.isArray(e.args) ? e.args : []
+    if (e.boolop === 'AND_EXPR') for (const arg of args) collectPredicates(arg, out, cased)
+    else if (e.boolop === 'OR_EXPR') {
+      // `a = 1 OR a = 2` is `a IN (1, 2)`; any other OR needs several indexes: it is not one column's filter.
+      const terms: Predicate[] = []
+      for (const arg of args) collectPredicates(arg, terms, cased)
+      const first = terms[0]
+      if (first && terms.length === args.length && terms.every((t) => t.kind === 'equality' && t.column === first.column && t.qualifier === first.qualifier)) out.push(first)
+    } else if (e.boolop === 'NOT_EXPR') {
+      const terms: Predicate[] = []
+      for (const arg of args) collectPredicates(arg, terms, cased)
+      for (const t of terms) out.push({ ...t, op: 'not', kind: 'other' })
+    }
+    return
+  }
+  if (type === 'ColumnRef') return push(columnOf(expr, cased), '=', 'equality') // `where is_active`
+  if (type === 'NullTest') return push(columnOf(e.arg, cased), 'is', e.nulltesttype === 'IS_NULL' ? 'equality' : 'other')
+  if (type === 'BooleanTest') return push(columnOf(e.arg, cased), 'is', e.booltesttype === 'IS_TRUE' || e.booltesttype === 'IS_FALSE' ? 'equality' : 'other')
+  if (type !== 'A_Expr') return
+  const op = names(e.name).at(-1) ?? ''
+  const left = columnOf(e.lexpr, cased)
+  const right = columnOf(e.rexpr, cased)
+  switch (e.kind) {
+    case 'AEXPR_OP': {
+      const kind = op === '=' ? 'equality' : RANGE_OPS.has(op) ? 'range' : 'other'
+      push(left, op, kind)
+      // `a.x = b.y`: a join condition serves both sides; `5 < x` is `x > 5`.
+      if (right !== undefined) push(right, op, kind)
+      return
+    }
+    case 'AEXPR_IN':
+      return push(left, op === '=' ? 'in' : 'not', op === '=' ? 'equality' : 'other')
+    case 'AEXPR_OP_ANY':
+      return push(left, op === '=' ? '=' : op, op === '=' ? 'equality' : 'other')
+    case 'AEXPR_BETWEEN':
+    case 'AEXPR_BETWEEN_SYM':
+      return push(left, 'between', 'range')
+    case 'AEXPR_NOT_BETWEEN':
+    case 'AEXPR_NOT_BETWEEN_SYM':
+      return push(left, 'not', 'other')
+    case 'AEXPR_LIKE':
+      return push(left, op === '~~' ? 'like' : 'not', 'other')
+    case 'AEXPR_ILIKE':
+      return push(left, op === '~~*' ? 'ilike' : 'not', 'other')
+    case 'AEXPR_DISTINCT':
+    case 'AEXPR_NOT_DISTINCT':
+    case 'AEXPR_SIMILAR':
+    case 'AEXPR_OP_ALL':
+      return push(left, op, 'other')
+    default:
+      return
+  }
+}
+
+function readOrderBy(sortClause: unknown, cased: (name: string) => string): StatementFacts['orderBy'] {
+  if (!Array.isArray(sortClause)) return []
+  const out: Array<{ column: ColumnRef; desc: boolean }> = []
+  for (const item of sortClause) {
+    const sortBy = (item as Json).SortBy as Json | undefined
+    const column = columnOf(sortBy?.node, cased)
+    // An ORDER BY on an expression or a position cannot be served by a plain column index: drop it whole.
+    if (column === undefined) return []
+    out.push({ column, desc: sortBy?.sortby_dir === 'SORTBY_DESC' })
+  }
+  return out
+}
+
+function columnsOf(list: unknown, cased: (name: string) => string): ColumnRef[] {
+  if (!Array.isArray(list)) return []
+  return list.map((item) => columnOf(item, cased)).filter((c): c is ColumnRef => c !== undefined)
+}
+
+function selectColumnsOf(targetList: unknown, cased: (name: string) => string): ColumnRef[] {
+  if (!Array.isArray(targetList)) return []
+  return targetList.map((t) => columnOf(((t as Json).ResTarget as Json | undefined)?.val, cased)).filter((c): c is ColumnRef => c !== undefined)
+}
+
+function starsOf(targetList: unknown, cased: (name: string) => string): Array<string | undefined> {
+  if (!Array.isArray(targetList)) return []
+  const out: Array<string | undefined> = []
+  for (const t of targetList) {
+    const fields = ((((t as Json).ResTarget as Json | undefined)?.val as Json | undefined)?.ColumnRef as Json | undefined)?.fields
+    if (!Array.isArray(fields) || !('A_Star' in (fields[fields.length - 1] as Json))) continue
+    const qualifier = names(fields.slice(-2, -1))[0]
+    out.push(qualifier === undefined ? undefined : cased(qualifier))
+  }
+  return out
+}
+
+function limitOf(node: unknown): LimitRef | undefined {
+  const n = unwrap(node)
+  if (n === undefined) return undefined
+  const [type, v] = n
+  if (type === 'A_Const') {
+    if (v.isnull === true) return undefined
+    const ival = (v.ival as Json | undefined)?.ival
+    return { value: typeof ival === 'number' ? ival : 0 }
+  }
+  if (type === 'ParamRef' && typeof v.number === 'number') return { parameter: v.number - 1 }
+  if (type === 'TypeCast') return limitOf(v.arg)
+  return undefined
+}
+
+function hasAggregate(targetList: unknown): boolean {
+  const stack: unknown[] = [targetList]
+  while (stack.length > 0) {
+    const value = stack.pop()
+    if (value === null || typeof value !== 'object') continue
+    const call = (value as Json).FuncCall as Json | undefined
+    if (call !== undefined && call.over === undefined) {
+      const name = names(call.funcname).at(-1)?.toLowerCase()
+      if (call.agg_star === true || (name !== undefined && AGGREGATES.has(name))) return true
+    }
+    // A subquery in the select list aggregates for itself, not for this query.
+    if ('SubLink' in (value as Json)) continue
+    for (const child of Object.values(value as Json)) stack.push(child)
+  }
+  return false
+}
+
+function isValue(node: unknown): boolean {
+  if (node === undefined || node === null || typeof node !== 'object') return false
+  if ('ParamRef' in node || 'A_Const' in node) return true
+  const typed = node as Json
+  if ('TypeCast' in typed) return isValue((typed.TypeCast as Json).arg)
+  const items = (typed.List as Json | undefined)?.items
+  if (Array.isArray(items)) return items.every(isValue)
+  const array = (typed.A_ArrayExpr as Json | undefined)?.elements
+  return Array.isArray(array) && array.every(isValue)
+}
+
+/** `select … from <table> where <column> = value | in (values) | = any(value)`, one table, no CTE or GROUP BY. */
+function keyLookupOf(select: Json, cased: (name: string) => string): StatementFacts['keyLookup'] {
+  const from = select.fromClause
+  if (!Array.isArray(from) || from.length !== 1 || select.groupClause !== undefined || select.withClause !== undefined) return undefined
+  const table = ((from[0] as Json).RangeVar as Json | undefined)?.relname
+  if (typeof table !== 'string') return undefined
+  const where = (select.whereClause as Json | undefined)?.A_Expr as Json | undefined
+  if (where === undefined || names(where.name).at(-1) !== '=') return undefined
+  if (where.kind !== 'AEXPR_OP' && where.kind !== 'AEXPR_OP_ANY' && where.kind !== 'AEXPR_IN') return undefined
+  const column = columnOf(where.lexpr, cased)
+  if (column === undefined || !isValue(where.rexpr)) return undefined
+  return { table: cased(table), column: column.column }
+}
+
+function writeKeyOf(where: unknown, cased: (name: string) => string): string | undefined {
+  const first: Predicate[] = []
+  let node = unwrap(where)
+  // The first term of an AND chain.
+  while (node?.[0] === 'BoolExpr' && node[1].boolop === 'AND_EXPR') node = unwrap((node[1].args as unknown[] | undefined)?.[0])
+  if (node === undefined) return undefined
+  collectPredicates({ [node[0]]: node[1] }, first, cased)
+  const p = first[0]
+  return p !== undefined && (p.op === '=' || p.op === 'in') ? p.column : undefined
+}
+
+/**
+ * MySQL or SQLite text in a form libpg_query reads the same way: backtick and bracket identifiers become
+ * double-quoted, `?` / `:name` / `@name` placeholders become `$1, $2, …`, every string literal becomes `''`
+ * (values do not matter to the facts, and MySQL's backslash escapes would confuse the PostgreSQL lexer), and
+ * comments disappear. Tokens are re-joined with spaces.
+ */
+export function toPostgresText(sql: string, dialect: SqlDialect): string {
+  let n = 0
+  return tokenize(sql, dialect)
+    .map((t) => {
+      if (t.kind === 'placeholder') return `$${++n}`
+      if (t.kind === 'string') return "''"
+      if (t.kind === 'identifier' && (t.text.startsWith('`') || t.text.startsWith('['))) {
+        const inner = t.text.startsWith('`') ? t.text.slice(1, -1).replace(/``/g, '`') : t.text.slice(1, -1)
+        return `"${inner.replace(/"/g, '""')}"`
+      }
+      return t.text
+    })
+    .join(' ')
+}
+
+/** The parser lowercases unquoted names; MySQL and SQLite keep them as written: map each back to its source spelling. */
+function sourceCase(sql: string, dialect: SqlDialect): (name: string) => string {
+  const spelled = new Map<string, string>()
+  for (const t of tokenize(sql, dialect) as Token[]) {
+    if (t.kind === 'word' && !spelled.has(t.text.toLowerCase())) spelled.set(t.text.toLowerCase(), t.text)
+  }
+  return (name) => spelled.get(name) ?? name
+}
