@@ -256,6 +256,7 @@ class ObservedConnection implements DatabaseConnection {
     emitStatement(this, {
       sql: compiledQuery.sql,
       parameters: compiledQuery.parameters,
+      node: compiledQuery.query,
       startedAt,
       durationMs: performance.now() - start,
       rowCount,
@@ -273,7 +274,7 @@ class ObservedConnection implements DatabaseConnection {
 /** The fields of one statement's event that depend on how it ran; the rest come from its connection. */
 type StatementFields = Pick<
   QueryEventInit,
-  'sql' | 'parameters' | 'startedAt' | 'durationMs' | 'rowCount' | 'affectedRows' | 'error' | 'connectionWaitMs' | 'inTransaction' | 'scope' | 'mode' | 'capture'
+  'sql' | 'parameters' | 'startedAt' | 'durationMs' | 'rowCount' | 'affectedRows' | 'error' | 'connectionWaitMs' | 'inTransaction' | 'scope' | 'mode' | 'capture' | 'node'
 >
 
 /** The one place that builds a query event. */
@@ -299,6 +300,7 @@ function emitStatement(connection: ObservedConnection, fields: StatementFields):
       origin: currentOrigin(),
       capture: fields.capture,
       servedBy: connection.servedBy,
+      node: fields.node,
     }),
   )
 }

@@ -1,4 +1,7 @@
+import type { OperationNode } from 'kysely'
 import type { SqlDialect } from '../sql/fingerprinter.js'
+import { readStatement } from '../sql/read-statement.js'
+import type { StatementFacts } from '../sql/statement-facts.js'
 import { applicationFrames, type CallSite, type StackCapture } from './call-site.js'
 import type { QueryOrigin } from './origin.js'
 import type { ServedBy } from './routing.js'
@@ -54,6 +57,12 @@ export interface QueryEvent {
    * cache and the replicas exist.
    */
   readonly servedBy: ServedBy
+  /**
+   * What the statement reads and writes, read by dbperf's one SQL reader when first asked (then one `Map`
+   * lookup per statement text): from Kysely's operation node when the query builder made it, else from its
+   * text. See `readStatement`.
+   */
+  readonly statement: StatementFacts
 }
 
 /** Fields known when the statement ends; `callSite` and `stack` are derived lazily from `capture`. */
@@ -75,6 +84,8 @@ export interface QueryEventInit {
   readonly capture: StackCapture
   /** Defaults to `'primary'`. */
   readonly servedBy?: ServedBy
+  /** Kysely's operation node (`compiledQuery.query`), when Kysely compiled the statement. */
+  readonly node?: OperationNode | undefined
 }
 
 /** The one implementation of {@link QueryEvent}. */
@@ -96,6 +107,8 @@ export class ObservedQuery implements QueryEvent {
   readonly servedBy: ServedBy
   #capture: StackCapture
   #stack: readonly CallSite[] | undefined
+  readonly #node: OperationNode | undefined
+  #statement: StatementFacts | undefined
 
   constructor(init: QueryEventInit) {
     this.sql = init.sql
@@ -114,6 +127,12 @@ export class ObservedQuery implements QueryEvent {
     this.origin = init.origin
     this.servedBy = init.servedBy ?? 'primary'
     this.#capture = init.capture
+    this.#node = init.node
+  }
+
+  get statement(): StatementFacts {
+    this.#statement ??= readStatement(this.sql, this.dialect, this.#node)
+    return this.#statement
   }
 
   get stack(): readonly CallSite[] {

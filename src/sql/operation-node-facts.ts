@@ -56,6 +56,10 @@ export function operationNodeTables(root: OperationNode): { tables: TableRef[]; 
       }
       case 'WithNode':
         continue // read with its query, below
+      case 'ReferenceNode':
+        // `u.name`: the qualifier is a TableNode too, but it names an alias or a table already read.
+        stack.push({ node: node.column, written: false, scope })
+        continue
       default: {
         if (typeof node.kind !== 'string') return undefined
         const inner = node.with === undefined ? scope : withScope(node.with as Node, scope, stack, ctes)

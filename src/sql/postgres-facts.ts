@@ -10,6 +10,8 @@ import { type Token, tokenize } from './tokenizer.js'
 type Json = Record<string, unknown>
 
 const AGGREGATES = new Set(['count', 'sum', 'min', 'max', 'avg', 'array_agg', 'string_agg', 'json_agg', 'jsonb_agg', 'bool_and', 'bool_or', 'group_concat', 'every', 'bit_and', 'bit_or', 'json_object_agg', 'jsonb_object_agg', 'xmlagg'])
+/** MySQL and SQLite statement modifiers that PostgreSQL's grammar would take for a table name. */
+const MODIFIERS = new Set(['ignore', 'low_priority', 'high_priority', 'delayed', 'quick', 'or'])
 const WRITES = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt'])
 const RANGE_OPS = new Set(['<', '>', '<=', '>='])
 const TRANSACTION = new Set(['TransactionStmt'])
@@ -35,6 +37,9 @@ export function postgresFacts(sql: string, dialect: SqlDialect): StatementFacts 
   const cased = dialect === 'postgres' ? (name: string) => name : sourceCase(sql, dialect)
   const reader = new TreeReader(cased)
   for (const s of stmts) reader.statement(s.stmt)
+  // `UPDATE IGNORE users` / `UPDATE LOW_PRIORITY users` parse as table "ignore" aliased users: MySQL's
+  // modifiers are not names PostgreSQL's grammar knows. Such a reading is wrong; leave it to the tokens.
+  if (dialect !== 'postgres' && reader.tables.some((t) => MODIFIERS.has(t.table.toLowerCase()))) return undefined
   const first = stmts[0]?.stmt ?? {}
   const [type, stmt] = unwrap(first) ?? ['Unknown', {}]
   const cls: StatementClass = stmts.length > 1 ? 'multi' : classOf(type, stmt, reader.modifies)

@@ -157,6 +157,13 @@ export function tokenFacts(sql: string, dialect: SqlDialect): StatementFacts {
         if (op === 'not' || COMPARISON.has(op)) {
           const kind = op === 'not' ? 'other' : EQUALITY.has(op) ? 'equality' : RANGE.has(op) ? 'range' : 'other'
           predicates.push({ ...ref.ref, op, kind })
+          // `a.x = b.y`: a join condition serves both sides.
+          const right = op === 'not' || op === 'in' || op === 'between' || op === 'is' ? undefined : columnAt(tokens, ref.end + 1, dialect)
+          if (right !== undefined && lower[ref.end + 1] !== '(') {
+            predicates.push({ ...right.ref, op, kind })
+            i = right.end - 1
+            continue
+          }
         }
         i = ref.end - 1
       }
@@ -235,11 +242,13 @@ function columnAt(tokens: readonly Token[], i: number, dialect: SqlDialect): { r
 
 const NOT_COLUMNS = new Set(['null', 'true', 'false', 'exists', 'case', 'distinct', 'desc', 'asc', 'interval', 'current_timestamp', 'current_date', 'now', 'by'])
 
+/** Words between `update`/`into`/`from` and the table: `update or ignore t`, `delete low_priority quick from t`. */
+const SKIPPED_MODIFIERS = new Set(['only', 'ignore', 'low_priority', 'high_priority', 'delayed', 'quick', 'lateral', 'or', 'replace', 'rollback', 'abort', 'fail'])
+
 /** Reads `[schema.]table [[as] alias]` at `i` into `into`; returns the index after it (`i` when none is there). */
 function readTableRef(tokens: readonly Token[], lower: readonly string[], start: number, dialect: SqlDialect, into: TableRef[], written: boolean, ctes: readonly string[], columnList = false): number {
   let i = start
-  // `insert ignore into`, `delete low_priority from`, `update only t`: skip modifiers.
-  while (lower[i] === 'only' || lower[i] === 'ignore' || lower[i] === 'low_priority' || lower[i] === 'quick' || lower[i] === 'lateral') i++
+  while (SKIPPED_MODIFIERS.has(lower[i] as string)) i++
   if (tokens[i]?.text === '(') return start
   const parts: string[] = []
   let j = i
