@@ -26,4 +26,4 @@ export type { AdviseOptions, AdviseProgress, StatStatementsOptions, VerifyMethod
 export { formatAdvice } from './format.js'
 export { renderMigration, writeMigration, type MigrationOptions } from './migration.js'
 export { parseQueryLog, readQueryLog, type QueryLogContents } from './query-log.js'
-export { splitStatements } from './workload.js'
+export { splitStatements } from '../sql/split-statements.js'

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module'
 import { loadModule, parseSync } from 'libpg-query'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { splitStatements } from '../../src/advise/workload.js'
+import { splitStatements } from '../../src/sql/split-statements.js'
 import { checkStatement } from '../../src/explain/statement-safety.js'
 import { testDialects } from '../harness/databases.js'
 
