@@ -1,5 +1,6 @@
 import { CompiledQuery, type DatabaseConnection, type Kysely, type QueryResult } from 'kysely'
 import { driverConnection, isReported, reportStatement } from '../observe/observed-driver.js'
+import { boundConnection } from '../observe/routing-driver.js'
 import { findHub } from '../observe/observer-hub.js'
 import { driverOf, type RawDriver } from './driver-kind.js'
 import { type PgliteHandle, pgliteInstanceOf } from './pglite/pglite-raw.js'
@@ -71,7 +72,8 @@ export interface RawConnection {
  */
 export function withRawConnection<T>(db: Kysely<any>, fn: (raw: RawConnection) => Promise<T>): Promise<T> {
   return db.getExecutor().provideConnection(async (connection) => {
-    const inner = driverConnection(connection)
+    // A connection the routing stage lent lazily borrows from the pool now, and stays there for this borrow.
+    const inner = await boundConnection(driverConnection(connection))
     const driver = driverOf(inner)
     const report = (sql: string, parameters: readonly unknown[], startedAt: number, durationMs: number, affectedRows: number | undefined, error: unknown): void => {
       reportStatement(connection, { sql, parameters, startedAt, durationMs, affectedRows, error })

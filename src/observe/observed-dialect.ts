@@ -6,6 +6,7 @@ import { announceHub } from './global-observer.js'
 import { type DatabaseInfo, ObserverHub } from './observer-hub.js'
 import { ObservedDriver } from './observed-driver.js'
 import { RoutingDriver } from './routing-driver.js'
+import type { Router } from './routing.js'
 
 /**
  * Wraps any Kysely dialect so that the Kysely instance built on it is observed: `observe()`, `withScope()`
@@ -17,8 +18,10 @@ import { RoutingDriver } from './routing-driver.js'
  * const db = new Kysely<DB>({ dialect: observeDialect(new PostgresDialect({ pool })) })
  * observe(db, (e) => …)
  * ```
+ *
+ * `router` (internal: `createDb`'s `cache` option) gives the routing stage a router built for this database.
  */
-export function observeDialect(dialect: Dialect, info?: Partial<DatabaseInfo>): Dialect {
+export function observeDialect(dialect: Dialect, info?: Partial<DatabaseInfo>, router?: (info: DatabaseInfo) => Router): Dialect {
   let adapter: DialectAdapter | undefined
   let hub: ObserverHub | undefined
   const ensureHub = (): ObserverHub => {
@@ -45,7 +48,10 @@ export function observeDialect(dialect: Dialect, info?: Partial<DatabaseInfo>): 
       return adapter as DialectAdapter
     },
     // The routing stage goes between the observed driver and the pools (src/observe/routing.ts).
-    createDriver: (): Driver => new ObservedDriver(new RoutingDriver(dialect.createDriver()), ensureHub()),
+    createDriver: (): Driver => {
+      const hub = ensureHub()
+      return new ObservedDriver(new RoutingDriver(dialect.createDriver(), router?.(hub.info), () => hub.info.dialect), hub)
+    },
     createQueryCompiler: (): QueryCompiler => dialect.createQueryCompiler(),
     createIntrospector: (db: Kysely<any>): DatabaseIntrospector => dialect.createIntrospector(db),
   }

@@ -4,8 +4,7 @@ import { captureStack, type StackCapture } from './call-site.js'
 import type { ObserverHub } from './observer-hub.js'
 import { ObservedQuery, type QueryEventInit, type QueryMode } from './query-event.js'
 import { currentOrigin } from './origin.js'
-import type { RoutingDriver } from './routing-driver.js'
-import type { ServedBy } from './routing.js'
+import { isRouted, noteStatement, type RoutingDriver } from './routing-driver.js'
 import { currentScope, type Scope } from './scope.js'
 
 /**
@@ -23,6 +22,7 @@ export class ObservedDriver implements Driver {
   #nextConnectionId = 1
   // The wrapper handed to Kysely for each inner connection; reused so a pooled connection keeps its id.
   readonly #wrappers = new WeakMap<DatabaseConnection, ObservedConnection>()
+  readonly #ids = new WeakMap<object, number>()
 
   constructor(inner: RoutingDriver, hub: ObserverHub) {
     this.#inner = inner
@@ -49,12 +49,19 @@ export class ObservedDriver implements Driver {
     }
     let wrapper = this.#wrappers.get(inner)
     if (!wrapper) {
-      wrapper = new ObservedConnection(inner, this.#hub, this.#nextConnectionId++, this.#inner.servedBy(inner))
+      wrapper = new ObservedConnection(inner, this.#hub, this.#idOf, this.#inner)
       this.#wrappers.set(inner, wrapper)
     }
     wrapper.pendingWaitMs = performance.now() - start
     wrapper.pendingCapture = capture
     return wrapper
+  }
+
+  /** The id of a session (a pool connection), given in the order sessions are first seen. */
+  readonly #idOf = (session: object): number => {
+    let id = this.#ids.get(session)
+    if (id === undefined) this.#ids.set(session, (id = this.#nextConnectionId++))
+    return id
   }
 
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
@@ -145,9 +152,12 @@ function unwrap(connection: DatabaseConnection): ObservedConnection {
 /** The connection Kysely sees: forwards to the driver's connection and emits one event per statement. */
 class ObservedConnection implements DatabaseConnection {
   readonly inner: DatabaseConnection
-  readonly id: number
-  /** What the routing stage says serves this connection's statements. */
-  readonly servedBy: ServedBy
+  readonly #idOf: (session: object) => number
+  /** Set when the routing stage lent this connection lazily: its session is known per statement. */
+  readonly #routed: boolean
+  readonly #id: number
+  /** The routing stage below: what served each statement, and on which session it ran. */
+  readonly routing: RoutingDriver
   readonly hub: ObserverHub
   inTransaction = false
   /** Pool wait of the acquire that handed out this connection, reported by its first statement. */
@@ -156,11 +166,18 @@ class ObservedConnection implements DatabaseConnection {
   pendingCapture: StackCapture | undefined
   #controlView: DatabaseConnection | undefined
 
-  constructor(inner: DatabaseConnection, hub: ObserverHub, id: number, servedBy: ServedBy) {
+  constructor(inner: DatabaseConnection, hub: ObserverHub, idOf: (session: object) => number, routing: RoutingDriver) {
     this.inner = inner
     this.hub = hub
-    this.id = id
-    this.servedBy = servedBy
+    this.#idOf = idOf
+    this.routing = routing
+    this.#routed = isRouted(inner)
+    this.#id = idOf(inner)
+  }
+
+  /** The id of the session the last statement ran on (the pool connection behind a lazily lent one). */
+  get id(): number {
+    return this.#routed ? this.#idOf(this.routing.sessionOf(this.inner)) : this.#id
   }
 
   /**
@@ -253,16 +270,18 @@ class ObservedConnection implements DatabaseConnection {
     affected: bigint | undefined,
     error: unknown,
   ): void {
+    // A connection lent lazily by the routing stage borrowed from the pool inside the statement: that is wait.
+    const borrowWaitMs = this.routing.takeBorrowWaitMs(this.inner)
     emitStatement(this, {
       sql: compiledQuery.sql,
       parameters: compiledQuery.parameters,
       node: compiledQuery.query,
       startedAt,
-      durationMs: performance.now() - start,
+      durationMs: performance.now() - start - borrowWaitMs,
       rowCount,
       affectedRows: affected === undefined ? undefined : Number(affected),
       error,
-      connectionWaitMs,
+      connectionWaitMs: connectionWaitMs + borrowWaitMs,
       inTransaction,
       scope,
       mode,
@@ -299,7 +318,7 @@ function emitStatement(connection: ObservedConnection, fields: StatementFields):
       mode: fields.mode,
       origin: currentOrigin(),
       capture: fields.capture,
-      servedBy: connection.servedBy,
+      servedBy: connection.routing.servedBy(connection.inner),
       node: fields.node,
     }),
   )
@@ -328,7 +347,7 @@ export function driverConnection(connection: DatabaseConnection): DatabaseConnec
 
 /** True when `connection` is observed and someone listens: a {@link reportStatement} is then worth building. */
 export function isReported(connection: DatabaseConnection): boolean {
-  return connection instanceof ObservedConnection && connection.hub.active
+  return connection instanceof ObservedConnection && (connection.hub.active || isRouted(connection.inner))
 }
 
 /**
@@ -337,7 +356,10 @@ export function isReported(connection: DatabaseConnection): boolean {
  * happens when `connection` is not observed or nobody listens.
  */
 export function reportStatement(connection: DatabaseConnection, statement: DriverStatement): void {
-  if (!(connection instanceof ObservedConnection) || !connection.hub.active) return
+  if (!(connection instanceof ObservedConnection)) return
+  // The routing stage hears of driver-level writes whether or not anyone listens (the cache must).
+  noteStatement(connection.inner, statement.sql, connection.hub.info.dialect)
+  if (!connection.hub.active) return
   emitStatement(connection, {
     ...statement,
     rowCount: 0,

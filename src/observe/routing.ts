@@ -1,4 +1,5 @@
-import type { CompiledQuery, Driver, QueryResult } from 'kysely'
+import type { CompiledQuery, QueryResult } from 'kysely'
+import type { StatementFacts } from '../sql/statement-facts.js'
 
 /**
  * The routing stage's contract: where each statement is served. It sits below the observed driver (which
@@ -12,10 +13,12 @@ import type { CompiledQuery, Driver, QueryResult } from 'kysely'
  * first statement is routed, then its target's pool is borrowed from. With none (today: the primary is the
  * only target) the stage borrows at `acquireConnection()` exactly as before and adds nothing to a statement.
  *
- * Rules every router keeps (the stage enforces them before asking it):
- * - a transaction (`begin` … `commit`/`rollback`) and everything in it runs on the primary;
- * - once a borrow ran a write, or its statement kind is unknown, the rest of that borrow stays on the primary
- *   (`pinned`), so a `db.connection()` session reads its own writes and keeps its `SET`s;
+ * Rules the stage enforces, so that no router can break them:
+ * - a transaction (`begin` … `commit`/`rollback`) and everything in it runs on the primary, and its writes are
+ *   final at COMMIT (a router hears of them then, and never after a ROLLBACK);
+ * - once a borrow ran anything but a read (a write, a `SET`, a statement the reader cannot classify), the rest
+ *   of that borrow stays on the primary (pinned), so a `db.connection()` session reads its own writes and
+ *   keeps its `SET`s; streams and driver-level access (bulk helpers) pin too;
  * - a connection borrowed lazily reports its pool wait to the observed driver (`connectionWaitMs` keeps its
  *   meaning), and a failed borrow is a `ConnectionError` from the pool, not a statement error.
  */
@@ -25,43 +28,45 @@ export type ServedBy = 'primary' | 'replica' | 'cache'
 
 /** What a router is told about one statement. */
 export interface RouteRequest {
-  /** Kysely's compiled query: the SQL, the parameters, and the operation node it came from. */
+  /** Kysely's compiled query: the SQL, the parameters, the operation node it came from and its `queryId`. */
   readonly query: CompiledQuery
-  /** True inside a transaction; the stage never asks then (the answer is the primary). */
-  readonly inTransaction: boolean
-  /** True once this borrow is pinned to the primary (see the rules above). */
-  readonly pinned: boolean
+  /** What the one SQL reader says the statement reads and writes. */
+  readonly facts: StatementFacts
 }
 
-/** Where one statement goes. */
-export type RouteDecision =
-  | { readonly servedBy: 'primary' }
-  | { readonly servedBy: 'replica'; readonly target: RouteTarget }
-  | { readonly servedBy: 'cache'; readonly result: QueryResult<unknown> }
-
-/** A pool the stage can borrow from: the primary's driver or a replica's. */
-export interface RouteTarget {
-  readonly servedBy: 'primary' | 'replica'
-  readonly driver: Driver
+/** A statement's result and what served it. */
+export interface RoutedResult {
+  readonly result: QueryResult<unknown>
+  readonly servedBy: ServedBy
 }
 
 /**
- * Decides, per statement, what serves it. The query cache and the read replicas implement it; the stage
- * owns the borrowing, pinning and reporting, so a router is a pure decision.
+ * Decides, per statement, what serves it, and hears about every write once it is final. The query cache
+ * implements it (the read replicas next); the stage owns the borrowing, pinning and reporting, so a router
+ * only decides.
  */
 export interface Router {
   /**
    * False when every statement goes to the primary: the stage then borrows when Kysely asks, with no lazy
-   * connection in between. Defaults to `false` in {@link PRIMARY_ONLY}.
+   * connection in between. `false` in {@link PRIMARY_ONLY}.
    */
   readonly routes: boolean
-  route(request: RouteRequest): RouteDecision
+  /**
+   * Serves one read outside a transaction and outside a pinned session: from what the router holds, or by
+   * calling `primary()`, which borrows from the primary's pool and runs the statement there.
+   */
+  read(request: RouteRequest, primary: () => Promise<QueryResult<unknown>>): Promise<RoutedResult>
+  /**
+   * The writes of a borrow or a transaction are final (the statement ran outside a transaction, or its
+   * transaction committed): the statements' facts, in order. Awaited before the write's caller continues.
+   * Never called for a transaction that rolled back.
+   */
+  written(writes: readonly StatementFacts[]): Promise<void>
 }
 
 /** Today's router: the primary serves everything. */
 export const PRIMARY_ONLY: Router = Object.freeze({
   routes: false,
-  route: (): RouteDecision => PRIMARY,
+  read: async (_request: RouteRequest, primary: () => Promise<QueryResult<unknown>>): Promise<RoutedResult> => ({ result: await primary(), servedBy: 'primary' as const }),
+  written: (): Promise<void> => Promise.resolve(),
 })
-
-const PRIMARY: RouteDecision = Object.freeze({ servedBy: 'primary' })
