@@ -33,6 +33,7 @@ export type DbperfErrorCode =
   | 'DBPERF_BULK_WRITE'
   | 'DBPERF_INPUT_TOO_LARGE'
   | 'DBPERF_QUERY_TIMEOUT'
+  | 'DBPERF_CACHE_STORE'
   | (string & {})
 
 export interface DbperfErrorOptions {

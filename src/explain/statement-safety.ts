@@ -1,6 +1,7 @@
 import { DbperfError } from '../errors.js'
 import type { SqlDialect } from '../sql/fingerprinter.js'
 import { assertParseable } from '../sql/parse-limits.js'
+import { BUILTIN_FUNCTIONS } from '../sql/builtin-functions.js'
 import { statementKind } from '../sql/statement-kind.js'
 import { type Token, tokenize } from '../sql/tokenizer.js'
 import { type QualifiedName, readPostgresStatement } from '../sql/postgres-statement.js'
@@ -36,19 +37,6 @@ export interface StatementSafety {
   readonly writesFile: boolean
 }
 
-// Built-in functions with no side effects, for the static `writes` hint; at run time the catalogue decides.
-const PURE = new Set([
-  'count', 'sum', 'avg', 'min', 'max', 'coalesce', 'nullif', 'lower', 'upper', 'length', 'char_length', 'substr',
-  'substring', 'trim', 'ltrim', 'rtrim', 'concat', 'replace', 'round', 'floor', 'ceil', 'ceiling', 'abs', 'now',
-  'current_timestamp', 'date', 'datetime', 'strftime', 'date_trunc', 'extract', 'cast', 'greatest', 'least', 'any',
-  'all', 'exists', 'in', 'ifnull', 'iif', 'if', 'json_extract', 'jsonb_build_object', 'json_build_object',
-  'array_agg', 'string_agg', 'group_concat', 'json_agg', 'jsonb_agg', 'row_number', 'rank', 'dense_rank', 'lag',
-  'lead', 'first_value', 'last_value', 'unnest', 'generate_series', 'to_char', 'to_date', 'array_length',
-  'position', 'strpos', 'instr', 'left', 'right', 'md5', 'random', 'rand', 'mod', 'power', 'sqrt', 'date_format',
-  'from_unixtime', 'unix_timestamp', 'values', 'interval', 'filter', 'over', 'row', 'array', 'exp', 'ln', 'log',
-  'sign', 'bool_and', 'bool_or', 'every', 'format', 'quote_ident', 'current_date', 'localtimestamp', 'typeof',
-  'printf', 'julianday', 'unixepoch', 'json_object', 'json_array', 'to_regclass', 'date_part', 'age', 'avg_width',
-])
 
 // PostgreSQL statements EXPLAIN accepts; anything else (COPY, DO, CALL, SET, VACUUM…) is refused before it is sent.
 const EXPLAINABLE = new Map<string, SafetyKind>([
@@ -119,7 +107,7 @@ function checkPostgres(sql: string): StatementSafety {
   else if (read.modifies) reason = 'a CTE or subquery writes'
   else if (read.locks) reason = 'it locks rows (FOR UPDATE/SHARE)'
   else {
-    const call = read.calls.find((c) => !PURE.has((c[c.length - 1] ?? '').toLowerCase()))
+    const call = read.calls.find((c) => !BUILTIN_FUNCTIONS.has((c[c.length - 1] ?? '').toLowerCase()))
     if (call) reason = `it calls ${call.join('.')}(), which may have side effects`
   }
   return {
@@ -184,7 +172,7 @@ function checkTokens(sql: string, dialect: SqlDialect): StatementSafety {
   else if (modifies) reason = 'a CTE, subquery or INTO writes'
   else if (locks) reason = 'it locks rows (FOR UPDATE)'
   else {
-    const call = calls.find((c) => !PURE.has((c[c.length - 1] ?? '').toLowerCase()))
+    const call = calls.find((c) => !BUILTIN_FUNCTIONS.has((c[c.length - 1] ?? '').toLowerCase()))
     if (call) reason = `it calls ${call.join('.')}(), which may have side effects`
   }
   return {
