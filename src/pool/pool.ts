@@ -6,7 +6,7 @@ import { LeakDetector } from './leak-report.js'
 import { poolError, type PoolError, type PoolErrorCode } from './pool-error.js'
 import { formatPrometheus, type PoolStats, WaitReservoir } from './pool-metrics.js'
 import type { ResolvedPoolOptions } from './pool-options.js'
-import { type ConnectionFactory, PooledConnection } from './pooled-connection.js'
+import { type ConnectionFactory, ConnectionStates, type PooledConnection } from './pooled-connection.js'
 import { type Waiter, WaiterQueue } from './waiter-queue.js'
 
 /** Where a pool points, for messages and errors (never a password). */
@@ -66,9 +66,14 @@ type Resource<C> = PooledConnection<C> | FailedOpen
  * generic-pool opens connections from inside whichever call needed one, and a connection opened for request A
  * must not carry A's scope into the events of everything it does later.
  *
- * Longer than most files here because lending, opening and closing share the same counters and must change
- * together; the parts that stand alone live beside it (the generic-pool adapter, the hand-off queue, the
- * connect circuit, leak detection, errors and metrics).
+ * State in one place: generic-pool's lists are its own (asked, never mirrored: `available` says whether it can
+ * lend at once); which state each connection is in, from dbperf's side, is kept only in {@link ConnectionStates},
+ * which also checks every move, and `size`, `idle`, `active` and `opening` are read from it. A second count of
+ * the same thing once lagged generic-pool's list and starved callers.
+ *
+ * Longer than most files here because lending, opening and closing move the same connections and must agree;
+ * the parts that stand alone live beside it (the generic-pool adapter, the connection states, the hand-off
+ * queue, the connect circuit, leak detection, errors and metrics).
  */
 export class Pool<C> {
   readonly #options: ResolvedPoolOptions
@@ -76,12 +81,8 @@ export class Pool<C> {
   readonly #factory: ConnectionFactory<C>
   readonly #inPoolContext = POOL_CONTEXT
   readonly #generic: GenericPoolHandle<Resource<C>>
-  /** Every open connection, borrowed or idle (generic-pool's list may also hold a `FailedOpen`). */
-  readonly #all = new Set<PooledConnection<C>>()
-  /** Connections in generic-pool's idle list. */
-  #idle = 0
-  #opening = 0
-  #nextId = 1
+  /** Every open connection by state, and the opens in progress (generic-pool's list may also hold a `FailedOpen`). */
+  readonly #states = new ConnectionStates<C>()
   readonly #waits = new WaitReservoir()
   /** Callers waiting for a connection to come back (see "Saturation" above). */
   readonly #handoff: WaiterQueue<PooledConnection<C>>
@@ -144,14 +145,15 @@ export class Pool<C> {
     if (this.#closing) return Promise.reject(this.#error('DBPERF_POOL_CLOSED'))
     const start = performance.now()
     const g = this.#generic
-    // generic-pool's count, not `#idle`: a connection it has just handed to a waiting caller is off its list at
-    // once, while `#idle` counts it until that caller's continuation runs. Deciding on `#idle` sent callers into
-    // generic-pool's queue in that window, where they starved behind the hand-off queue (seconds, in bench/pool).
+    // generic-pool's own list, not the `idle` state: a connection it has just handed to a waiting caller is off
+    // its list at once, but stays `idle` until that caller's continuation takes it. Deciding on `idle` sent
+    // callers into generic-pool's queue in that window, where they starved behind the hand-off queue (seconds,
+    // in bench/pool).
     if (g.available === 0) {
       // The database failed the last connect: fail at once instead of queueing behind the backoff, unless a
       // connection coming back could serve this caller.
       if (this.#circuit.open && g.borrowed <= this.#pending()) return Promise.reject(this.#error('DBPERF_CONNECT'))
-      if (this.#all.size + this.#opening >= this.#options.max) {
+      if (this.#states.claimed >= this.#options.max) {
         if (this.#pending() >= this.#options.maxWaiting) return Promise.reject(this.#error('DBPERF_POOL_QUEUE_FULL'))
         return new Promise<PooledConnection<C>>((resolve, reject) => {
           this.#handoff.push({ resolve, reject, enqueuedAt: start, capture })
@@ -163,27 +165,30 @@ export class Pool<C> {
 
   /**
    * Takes a connection back. `broken` (the driver saw a fatal error, or could not reset the session) closes
-   * it instead; so do a connection that died while borrowed, one past its lifetime and one at `maxUses`.
+   * it instead; so do a connection that died while borrowed, and one past its lifetime or at `maxUses` unless
+   * the pool is closing and callers still wait for it.
    */
   release(entry: PooledConnection<C>, broken = false): void {
-    if (entry.state !== 'active') return // released twice, or already closed by close()
+    if (!this.#states.is(entry, 'active')) return // released twice, or already closed
     const now = performance.now()
     this.#leaks.returned(entry, now)
     entry.lastUsedAt = now
     const { maxUses } = this.#options
-    if (broken || this.#spent(entry, now) || (maxUses > 0 && entry.uses >= maxUses)) {
+    const retiring = now >= entry.retireAt || (maxUses > 0 && entry.uses >= maxUses)
+    // While closing, a usable connection due to retire still serves the callers already queued: generic-pool
+    // lends nothing once it drains, so retiring it would turn them away with DBPERF_POOL_CLOSED.
+    if (broken || this.#unusable(entry) || (retiring && !(this.#closing && this.#handoff.length > 0))) {
       this.#discard(entry)
       return
     }
-    // Straight to the oldest waiter: it was just used, so it needs no validation.
+    // Straight to the oldest waiter: it was just used, so it needs no validation, and it stays `active`.
     const waiter = this.#handoff.shift()
     if (waiter) {
       this.#lend(entry, now, waiter.enqueuedAt, waiter.capture)
       waiter.resolve(entry)
       return
     }
-    entry.state = 'idle'
-    this.#idle++
+    this.#states.move(entry, 'active', 'idle')
     void this.#generic.release(entry)
   }
 
@@ -200,15 +205,15 @@ export class Pool<C> {
   }
 
   stats(): PoolStats {
-    const size = this.#all.size
+    const states = this.#states
     return Object.freeze({
       target: this.#target.display,
       max: this.#options.max,
       min: this.#options.min,
-      size,
-      idle: this.#idle,
-      active: size - this.#idle,
-      opening: this.#opening,
+      size: states.size,
+      idle: states.idle,
+      active: states.borrowed,
+      opening: states.opening,
       pending: this.#pending(),
       created: this.#created,
       destroyed: this.#destroyed,
@@ -250,29 +255,32 @@ export class Pool<C> {
       return this.#borrow(start, capture)
     }
     const entry = resource
-    entry.state = 'validating'
-    this.#idle--
     const now = performance.now()
-    if (this.#spent(entry, now)) {
+    // Past its lifetime, a usable connection still serves a caller queued before close() (as in `release`).
+    if (this.#unusable(entry) || (now >= entry.retireAt && !this.#closing)) {
       this.#discard(entry)
       return this.#borrow(start, capture)
     }
+    const states = this.#states
     if (!this.#options.validateOnBorrow || now - entry.lastUsedAt <= VALIDATION_SKIP_MS) {
+      states.move(entry, 'idle', 'active')
       this.#lend(entry, now, start, capture)
       return entry
     }
+    states.move(entry, 'idle', 'validating')
     return this.#validate(entry).then((ok) => {
       if (!ok) {
         this.#discard(entry)
         return this.#borrow(start, capture)
       }
+      states.move(entry, 'validating', 'active')
       this.#lend(entry, performance.now(), start, capture)
       return entry
     })
   }
 
+  /** Starts a borrow of an `active` connection: a new one, or one handed on from the previous borrower. */
   #lend(entry: PooledConnection<C>, now: number, waitingSince: number, capture: StackCapture | undefined): void {
-    entry.state = 'active'
     entry.uses++
     entry.borrowedAt = now
     this.#waits.record(now - waitingSince)
@@ -285,21 +293,27 @@ export class Pool<C> {
   }
 
   /**
-   * Closes a borrowed connection. The room it leaves lets generic-pool open one for a caller waiting for a
+   * Closes a connection taken from generic-pool (generic-pool calls {@link #close} at once, so it leaves its
+   * state before this returns). The room it leaves lets generic-pool open one for a caller waiting for a
    * connection to come back, which would otherwise wait for the next one that does.
    */
   #discard(entry: PooledConnection<C>): void {
     void this.#generic.destroy(entry)
     let waiter: Waiter<PooledConnection<C>> | undefined
-    while (this.#all.size + this.#opening < this.#options.max && (waiter = this.#handoff.shift())) {
+    while (this.#states.claimed < this.#options.max && (waiter = this.#handoff.shift())) {
       const w = waiter
       this.#borrow(w.enqueuedAt, w.capture).then(w.resolve, w.reject)
     }
   }
 
-  /** Dead, closed by the server or past its lifetime: never lent again. */
+  /** Dead, closed by the server or past its lifetime: closed by housekeeping. */
   #spent(entry: PooledConnection<C>, now: number): boolean {
-    return entry.dead || now >= entry.retireAt || !this.#factory.isUsable(entry.raw)
+    return now >= entry.retireAt || this.#unusable(entry)
+  }
+
+  /** Failed or closed by the server. */
+  #unusable(entry: PooledConnection<C>): boolean {
+    return entry.dead || !this.#factory.isUsable(entry.raw)
   }
 
   /** One round trip (HikariCP skips it for a connection used in the last 500 ms; so does `#accept`). */
@@ -333,7 +347,8 @@ export class Pool<C> {
    * and tries again; once the backoff has elapsed, a single attempt (the probe) decides for everyone.
    */
   async #open(): Promise<Resource<C>> {
-    this.#opening++
+    const states = this.#states
+    states.openStarted()
     try {
       for (;;) {
         if (this.#closing) return new FailedOpen('closed')
@@ -359,13 +374,13 @@ export class Pool<C> {
           if (this.#generic.pending > 0) return new FailedOpen('connect')
           // No caller waits: keep trying (after the backoff) only if `min` needs this connection. Rejecting is
           // safe here, since generic-pool opens again only for waiting callers.
-          if (this.#closing || this.#all.size + this.#opening - 1 >= this.#options.min) throw error
+          if (this.#closing || states.claimed - 1 >= this.#options.min) throw error
         } finally {
           if (this.#probe === attempt) this.#probe = undefined
         }
       }
     } finally {
-      this.#opening--
+      states.openEnded()
     }
   }
 
@@ -411,11 +426,10 @@ export class Pool<C> {
 
   #adopt(raw: C): PooledConnection<C> {
     this.#created++
-    const entry = new PooledConnection(raw, this.#nextId++, performance.now())
+    // `idle`: generic-pool puts it on its idle list (and lends it from there).
+    const entry = this.#states.adopt(raw, performance.now())
     const { maxLifetimeMs } = this.#options
     if (maxLifetimeMs > 0) entry.retireAt = entry.createdAt + maxLifetimeMs * (1 - LIFETIME_JITTER * Math.random())
-    this.#all.add(entry)
-    this.#idle++ // generic-pool puts it on its idle list (and lends it from there)
     // An idle connection that fails is closed by the next housekeeping run; a borrowed one when it comes back.
     this.#factory.watch(raw, () => (entry.dead = true))
     return entry
@@ -423,10 +437,7 @@ export class Pool<C> {
 
   /** generic-pool's `destroy`: closes the connection; the pool stops counting it at once. */
   #close(resource: Resource<C>): Promise<void> {
-    if (resource instanceof FailedOpen || resource.state === 'closed') return Promise.resolve()
-    if (resource.state === 'idle') this.#idle--
-    resource.state = 'closed'
-    this.#all.delete(resource)
+    if (resource instanceof FailedOpen || !this.#states.close(resource)) return Promise.resolve()
     this.#destroyed++
     if (resource.leakTimer !== undefined) clearTimeout(resource.leakTimer)
     return withTimeout(this.#factory.destroy(resource.raw), this.#options.connectTimeoutMs, 'close').catch(() => {})
@@ -438,7 +449,7 @@ export class Pool<C> {
     const now = performance.now()
     if (this.#spent(resource, now)) return true
     const { idleTimeoutMs, min } = this.#options
-    return idleTimeoutMs > 0 && this.#all.size > min && now - resource.lastUsedAt >= idleTimeoutMs
+    return idleTimeoutMs > 0 && this.#states.size > min && now - resource.lastUsedAt >= idleTimeoutMs
   }
 
   #error(code: PoolErrorCode): PoolError {
