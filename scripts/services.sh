@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The project's own control of the local database servers used by tests, benchmarks and CI.
-#   bash scripts/services.sh start            start PostgreSQL and MariaDB if they are down, wait until ready
+#   bash scripts/services.sh start            start PostgreSQL, MariaDB and Redis if they are down, wait until ready
 #   bash scripts/services.sh prepare          create the databases the tests use (idempotent)
 #   bash scripts/services.sh stop pg|mysql    stop one server (the pool tests use it to simulate an outage)
 #   bash scripts/services.sh status           say which servers answer
 # Fails loudly (exit 1, with the reason) when a server cannot be brought up.
 set -uo pipefail
 
-PG_HOST=127.0.0.1 PG_PORT=5432 MY_HOST=127.0.0.1 MY_PORT=3306
+PG_HOST=127.0.0.1 PG_PORT=5432 MY_HOST=127.0.0.1 MY_PORT=3306 REDIS_PORT=6379
 
 pg_up() { pg_isready -q -h "$PG_HOST" -p "$PG_PORT" -t 2 >/dev/null 2>&1; }
 my_up() { mysqladmin --connect-timeout=2 -h "$MY_HOST" -P "$MY_PORT" -uroot status >/dev/null 2>&1; }
@@ -39,6 +39,18 @@ start_my() {
   mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null || true
   start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql || true
   wait_for MariaDB my_up 60 && echo "services: MariaDB is up on $MY_HOST:$MY_PORT"
+}
+
+redis_up() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; }
+
+# Redis for the query cache's Redis store: nothing on disk, as on every machine of ours.
+start_redis() {
+  if redis_up; then echo "services: Redis is up on 127.0.0.1:$REDIS_PORT"; return 0; fi
+  if ! command -v redis-server >/dev/null; then echo "services: Redis is not installed (no redis-server)" >&2; return 1; fi
+  echo "services: starting Redis"
+  mkdir -p /var/lib/redis /var/log/redis 2>/dev/null || true
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port "$REDIS_PORT" --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
+  wait_for Redis redis_up 30 && echo "services: Redis is up on 127.0.0.1:$REDIS_PORT"
 }
 
 stop_pg() {
@@ -85,7 +97,7 @@ prepare() {
 }
 
 case "${1:-start}" in
-  start) start_pg && start_my ;;
+  start) start_pg && start_my && start_redis ;;
   prepare) prepare ;;
   stop)
     case "${2:-}" in

@@ -9,7 +9,8 @@ import { DEFAULT_QUERY_TIMEOUT_MS } from './driver/query-timeout.js'
 import { createSqliteDialect } from './driver/sqlite/sqlite-dialect.js'
 import type { DevMode, DevModeOptions } from './explain/dev-mode.js'
 import { observeDialect } from './observe/observed-dialect.js'
-import { requireHub } from './observe/observer-hub.js'
+import { type DatabaseInfo, requireHub } from './observe/observer-hub.js'
+import type { Router } from './observe/routing.js'
 import { type PoolOptions, resolvePoolOptions } from './pool/pool-options.js'
 import { startPool } from './pool/pool-registry.js'
 
@@ -63,9 +64,19 @@ export interface CreateDbOptions {
    * ```
    */
   readonly queryTimeoutMs?: number
+  /**
+   * A query cache (`queryCache()` from `dbperf/cache`): reads opted in with `cached(query)` are answered from it
+   * before any connection is borrowed, and every write on this handle invalidates what it wrote. Defaults to none.
+   *
+   * ### Examples
+   * ```ts
+   * const db = createDb<DB>(url, { cache: queryCache({ ttlMs: 30_000 }) })
+   * ```
+   */
+  readonly cache?: { router(info: DatabaseInfo): Router }
 }
 
-const OPTION_KEYS = new Set(['plugins', 'driverOptions', 'pool', 'instrument', 'dev', 'queryTimeoutMs'])
+const OPTION_KEYS = new Set(['plugins', 'driverOptions', 'pool', 'instrument', 'dev', 'queryTimeoutMs', 'cache'])
 
 /**
  * Opens a database and returns a `Kysely<DB>` whose every statement is observed (see `observe`).
@@ -94,7 +105,11 @@ export function createDb<DB>(urlOrConfig: string | DbConfig, options: CreateDbOp
     dialect:
       options.instrument === false
         ? dialect
-        : observeDialect(dialect, { dialect: target.dialect, driver: target.driver, target: target.display, host: target.host, port: target.port, database: target.database }),
+        : observeDialect(
+            dialect,
+            { dialect: target.dialect, driver: target.driver, target: target.display, host: target.host, port: target.port, database: target.database },
+            options.cache === undefined ? undefined : (info) => (options.cache as NonNullable<CreateDbOptions['cache']>).router(info),
+          ),
     ...(options.plugins ? { plugins: [...options.plugins] } : {}),
   })
   startPool(db)
@@ -162,6 +177,12 @@ function validateOptions(options: CreateDbOptions): void {
   // Node turns a longer timer into 1 ms, which would make "long" mean "at once".
   if (timeout !== undefined && !(typeof timeout === 'number' && Number.isInteger(timeout) && timeout >= 0 && timeout <= 2_147_483_647)) {
     throw new DbperfError('DBPERF_INVALID_OPTION', `createDb option "queryTimeoutMs" must be an integer number of milliseconds from 0 (no limit) to 2147483647, but got: ${describeValue(timeout)}`)
+  }
+  if (options.cache !== undefined && (options.cache === null || typeof options.cache !== 'object' || typeof options.cache.router !== 'function')) {
+    throw new DbperfError('DBPERF_INVALID_OPTION', `createDb option "cache" must be a query cache from queryCache() in 'dbperf/cache', but got: ${describeValue(options.cache)}`)
+  }
+  if (options.cache !== undefined && options.instrument === false) {
+    throw new DbperfError('DBPERF_INVALID_OPTION', 'createDb options "cache" and "instrument: false" do not go together: the cache lives on the observed query path')
   }
   if (options.instrument !== undefined && typeof options.instrument !== 'boolean') {
     throw new DbperfError('DBPERF_INVALID_OPTION', `createDb option "instrument" must be true or false, but got: ${describeValue(options.instrument)}`)
