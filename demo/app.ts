@@ -4,17 +4,27 @@
  */
 import type { Kysely } from 'kysely'
 import type { DB } from '../src/demo/schema.js'
+import { cached } from '../src/cache/index.js'
 import { createLoaders } from '../src/loader/index.js'
 
 /** The latest published posts, newest first: the rows each feed handler loops over. */
 function latestPosts(db: Kysely<DB>, limit: number) {
-  return db
-    .selectFrom('posts')
-    .select(['id', 'title', 'author_id', 'published_at'])
-    .where('status', '=', 'published')
-    .orderBy('published_at', 'desc')
-    .limit(limit)
-    .execute()
+  return latestPostsQuery(db, limit).execute()
+}
+
+/** The query behind {@link latestPosts}: the same for every visitor until a post is published. */
+export function latestPostsQuery(db: Kysely<DB>, limit = 25) {
+  return db.selectFrom('posts').select(['id', 'title', 'author_id', 'published_at']).where('status', '=', 'published').orderBy('published_at', 'desc').limit(limit)
+}
+
+/** GET /feed, cached: the latest posts from dbperf's query cache, invalidated when a post is written. */
+export async function feedCached(db: Kysely<DB>, limit = 25) {
+  return cached(latestPostsQuery(db, limit)).execute()
+}
+
+/** POST /posts/:id/comments: a visitor comments (a write to comments, not to posts). */
+export async function addComment(db: Kysely<DB>, postId: number, authorId: number, body: string) {
+  await db.insertInto('comments').values({ post_id: postId, author_id: authorId, body }).execute()
 }
 
 /** GET /feed: the latest published posts with their authors, one author query per post (an N+1). */

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely'
-import { createDb } from '../create-db.js'
+import { createDb, type CreateDbOptions } from '../create-db.js'
 import { parseTarget } from '../driver/connection-config.js'
 import { DbperfError, describeValue } from '../errors.js'
 import type { DB } from './schema.js'
@@ -39,7 +39,7 @@ export interface DemoDatabase {
  * await migrateToLatest(db)
  * ```
  */
-export async function openDemoDatabase(url: string, schema: string = DEFAULT_DEMO_SCHEMA): Promise<DemoDatabase> {
+export async function openDemoDatabase(url: string, schema: string = DEFAULT_DEMO_SCHEMA, options: CreateDbOptions = {}): Promise<DemoDatabase> {
   if (typeof schema !== 'string' || !/^[a-z_][a-z0-9_]{0,62}$/i.test(schema) || RESERVED.test(schema)) {
     throw new DbperfError(
       'DBPERF_INVALID_OPTION',
@@ -54,17 +54,17 @@ export async function openDemoDatabase(url: string, schema: string = DEFAULT_DEM
       // A startup option, not a SET: the pool resets session settings between borrowers, but keeps these.
       const existing = u.searchParams.get('options')
       u.searchParams.set('options', `${existing ? `${existing} ` : ''}-c search_path=${schema}`)
-      return { db: createDb<DB>(u.toString()), place: `postgres at ${target.display}, schema ${schema}` }
+      return { db: createDb<DB>(u.toString(), options), place: `postgres at ${target.display}, schema ${schema}` }
     }
     case 'mysql2': {
       await resetNamespace(url, schema, 'mysql')
       const u = new URL(target.url ?? url)
       u.pathname = `/${schema}`
-      return { db: createDb<DB>(u.toString()), place: `mysql at ${target.display.replace(/\/.*$/, '')}, database ${schema}` }
+      return { db: createDb<DB>(u.toString(), options), place: `mysql at ${target.display.replace(/\/.*$/, '')}, database ${schema}` }
     }
     case 'better-sqlite3':
     case 'pglite': {
-      const db = createDb<DB>(url)
+      const db = createDb<DB>(url, options)
       const inMemory = target.file === undefined || target.file === ':memory:'
       if (!inMemory) {
         try {

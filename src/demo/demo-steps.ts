@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely'
 import { adviseIndexes, formatAdvice } from '../advise/index.js'
+import { cacheAdvice, formatCacheAdvice, type QueryCache } from '../cache/index.js'
 import { detectNPlusOne, formatReport } from '../detect/index.js'
 import { explain, formatText } from '../explain/index.js'
 import { observe } from '../observe/observer-hub.js'
@@ -15,6 +16,9 @@ export interface DemoApp {
   feedWithLoaders(db: Kysely<DB>): Promise<unknown[]>
   commentsByUser(db: Kysely<DB>, userId: number): Promise<unknown[]>
   commentsByUserQuery(db: Kysely<DB>, userId: number): { compile(): { sql: string; parameters: readonly unknown[] } } & Parameters<typeof explain>[1]
+  latestPostsQuery(db: Kysely<DB>): { execute(): Promise<unknown[]> }
+  feedCached(db: Kysely<DB>): Promise<unknown[]>
+  addComment(db: Kysely<DB>, postId: number, authorId: number, body: string): Promise<void>
 }
 
 type Out = (line?: string) => void
@@ -88,6 +92,36 @@ export async function showExplainAndAdvice(db: Kysely<DB>, app: DemoApp, out: Ou
   out(`GET /users/7/comments query: ${before.medianMs.toFixed(2)} ms before, ${after.medianMs.toFixed(2)} ms after (${(before.medianMs / after.medianMs).toFixed(1)}× faster)`)
   out(`  each the median of ${before.runs} and ${after.runs} runs after ${before.warmup} warm-up runs, with fresh statistics; half the runs took`)
   out(`  ${before.p25Ms.toFixed(2)}–${before.p75Ms.toFixed(2)} ms before and ${after.p25Ms.toFixed(2)}–${after.p75Ms.toFixed(2)} ms after. Times in steps 1 and 4 are single runs.`)
+}
+
+/** Step 6: which reads are worth caching, from what the observer saw, then one of them through the cache. */
+export async function showCache(db: Kysely<DB>, app: DemoApp, out: Out, cache: QueryCache, onProgress?: (text: string) => void): Promise<void> {
+  heading(out, '6. What to cache, and a cached hot read (dbperf/cache)')
+  const events: QueryEvent[] = []
+  const stop = observe(db, (e) => events.push(e), { callSites: false })
+  for (let i = 0; i < 40; i++) {
+    onProgress?.(`serving requests for the cache advice, ${i + 1} of 40`)
+    await withScope('GET /feed', () => app.feedWithLoaders(db))
+    if (i % 4 === 0) await withScope('GET /users/7/comments', () => app.commentsByUser(db, 7))
+    if (i % 10 === 9) await withScope('POST /posts/1/comments', () => app.addComment(db, 1, 7, 'a comment'))
+  }
+  stop()
+  out('The observer saw 40 GET /feed, 10 GET /users/7/comments and 4 POST /posts/1/comments requests. Replayed')
+  out('against a cache that invalidates a table\'s results when it is written (cacheAdvice), these reads would have')
+  out('come from it:')
+  out()
+  for (const line of formatCacheAdvice(cacheAdvice(events).slice(0, 3))) out(line)
+  const time = (side: string, work: () => Promise<unknown>) => timeWork(work, { onRun: (n) => onProgress?.(`timing the latest-posts query ${side}, run ${n}`) })
+  const plain = await time('from the database', () => app.latestPostsQuery(db).execute())
+  const hot = await time('from the cache', () => app.feedCached(db))
+  const before = cache.stats()
+  await db.updateTable('posts').set({ title: 'Edited' }).where('id', '=', 1).execute()
+  await app.feedCached(db)
+  const after = cache.stats()
+  out()
+  out(`GET /feed's latest-posts query, wrapped in cached(): ${plain.medianMs.toFixed(3)} ms from the database, ${hot.medianMs.toFixed(3)} ms from the cache`)
+  out(`  (${(plain.medianMs / hot.medianMs).toFixed(1)}× faster; medians of ${plain.runs} runs each). An UPDATE of posts then made the next read a miss`)
+  out(`  (${after.misses - before.misses} miss, ${after.hits - before.hits} hits): it came from the database, with the new title.`)
 }
 
 async function analyzeComments(db: Kysely<DB>): Promise<void> {

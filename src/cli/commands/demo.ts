@@ -2,7 +2,8 @@ import { parseArgs } from 'node:util'
 import type { Kysely } from 'kysely'
 import { DEFAULT_DEMO_SCHEMA, openDemoDatabase } from '../../demo/demo-database.js'
 import { migrateToLatest } from '../../demo/migrate.js'
-import { type DemoApp, showExplainAndAdvice, showNPlusOne, showObserver } from '../../demo/demo-steps.js'
+import { queryCache } from '../../cache/index.js'
+import { type DemoApp, showCache, showExplainAndAdvice, showNPlusOne, showObserver } from '../../demo/demo-steps.js'
 import { seedDemo } from '../../demo/seed.js'
 import { getDatabaseInfo } from '../../observe/observer-hub.js'
 import { type CliIo, type Command, UsageError } from '../command.js'
@@ -12,8 +13,9 @@ const USAGE = `Usage: dbperf demo [--db URL] [--scale N] [--schema NAME]
 
 Creates the demo blog database (migrations + deterministic seed), runs a small demo app that contains an
 N+1 loop and a query on a missing index, and shows what dbperf makes of it: what the observer saw, the N+1
-report and the fix with loaders, the EXPLAIN findings for the slow query, and the index advice applied
-with the query timed before and after (the median of many runs after warm-up runs).
+report and the fix with loaders, the EXPLAIN findings for the slow query, the index advice applied
+with the query timed before and after (the median of many runs after warm-up runs), and which reads are
+worth caching, with one of them timed through the query cache.
 
 The demo can run any number of times on the same database: it works in a place of its own and resets it
 on every start. On PostgreSQL that is the schema NAME, on MySQL/MariaDB the database NAME (both dropped
@@ -48,7 +50,8 @@ export const demoCommand: Command = {
     const bar = progressLine(io, 'dbperf demo')
 
     bar.update('resetting the demo schema')
-    const { db, place } = await openDemoDatabase(url, values.schema ?? DEFAULT_DEMO_SCHEMA)
+    const cache = queryCache()
+    const { db, place } = await openDemoDatabase(url, values.schema ?? DEFAULT_DEMO_SCHEMA, { cache })
     try {
       bar.done()
       out(`dbperf demo on ${place}`)
@@ -85,10 +88,12 @@ export const demoCommand: Command = {
         out(line)
       }
       await showExplainAndAdvice(db, app, printed, { color, verify, onProgress: (text) => bar.update(text) })
+      await showCache(db, app, printed, cache, (text) => bar.update(text))
       return 0
     } finally {
       bar.done()
       await db.destroy()
+      await cache.close()
     }
   },
 }
