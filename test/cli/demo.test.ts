@@ -108,6 +108,11 @@ describe('dbperf demo on embedded PostgreSQL', () => {
     expect(stdout).toContain('statements per request: 26 before; with loaders 3 on the first request, 2 on every later one')
     expect(stdout).toContain("(the first request also runs the loader's catalogue lookup: 1 statement that reads the")
     expect(stdout).toMatch(/each the median of \d+ and \d+ runs after 5 warm-up runs, with fresh statistics/)
+    // Step 6: the feed's latest-posts query is the top read worth caching (posts are never written while it runs),
+    // then it is timed through the cache, and an UPDATE of posts makes the next read a miss.
+    expect(stdout).toMatch(/6\. What to cache[\s\S]*select id, title, author_id, published_at from posts where status = \? order by published_at desc limit \?\n {4}39 of 40 reads/)
+    expect(stdout).toMatch(/wrapped in cached\(\): [\d.]+ ms from the database, [\d.]+ ms from the cache/)
+    expect(stdout).toContain('(1 miss, 0 hits): it came from the database, with the new title.')
     expect(stdout.toLowerCase()).not.toContain('hypopg')
   })
 })
