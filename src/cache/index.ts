@@ -35,6 +35,8 @@ export interface QueryCache {
   /** Hits, misses, invalidations and bytes, in all and per fingerprint, over every handle using this cache. */
   stats(): CacheStats
   readonly store: CacheStore
+  /** The same as {@link stats}, in Prometheus' text format (`dbperf_cache_*`), to serve next to `poolMetrics(db)`. */
+  metrics(labels?: Readonly<Record<string, string>>): string
   /** Closes the store (a Redis connection). */
   close(): Promise<void>
 }
@@ -71,6 +73,9 @@ export function queryCache(options: QueryCacheOptions = {}): QueryCache {
       return router
     },
     stats: () => mergeStats(routers.map((r) => r.stats())),
+    metrics(labels = {}) {
+      return formatCacheMetrics(mergeStats(routers.map((r) => r.stats())), store, labels)
+    },
     close: () => store.close(),
   }
 }
@@ -80,6 +85,29 @@ function storeOf(option: QueryCacheOptions['store']): CacheStore {
   if (typeof option === 'object' && option !== null && 'memory' in option) return new MemoryStore(option.memory)
   if (typeof option === 'object' && option !== null && typeof (option as CacheStore).lookup === 'function' && typeof (option as CacheStore).bump === 'function') return option as CacheStore
   throw new DbperfError('DBPERF_INVALID_OPTION', `queryCache option "store" must be 'memory', { memory: {…} } or a CacheStore (new RedisStore(…)), but got ${describeValue(option)}`)
+}
+
+/** Prometheus text for a cache's counters; per-fingerprint series carry a `fingerprint` label. */
+function formatCacheMetrics(stats: CacheStats, store: CacheStore, labels: Readonly<Record<string, string>>): string {
+  const escape = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
+  const base = Object.entries({ store: store.kind, ...labels }).map(([k, v]) => `${k}="${escape(v)}"`).join(',')
+  const lines: string[] = []
+  const metric = (name: string, type: 'counter' | 'gauge', help: string, samples: ReadonlyArray<readonly [string, number]>): void => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
+    for (const [extra, value] of samples) lines.push(`${name}{${base}${extra ? `,${extra}` : ''}} ${value}`)
+  }
+  const fp = (f: CacheStats['byFingerprint'][number]): string => `fingerprint="${escape(f.fingerprint)}"`
+  metric('dbperf_cache_hits_total', 'counter', 'Reads answered from the cache.', [['', stats.hits], ...stats.byFingerprint.map((f) => [fp(f), f.hits] as const)])
+  metric('dbperf_cache_misses_total', 'counter', 'Cacheable reads that ran on the database.', [['', stats.misses], ...stats.byFingerprint.map((f) => [fp(f), f.misses] as const)])
+  metric('dbperf_cache_stale_hits_total', 'counter', 'Stale-while-revalidate answers.', [['', stats.staleHits]])
+  metric('dbperf_cache_bypasses_total', 'counter', 'Reads opted in that could not use the cache (store down, or not cacheable).', [['', stats.bypasses], ...stats.byFingerprint.map((f) => [fp(f), f.bypasses] as const)])
+  metric('dbperf_cache_coalesced_total', 'counter', 'Reads that shared a concurrent miss of the same key.', [['', stats.coalesced]])
+  metric('dbperf_cache_invalidated_tables_total', 'counter', 'Table versions bumped by final writes.', [['', stats.invalidatedTables]])
+  metric('dbperf_cache_invalidated_all_total', 'counter', 'Whole-cache invalidations (writes dbperf could not attribute to tables).', [['', stats.invalidatedAll]])
+  metric('dbperf_cache_store_errors_total', 'counter', 'Store calls that failed.', [['', stats.storeErrors]])
+  metric('dbperf_cache_entry_bytes', 'gauge', 'Approximate size of the rows last stored, per fingerprint.', stats.byFingerprint.map((f) => [fp(f), f.bytes] as const))
+  metric('dbperf_cache_store_up', 'gauge', '1 while the store answers.', [['', store.health === 'up' ? 1 : 0]])
+  return `${lines.join('\n')}\n`
 }
 
 function mergeStats(all: readonly CacheStats[]): CacheStats {

@@ -151,3 +151,21 @@ describe('cache advice', () => {
     expect(formatCacheAdvice(advice)[0]).toContain('19 of 20 reads')
   })
 })
+
+describe.runIf(OBSERVER_ON)('cache metrics', () => {
+  it('prints the counters in Prometheus text, per fingerprint too', async () => {
+    const cache = queryCache()
+    const t = await openTestDb<DB>('sqlite', { cache })
+    try {
+      await t.db.schema.createTable('c_items').addColumn('id', 'integer', (c) => c.primaryKey()).addColumn('label', 'varchar(50)').addColumn('n', 'integer').execute()
+      for (let i = 0; i < 3; i++) await cached(t.db.selectFrom('c_items').selectAll().where('id', '=', 1)).execute()
+      const text = cache.metrics({ app: 'shop' })
+      expect(text).toContain('# TYPE dbperf_cache_hits_total counter')
+      expect(text).toMatch(/^dbperf_cache_hits_total\{store="memory",app="shop"\} 2$/m)
+      expect(text).toMatch(/^dbperf_cache_misses_total\{store="memory",app="shop",fingerprint="[^"]+"\} 1$/m)
+      expect(text).toMatch(/^dbperf_cache_store_up\{store="memory",app="shop"\} 1$/m)
+    } finally {
+      await t.cleanup()
+    }
+  })
+})
