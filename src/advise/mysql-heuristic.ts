@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely'
-import { tokenize } from '../sql/tokenizer.js'
+import { parameterCount } from '../sql/placeholders.js'
 import type { Catalog, CatalogIndex } from './catalog.js'
 import { num, query, run } from './internal-query.js'
 import { type MysqlPlan, type MysqlPlanTable, type PlanSummary, readMysqlPlan, summarizeMysqlPlan } from './plan-reader.js'
@@ -161,5 +161,5 @@ async function estimateSize(db: Kysely<any>, spec: IndexSpec): Promise<number> {
 
 /** `1` for every `?`: EXPLAIN needs values, and a number compares with any column type in MySQL. */
 function ones(text: string): unknown[] {
-  return tokenize(text, 'mysql').filter((t) => t.kind === 'placeholder').map(() => 1)
+  return Array.from({ length: parameterCount(text, 'mysql') }, () => 1)
 }

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
 import { readPostgresStatement } from '../sql/postgres-statement.js'
-import { tokenize } from '../sql/tokenizer.js'
+import { parameterCount } from '../sql/placeholders.js'
 import { num, query } from './internal-query.js'
 import { type PlanSummary, readPostgresPlan } from './plan-reader.js'
 
@@ -12,7 +12,7 @@ export async function serverVersion(conn: Kysely<any>): Promise<number> {
 
 /** `$1`, `$2`… in the text (outside strings and comments). */
 function hasDollarParameters(text: string): boolean {
-  return tokenize(text, 'postgres').some((t) => t.kind === 'placeholder' && t.text.startsWith('$'))
+  return parameterCount(text, 'postgres') > 0
 }
 
 // Values that every common type accepts in at least one of: numbers, text, bool ('1'), json ('1'), dates

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely'
-import { tokenize } from '../sql/tokenizer.js'
+import { parameterCount } from '../sql/placeholders.js'
 import type { CatalogTable } from './catalog.js'
 import { createIndexStatement } from './ddl.js'
 import { asAdvisor, num, query, run } from './internal-query.js'
@@ -117,13 +117,7 @@ function costContext(q: PlannedQuery, tables: readonly CatalogTable[], stats: Re
 
 /** NULL for every placeholder: EXPLAIN QUERY PLAN needs them bound but not their values. */
 function nulls(text: string): unknown[] {
-  let count = 0
-  for (const t of tokenize(text, 'sqlite')) {
-    if (t.kind !== 'placeholder') continue
-    const n = /^\?(\d+)$/.exec(t.text)
-    count = n ? Math.max(count, Number(n[1])) : count + 1
-  }
-  return Array.from({ length: count }, () => null)
+  return Array.from({ length: parameterCount(text, 'sqlite') }, () => null)
 }
 
 async function indexBytes(conn: Kysely<any>, spec: IndexSpec): Promise<number> {

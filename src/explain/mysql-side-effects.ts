@@ -1,5 +1,5 @@
 import { CompiledQuery, type Kysely } from 'kysely'
-import { tokenize } from '../sql/tokenizer.js'
+import { wordsOf } from '../sql/placeholders.js'
 import { listCalls, type SideEffectGuard, unsafe } from './side-effects.js'
 
 /*
@@ -25,7 +25,7 @@ export const mysqlGuard: SideEffectGuard = {
   async check(conn, safety, options) {
     if (safety.writesFile) throw unsafe(safety, 'INTO OUTFILE/DUMPFILE writes a file on the database host')
     const callNames = [...new Set(safety.calls.map((c) => (c[c.length - 1] ?? '').toLowerCase()))]
-    const words = tokenize(safety.sql, 'mysql').map((t) => t.text.toLowerCase())
+    const words = wordsOf(safety.sql, 'mysql').map((w) => w.toLowerCase())
     if (words.some((w, i) => w === 'next' && words[i + 1] === 'value' && words[i + 2] === 'for')) {
       throw unsafe(safety, 'NEXT VALUE FOR advances a sequence, which a rollback does not undo')
     }
@@ -130,7 +130,7 @@ async function tablesOf(conn: Kysely<any>, words: string[]): Promise<TableRow[]>
     for (const r of batch) {
       if (found.has(r.name.toLowerCase())) continue
       found.set(r.name.toLowerCase(), { name: r.name, type: r.type, engine: r.engine, transactional: r.transactional })
-      if (r.def) for (const t of tokenize(r.def, 'mysql')) if (t.kind === 'word' || t.kind === 'identifier') pending.push(t.text.replace(/^`|`$/g, ''))
+      if (r.def) pending.push(...wordsOf(r.def, 'mysql'))
     }
   }
   return [...found.values()]
