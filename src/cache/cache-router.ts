@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { QueryResult } from 'kysely'
 import type { DatabaseInfo } from '../observe/observer-hub.js'
-import type { RoutedResult, RouteRequest, Router } from '../observe/routing.js'
+import type { CatalogQuery, RoutedResult, RouteRequest, Router } from '../observe/routing.js'
 import { BUILTIN_FUNCTIONS } from '../sql/builtin-functions.js'
 import { fingerprint } from '../sql/index.js'
 import type { StatementFacts } from '../sql/statement-facts.js'
@@ -9,6 +9,7 @@ import { stableValue } from '../sql/value-slots.js'
 import { type CachedOptions, cacheOptionsOf } from './cached.js'
 import { type CacheLookup, CacheStoreError, type CacheStore, type StoredEntry } from './cache-store.js'
 import { SingleFlight } from './single-flight.js'
+import { TableCatalog } from './table-catalog.js'
 
 /** Counters of one cached fingerprint. */
 export interface FingerprintCacheStats {
@@ -90,6 +91,7 @@ export class CacheRouter implements Router {
   readonly routes = true
   readonly #store: CacheStore
   readonly #info: DatabaseInfo
+  readonly #catalog: TableCatalog
   readonly #options: CacheRouterOptions
   readonly #flights = new SingleFlight<QueryResult<unknown>>()
   readonly #perFingerprint = new Map<string, { hits: number; misses: number; staleHits: number; bypasses: number; bytes: number }>()
@@ -102,6 +104,7 @@ export class CacheRouter implements Router {
     this.#info = info
     this.#store = options.store
     this.#options = options
+    this.#catalog = new TableCatalog(info.dialect)
   }
 
   async read(request: RouteRequest, primary: () => Promise<QueryResult<unknown>>): Promise<RoutedResult> {
@@ -115,7 +118,18 @@ export class CacheRouter implements Router {
       return { result: await primary(), servedBy: 'primary' }
     }
     const key = this.#keyOf(request)
-    const tables = [...facts.tablesRead].sort()
+    let tables: string[] | undefined
+    try {
+      // Views are read through their base tables, partitioned tables through their partitions.
+      tables = await this.#catalog.readSet(facts.tablesRead, request.catalog)
+    } catch {
+      tables = undefined
+    }
+    if (tables === undefined) {
+      shape.bypasses++
+      this.#counts.bypasses++
+      return { result: await primary(), servedBy: 'primary' }
+    }
     let found: CacheLookup
     try {
       found = await this.#store.lookup(key, tables)
@@ -157,13 +171,19 @@ export class CacheRouter implements Router {
     return { result: await this.#flights.run(flightKey, () => this.#fill(key, found, options, primary, shape)), servedBy: 'primary' }
   }
 
-  async written(writes: readonly StatementFacts[]): Promise<void> {
+  async written(writes: readonly StatementFacts[], catalog: CatalogQuery): Promise<void> {
     const tables = new Set<string>()
     let all = false
     for (const w of writes) {
+      if (w.class === 'ddl' || w.class === 'multi') this.#catalog.forget()
       const hit = invalidatedBy(w)
       if (hit === 'all') all = true
-      else for (const t of hit) tables.add(t)
+      else if (hit.length > 0) {
+        // A trigger may write any table; a cascading foreign key writes the tables that reference this one.
+        const changed = await this.#catalog.writeSet(hit, catalog).catch((): 'all' => 'all')
+        if (changed === 'all') all = true
+        else for (const t of changed) tables.add(t)
+      }
     }
     if (!all && tables.size === 0) return
     try {

@@ -1,8 +1,8 @@
-import type { CompiledQuery, DatabaseConnection, Driver, QueryCompiler, QueryResult, TransactionSettings } from 'kysely'
+import { CompiledQuery, type DatabaseConnection, type Driver, type QueryCompiler, type QueryResult, type TransactionSettings } from 'kysely'
 import type { SqlDialect } from '../sql/fingerprinter.js'
 import { readStatement } from '../sql/read-statement.js'
 import type { StatementFacts } from '../sql/statement-facts.js'
-import { PRIMARY_ONLY, type Router, type ServedBy } from './routing.js'
+import { type CatalogQuery, PRIMARY_ONLY, type Router, type ServedBy } from './routing.js'
 
 type SavepointMethod = (connection: DatabaseConnection, name: string, compileQuery: QueryCompiler['compileQuery']) => Promise<void>
 
@@ -183,6 +183,9 @@ class RoutedConnection implements DatabaseConnection {
     this.#dialect = dialect
   }
 
+  /** Catalogue lookups of the router run on this borrow's own connection (one connection on SQLite: no second borrow). */
+  readonly #catalog: CatalogQuery = async (sql, parameters) => (await (await this.#borrow()).executeQuery<Record<string, unknown>>(CompiledQuery.raw(sql, [...parameters]))).rows
+
   get [SELF](): RoutedConnection {
     return this
   }
@@ -217,7 +220,7 @@ class RoutedConnection implements DatabaseConnection {
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     const facts = readStatement(query.sql, this.#dialect, query.query)
     if (!this.#pinned && !this.inTransaction && facts.class === 'read') {
-      const routed = await this.#router.read({ query, facts }, async () => (await this.#borrow()).executeQuery(query))
+      const routed = await this.#router.read({ query, facts, catalog: this.#catalog }, async () => (await this.#borrow()).executeQuery(query))
       this.servedBy = routed.servedBy
       return routed.result as QueryResult<R>
     }
@@ -250,14 +253,14 @@ class RoutedConnection implements DatabaseConnection {
 
   async #wrote(facts: StatementFacts): Promise<void> {
     if (this.inTransaction) this.#pending.push(facts)
-    else await this.#router.written([facts])
+    else await this.#router.written([facts], this.#catalog)
   }
 
   /** The transaction ended: its writes are final (`committed`) or gone. Driver-level writes outside it stay pending. */
   async settle(committed: boolean): Promise<void> {
     const writes = this.#pending
     this.#pending = []
-    if (committed && writes.length > 0) await this.#router.written(writes)
+    if (committed && writes.length > 0) await this.#router.written(writes, this.#catalog)
   }
 
   async release(): Promise<void> {
@@ -266,7 +269,7 @@ class RoutedConnection implements DatabaseConnection {
     const bound = this.bound
     this.bound = undefined
     try {
-      if (writes.length > 0) await this.#router.written(writes)
+      if (writes.length > 0) await this.#router.written(writes, this.#catalog)
     } finally {
       if (bound !== undefined) await this.#primary.releaseConnection(bound)
     }

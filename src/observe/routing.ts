@@ -32,7 +32,12 @@ export interface RouteRequest {
   readonly query: CompiledQuery
   /** What the one SQL reader says the statement reads and writes. */
   readonly facts: StatementFacts
+  /** Runs a catalogue query on the database (on this borrow's connection; borrowed now if need be). */
+  readonly catalog: CatalogQuery
 }
+
+/** A catalogue query on the database a router serves: the rows, as the driver returns them. */
+export type CatalogQuery = (sql: string, parameters: readonly unknown[]) => Promise<ReadonlyArray<Record<string, unknown>>>
 
 /** A statement's result and what served it. */
 export interface RoutedResult {
@@ -61,7 +66,7 @@ export interface Router {
    * transaction committed): the statements' facts, in order. Awaited before the write's caller continues.
    * Never called for a transaction that rolled back.
    */
-  written(writes: readonly StatementFacts[]): Promise<void>
+  written(writes: readonly StatementFacts[], catalog: CatalogQuery): Promise<void>
 }
 
 /** Today's router: the primary serves everything. */

@@ -8,6 +8,7 @@ import { eachDialect, OBSERVER_ON, openTestDb, type TestDb } from '../harness/da
 interface DB {
   c_items: { id: number; label: string; n: number }
   c_other: { id: number }
+  c_child: { id: number; parent_id: number }
 }
 
 /*
@@ -98,6 +99,35 @@ describe.runIf(OBSERVER_ON)('query cache', () => eachDialect('query cache: hits,
     await label(1)
     expect(cache.stats().hits).toBe(hits + 1)
     await t.db.schema.dropTable('c_ddl').execute()
+  })
+
+  it('what the text does not say: a view is invalidated by writes to its base table, a trigger\'s and a cascade\'s writes too', async () => {
+    const count = async (table: 'c_other' | 'c_child') => Number((await cached(t.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n'))).executeTakeFirstOrThrow()).n)
+    // A view over c_items.
+    await sql`create view c_view as select id, label from c_items where n >= 0`.execute(t.db)
+    const viewLabel = async () => (await cached(t.db.selectFrom('c_view' as 'c_items').select('label').where('id', '=', 1)).executeTakeFirstOrThrow()).label
+    const before = await viewLabel()
+    await t.db.updateTable('c_items').set({ label: `${before}!` }).where('id', '=', 1).execute()
+    expect(await viewLabel()).toBe(`${before}!`)
+    // A trigger on c_items that writes c_other.
+    if (dialect === 'mysql') await sql`create trigger c_trg after insert on c_items for each row insert into c_other (id) values (new.id + 1000)`.execute(t.db)
+    else if (dialect === 'sqlite') await sql`create trigger c_trg after insert on c_items begin insert into c_other (id) values (new.id + 1000); end`.execute(t.db)
+    else {
+      await sql`create function c_trg_fn() returns trigger language plpgsql as $$ begin insert into c_other (id) values (new.id + 1000); return new; end $$`.execute(t.db)
+      await sql`create trigger c_trg after insert on c_items for each row execute function c_trg_fn()`.execute(t.db)
+    }
+    const others = await count('c_other')
+    await t.db.insertInto('c_items').values({ id: 50, label: 'fires the trigger', n: 0 }).execute()
+    expect(await count('c_other')).toBe(others + 1)
+    // A foreign key that cascades: deleting a parent deletes its children.
+    if (dialect === 'sqlite') await sql`pragma foreign_keys = on`.execute(t.db)
+    await sql`create table c_parent (id integer primary key)`.execute(t.db)
+    await sql`create table c_child (id integer primary key, parent_id integer not null references c_parent (id) on delete cascade)`.execute(t.db)
+    await sql`insert into c_parent (id) values (1), (2)`.execute(t.db)
+    await sql`insert into c_child (id, parent_id) values (1, 1), (2, 1), (3, 2)`.execute(t.db)
+    expect(await count('c_child')).toBe(3)
+    await t.db.deleteFrom('c_parent' as 'c_items').where('id', '=', 1).execute()
+    expect(await count('c_child')).toBe(1)
   })
 
   it('64 concurrent misses of one key run one query (single flight)', async () => {
