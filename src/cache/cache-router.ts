@@ -9,7 +9,7 @@ import { stableValue } from '../sql/value-slots.js'
 import { type CachedOptions, cacheOptionsOf } from './cached.js'
 import { type CacheLookup, CacheStoreError, type CacheStore, type StoredEntry } from './cache-store.js'
 import { SingleFlight } from './single-flight.js'
-import { TableCatalog } from './table-catalog.js'
+import { TableCatalog } from '../sql/table-catalog.js'
 
 /** Counters of one cached fingerprint. */
 export interface FingerprintCacheStats {

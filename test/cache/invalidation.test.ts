@@ -2,7 +2,7 @@ import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { insertMany } from '../../src/bulk/index.js'
 import { cacheAdvice, cached, formatCacheAdvice, type QueryCache, queryCache } from '../../src/cache/index.js'
-import { observe, type QueryEvent } from '../../src/index.js'
+import { createDb, observe, type QueryEvent } from '../../src/index.js'
 import { eachDialect, OBSERVER_ON, openTestDb, type TestDb } from '../harness/databases.js'
 
 interface DB {
@@ -194,6 +194,32 @@ describe.runIf(OBSERVER_ON)('cache metrics', () => {
       expect(text).toMatch(/^dbperf_cache_hits_total\{store="memory",app="shop"\} 2$/m)
       expect(text).toMatch(/^dbperf_cache_misses_total\{store="memory",app="shop",fingerprint="[^"]+"\} 1$/m)
       expect(text).toMatch(/^dbperf_cache_store_up\{store="memory",app="shop"\} 1$/m)
+    } finally {
+      await t.cleanup()
+    }
+  })
+})
+
+describe.runIf(OBSERVER_ON)('stale-while-revalidate', () => {
+  it('after ttlMs a result is served once more while one refresh runs, but never after a write to its table', async () => {
+    const cache = queryCache({ ttlMs: 40, staleWhileRevalidateMs: 60_000 })
+    const t = await openTestDb<DB>('sqlite', { cache })
+    try {
+      await t.db.schema.createTable('c_items').addColumn('id', 'integer', (c) => c.primaryKey()).addColumn('label', 'varchar(50)').addColumn('n', 'integer').execute()
+      await t.db.insertInto('c_items').values({ id: 1, label: 'a', n: 0 }).execute()
+      const read = async () => (await cached(t.db.selectFrom('c_items').select('label').where('id', '=', 1)).executeTakeFirstOrThrow()).label
+      expect(await read()).toBe('a')
+      await new Promise((r) => setTimeout(r, 80))
+      // Stale by age only: served, and refreshed in the background.
+      const behind = createDb(t.url)
+      await sql`update c_items set label = 'changed behind dbperf' where id = 1`.execute(behind)
+      await behind.destroy()
+      expect(await read()).toBe('a')
+      expect(cache.stats().staleHits).toBe(1)
+      await new Promise((r) => setTimeout(r, 50))
+      // A write through dbperf: never served stale, whatever the age.
+      await t.db.updateTable('c_items').set({ label: 'b' }).where('id', '=', 1).execute()
+      expect(await read()).toBe('b')
     } finally {
       await t.cleanup()
     }

@@ -1,6 +1,6 @@
 import type { CatalogQuery } from '../observe/routing.js'
-import type { SqlDialect } from '../sql/fingerprinter.js'
-import { readStatement } from '../sql/read-statement.js'
+import type { SqlDialect } from './fingerprinter.js'
+import { readStatement } from './read-statement.js'
 
 
 /** What the cache must know about one name a statement reads or writes. */
@@ -14,7 +14,8 @@ interface NameInfo {
 const MAX_VIEW_DEPTH = 16
 
 /**
- * What the statement text does not say, read from the catalogue once per name: a view is read through its base
+ * The one SQL reader's catalogue-aware part: what the statement text does not say, read from the catalogue once
+ * per name (the query cache uses it; the advisor's view expansion belongs here next): a view is read through its base
  * tables (a write to a base table must invalidate the view's results), a partitioned table through its
  * partitions, and a write to a table with a trigger may write anything (so it invalidates everything), while a
  * foreign key with ON DELETE/UPDATE CASCADE, SET NULL or SET DEFAULT also changes the referencing tables. Names
