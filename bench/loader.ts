@@ -2,12 +2,14 @@
  * N+1 loop vs dbperf loaders vs a hand-written batched query, on the demo schema.
  *
  * Two workloads over the same 1,000 posts: the author of each post (`users` by `id`, a `one` loader) and
- * the comments of each post (`comments` by `post_id`, a `many` loader). Each is done four ways in the same
+ * the comments of each post (`comments` by `post_id`, a `many` loader). Each is done five ways in the same
  * run: the naive loop (`await` one query per post); dbperf loaders (`Promise.all` over `load`); a plain
  * DataLoader whose batch function is the hand-written query (what a careful developer writes without
- * dbperf: the floor of any DataLoader-based cure, 1,000 `load` promises included); and the hand-written
- * query alone (one statement for all keys, then a Map to match rows back, no per-post promise at all).
- * Rounds rotate the order of the four; the medians are compared. Queries are counted with `observe`.
+ * dbperf); the hand-written query followed by `Promise.all` over 1,000 ready promises (the floor of any API
+ * with a promise per key); and the hand-written query alone (one statement for all keys, then a Map to
+ * match rows back, no per-post promise at all). Rounds rotate the order of the ways, which take turns run by
+ * run; the medians are compared, and loaders/hand is also given per round (its range shows the noise).
+ * Queries are counted with `observe`. The issue's target for one() is loaders/hand ≤ 1.2.
  * Three warm-up rounds come first, so every path is measured JIT-compiled, as in a running server.
  *
  *   npx tsx bench/loader.ts [--posts=1000] [--rounds=7] [--inner=10] [--scale=0.1] [--dialects=postgres,mysql,sqlite,pglite]
@@ -28,7 +30,7 @@ const WARMUP = 3
 const INNER = numberArg('inner', 10)
 
 type Post = { id: number; author_id: number }
-type Way = 'naive' | 'loaders' | 'dataloader' | 'hand'
+type Way = 'naive' | 'loaders' | 'dataloader' | 'promises' | 'hand'
 interface Workload {
   readonly name: string
   readonly run: Record<Way, (db: Kysely<DB>, posts: readonly Post[]) => Promise<number>>
@@ -61,6 +63,13 @@ const authors: Workload = {
       })
       const found = await Promise.all(posts.map((p) => users.load(p.author_id)))
       return found.reduce((s, u) => s + (u?.id ?? 0), 0)
+    },
+    async promises(db, posts) {
+      const ids = [...new Set(posts.map((p) => p.author_id))]
+      const rows = await db.selectFrom('users').selectAll().where(keysIn(db, 'id', ids)).execute()
+      const byId = new Map(rows.map((u) => [u.id, Promise.resolve(u)]))
+      const users = await Promise.all(posts.map((p) => byId.get(p.author_id)))
+      return users.reduce((s, u) => s + (u?.id ?? 0), 0)
     },
     async hand(db, posts) {
       const ids = [...new Set(posts.map((p) => p.author_id))]
@@ -98,6 +107,17 @@ const comments: Workload = {
       const lists = await Promise.all(posts.map((p) => comments.load(p.id)))
       return lists.reduce((s, l) => s + l.length, 0)
     },
+    async promises(db, posts) {
+      const rows = await db.selectFrom('comments').selectAll().where(keysIn(db, 'post_id', posts.map((p) => p.id))).execute()
+      const byPost = new Map<number, (typeof rows)[number][]>()
+      for (const c of rows) {
+        const list = byPost.get(c.post_id)
+        if (list) list.push(c)
+        else byPost.set(c.post_id, [c])
+      }
+      const lists = await Promise.all(posts.map((p) => Promise.resolve(byPost.get(p.id) ?? [])))
+      return lists.reduce((s, l) => s + l.length, 0)
+    },
     async hand(db, posts) {
       const rows = await db.selectFrom('comments').selectAll().where(keysIn(db, 'post_id', posts.map((p) => p.id))).execute()
       const byPost = new Map<number, (typeof rows)[number][]>()
@@ -111,8 +131,12 @@ const comments: Workload = {
   },
 }
 
-const WAYS: readonly Way[] = ['naive', 'loaders', 'dataloader', 'hand']
+const WAYS: readonly Way[] = ['naive', 'loaders', 'dataloader', 'promises', 'hand']
+// The issue's target for one() (the authors workload): at most 1.2 times the hand-written query.
+const ONE_TARGET = 1.2
 const rows: string[][] = []
+const oneRatios: Array<[string, number]> = []
+const cpuRows: string[][] = []
 for (const dialect of benchDialects()) {
   const target = await benchTarget(dialect, 'loader')
   const db = target.open<DB>()
@@ -124,31 +148,44 @@ for (const dialect of benchDialects()) {
   if (posts.length < POSTS) throw new Error(`the demo data has ${posts.length} posts; raise --scale to get ${POSTS}`)
 
   for (const workload of [authors, comments]) {
-    const times: Record<Way, number[]> = { naive: [], loaders: [], dataloader: [], hand: [] }
-    const queries: Record<Way, number> = { naive: 0, loaders: 0, dataloader: 0, hand: 0 }
+    const times: Record<Way, number[]> = { naive: [], loaders: [], dataloader: [], promises: [], hand: [] }
+    // This process's CPU time per run: what each way costs here, whatever the database and other processes do.
+    const cpu: Record<Way, number[]> = { naive: [], loaders: [], dataloader: [], promises: [], hand: [] }
+    // loaders/hand per round (the median of each way's runs in that round): the spread of the ratio itself.
+    const ratios: number[] = []
+    const queries: Record<Way, number> = { naive: 0, loaders: 0, dataloader: 0, promises: 0, hand: 0 }
     const checksums = new Set<number>()
     for (let round = 0; round < WARMUP + ROUNDS; round++) {
+      const inRound: Record<Way, number[]> = { naive: [], loaders: [], dataloader: [], promises: [], hand: [] }
       // Rotate the order so no way always runs first (and warm) or last. The batched ways take a few ms
-      // against the naive loop's hundreds, so each runs INNER times per round for a steadier median.
-      for (const way of WAYS.map((_, i) => WAYS[(i + round) % WAYS.length] as Way)) {
-        for (let rep = 0; rep < (way === 'naive' ? 1 : INNER); rep++) {
+      // against the naive loop's hundreds, so each runs INNER times per round, taking turns run by run: a
+      // busy machine then slows them alike, and each round's ratio is a fair one.
+      const order = WAYS.map((_, i) => WAYS[(i + round) % WAYS.length] as Way)
+      for (let rep = 0; rep < INNER; rep++) {
+        for (const way of order) {
+          if (way === 'naive' && rep > 0) continue
           let count = 0
           const stop = observe(db, (e) => {
             // The loader's one-off catalogue lookup (first round only) is not a query of the workload.
             if (e.origin?.kind !== 'internal') count++
           })
+          const startCpu = process.cpuUsage()
           const start = performance.now()
           checksums.add(await workload.run[way](db, posts))
           const ms = performance.now() - start
+          const used = process.cpuUsage(startCpu)
           stop()
           if (round < WARMUP) continue // connections, server-side plans, the JIT, the loader catalogue
           times[way].push(ms)
+          cpu[way].push((used.user + used.system) / 1000)
+          inRound[way].push(ms)
           queries[way] = count
         }
       }
+      if (round >= WARMUP) ratios.push(median(inRound.loaders) / median(inRound.hand))
     }
-    if (checksums.size !== 1) throw new Error(`${workload.name}: the four ways disagree (${[...checksums].join(', ')})`)
-    const m = { naive: median(times.naive), loaders: median(times.loaders), dataloader: median(times.dataloader), hand: median(times.hand) }
+    if (checksums.size !== 1) throw new Error(`${workload.name}: the ${WAYS.length} ways disagree (${[...checksums].join(', ')})`)
+    const m = { naive: median(times.naive), loaders: median(times.loaders), dataloader: median(times.dataloader), promises: median(times.promises), hand: median(times.hand) }
     rows.push([
       dialect,
       workload.name,
@@ -159,16 +196,26 @@ for (const dialect of benchDialects()) {
       `${fmt(m.naive / m.loaders)}x`,
       `${fmt(m.naive / m.hand)}x`,
       `${fmt(m.loaders / m.dataloader, 2)}x`,
-      `${fmt(m.loaders / m.hand, 2)}x`,
+      `${fmt(m.promises / m.hand, 2)}x`,
+      `${fmt(m.loaders / m.hand, 2)}x (${fmt(Math.min(...ratios), 2)}–${fmt(Math.max(...ratios), 2)})`,
     ])
+    if (workload === authors) oneRatios.push([dialect, m.loaders / m.hand])
+    const c = { loaders: median(cpu.loaders), dataloader: median(cpu.dataloader), promises: median(cpu.promises), hand: median(cpu.hand) }
+    cpuRows.push([dialect, workload.name, fmt(c.loaders, 2), fmt(c.dataloader, 2), fmt(c.promises, 2), fmt(c.hand, 2), fmt(c.loaders - c.hand, 2), fmt(c.promises - c.hand, 2)])
   }
   await db.destroy()
   await target.drop()
 }
 
 console.log(`\nbench/loader: ${POSTS.toLocaleString('en-US')} posts, demo data at scale ${SCALE}, median of ${ROUNDS} rounds (naive loop) or ${ROUNDS * INNER} runs (the others), after ${WARMUP} warm-up rounds; cells are time / queries issued\n`)
-printTable(['database', 'workload', 'naive loop', 'dbperf loaders', 'plain DataLoader', 'hand-written', 'naive/loaders', 'naive/hand', 'loaders/DataLoader', 'loaders/hand'], rows)
-console.log('\ntargets: loaders ≤ 1 query per loader per level; ≥ 20x faster than the naive loop on PostgreSQL; ≤ 1.15x the hand-written query.')
+printTable(['database', 'workload', 'naive loop', 'dbperf loaders', 'plain DataLoader', 'hand-written', 'naive/loaders', 'naive/hand', 'loaders/DataLoader', 'promises/hand', 'loaders/hand (round range)'], rows)
+console.log('\nthis process\'s CPU time per run, ms (median): less disturbed by a busy machine than the times above')
+printTable(['database', 'workload', 'loaders', 'DataLoader', 'promises', 'hand', 'loaders - hand', 'promises - hand'], cpuRows)
+console.log(`\none() target, loaders/hand ≤ ${ONE_TARGET}x: ${oneRatios.map(([d, r]) => `${d} ${fmt(r, 2)}x ${r <= ONE_TARGET ? 'met' : 'MISSED'}`).join(', ')}`)
+console.log('targets: loaders ≤ 1 query per loader per level; ≥ 20x faster than the naive loop on PostgreSQL; one() ≤ 1.2x the hand-written query.')
 console.log('naive/hand is the ceiling of any batching: where the rows themselves dominate (the comments of 1,000 posts are')
 console.log('about 3,500 rows and 470 KB at scale 0.1), one statement cannot be 20x faster than 1,000, loaders or not.')
 console.log('loaders/hand includes DataLoader itself (one promise and cache entry per load); loaders/DataLoader is dbperf\'s own share.')
+console.log('promises/hand is the floor of any API with a promise per key: the hand-written query, then Promise.all over')
+console.log('1,000 already resolved promises (in a process where AsyncLocalStorage is in use, as it is under dbperf, each')
+console.log('promise also runs Node\'s async hooks).')

@@ -34,6 +34,7 @@ export type DbperfErrorCode =
   | 'DBPERF_INPUT_TOO_LARGE'
   | 'DBPERF_QUERY_TIMEOUT'
   | 'DBPERF_CACHE_STORE'
+  | 'DBPERF_WOULD_DEADLOCK'
   | (string & {})
 
 export interface DbperfErrorOptions {

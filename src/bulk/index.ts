@@ -3,6 +3,10 @@
  * and unnest, MySQL/MariaDB LOAD DATA and packet-sized VALUES, SQLite one prepared statement in one
  * transaction. Typed from your Kysely `DB`; works on `db` and on a transaction; streams async iterables with
  * bounded memory; a bad row names its chunk, row and column.
+ *
+ * On a handle with a renaming plugin (`CamelCasePlugin`), tables, row objects and the `key`, `conflict`,
+ * `update` and `returning` columns may use your `DB` type's names (`{ authorId }`) or the database's
+ * (`{ author_id }`); returned rows come back as the plugin shapes them.
  */
 import type { Insertable, Kysely, Selectable, Transaction, Updateable } from 'kysely'
 import type { BulkOptions, BulkResult } from './bulk-options.js'

@@ -14,7 +14,7 @@ import { mysqlBulk } from './mysql-bulk.js'
 import { postgresBulk } from './postgres-bulk.js'
 import { sqliteBulk } from './sqlite-bulk.js'
 import { type BulkStrategy, type DialectBulk, RowFailure, type WritePlan } from './strategy.js'
-import { buildPlan, readerFor } from './write-plan.js'
+import { buildPlan, fieldOf, readerFor } from './write-plan.js'
 
 const WRITERS: Record<SqlDialect, DialectBulk> = { postgres: postgresBulk, mysql: mysqlBulk, sqlite: sqliteBulk }
 const STREAM_CHUNK_ROWS = 10_000
@@ -245,13 +245,13 @@ class Run {
 
   /** The key columns' values of the failing row, when the plan has a key and the row is known. */
   #keyOf(chunk: RowChunk | undefined, rowIndex: number | undefined): Record<string, unknown> | undefined {
-    const { keyIndexes, columns, operation } = this.#plan
+    const { keyIndexes, fields, operation } = this.#plan
     if (chunk === undefined || rowIndex === undefined || keyIndexes.length === 0 || operation === 'insertMany') return undefined
     const i = rowIndex - chunk.offset
     if (i < 0 || i >= chunk.size) return undefined
     try {
       const tuple = chunk.tuple(i)
-      return Object.fromEntries(keyIndexes.map((k) => [columns[k]!.name, tuple[k]]))
+      return Object.fromEntries(keyIndexes.map((k) => [fields[k]!, tuple[k]]))
     } catch {
       return undefined // the row itself could not be read (the validation error is the failure)
     }
@@ -287,7 +287,8 @@ class Run {
       ;({ rowIndex, column } = this.#locate(error, chunk))
       if (rowIndex === undefined && this.#found) ({ rowIndex, column } = { rowIndex: this.#found.rowIndex, column: this.#found.column ?? column })
     }
-    const where = { chunk: chunk?.index ?? this.#nextChunk, rowIndex, column, key: this.#keyOf(chunk, rowIndex) }
+    // The column as the caller names it (`authorId`), where the database named its own (`author_id`).
+    const where = { chunk: chunk?.index ?? this.#nextChunk, rowIndex, column: fieldOf(this.#plan, column), key: this.#keyOf(chunk, rowIndex) }
     const committedChunks = [...this.#committed]
     const mode = this.#options.transaction
     const stayed = this.#db.isTransaction ? 'written in your transaction' : 'committed'

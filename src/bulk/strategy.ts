@@ -7,14 +7,23 @@ import type { TableColumn } from './introspect-columns.js'
 /** What to write, after validation: the same for every dialect. */
 export interface WritePlan {
   readonly operation: BulkOperation
-  /** The table as the caller named it (Kysely's `schema.table` form allowed); always quoted by Kysely. */
+  /**
+   * The table as the database names it (Kysely's `schema.table` form allowed): as the caller wrote it, or
+   * what the handle's plugins make of it (`blog_posts` for `blogPosts`). Always quoted by Kysely.
+   */
   readonly table: string
   /** The columns each tuple holds, in tuple order (for deleteMany: the key columns). */
   readonly columns: readonly TableColumn[]
+  /**
+   * The property of the caller's row (or key) objects that holds each column, in tuple order: the column's
+   * name, or the application's name for it (`authorId` for `author_id` with `CamelCasePlugin`).
+   */
+  readonly fields: readonly string[]
   /** Positions in the tuple of the key (updateMany, deleteMany) or conflict (upsertMany) columns. */
   readonly keyIndexes: readonly number[]
-  /** upsertMany: the columns overwritten on conflict (empty: do nothing on conflict). */
+  /** upsertMany: the columns overwritten on conflict (empty: do nothing on conflict). Database names. */
   readonly update: readonly string[]
+  /** Database names; returned rows come back through the handle's plugins (camelCase keys with `CamelCasePlugin`). */
   readonly returning: readonly string[]
   readonly transaction: BulkTransactionMode
   readonly chunkSize: number | undefined

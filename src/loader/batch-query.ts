@@ -7,22 +7,44 @@
  * - MySQL/MariaDB and SQLite (`mysql-batch.ts`, `sqlite-batch.ts`): no array parameters, so `IN (…)`
  *   (row-value `IN` for composite keys) chunked under the bind-parameter limit, one statement per chunk.
  */
-import type { RawBuilder } from 'kysely'
+import type { CompiledQuery, Kysely } from 'kysely'
 import type { ColumnInfo, TableInfo } from './catalog.js'
 import type { LoaderSpec, OrderTerm } from './loader-spec.js'
 
-/** A loader spec checked against the database: what a batch statement is built from. */
+/**
+ * A loader spec checked against the database: what a batch statement is built from. Every name in it is the
+ * database's own (`author_id`), whatever the application wrote (`authorId` with `CamelCasePlugin`).
+ */
 export interface LoaderPlan {
   readonly spec: LoaderSpec
   readonly table: TableInfo
+  /** The table as the statement names it: `schema.table` when the loader was given one, else the table. */
+  readonly tableName: string
   /** The key columns, in key order. */
   readonly keyColumns: readonly ColumnInfo[]
+  /**
+   * The property each key column has in a returned row: the column's name, or what the handle's plugins make
+   * of it (`authorId` for `author_id` with `CamelCasePlugin`). Rows are matched back to keys by these.
+   */
+  readonly rowKeys: readonly string[]
   /** The columns to read: the `select` option (key columns included), or every column of the table. */
   readonly columns: readonly string[]
   /** True when the loader reads every column (`select` not given), so `*` may be used. */
   readonly allColumns: boolean
   readonly orderBy: readonly OrderTerm[]
   readonly limit: number | undefined
+}
+
+/**
+ * A plan's statement, compiled once: each batch only fills in its keys. Building and compiling Kysely nodes
+ * for every batch cost more than DataLoader's own bookkeeping for 1,000 keys (bench/loader.ts).
+ */
+export interface BatchStatement {
+  /**
+   * The statement selecting the rows of `keys` (distinct; for a composite key each is an array of its
+   * column values, in key-column order). Rows of one key must come out in `orderBy` order.
+   */
+  compile(keys: readonly unknown[]): CompiledQuery<Record<string, unknown>>
 }
 
 /** One database's batch statement. */
@@ -33,10 +55,10 @@ export interface BatchQuery {
    */
   keysPerStatement(plan: LoaderPlan, maxParameters: number): number
   /**
-   * The statement selecting the rows of `keys` (distinct; for a composite key each is an array of its
-   * column values, in key-column order). Rows of one key must come out in `orderBy` order.
+   * Compiles the statement of `plan` for `db`'s dialect, without the handle's plugins: the names in the plan
+   * are already the database's, and a renaming plugin must not rename them again.
    */
-  build(plan: LoaderPlan, keys: readonly unknown[]): RawBuilder<Record<string, unknown>>
+  prepare(plan: LoaderPlan, db: Kysely<any>): BatchStatement
   /** True when `error` says the statement had too many bind parameters (so it can be split and retried). */
   isTooManyParameters(error: unknown): boolean
 }

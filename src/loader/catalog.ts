@@ -188,6 +188,11 @@ export function knownMaxParameters(db: Kysely<any>, dialect: SqlDialect): number
   return entryOf(db).knownMaxParameters ?? 32_766
 }
 
+/** The parameter limit when it is known without a query (always, except SQLite before its first look). */
+export function knownMaxParametersNow(db: Kysely<any>, dialect: SqlDialect): number | undefined {
+  return dialect === 'sqlite' ? entryOf(db).knownMaxParameters : 65_535
+}
+
 /** Records a lower parameter limit after the database refused a statement as too large. */
 export function lowerMaxParameters(db: Kysely<any>, limit: number): void {
   const entry = entryOf(db)

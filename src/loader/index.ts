@@ -52,8 +52,12 @@ export type {
  * Every `load` in the same tick (a `Promise.all` over a list, sibling GraphQL resolvers, one level of a
  * nested resolution) goes out as one statement per loader, marked with the origin `loader` (`users.id`) so
  * the N+1 detector never flags it. Table and column names are checked against the database on the first
- * batch; a wrong one rejects the `load` with a `DbperfError` naming the loader. The names are the
- * database's own: a handle with a name-mapping plugin (`CamelCasePlugin`) is not supported yet.
+ * batch; a wrong one rejects the `load` with a `DbperfError` naming the loader. On a handle with a renaming
+ * plugin (`CamelCasePlugin`), write the names as your `DB` type has them (`loaders.one('blogPosts', 'authorId')`)
+ * or as the database has them (`'blog_posts', 'author_id'`): rows come back as the plugin shapes them.
+ *
+ * Inside `db.transaction().execute(async (trx) => …)`, make the set on `trx`: on SQLite a set made on `db`
+ * there would wait for the connection the transaction holds, and fails at once with `DBPERF_WOULD_DEADLOCK`.
  *
  * ### Examples
  * ```ts

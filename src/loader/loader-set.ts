@@ -1,12 +1,17 @@
 import type { Kysely } from 'kysely'
+import { databaseTableName } from '../plugin-names.js'
 import type { SqlDialect } from '../sql/fingerprinter.js'
-import type { LoaderPlan } from './batch-query.js'
 import { knownMaxParameters } from './catalog.js'
-import { planLoader } from './loader-plan.js'
-import { type LoaderKind, type LoaderSpec, parseSpec } from './loader-spec.js'
+import { type LoaderKind, type LoaderSpec, parseSpec, plainSpec } from './loader-spec.js'
 import type { Loaders, ManyLoader, OneLoader } from './loader-types.js'
 import { createBatchFn } from './run-batch.js'
 import { TableLoader } from './table-loader.js'
+
+/** The loaders of one table: to clear them together, found by the table's name in the database. */
+interface TableEntry {
+  readonly databaseName: string
+  readonly loaders: TableLoader[]
+}
 
 /**
  * The implementation of {@link Loaders}: a registry of `TableLoader`s by their arguments, so that every
@@ -17,9 +22,10 @@ export class LoaderSet<DB> implements Loaders<DB> {
   readonly db: Kysely<DB>
   readonly #dialect: SqlDialect
   readonly #bySpec = new Map<string, TableLoader>()
-  // `loaders.one('users', 'id')` with no options is the hot path of a resolver: found without parsing.
-  readonly #byPlainKey = new Map<string, TableLoader>()
-  readonly #byTable = new Map<string, TableLoader[]>()
+  // `loaders.one('users', 'id')` with no options is the hot path of a resolver (called once per key): found
+  // by table then column, two lookups of strings the caller usually wrote as literals, with nothing built.
+  readonly #plain: Record<LoaderKind, Map<string, Map<string, TableLoader>>> = { one: new Map(), many: new Map() }
+  readonly #byTable = new Map<string, TableEntry>()
 
   constructor(db: Kysely<DB>, dialect: SqlDialect) {
     this.db = db
@@ -34,8 +40,11 @@ export class LoaderSet<DB> implements Loaders<DB> {
     this.#loader('many', table, key, options) as unknown as ManyLoader<never, never>
 
   readonly clear = (table: string): void => {
-    for (const [name, loaders] of this.#byTable) {
-      if (sameTable(name, table)) for (const loader of loaders) loader.clearAll()
+    // `blogPosts` and `blog_posts` are one table on a handle with CamelCasePlugin; `users` and `public.users`
+    // one table as far as clearing a cache goes.
+    const name = databaseTableName(this.db, table)
+    for (const [given, entry] of this.#byTable) {
+      if (sameTable(given, table) || sameTable(entry.databaseName, name)) for (const loader of entry.loaders) loader.clearAll()
     }
   }
 
@@ -44,36 +53,34 @@ export class LoaderSet<DB> implements Loaders<DB> {
   }
 
   #loader(kind: LoaderKind, table: unknown, key: unknown, options: unknown): TableLoader {
-    const plainKey = options === undefined && typeof table === 'string' && typeof key === 'string' ? `${kind}\u0000${table}\u0000${key}` : undefined
-    if (plainKey !== undefined) {
-      const hit = this.#byPlainKey.get(plainKey)
+    const plain = options === undefined && typeof table === 'string' && typeof key === 'string'
+    if (plain) {
+      const hit = this.#plain[kind].get(table)?.get(key)
       if (hit) return hit
     }
-    const spec = parseSpec(kind, table, key, options)
+    const spec = plain ? plainSpec(kind, table, key) : parseSpec(kind, table, key, options)
     let loader = this.#bySpec.get(spec.identity)
     if (!loader) {
       loader = this.#create(spec)
       this.#bySpec.set(spec.identity, loader)
-      const list = this.#byTable.get(spec.table)
-      if (list) list.push(loader)
-      else this.#byTable.set(spec.table, [loader])
+      const entry = this.#byTable.get(spec.table)
+      if (entry) entry.loaders.push(loader)
+      else this.#byTable.set(spec.table, { databaseName: databaseTableName(this.db, spec.table), loaders: [loader] })
     }
-    if (plainKey !== undefined) this.#byPlainKey.set(plainKey, loader)
+    if (plain) {
+      const byKey = this.#plain[kind]
+      let columns = byKey.get(table)
+      if (!columns) byKey.set(table, (columns = new Map()))
+      columns.set(key, loader)
+    }
     return loader
   }
 
   #create(spec: LoaderSpec): TableLoader {
+    // The plan needs the catalogue (a query): it is made on the first batch, and kept for the database (see
+    // run-batch.ts), so the next set's loader of the same arguments starts with it.
     const db = this.db as Kysely<any>
-    const dialect = this.#dialect
-    // The plan needs the catalogue (a query), so it is made on the first batch and kept; a failed one (an
-    // unknown column) is not kept, so the next batch reports it again or finds a table created since.
-    let plan: Promise<LoaderPlan> | undefined
-    const getPlan = (): Promise<LoaderPlan> =>
-      (plan ??= planLoader(db, dialect, spec).catch((error: unknown) => {
-        plan = undefined
-        throw error
-      }))
-    return new TableLoader(createBatchFn(db, dialect, getPlan), spec, spec.maxBatchSize ?? defaultMaxBatchSize(db, dialect, spec))
+    return new TableLoader(createBatchFn(db, this.#dialect, spec), spec, spec.maxBatchSize ?? defaultMaxBatchSize(db, this.#dialect, spec))
   }
 }
 

@@ -76,6 +76,23 @@ export function parseSpec(kind: LoaderKind, table: unknown, key: unknown, option
   return Object.freeze(spec)
 }
 
+// Specs of `loaders.one('users', 'id')` without options, kept across loader sets (one set per request would
+// otherwise parse the same arguments again for every request). Bounded, in case names are built at run time.
+const plainSpecs = new Map<string, LoaderSpec>()
+const PLAIN_SPECS_KEPT = 1_000
+
+/** {@link parseSpec} for a table and one key column without options, from a cache of earlier calls. */
+export function plainSpec(kind: LoaderKind, table: string, key: string): LoaderSpec {
+  const id = `${kind}\u0000${table}\u0000${key}`
+  let spec = plainSpecs.get(id)
+  if (spec === undefined) {
+    spec = parseSpec(kind, table, key, undefined)
+    if (plainSpecs.size >= PLAIN_SPECS_KEPT) plainSpecs.clear()
+    plainSpecs.set(id, spec)
+  }
+  return spec
+}
+
 function parseKeyColumns(key: unknown, fail: (m: string) => never): readonly string[] {
   if (typeof key === 'string') {
     if (key.length === 0) fail('the key column must be a non-empty string')

@@ -7,25 +7,73 @@
  * that differ only in representation (`42`, `'42'`, `42n` for an integer column) sent once and answered
  * alike.
  */
-import type { Kysely } from 'kysely'
+import type { DialectAdapter, Kysely } from 'kysely'
 import { DbperfError } from '../errors.js'
+import { newPluginSlot, pluginSlot, type PluginSlot } from '../plugin-names.js'
 import type { SqlDialect } from '../sql/fingerprinter.js'
 import { withOrigin } from '../observe/origin.js'
-import type { BatchQuery, LoaderPlan } from './batch-query.js'
-import { lowerMaxParameters, maxParameters } from './catalog.js'
+import type { BatchQuery, BatchStatement, LoaderPlan } from './batch-query.js'
+import { knownMaxParametersNow, lowerMaxParameters, maxParameters } from './catalog.js'
 import { echo, joinKeyParts, type KeyPart, normalizeKeyPart } from './key.js'
-import { batchQueryFor } from './loader-plan.js'
+import { batchQueryFor, planLoader } from './loader-plan.js'
+import type { LoaderSpec } from './loader-spec.js'
 
 type Row = Record<string, unknown>
 type Slot = number | readonly number[]
 type MatchKey = (value: unknown, isKey: boolean) => KeyPart
 
-/** Builds the batch function of one loader. `plan()` resolves (and caches) the loader's plan. */
-export function createBatchFn(db: Kysely<any>, dialect: SqlDialect, plan: () => Promise<LoaderPlan>): (keys: readonly unknown[]) => Promise<unknown[]> {
+/** What a batch needs from its loader's plan: made once per database, plugins and loader arguments. */
+interface Prepared {
+  readonly plan: LoaderPlan
+  readonly statement: BatchStatement
+  readonly matchKey: MatchKey
+  readonly origin: { readonly kind: 'loader'; readonly name: string }
+}
+
+interface PreparedEntry {
+  readonly promise: Promise<Prepared>
+  value: Prepared | undefined
+}
+
+// Loader sets are made per request, the schema is not: a loader's plan and compiled statement are kept per
+// database (its adapter, shared by a handle, its transactions and copies), per plugin list (a renaming plugin
+// changes the rows' keys) and per loader arguments. Making them again for each set cost more than the
+// DataLoader bookkeeping of 1,000 keys (bench/loader.ts). A failed plan is not kept.
+const preparedLoaders = new WeakMap<DialectAdapter, PluginSlot>()
+
+function preparedEntry(db: Kysely<any>, dialect: SqlDialect, spec: LoaderSpec): PreparedEntry {
+  const adapter = db.getExecutor().adapter
+  let root = preparedLoaders.get(adapter)
+  if (!root) preparedLoaders.set(adapter, (root = newPluginSlot()))
+  const bySpec = pluginSlot(root, db).values as Map<string, PreparedEntry>
+  const known = bySpec.get(spec.identity)
+  if (known) return known
+  const promise = planLoader(db, dialect, spec).then((plan): Prepared => {
+    const query = batchQueryFor(dialect)
+    return { plan, statement: query.prepare(plan, db), matchKey: keyMatcher(plan), origin: { kind: 'loader', name: spec.originName } }
+  })
+  const entry: PreparedEntry = { promise, value: undefined }
+  const map = bySpec
+  bySpec.set(spec.identity, entry)
+  promise.then(
+    (value) => {
+      entry.value = value
+    },
+    () => {
+      // The next batch plans again: it may find a table created since, or report the name again.
+      if (map.get(spec.identity) === entry) map.delete(spec.identity)
+    },
+  )
+  return entry
+}
+
+/** Builds the batch function of the loader `spec` on `db`. */
+export function createBatchFn(db: Kysely<any>, dialect: SqlDialect, spec: LoaderSpec): (keys: readonly unknown[]) => Promise<unknown[]> {
   const query = batchQueryFor(dialect)
   return async (keys) => {
-    const p = await plan()
-    const matchKey = keyMatcher(p)
+    const entry = preparedEntry(db, dialect, spec)
+    const ready = entry.value ?? (await entry.promise)
+    const { plan: p, matchKey } = ready
     // Distinct keys by their comparable form; `slots` says which position(s) of `keys` each one answers
     // (an array only when two forms of one key, `42` and `'42'`, came in the same batch).
     const slots = new Map<KeyPart, Slot>()
@@ -38,32 +86,34 @@ export function createBatchFn(db: Kysely<any>, dialect: SqlDialect, plan: () => 
         distinct.push(keys[i])
       } else slots.set(norm, typeof slot === 'number' ? [slot, i] : [...slot, i])
     }
-    const rows = await fetchRows(db, dialect, query, p, distinct)
+    const rows = await fetchRows(db, dialect, query, ready, distinct)
     return p.spec.kind === 'one' ? matchOne(p, keys, slots, rows, matchKey) : matchMany(keys.length, slots, rows, matchKey)
   }
 }
 
-/** Reduces a key (or a row's key columns) to the string rows and keys are matched by. */
+/** Reduces a key (or a row's key columns) to the value rows and keys are matched by. */
 function keyMatcher(plan: LoaderPlan): MatchKey {
   const cols = plan.keyColumns
   const first = cols[0]
+  const rowKeys = plan.rowKeys
   if (cols.length === 1 && first !== undefined) {
-    const name = first.name
+    const name = rowKeys[0] as string
     const comparison = first.comparison
     return (value, isKey) => normalizeKeyPart(comparison, isKey ? value : (value as Row)[name])
   }
   return (value, isKey) => {
-    const parts = cols.map((c, i) => normalizeKeyPart(c.comparison, isKey ? (value as readonly unknown[])[i] : (value as Row)[c.name]))
+    const parts = cols.map((c, i) => normalizeKeyPart(c.comparison, isKey ? (value as readonly unknown[])[i] : (value as Row)[rowKeys[i] as string]))
     return joinKeyParts(parts)
   }
 }
 
-async function fetchRows(db: Kysely<any>, dialect: SqlDialect, query: BatchQuery, plan: LoaderPlan, keys: readonly unknown[]): Promise<Row[]> {
-  const perStatement = query.keysPerStatement(plan, await maxParameters(db, dialect))
-  const origin = { kind: 'loader', name: plan.spec.originName } as const
+async function fetchRows(db: Kysely<any>, dialect: SqlDialect, query: BatchQuery, ready: Prepared, keys: readonly unknown[]): Promise<Row[]> {
+  const { plan, statement, origin } = ready
+  const perStatement = query.keysPerStatement(plan, knownMaxParametersNow(db, dialect) ?? (await maxParameters(db, dialect)))
   const run = async (chunk: readonly unknown[]): Promise<Row[]> => {
     try {
-      const result = await withOrigin(origin, () => query.build(plan, chunk).execute(db))
+      // Compiled without the handle's plugins, run through them: a renaming plugin's rows come back renamed.
+      const result = await withOrigin(origin, () => db.executeQuery(statement.compile(chunk)))
       return result.rows
     } catch (error) {
       // The limit read at start-up can be higher than the connection's own (SQLite's sqlite3_limit()):

@@ -143,6 +143,37 @@ eachDialect('loaders on the demo schema', (dialect) => {
     expect(events.length).toBeLessThanOrEqual(4)
   })
 
+  it.runIf(OBSERVER_ON)('keys cached by an earlier batch answer with the current batch, so the next level is still one statement', async () => {
+    const loaders = createLoaders(t.db)
+    const ids = postIds.slice(0, 30)
+    // A third of the posts are cached (settled) before the level starts; the rest need a statement.
+    await Promise.all(ids.slice(0, 10).map((id) => loaders.one('posts', 'id').load(id)))
+    const { events, stop } = recordLoaderStatements(t.db)
+    const authors = await Promise.all(
+      ids.map(async (id) => {
+        const post = await loaders.one('posts', 'id').load(id)
+        return loaders.one('users', 'id').load(post!.author_id)
+      }),
+    )
+    stop()
+    expect(authors.every((a) => a !== undefined)).toBe(true)
+    // Had the cached posts answered at once, their authors would have gone out in a batch of their own.
+    expect(events.map((e) => e.origin?.name)).toEqual(['posts.id', 'users.id'])
+  })
+
+  it('loadMany() gives each key its row or its error, and repeated keys their first load', async () => {
+    const loaders = createLoaders(t.db)
+    const many = loaders.one('users', 'id')
+    const [a, b, missing, again, bad] = await many.loadMany([1, 2, 999_999, 1, null as never])
+    expect((a as { id: number }).id).toBe(1)
+    expect((b as { id: number }).id).toBe(2)
+    expect(missing).toBeUndefined()
+    expect(again).toBe(a)
+    expect(bad).toBeInstanceOf(Error)
+    expect((bad as Error).message).toContain("loaders.one('users', 'id').load(key) needs a value that is not null or undefined")
+    expect(await many.loadMany([])).toEqual([])
+  })
+
   it.runIf(OBSERVER_ON)('the N+1 detector flags the naive loop and passes the same work done with loaders', { tags: ['allow-n+1'] }, async () => {
     const ids = postIds.slice(0, 20)
     const naive = async () => {

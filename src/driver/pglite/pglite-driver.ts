@@ -2,6 +2,7 @@ import { CompiledQuery, type DatabaseConnection, type Driver, type QueryResult, 
 import type { ConnectionTarget } from '../connection-config.js'
 import { DRIVER_KIND } from '../driver-kind.js'
 import { loadPeer } from '../load-peer.js'
+import { SingleConnectionGuard } from '../single-connection-guard.js'
 import { SqlTransactionControl } from '../sql-transaction-control.js'
 
 /** PostgreSQL's type id of `bigint` (int8). */
@@ -31,6 +32,8 @@ export class PgliteDriver extends SqlTransactionControl implements Driver {
   #connection: PgliteConnection | undefined
   // A promise chain used as a mutex: each borrower waits for the previous one to release.
   #queue: Promise<void> = Promise.resolve()
+  // A statement on `db` inside `db.transaction().execute(cb)` would wait forever for this one connection.
+  readonly #guard = new SingleConnectionGuard('PGlite')
 
   constructor(target: ConnectionTarget, options: PgliteOptions) {
     super()
@@ -55,6 +58,7 @@ export class PgliteDriver extends SqlTransactionControl implements Driver {
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
+    this.#guard.check()
     const previous = this.#queue
     let release!: () => void
     this.#queue = new Promise<void>((resolve) => (release = resolve))
@@ -69,13 +73,26 @@ export class PgliteDriver extends SqlTransactionControl implements Driver {
   }
 
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    // Synchronously, before anything is awaited: see SingleConnectionGuard.begin.
+    this.#guard.begin()
     const parts = ['start transaction']
     if (settings.isolationLevel) parts.push(`isolation level ${settings.isolationLevel}`)
     if (settings.accessMode) parts.push(settings.accessMode)
     await connection.executeQuery(CompiledQuery.raw(settings.isolationLevel || settings.accessMode ? parts.join(' ') : 'begin'))
   }
 
+  override async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    this.#guard.end()
+    await super.commitTransaction(connection)
+  }
+
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    this.#guard.end()
+    await super.rollbackTransaction(connection)
+  }
+
   async releaseConnection(connection: DatabaseConnection): Promise<void> {
+    this.#guard.end()
     const c = connection as PgliteConnection
     const release = c.release
     c.release = undefined
