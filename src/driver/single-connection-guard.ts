@@ -43,6 +43,12 @@ export class SingleConnectionGuard {
    * driver's `beginTransaction`, before any `await`.
    */
   begin(): void {
+    // Entered already for this transaction (the routing stage marks the callback's context before it borrows):
+    // the same mark, so that one `end()` closes it everywhere.
+    if (this.#held?.open === true) {
+      holders.enterWith(this.#held)
+      return
+    }
     const held: HeldBy = { guard: this, open: true, outer: holders.getStore() }
     this.#held = held
     holders.enterWith(held)

@@ -2,7 +2,7 @@ import { CompiledQuery, type DatabaseConnection, type Driver, type QueryCompiler
 import type { SqlDialect } from '../sql/fingerprinter.js'
 import { readStatement } from '../sql/read-statement.js'
 import type { StatementFacts } from '../sql/statement-facts.js'
-import { type CatalogQuery, PRIMARY_ONLY, type Router, type ServedBy } from './routing.js'
+import { type CatalogQuery, ENTER_TRANSACTION, PRIMARY_ONLY, type Router, type ServedBy } from './routing.js'
 
 type SavepointMethod = (connection: DatabaseConnection, name: string, compileQuery: QueryCompiler['compileQuery']) => Promise<void>
 
@@ -66,7 +66,11 @@ export class RoutingDriver implements Driver {
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
     const routed = routedOf(connection)
     if (routed === undefined) return this.#primary.beginTransaction(connection, settings)
-    await routed.pin()
+    // The borrow starts first (its own acquire is checked now, unmarked), then the callback's context is marked,
+    // synchronously, before anything is awaited: see ENTER_TRANSACTION.
+    const pinned = routed.pin()
+    ;(this.#primary as { [ENTER_TRANSACTION]?: () => void })[ENTER_TRANSACTION]?.()
+    await pinned
     routed.inTransaction = true
     try {
       await this.#primary.beginTransaction(boundView(connection), settings)

@@ -23,6 +23,13 @@ import type { StatementFacts } from '../sql/statement-facts.js'
  *   meaning), and a failed borrow is a `ConnectionError` from the pool, not a statement error.
  */
 
+/**
+ * A method a single-connection driver (SQLite, PGlite) offers so that the routing stage can mark, synchronously
+ * and before it borrows, the context a transaction's callback will run in (see driver/single-connection-guard.ts):
+ * a statement on `db` inside that callback then fails at once instead of waiting forever for the connection.
+ */
+export const ENTER_TRANSACTION: unique symbol = Symbol('dbperf.enterTransaction')
+
 /** What served a statement: the primary's pool, a replica's pool, or the query cache without any connection. */
 export type ServedBy = 'primary' | 'replica' | 'cache'
 

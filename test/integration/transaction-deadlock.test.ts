@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import { afterAll, beforeAll, expect, it } from 'vitest'
+import { cached, queryCache } from '../../src/cache/index.js'
 import { DbperfError } from '../../src/index.js'
 import { createLoaders } from '../../src/loader/index.js'
 import { eachDialect, openTestDb, type TestDb } from '../harness/databases.js'
@@ -113,6 +114,44 @@ eachDialect(
       expect(outcome).not.toBe('still waiting')
       expect('error' in (outcome as object)).toBe(false)
       expect((await reads()).n).toBe(5)
+    })
+  },
+  ['sqlite', 'pglite'],
+)
+
+// With a query cache the routing stage lends connections lazily: the same mistake must still fail at once.
+eachDialect(
+  'a statement on db inside db.transaction() on a single-connection database with a query cache',
+  (dialect) => {
+    let t: TestDb<DB>
+    const cache = queryCache()
+    beforeAll(async () => {
+      t = await openTestDb<DB>(dialect, { cache })
+      await t.db.schema.createTable('counters').addColumn('id', 'integer', (c) => c.primaryKey()).addColumn('n', 'integer', (c) => c.notNull()).execute()
+      await t.db.insertInto('counters').values({ id: 1, n: 0 }).execute()
+    })
+    afterAll(async () => {
+      await t.cleanup()
+      await cache.close()
+    })
+
+    it('fails at once with DBPERF_WOULD_DEADLOCK, for a plain and a cached read, and a timer started in the callback runs after the commit', async () => {
+      for (const read of [() => t.db.selectFrom('counters').selectAll().execute(), () => cached(t.db.selectFrom('counters').selectAll()).execute()]) {
+        const outcome = await settled(
+          t.db.transaction().execute(async (trx) => {
+            await trx.updateTable('counters').set({ n: 99 }).where('id', '=', 1).execute()
+            return read()
+          }),
+        )
+        expect(outcome).not.toBe('still waiting')
+        expect(((outcome as { error: unknown }).error as DbperfError).code).toBe('DBPERF_WOULD_DEADLOCK')
+      }
+      let later: Promise<unknown> | undefined
+      await t.db.transaction().execute(async (trx) => {
+        await trx.updateTable('counters').set({ n: 1 }).where('id', '=', 1).execute()
+        later = sleep(20).then(() => t.db.selectFrom('counters').select('n').where('id', '=', 1).executeTakeFirstOrThrow())
+      })
+      expect(await later).toEqual({ n: 1 })
     })
   },
   ['sqlite', 'pglite'],

@@ -2,6 +2,7 @@ import { CompiledQuery, type DatabaseConnection, type Driver, type QueryResult, 
 import type { ConnectionTarget } from '../connection-config.js'
 import { DRIVER_KIND } from '../driver-kind.js'
 import { loadPeer } from '../load-peer.js'
+import { ENTER_TRANSACTION } from '../../observe/routing.js'
 import { SingleConnectionGuard } from '../single-connection-guard.js'
 import { SqlTransactionControl } from '../sql-transaction-control.js'
 
@@ -70,6 +71,11 @@ export class PgliteDriver extends SqlTransactionControl implements Driver {
     }
     connection.release = release
     return connection
+  }
+
+  /** See ENTER_TRANSACTION (observe/routing.ts). */
+  [ENTER_TRANSACTION](): void {
+    this.#guard.begin()
   }
 
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {

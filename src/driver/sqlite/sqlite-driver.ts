@@ -1,5 +1,6 @@
 import { type DatabaseConnection, SqliteDriver as KyselySqliteDriver } from 'kysely'
 import { DRIVER_KIND } from '../driver-kind.js'
+import { ENTER_TRANSACTION } from '../../observe/routing.js'
 import { SingleConnectionGuard } from '../single-connection-guard.js'
 
 /**
@@ -19,6 +20,11 @@ export class SqliteDriver extends KyselySqliteDriver {
     const marked = connection as DatabaseConnection & { [DRIVER_KIND]?: 'better-sqlite3' }
     if (marked[DRIVER_KIND] === undefined) Object.defineProperty(marked, DRIVER_KIND, { value: 'better-sqlite3' })
     return connection
+  }
+
+  /** See ENTER_TRANSACTION (observe/routing.ts). */
+  [ENTER_TRANSACTION](): void {
+    this.#guard.begin()
   }
 
   override beginTransaction(connection: DatabaseConnection): Promise<void> {
