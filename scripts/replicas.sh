@@ -46,18 +46,8 @@ say() { echo "replicas: $*" >&2; }
 [[ "$PG_PRIMARY_PORT" =~ ^[0-9]+$ && "$MY_PRIMARY_PORT" =~ ^[0-9]+$ && "$TIMEOUT" =~ ^[0-9]+$ ]] ||
   die "DBPERF_REPLICAS_PG_PORT, DBPERF_REPLICAS_MYSQL_PORT and DBPERF_REPLICAS_TIMEOUT must be whole numbers"
 
-# As root, each server runs as its own system user (postgres refuses to run as root); as anyone else, as that user.
-if [ "$(id -u)" = 0 ]; then
-  as_pg() { runuser -u postgres -- "$@"; }
-  own() { chown -R "$1" "$2"; }
-  my_user=(--user=mysql)
-else
-  as_pg() { "$@"; }
-  own() { :; }
-  my_user=()
-fi
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# shellcheck source=lib/server-user.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/server-user.sh"
 
 # Polls "$@" every 0.2 s for up to TIMEOUT seconds.
 wait_until() {

@@ -25,18 +25,8 @@ port=${3:-}
 [[ "$port" =~ ^[0-9]+$ ]] || die "usage: $0 start|stop|status|remove pg|mysql PORT"
 mkdir -p "$BASE" && chmod 755 "$BASE"
 
-# As root, each server runs as its own system user; as anyone else, as that user.
-if [ "$(id -u)" = 0 ]; then
-  as_pg() { runuser -u postgres -- "$@"; }
-  own() { chown -R "$1" "$2"; }
-  my_user=(--user=mysql)
-else
-  as_pg() { "$@"; }
-  own() { :; }
-  my_user=()
-fi
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# shellcheck source=lib/server-user.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/server-user.sh"
 
 # Runs "$@" under an exclusive lock, so two test runs never initialise the same template at once.
 locked() { (flock -w 120 9 || die "timed out waiting for $BASE/.lock"; "$@") 9>"$BASE/.lock"; }

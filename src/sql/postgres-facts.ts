@@ -1,5 +1,5 @@
 import type { SqlDialect } from './fingerprinter.js'
-import { parsePostgres } from './postgres-statement.js'
+import { names, parsePostgres } from './postgres-statement.js'
 import { statementKind } from './statement-kind.js'
 import {
   type ColumnRef, type LimitRef, type Predicate, type StatementClass, type StatementFacts, type TableRef, aliasesOf, tableNames,
@@ -188,16 +188,6 @@ function unwrap(node: unknown): [string, Json] | undefined {
   const entries = Object.entries(node as Json)
   const [type, value] = entries[0] ?? []
   return entries.length === 1 && typeof type === 'string' && value !== null && typeof value === 'object' ? [type, value as Json] : undefined
-}
-
-function names(list: unknown): string[] {
-  if (!Array.isArray(list)) return []
-  const out: string[] = []
-  for (const item of list) {
-    const s = (item as { String?: { sval?: unknown } })?.String?.sval
-    if (typeof s === 'string') out.push(s)
-  }
-  return out
 }
 
 /** `{ ColumnRef: … }` naming a plain column (`col`, `t.col`, `schema.t.col`) → its name, else `undefined`. */

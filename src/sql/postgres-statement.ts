@@ -146,7 +146,8 @@ function walk(root: unknown): StatementFacts {
   }
 }
 
-function names(list: unknown): string[] {
+/** The strings of a parse-tree name list (`funcname`, `name`, `fields`): `[{ String: { sval } }, …]` → `['…']`. */
+export function names(list: unknown): string[] {
   if (!Array.isArray(list)) return []
   const out: string[] = []
   for (const item of list) {
