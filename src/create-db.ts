@@ -10,6 +10,7 @@ import { createSqliteDialect } from './driver/sqlite/sqlite-dialect.js'
 import type { DevMode, DevModeOptions } from './explain/dev-mode.js'
 import { observeDialect } from './observe/observed-dialect.js'
 import { type DatabaseInfo, requireHub } from './observe/observer-hub.js'
+import { checkReplicaOptions, type ReplicaOptions } from './observe/replica-router.js'
 import type { Router } from './observe/routing.js'
 import { type PoolOptions, resolvePoolOptions } from './pool/pool-options.js'
 import { startPool } from './pool/pool-registry.js'
@@ -74,9 +75,27 @@ export interface CreateDbOptions {
    * ```
    */
   readonly cache?: { router(info: DatabaseInfo): Router }
+  /**
+   * Read replicas of a PostgreSQL or MySQL/MariaDB primary (URLs or configs of the same kind as the primary's).
+   * Reads the SQL reader recognises go to a replica; writes, transactions, `db.connection()`, session-changing
+   * statements, locking reads and anything it cannot classify go to the primary. Each server has its own pool
+   * (the same `pool` and `driverOptions`; `poolStats(db, 'replica1')`). After a write commits in a unit of work
+   * (`withScope`), its reads go to a replica only once that replica has applied the write (PostgreSQL WAL
+   * position, MariaDB GTID), else to the primary. A replica lagging past `replicaOptions.maxLagMs` or unreachable
+   * leaves rotation until it recovers; a read it fails runs again elsewhere. `onPrimary(fn)` / `onReplica(fn)`
+   * override a block; `replicaStats(db)` tells where each stands. SQLite and PGlite refuse it. Defaults to none.
+   *
+   * ### Examples
+   * ```ts
+   * const db = createDb<DB>(process.env.DATABASE_URL, { replicas: [process.env.REPLICA_URL] })
+   * ```
+   */
+  readonly replicas?: readonly (string | DbConfig)[]
+  /** How replicas are chosen and checked (lag bound, health-check interval, read-your-writes). See `ReplicaOptions`. */
+  readonly replicaOptions?: ReplicaOptions
 }
 
-const OPTION_KEYS = new Set(['plugins', 'driverOptions', 'pool', 'instrument', 'dev', 'queryTimeoutMs', 'cache'])
+const OPTION_KEYS = new Set(['plugins', 'driverOptions', 'pool', 'instrument', 'dev', 'queryTimeoutMs', 'cache', 'replicas', 'replicaOptions'])
 
 /**
  * Opens a database and returns a `Kysely<DB>` whose every statement is observed (see `observe`).
@@ -100,14 +119,24 @@ const OPTION_KEYS = new Set(['plugins', 'driverOptions', 'pool', 'instrument', '
 export function createDb<DB>(urlOrConfig: string | DbConfig, options: CreateDbOptions = {}): Kysely<DB> {
   const target = parseTarget(urlOrConfig)
   validateOptions(options)
-  const dialect = createDialect(target, options.driverOptions ?? {}, options.pool, options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS)
+  const replicas = replicaTargets(target, options)
+  const dialectOf = (t: ConnectionTarget): Dialect => createDialect(t, options.driverOptions ?? {}, options.pool, options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS)
+  const dialect = dialectOf(target)
   const db = new Kysely<DB>({
     dialect:
       options.instrument === false
         ? dialect
         : observeDialect(
             dialect,
-            { dialect: target.dialect, driver: target.driver, target: target.display, host: target.host, port: target.port, database: target.database },
+            {
+              dialect: target.dialect,
+              driver: target.driver,
+              target: target.display,
+              host: target.host,
+              port: target.port,
+              database: target.database,
+              ...(replicas.length === 0 ? {} : { replicas: replicas.map(dialectOf), replicaTargets: replicas.map((r) => r.display), replicaOptions: options.replicaOptions ?? {} }),
+            },
             options.cache === undefined ? undefined : (info) => (options.cache as NonNullable<CreateDbOptions['cache']>).router(info),
           ),
     ...(options.plugins ? { plugins: [...options.plugins] } : {}),
@@ -131,6 +160,35 @@ const devModes = new WeakMap<Kysely<any>, LazyDevMode<any>>()
  */
 export function getDevMode<DB>(db: Kysely<DB>): DevMode<DB> | undefined {
   return devModes.get(db)?.current() as DevMode<DB> | undefined
+}
+
+/** The replicas' targets, checked: same kind of database as the primary, and a database that has replicas. */
+function replicaTargets(primary: ConnectionTarget, options: CreateDbOptions): ConnectionTarget[] {
+  const list = options.replicas
+  if (list === undefined) {
+    if (options.replicaOptions !== undefined) throw new DbperfError('DBPERF_INVALID_OPTION', 'createDb option "replicaOptions" needs "replicas"')
+    return []
+  }
+  if (!Array.isArray(list)) {
+    throw new DbperfError('DBPERF_INVALID_OPTION', `createDb option "replicas" must be an array of URLs, but got: ${describeValue(list)}`)
+  }
+  if (primary.driver === 'better-sqlite3' || primary.driver === 'pglite') {
+    throw new DbperfError(
+      'DBPERF_INVALID_OPTION',
+      `createDb option "replicas" needs a PostgreSQL or MySQL/MariaDB server; ${primary.driver === 'pglite' ? 'PGlite (embedded PostgreSQL)' : 'SQLite'} runs in this process and has no replicas to read from`,
+    )
+  }
+  if (options.instrument === false) {
+    throw new DbperfError('DBPERF_INVALID_OPTION', 'createDb options "replicas" and "instrument: false" do not go together: routing to replicas lives on the observed query path')
+  }
+  checkReplicaOptions(options.replicaOptions ?? {})
+  return list.map((entry, i) => {
+    const replica = parseTarget(entry)
+    if (replica.driver !== primary.driver) {
+      throw new DbperfError('DBPERF_INVALID_OPTION', `createDb option "replicas": replica ${i + 1} (${replica.display}) is a ${replica.dialect} database, but the primary (${primary.display}) is ${primary.dialect}`)
+    }
+    return replica
+  })
 }
 
 function createDialect(target: ConnectionTarget, driverOptions: Readonly<Record<string, unknown>>, pool: PoolOptions | undefined, queryTimeoutMs: number): Dialect {

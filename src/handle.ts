@@ -3,16 +3,18 @@ import { DbperfError, describeValue } from './errors.js'
 import type { SqlDialect } from './sql/fingerprinter.js'
 import type { ObserverHub } from './observe/observer-hub.js'
 import type { Pool } from './pool/pool.js'
+import type { ReplicaRouter } from './observe/replica-router.js'
 
 /**
- * What dbperf attached to one database handle. The cache and the read replicas of later issues get their
- * field here too, so that every capability reaches them the same way.
+ * What dbperf attached to one database handle, so that every capability reaches its parts the same way.
  */
 export interface HandleParts {
   /** The observed query path's fan-out point; absent for `instrument: false` and plain Kysely instances. */
   hub?: ObserverHub
   /** dbperf's connection pool; PostgreSQL and MySQL/MariaDB only. */
   pool?: Pool<unknown>
+  /** The read replicas' router, when the handle has replicas (built at the first statement). */
+  replicas?: ReplicaRouter
 }
 
 // The one side table. Keyed by the dialect adapter, which Kysely creates once per instance and shares with

@@ -10,9 +10,10 @@ export { createDb, type CreateDbOptions, getDevMode } from './create-db.js'
 export { type DbConfig, redactUrl } from './driver/connection-config.js'
 export { ConnectionError, DbperfError, type DbperfErrorCode } from './errors.js'
 export { type CallSite, formatCallSite } from './observe/call-site.js'
-export { observeDialect } from './observe/observed-dialect.js'
+export { type ObserveDialectOptions, observeDialect } from './observe/observed-dialect.js'
 export { type DatabaseInfo, getDatabaseInfo, observe, type ObserveOptions, type QueryListener } from './observe/observer-hub.js'
 export type { QueryEvent, QueryMode } from './observe/query-event.js'
+export { onPrimary, onReplica, type ReplicaOptions, type ReplicaRoutingStats, replicaStats, type ReplicaStatus } from './observe/replica-router.js'
 export { currentScope, isWithin, onScopeEnd, type Scope, type ScopeEndListener, withScope } from './observe/scope.js'
 export {
   type ColumnRef, fingerprint, normalizeSql, type Predicate, readStatement, type SqlDialect, type StatementClass, type StatementFacts,

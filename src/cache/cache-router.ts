@@ -107,6 +107,11 @@ export class CacheRouter implements Router {
     this.#catalog = new TableCatalog(info.dialect)
   }
 
+  /** The reads opted in with `cached()`: the rest go to the next router of a chain (the replicas). */
+  claims(request: RouteRequest): boolean {
+    return cacheOptionsOf(request.query.queryId) !== undefined
+  }
+
   async read(request: RouteRequest, primary: () => Promise<QueryResult<unknown>>): Promise<RoutedResult> {
     const options = cacheOptionsOf(request.query.queryId)
     if (options === undefined) return { result: await primary(), servedBy: 'primary' }

@@ -1,12 +1,14 @@
 import type { DatabaseIntrospector, Dialect, DialectAdapter, Driver, Kysely, QueryCompiler } from 'kysely'
-import { DbperfError } from '../errors.js'
+import { DbperfError, describeValue } from '../errors.js'
+import { Pool } from '../pool/pool.js'
 import type { SqlDialect } from '../sql/fingerprinter.js'
 import { attachToHandle, dialectOfAdapterClass } from '../handle.js'
 import { announceHub } from './global-observer.js'
 import { type DatabaseInfo, ObserverHub } from './observer-hub.js'
 import { ObservedDriver } from './observed-driver.js'
 import { RoutingDriver } from './routing-driver.js'
-import type { Router } from './routing.js'
+import { checkReplicaOptions, type ReplicaOptions, ReplicaRouter, type ReplicaServer } from './replica-router.js'
+import { chainRouters, type Router } from './routing.js'
 
 /**
  * Wraps any Kysely dialect so that the Kysely instance built on it is observed: `observe()`, `withScope()`
@@ -19,9 +21,16 @@ import type { Router } from './routing.js'
  * observe(db, (e) => …)
  * ```
  *
+ * With `replicas`, reads go to the replicas (see `ObserveDialectOptions`):
+ * ```ts
+ * const dialect = observeDialect(new PostgresDialect({ pool: primaryPool }), { replicas: [new PostgresDialect({ pool: replicaPool })] })
+ * ```
+ *
  * `router` (internal: `createDb`'s `cache` option) gives the routing stage a router built for this database.
  */
-export function observeDialect(dialect: Dialect, info?: Partial<DatabaseInfo>, router?: (info: DatabaseInfo) => Router): Dialect {
+export function observeDialect(dialect: Dialect, options?: ObserveDialectOptions, router?: (info: DatabaseInfo) => Router): Dialect {
+  const info = options
+  const replicaDialects = options?.replicas
   let adapter: DialectAdapter | undefined
   let hub: ObserverHub | undefined
   const ensureHub = (): ObserverHub => {
@@ -40,6 +49,29 @@ export function observeDialect(dialect: Dialect, info?: Partial<DatabaseInfo>, r
     announceHub(hub)
     return hub
   }
+  if (replicaDialects !== undefined) {
+    // Checked now, not at the first query: a SQLite handle with replicas is a mistake to report at once.
+    if (!Array.isArray(replicaDialects) || replicaDialects.some((d: unknown) => d === null || typeof d !== 'object' || typeof (d as Dialect).createDriver !== 'function')) {
+      throw new DbperfError('DBPERF_INVALID_OPTION', `observeDialect option "replicas" must be an array of Kysely dialects, but got: ${describeValue(replicaDialects)}`)
+    }
+    checkReplicaOptions(options?.replicaOptions ?? {})
+    const sqlDialect = ensureHub().info.dialect
+    if (sqlDialect !== 'postgres' && sqlDialect !== 'mysql') {
+      throw new DbperfError('DBPERF_INVALID_OPTION', `read replicas need PostgreSQL or MySQL/MariaDB; a ${sqlDialect} database has no replicas to read from`)
+    }
+  }
+  const routerFor = (info: DatabaseInfo): Router | undefined => {
+    const base = router?.(info)
+    if (replicaDialects === undefined || replicaDialects.length === 0) return base
+    const servers: ReplicaServer[] = replicaDialects.map((d, i) => {
+      const driver = d.createDriver()
+      const pool = (driver as { pool?: unknown }).pool
+      return { name: `replica${i + 1}`, target: options?.replicaTargets?.[i] ?? 'unknown', driver, pool: pool instanceof Pool ? pool : undefined }
+    })
+    const replicas = new ReplicaRouter(info, servers, options?.replicaOptions)
+    attachToHandle(adapter as DialectAdapter, { replicas })
+    return base === undefined ? replicas : chainRouters(base, replicas)
+  }
   return {
     // Kysely creates the adapter once per instance and shares it with transactions and copies, which is
     // what makes it the key from any of them back to the hub.
@@ -50,11 +82,24 @@ export function observeDialect(dialect: Dialect, info?: Partial<DatabaseInfo>, r
     // The routing stage goes between the observed driver and the pools (src/observe/routing.ts).
     createDriver: (): Driver => {
       const hub = ensureHub()
-      return new ObservedDriver(new RoutingDriver(dialect.createDriver(), router?.(hub.info), () => hub.info.dialect), hub)
+      return new ObservedDriver(new RoutingDriver(dialect.createDriver(), routerFor(hub.info), () => hub.info.dialect), hub)
     },
     createQueryCompiler: (): QueryCompiler => dialect.createQueryCompiler(),
     createIntrospector: (db: Kysely<any>): DatabaseIntrospector => dialect.createIntrospector(db),
   }
+}
+
+/** Options of {@link observeDialect}: what the database is (when its adapter cannot tell), and its read replicas. */
+export interface ObserveDialectOptions extends Partial<DatabaseInfo> {
+  /**
+   * Read replicas of this database, each a Kysely dialect with its own pool: reads go there, writes and
+   * transactions to the primary, with read-your-writes per unit of work (see `ReplicaOptions`). PostgreSQL and
+   * MySQL/MariaDB only.
+   */
+  readonly replicas?: readonly Dialect[]
+  readonly replicaOptions?: ReplicaOptions
+  /** Where each replica is (host:port/database), for stats; `createDb` fills it. */
+  readonly replicaTargets?: readonly string[]
 }
 
 /** The SQL dialect of a Kysely adapter, by its class (subclasses included). */

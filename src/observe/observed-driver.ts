@@ -319,6 +319,7 @@ function emitStatement(connection: ObservedConnection, fields: StatementFields):
       origin: currentOrigin(),
       capture: fields.capture,
       servedBy: connection.routing.servedBy(connection.inner),
+      server: connection.routing.serverOf(connection.inner),
       node: fields.node,
     }),
   )

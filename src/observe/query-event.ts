@@ -53,10 +53,14 @@ export interface QueryEvent {
   /**
    * What served the statement, as the routing stage (src/observe/routing.ts) decided: `'primary'` (the
    * primary database's pool), `'replica'` (a read replica's pool) or `'cache'` (the query cache, without any
-   * connection). Every statement of a transaction is served by the primary. Always `'primary'` until the
-   * cache and the replicas exist.
+   * connection). Every statement of a transaction is served by the primary.
    */
   readonly servedBy: ServedBy
+  /**
+   * The server that ran it: `'primary'`, the replica's name (`'replica1'`, … in the order `replicas` lists
+   * them) or `'cache'`.
+   */
+  readonly server: string
   /**
    * What the statement reads and writes, read by dbperf's one SQL reader when first asked (then one `Map`
    * lookup per statement text): from Kysely's operation node when the query builder made it, else from its
@@ -84,6 +88,8 @@ export interface QueryEventInit {
   readonly capture: StackCapture
   /** Defaults to `'primary'`. */
   readonly servedBy?: ServedBy
+  /** Defaults to `servedBy`. */
+  readonly server?: string
   /** Kysely's operation node (`compiledQuery.query`), when Kysely compiled the statement. */
   readonly node?: OperationNode | undefined
 }
@@ -105,6 +111,7 @@ export class ObservedQuery implements QueryEvent {
   readonly mode: QueryMode
   readonly origin: QueryOrigin | undefined
   readonly servedBy: ServedBy
+  readonly server: string
   #capture: StackCapture
   #stack: readonly CallSite[] | undefined
   readonly #node: OperationNode | undefined
@@ -126,6 +133,7 @@ export class ObservedQuery implements QueryEvent {
     this.mode = init.mode
     this.origin = init.origin
     this.servedBy = init.servedBy ?? 'primary'
+    this.server = init.server ?? this.servedBy
     this.#capture = init.capture
     this.#node = init.node
   }
@@ -162,6 +170,7 @@ export class ObservedQuery implements QueryEvent {
       mode: this.mode,
       origin: this.origin,
       servedBy: this.servedBy,
+      server: this.server,
       callSite: this.callSite,
     }
   }

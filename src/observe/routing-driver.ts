@@ -29,6 +29,7 @@ export class RoutingDriver implements Driver {
     this.#primary = primary
     this.#router = router
     this.#dialect = dialect
+    router.attach?.(primary)
     const routes = router.routes
     for (const method of ['savepoint', 'rollbackToSavepoint', 'releaseSavepoint'] as const) {
       const fn = primary[method]
@@ -42,6 +43,11 @@ export class RoutingDriver implements Driver {
   /** What served the last statement run on `connection` (a connection this stage handed out). */
   servedBy(connection: DatabaseConnection): ServedBy {
     return connection instanceof RoutedConnection ? connection.servedBy : 'primary'
+  }
+
+  /** The server that ran the last statement on `connection`: `'primary'`, a replica's name, or `'cache'`. */
+  serverOf(connection: DatabaseConnection): string {
+    return connection instanceof RoutedConnection ? connection.server : 'primary'
   }
 
   /** The session a statement ran on, for event connection ids: the pool's connection when one is borrowed. */
@@ -111,8 +117,12 @@ export class RoutingDriver implements Driver {
     await connection.release()
   }
 
-  destroy(): Promise<void> {
-    return this.#primary.destroy()
+  async destroy(): Promise<void> {
+    try {
+      await this.#router.destroy?.()
+    } finally {
+      await this.#primary.destroy()
+    }
   }
 }
 
@@ -176,6 +186,7 @@ class RoutedConnection implements DatabaseConnection {
   #pinned = false
   inTransaction = false
   servedBy: ServedBy = 'primary'
+  server = 'primary'
   #borrowWaitMs = 0
   #borrowing: Promise<DatabaseConnection> | undefined
   /** Writes of the open transaction (or of driver-level statements), reported at COMMIT or release. */
@@ -226,11 +237,13 @@ class RoutedConnection implements DatabaseConnection {
     if (!this.#pinned && !this.inTransaction && facts.class === 'read') {
       const routed = await this.#router.read({ query, facts, catalog: this.#catalog }, async () => (await this.#borrow()).executeQuery(query))
       this.servedBy = routed.servedBy
+      this.server = routed.server ?? routed.servedBy
       return routed.result as QueryResult<R>
     }
     if (facts.class !== 'read' && facts.class !== 'transaction') this.#pinned = true
     const bound = await this.#borrow()
     this.servedBy = 'primary'
+    this.server = 'primary'
     let result: QueryResult<R>
     try {
       result = await bound.executeQuery<R>(query)
@@ -246,6 +259,7 @@ class RoutedConnection implements DatabaseConnection {
   async *streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
     const bound = await this.pin()
     this.servedBy = 'primary'
+    this.server = 'primary'
     if (bound.streamQuery === undefined) throw new TypeError('the driver does not support streaming')
     yield* bound.streamQuery<R>(query, chunkSize)
   }

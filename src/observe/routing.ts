@@ -1,4 +1,4 @@
-import type { CompiledQuery, QueryResult } from 'kysely'
+import type { CompiledQuery, Driver, QueryResult } from 'kysely'
 import type { StatementFacts } from '../sql/statement-facts.js'
 
 /**
@@ -50,6 +50,8 @@ export type CatalogQuery = (sql: string, parameters: readonly unknown[]) => Prom
 export interface RoutedResult {
   readonly result: QueryResult<unknown>
   readonly servedBy: ServedBy
+  /** The server that ran it when it is not the primary nor the cache: a replica's name (`replica1`, …). */
+  readonly server?: string
 }
 
 /**
@@ -74,6 +76,39 @@ export interface Router {
    * Never called for a transaction that rolled back.
    */
   written(writes: readonly StatementFacts[], catalog: CatalogQuery): Promise<void>
+  /**
+   * Whether this router decides `request` when it is the first of a {@link chainRouters} chain (the query cache
+   * decides the reads opted in with `cached()`; the next router decides the rest). Defaults to every read.
+   */
+  claims?(request: RouteRequest): boolean
+  /** Given the primary's driver when the routing stage is built (the replicas sample the primary's position). */
+  attach?(primary: Driver): void
+  /** Closes what the router opened (the replicas' pools), when the database is destroyed. */
+  destroy?(): Promise<void>
+}
+
+/**
+ * Two routers as one: a read goes to `first` when it {@link Router.claims} it, else to `second`; both hear of
+ * every write (`first`, then `second`). The query cache chained before the replicas: a `cached()` read is looked
+ * up and, on a miss, filled from the primary, so that an entry is never filled from a replica that has not yet
+ * applied the write that invalidated it; every other read is the replicas' to route.
+ */
+export function chainRouters(first: Router, second: Router): Router {
+  return {
+    routes: first.routes || second.routes,
+    read: (request, primary) => ((first.claims?.(request) ?? true) ? first.read(request, primary) : second.read(request, primary)),
+    written: async (writes, catalog) => {
+      await first.written(writes, catalog)
+      await second.written(writes, catalog)
+    },
+    attach: (primary) => {
+      first.attach?.(primary)
+      second.attach?.(primary)
+    },
+    destroy: async () => {
+      await Promise.all([first.destroy?.(), second.destroy?.()])
+    },
+  }
 }
 
 /** Today's router: the primary serves everything. */

@@ -33,19 +33,37 @@ function requirePool(db: unknown, caller: string): Pool<unknown> {
 
 /**
  * The state of `db`'s connection pool: connections by state, waiters, counters and acquire-wait percentiles.
+ * With read replicas, `server` picks the pool: `'primary'` (the default) or a replica's name (`'replica1'`, …).
  *
  * ### Examples
  * ```ts
  * const { active, idle, pending, acquireWaitMs } = poolStats(db)
  * ```
  */
-export function poolStats(db: Kysely<any>): PoolStats {
-  return requirePool(db, 'poolStats(db)').stats()
+export function poolStats(db: Kysely<any>, server = 'primary'): PoolStats {
+  return poolOf(db, server, 'poolStats(db)').stats()
+}
+
+/** The pool of one server of `db`: `'primary'`, or a replica's name (`'replica1'`, …). */
+function poolOf(db: Kysely<any>, server: unknown, caller: string): Pool<unknown> {
+  const primary = requirePool(db, caller)
+  if (server === 'primary') return primary
+  const replicas = handleParts(db)?.replicas?.servers ?? []
+  const found = replicas.find((r) => r.name === server)?.pool
+  if (found === undefined) {
+    const names = ['primary', ...replicas.filter((r) => r.pool !== undefined).map((r) => r.name)]
+    throw new DbperfError(
+      'DBPERF_INVALID_INPUT',
+      `${caller}: no server named ${describeValue(server)}; this handle has: ${names.join(', ')}${replicas.length === 0 && handleParts(db)?.hub !== undefined ? ' (replicas are known after the first statement)' : ''}`,
+    )
+  }
+  return found
 }
 
 /**
  * `db`'s pool in the Prometheus text format, ready to serve from a `/metrics` endpoint. Every sample carries
- * `target="host:port/database"` and the given `labels` (for example `{ pool: 'primary' }`).
+ * `target="host:port/database"` and the given `labels` (for example `{ pool: 'primary' }`). With read replicas,
+ * every server's pool is in it, told apart by `server="primary"`, `server="replica1"`, ….
  *
  * ### Examples
  * ```ts
@@ -65,5 +83,29 @@ export function poolMetrics(db: Kysely<any>, labels: Readonly<Record<string, str
       throw new DbperfError('DBPERF_INVALID_INPUT', `poolMetrics label "${name}" must be a string, but got: ${describeValue(value)}`)
     }
   }
-  return pool.metrics(labels)
+  const replicas = (handleParts(db)?.replicas?.servers ?? []).filter((r) => r.pool !== undefined)
+  if (replicas.length === 0) return pool.metrics(labels)
+  // One exposition for every server: each metric family once, its samples told apart by `server`.
+  return mergeExpositions([pool.metrics({ ...labels, server: 'primary' }), ...replicas.map((r) => (r.pool as Pool<unknown>).metrics({ ...labels, server: r.name }))])
+}
+
+/** Prometheus texts merged so that each family's `# HELP`/`# TYPE` appears once, followed by all its samples. */
+function mergeExpositions(texts: readonly string[]): string {
+  const families = new Map<string, { head: string[]; samples: string[] }>()
+  let current: { head: string[]; samples: string[] } | undefined
+  for (const text of texts) {
+    for (const line of text.split('\n')) {
+      const comment = /^# (HELP|TYPE) (\S+)/.exec(line)
+      if (comment) {
+        const name = comment[2] as string
+        current = families.get(name)
+        if (current === undefined) {
+          current = { head: [], samples: [] }
+          families.set(name, current)
+        }
+        if (current.head.length < 2 && !current.head.includes(line)) current.head.push(line)
+      } else if (line !== '') current?.samples.push(line)
+    }
+  }
+  return `${[...families.values()].flatMap((f) => [...f.head, ...f.samples]).join('\n')}\n`
 }

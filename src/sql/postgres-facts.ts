@@ -368,11 +368,11 @@ function writeKeyOf(where: unknown, cased: (name: string) => string): string | u
  * MySQL or SQLite text in a form libpg_query reads the same way: backtick and bracket identifiers become
  * double-quoted, `?` / `:name` / `@name` placeholders become `$1, $2, …`, every string literal becomes `''`
  * (values do not matter to the facts, and MySQL's backslash escapes would confuse the PostgreSQL lexer), and
- * comments disappear. Tokens are re-joined with spaces.
+ * comments disappear, and MySQL's `LOCK IN SHARE MODE` becomes `FOR SHARE`. Tokens are re-joined with spaces.
  */
 export function toPostgresText(sql: string, dialect: SqlDialect): string {
   let n = 0
-  return tokenize(sql, dialect)
+  const text = tokenize(sql, dialect)
     .map((t) => {
       if (t.kind === 'placeholder') return `$${++n}`
       if (t.kind === 'string') return "''"
@@ -383,6 +383,8 @@ export function toPostgresText(sql: string, dialect: SqlDialect): string {
       return t.text
     })
     .join(' ')
+  // MySQL's older spelling of FOR SHARE (strings are empty and comments gone here, so only keywords match).
+  return dialect === 'mysql' ? text.replace(/\block\s+in\s+share\s+mode\b/gi, 'for share') : text
 }
 
 /** The parser lowercases unquoted names; MySQL and SQLite keep them as written: map each back to its source spelling. */
