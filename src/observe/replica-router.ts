@@ -183,11 +183,14 @@ class ReplicaState {
 
   readonly runRaw: RunQuery = async (sql) => (await this.run<Record<string, unknown>>(CompiledQuery.raw(sql, []))).rows
 
-  /** Reads the applied position now; concurrent callers share one query. */
-  refresh(reader: PositionReader): Promise<Position | undefined> {
+  /**
+   * Reads the applied position now; concurrent callers share one query. A replica that does not answer within
+   * `timeoutMs` (stopped with SIGSTOP, a network partition) is taken out of rotation; its late answer is ignored.
+   */
+  refresh(reader: PositionReader, timeoutMs: number): Promise<Position | undefined> {
     this.#refreshing ??= (async () => {
       try {
-        const applied = await reader.applied(this.runRaw)
+        const applied = await withDeadline(reader.applied(this.runRaw), timeoutMs, `no answer to a position check within ${timeoutMs} ms`)
         if (applied === undefined) {
           this.fail('it is not replaying from a primary (promoted, or not a standby)')
           return undefined
@@ -209,6 +212,15 @@ class ReplicaState {
     this.up = false
     this.reason = reason
   }
+}
+
+/** `promise`, or a rejection with `message` after `ms`. */
+function withDeadline<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms)
+  })
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer))
 }
 
 function messageOf(error: unknown): string {
@@ -269,6 +281,7 @@ export class ReplicaRouter implements Router {
     this.#startChecks()
     const required = mode === 'replica' || !this.#options.readYourWrites ? undefined : this.#required()
     const tried = new Set<ReplicaState>()
+    // Every replica is tried at most once; then the primary.
     for (;;) {
       const replica = await this.#choose(required, mode === 'replica', tried)
       if (replica === undefined) return { result: await primary(), servedBy: 'primary' }
@@ -326,7 +339,7 @@ export class ReplicaRouter implements Router {
     if (this.#checking || this.#closed) return
     this.#checking = true
     try {
-      const head = await this.#primaryHead().catch(() => undefined)
+      const head = await withDeadline(this.#primaryHead(), this.#checkTimeoutMs, 'primary position').catch(() => undefined)
       const now = performance.now()
       if (head !== undefined) {
         this.#history.push({ at: now, position: head })
@@ -334,7 +347,7 @@ export class ReplicaRouter implements Router {
       }
       await Promise.all(
         this.#replicas.map(async (replica) => {
-          const applied = await replica.refresh(this.#reader)
+          const applied = await replica.refresh(this.#reader, this.#checkTimeoutMs)
           if (applied === undefined) {
             replica.lagMs = undefined
             return
@@ -358,6 +371,11 @@ export class ReplicaRouter implements Router {
     if (this.#timer !== undefined) clearInterval(this.#timer)
     this.#timer = undefined
     await Promise.all(this.#replicas.map((r) => r.server.driver.destroy().catch(() => {})))
+  }
+
+  /** How long a position check may take before its server counts as not answering. */
+  get #checkTimeoutMs(): number {
+    return Math.max(1_000, 2 * this.#options.healthCheckIntervalMs)
   }
 
   #startChecks(): void {
@@ -393,7 +411,11 @@ export class ReplicaRouter implements Router {
 
   /** A replica to read from, or `undefined` for the primary. Refreshes positions only when one could serve. */
   async #choose(required: Position | undefined, anyUp: boolean, tried: ReadonlySet<ReplicaState>): Promise<ReplicaState | undefined> {
-    const candidates = this.#replicas.filter((r) => !tried.has(r) && (anyUp ? r.up : r.inRotation(this.#options.maxLagMs)))
+    const usable = (r: ReplicaState): boolean => !tried.has(r) && (anyUp ? r.up : r.inRotation(this.#options.maxLagMs))
+    // One replica, nothing to wait for: the common case, without the arrays below.
+    const only = this.#replicas.length === 1 ? this.#replicas[0] : undefined
+    if (only !== undefined && required === undefined && usable(only)) return only
+    const candidates = this.#replicas.filter(usable)
     if (candidates.length === 0) {
       this.#counts.primaryNoReplica++
       return undefined
@@ -408,7 +430,7 @@ export class ReplicaRouter implements Router {
     if (ready !== undefined) return ready
     // Not known to have applied it yet: ask the replicas where they are now (one query each, shared by concurrent reads).
     this.#counts.positionChecks += ordered.length
-    const applied = await Promise.all(ordered.map((r) => r.refresh(this.#reader)))
+    const applied = await Promise.all(ordered.map((r) => r.refresh(this.#reader, this.#checkTimeoutMs)))
     const caught = ordered.find((r, i) => applied[i] !== undefined && this.#reader.covers(applied[i] as Position, required))
     if (caught === undefined) this.#counts.primaryForReadYourWrites++
     return caught
