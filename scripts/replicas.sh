@@ -13,6 +13,9 @@
 #   bash scripts/replicas.sh resume-replay pg|mariadb apply again (returns at once; does not wait to catch up)
 #   bash scripts/replicas.sh stop-replica  pg|mariadb shut the replica down (clean shutdown, data kept)
 #   bash scripts/replicas.sh start-replica pg|mariadb start it again and wait until it has caught up
+#   bash scripts/replicas.sh start-second             a second replica of each primary (PostgreSQL standby on the
+#                                                     primary's port + 2, MariaDB replica on its port + 2), for
+#                                                     bench/replicas.ts; `start` leaves them out, `stop` removes them
 #
 # PostgreSQL trusts every login as `postgres` (replication included). MariaDB lets `root` in without a password;
 # the replica runs with read_only=1 and both servers have `dbperf_app` (no password, all rights on `test` only,
@@ -244,6 +247,46 @@ DBPERF_REPLICA_MYSQL_APP_USER=$APP_USER
 EOF
 }
 
+# --- a second replica of each primary (bench/replicas.ts only; not started by `start`) --------------------------
+PG_STANDBY2=$BASE/pg-standby2
+PG_STANDBY2_PORT=$((PG_PRIMARY_PORT + 2))
+MY_REPLICA2=$BASE/mariadb-replica2
+MY_REPLICA2_PORT=$((MY_PRIMARY_PORT + 2))
+
+start_second() {
+  [ -f "$ENV_FILE" ] || die "the pairs are not running: run 'bash scripts/replicas.sh start' first"
+  need_up "PostgreSQL primary" "$PG_PRIMARY_PORT" pg_up
+  need_up "MariaDB primary" "$MY_PRIMARY_PORT" my_up
+  if [ ! -f "$PG_STANDBY2/standby.signal" ]; then
+    say "pg_basebackup a second PostgreSQL standby into $PG_STANDBY2"
+    rm -rf "$PG_STANDBY2" && mkdir -p "$PG_STANDBY2" && chmod 700 "$PG_STANDBY2" && own postgres "$PG_STANDBY2"
+    pg_q "$PG_PRIMARY_PORT" "select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = '${SLOT}2'" >/dev/null
+    as_pg "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$PG_PRIMARY_PORT" -U postgres -D "$PG_STANDBY2" -R -X stream -c fast \
+      -C -S "${SLOT}2" --no-sync >"$LOG/pg-basebackup2.log" 2>&1 || die "pg_basebackup failed, see $LOG/pg-basebackup2.log"
+  fi
+  pg_run "$PG_STANDBY2" "$PG_STANDBY2_PORT" pg-standby2
+  [ -d "$MY_REPLICA2/mysql" ] || { say "mariadb-install-db a second MariaDB replica in $MY_REPLICA2"; my_install "$MY_REPLICA2"; }
+  my_run "$MY_REPLICA2" "$MY_REPLICA2_PORT" mariadb-replica2 --server-id=3 --log-slave-updates --read-only=1
+  if [ -z "$(my_q "$MY_REPLICA2_PORT" 'show slave status')" ]; then
+    my_q "$MY_REPLICA2_PORT" "set global gtid_slave_pos = '';
+      change master to master_host = '127.0.0.1', master_port = $MY_PRIMARY_PORT, master_user = 'repl',
+        master_use_gtid = slave_pos, master_connect_retry = 1" >/dev/null || die "CHANGE MASTER failed on the second MariaDB replica"
+  fi
+  my_q "$MY_REPLICA2_PORT" 'start slave' >/dev/null || die "START SLAVE failed on the second MariaDB replica"
+  local lsn pos
+  lsn=$(pg_q "$PG_PRIMARY_PORT" 'select pg_current_wal_flush_lsn()')
+  wait_until test "$(pg_q "$PG_STANDBY2_PORT" "select pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn")" = t ||
+    die "the second PostgreSQL standby has not caught up after ${TIMEOUT}s, see $LOG/pg-standby2.log"
+  pos=$(my_q "$MY_PRIMARY_PORT" 'select @@gtid_binlog_pos')
+  [ "$(my_q "$MY_REPLICA2_PORT" "select master_gtid_wait('$pos', $TIMEOUT)")" = 0 ] ||
+    die "the second MariaDB replica has not reached GTID $pos after ${TIMEOUT}s, see $LOG/mariadb-replica2.log"
+  {
+    grep -v '2_URL=' "$ENV_FILE"
+    echo "DBPERF_REPLICA_PG_STANDBY2_URL=postgres://postgres@127.0.0.1:$PG_STANDBY2_PORT/test"
+    echo "DBPERF_REPLICA_MYSQL_REPLICA2_URL=mysql://root@127.0.0.1:$MY_REPLICA2_PORT/test"
+  } >"$ENV_FILE.tmp" && mv "$ENV_FILE.tmp" "$ENV_FILE"
+}
+
 start_all() {
   base_dirs
   # The two pairs are independent: building them side by side halves the time from nothing (initdb and
@@ -263,11 +306,11 @@ start_all() {
 stop_all() {
   # Everything is deleted, so there is nothing to shut down cleanly: immediate for PostgreSQL, SIGKILL for
   # MariaDB (a clean shutdown takes it 1.7 s).
-  pg_halt "$PG_STANDBY" immediate & pg_halt "$PG_PRIMARY" immediate &
-  my_halt "$MY_REPLICA" KILL & my_halt "$MY_PRIMARY" KILL & wait
+  pg_halt "$PG_STANDBY" immediate & pg_halt "$PG_STANDBY2" immediate & pg_halt "$PG_PRIMARY" immediate &
+  my_halt "$MY_REPLICA" KILL & my_halt "$MY_REPLICA2" KILL & my_halt "$MY_PRIMARY" KILL & wait
   local p
-  for p in "$PG_STANDBY_PORT" "$PG_PRIMARY_PORT"; do pg_up "$p" && die "PostgreSQL on port $p is still up"; done
-  for p in "$MY_REPLICA_PORT" "$MY_PRIMARY_PORT"; do my_up "$p" && die "MariaDB on port $p is still up"; done
+  for p in "$PG_STANDBY_PORT" "$PG_STANDBY2_PORT" "$PG_PRIMARY_PORT"; do pg_up "$p" && die "PostgreSQL on port $p is still up"; done
+  for p in "$MY_REPLICA_PORT" "$MY_REPLICA2_PORT" "$MY_PRIMARY_PORT"; do my_up "$p" && die "MariaDB on port $p is still up"; done
   rm -rf "$BASE"
 }
 
@@ -363,9 +406,10 @@ start_replica() {
   esac
 }
 
-usage="usage: $0 start|status|stop | pause-replay|resume-replay|stop-replica|start-replica pg|mariadb"
+usage="usage: $0 start|status|stop|start-second | pause-replay|resume-replay|stop-replica|start-replica pg|mariadb"
 case "${1:-}" in
   start) locked start_all || exit 1; cat "$ENV_FILE" ;;
+  start-second) locked start_second || exit 1; cat "$ENV_FILE" ;;
   status) status_all ;;
   stop) locked stop_all ;;
   pause-replay) k=$(kind_of "${2:-}" "$1") || exit 1; pause_replay "$k" ;;
