@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto'
-import { type Kysely, sql } from 'kysely'
+import { Kysely, MysqlDialect, PostgresDialect, sql } from 'kysely'
+import mysql from 'mysql2'
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createDb, observe, onPrimary, onReplica, type QueryEvent, replicaStats, withScope } from '../../src/index.js'
+import { createDb, observe, observeDialect, onPrimary, onReplica, type QueryEvent, replicaStats, withScope } from '../../src/index.js'
 import { poolMetrics, poolStats } from '../../src/pool/index.js'
 import { cached, queryCache } from '../../src/cache/index.js'
 import { allowNPlusOneInTest } from '../../src/vitest/index.js'
@@ -224,6 +226,28 @@ describe.skipIf('skipped' in found || !OBSERVER_ON)(`read replicas through creat
         expect(seen).toEqual(['primary', 'cache', 'replica1'])
       } finally {
         await withCache.destroy()
+      }
+    })
+
+    it.skipIf(!pair)("observeDialect on the user's own Kysely dialects: the same routing", async () => {
+      const own =
+        dialect === 'postgres'
+          ? (url: string) => new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 2 }) })
+          : (url: string) => new MysqlDialect({ pool: mysql.createPool({ uri: url, connectionLimit: 2 }) })
+      const custom = new Kysely<DB>({ dialect: observeDialect(own(urls.primary), { replicas: [own(urls.replica)] }) })
+      const seen: string[] = []
+      observe(custom, (e) => seen.push(`${e.server}: ${e.sql.split(' ')[0]}`))
+      try {
+        await withScope('custom read', () => custom.selectFrom(table).selectAll().where('id', '=', 1).execute())
+        await withScope('custom write', async () => {
+          await custom.updateTable(table).set({ n: 9 }).where('id', '=', 2).execute()
+          expect((await custom.selectFrom(table).select('n').where('id', '=', 2).executeTakeFirst())?.n).toBe(9)
+        })
+        expect(seen.slice(0, 2)).toEqual(['replica1: select', 'primary: update'])
+        expect(['replica1: select', 'primary: select']).toContain(seen[2])
+        expect(replicaStats(custom).replicas[0]?.target).toBe('unknown')
+      } finally {
+        await custom.destroy()
       }
     })
 
