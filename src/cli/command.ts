@@ -7,6 +7,8 @@ export interface CliIo {
   readonly stderr: NodeJS.WritableStream & { isTTY?: boolean }
   readonly env: NodeJS.ProcessEnv
   readonly cwd: string
+  /** Standard input, for `-` in place of a file. Defaults to `process.stdin`. */
+  readonly stdin?: NodeJS.ReadableStream
 }
 
 export interface Command {

@@ -62,7 +62,8 @@ export interface ExplainResult {
   readonly plan: Plan
   /** Most worth fixing first. */
   readonly findings: readonly Finding[]
-  readonly timing: PlanTiming & { readonly wallMs: number }
+  /** The statement's totals; `wallMs` is measured around a live explain and absent for a plan read from text. */
+  readonly timing: PlanTiming
   readonly statement: {
     readonly sql: string
     readonly parameters: readonly unknown[]
@@ -80,6 +81,8 @@ export interface ExplainResult {
   }
   /** Catalogue facts of the tables the plan reads. */
   readonly tables: ReadonlyMap<string, TableInfo>
+  /** Set when the plan was read from text (`analyzePlanText`, `dbperf explain --plan`) rather than run: the format recognised and its wrapping. */
+  readonly source?: { readonly format: string; readonly framing: string } | undefined
 }
 
 /** A SQL string, a compiled query, or anything with `compile()` (a Kysely query builder). */

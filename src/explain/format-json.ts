@@ -28,6 +28,7 @@ export function formatJson(result: ExplainResult, options: { raw?: boolean } = {
     {
       dialect: result.plan.dialect,
       format: result.plan.format,
+      ...(result.source !== undefined ? { source: result.source } : {}),
       analyzed: result.plan.analyzed,
       timing: result.timing,
       statement: { sql: result.statement.sql, kind: result.statement.kind, writes: result.statement.writes, rolledBack: result.statement.rolledBack, notUndone: result.statement.notUndone },

@@ -26,9 +26,11 @@ export function formatText(result: ExplainResult, options: TextFormatOptions = {
   const totals = [
     timing.executionMs !== undefined ? `execution ${ms(timing.executionMs)}` : undefined,
     timing.planningMs !== undefined ? `planning ${ms(timing.planningMs)}` : undefined,
-    `wall ${ms(timing.wallMs)}`,
+    timing.wallMs !== undefined ? `wall ${ms(timing.wallMs)}` : undefined,
+    result.source !== undefined ? `read from ${result.source.format}${result.source.framing === 'bare' ? '' : ` (${result.source.framing})`}` : undefined,
   ].filter(Boolean)
-  lines.push(c.bold(`dbperf explain · ${plan.dialect} · ${plan.analyzed ? 'analyzed' : 'estimated (run with --analyze for actual rows and times)'}`) + c.dim(` · ${totals.join(' · ')}`))
+  const estimated = result.source !== undefined ? 'estimated (the plan has no actual rows and times)' : 'estimated (run with --analyze for actual rows and times)'
+  lines.push(c.bold(`dbperf explain · ${plan.dialect} · ${plan.analyzed ? 'analyzed' : estimated}`) + c.dim(totals.length > 0 ? ` · ${totals.join(' · ')}` : ''))
   if (result.statement.rolledBack && result.statement.notUndone.length > 0) {
     lines.push(c.dim('the statement ran inside a transaction that was rolled back, except for what a rollback cannot undo:'))
     for (const note of result.statement.notUndone) lines.push(c.dim(`  - ${note}`))

@@ -1,13 +1,17 @@
 import { DbperfError, describeValue } from '../errors.js'
 import type { Plan, PlanNodeKind } from './plan.js'
 import { type DraftNode, draft, finalizePlan, MAX_PLAN_DEPTH, tooDeep } from './plan-tree.js'
+import { postgresTextMarks } from './plan-text-detect.js'
 
 const PARSER = 'parseMysqlAnalyzeTree(text)'
 
 // `-> Table scan on c  (cost=505 rows=5000) (actual time=0.04..1.6 rows=5000 loops=1)`
 const LINE = /^(\s*)-> (.*)$/
-const COST = /\(cost=(?:([\d.e+]+)\.\.)?([\d.e+]+) rows=([\d.e+]+)\)/
-const ACTUAL = /\(actual time=([\d.e+]+)\.\.([\d.e+]+) rows=([\d.e+]+) loops=(\d+)\)/
+// Numbers as MySQL prints them: `505`, `0.925`, `19.8e+6`, `84e-6`.
+const NUM = String.raw`\d+(?:\.\d+)?(?:e[+-]?\d+)?`
+// `(cost=… rows=…)`, `(cost=a..b rows=…)`, or `(rows=…)` alone when MySQL computed no cost.
+const COST = new RegExp(String.raw`\((?:cost=(?:(${NUM})\.\.)?(${NUM}) )?rows=(${NUM})\)`)
+const ACTUAL = new RegExp(String.raw`\(actual time=(${NUM})\.\.(${NUM}) rows=(${NUM}) loops=(\d+)\)`)
 
 /**
  * Parses MySQL 8's `EXPLAIN ANALYZE` (and `EXPLAIN FORMAT=TREE`) text into a normalised {@link Plan}.
@@ -18,7 +22,10 @@ const ACTUAL = /\(actual time=([\d.e+]+)\.\.([\d.e+]+) rows=([\d.e+]+) loops=(\d
  * rules read a MySQL 8 scan as they read a PostgreSQL `Seq Scan` with a `Filter`.
  *
  * Only MariaDB runs on our machines, so this parser is tested on hand-checked samples in MySQL 8.0's
- * documented format (`test/fixtures/plans/mysql/*.tree.txt`), not on output recorded from a server.
+ * documented format (`test/fixtures/plans/mysql/*.tree.txt`) and on MySQL's own test-suite output
+ * (`test/fixtures/plans/public/mysql-tree/`), not on output recorded from a server here. A select-list
+ * subquery, which MySQL prints after the main tree as a second top-level `-> Select #n` line, becomes a
+ * `SubPlan` child of the root; a text that carries PostgreSQL's marks is refused (both draw `->`).
  *
  * ### Examples
  * ```ts
@@ -28,6 +35,11 @@ const ACTUAL = /\(actual time=([\d.e+]+)\.\.([\d.e+]+) rows=([\d.e+]+) loops=(\d
  */
 export function parseMysqlAnalyzeTree(text: string): Plan {
   if (typeof text !== 'string') throw new DbperfError('DBPERF_INVALID_INPUT', `${PARSER} expects the text of EXPLAIN ANALYZE, but got: ${describeValue(text)}`)
+  // Both databases draw the tree with `->`: a PostgreSQL plan must not be read as a MySQL one.
+  const postgres = postgresTextMarks(text)
+  if (postgres.length > 0) {
+    throw new DbperfError('DBPERF_INVALID_INPUT', `${PARSER}: the text is PostgreSQL EXPLAIN output, not MySQL's (${postgres.join('; ')}); read it with analyzePlanText() or parsePostgresTextPlan().`)
+  }
   const stack: Array<{ indent: number; node: DraftNode }> = []
   let root: DraftNode | undefined
   let analyzed = false
@@ -42,7 +54,9 @@ export function parseMysqlAnalyzeTree(text: string): Plan {
     // The stack holds the open ancestors: its length is the new node's depth, checked before moveFilters recurses.
     if (stack.length >= MAX_PLAN_DEPTH) throw tooDeep(PARSER)
     if (parent) parent.node.children.push(node)
-    else if (root) throw new DbperfError('DBPERF_INVALID_INPUT', `${PARSER}: the plan has two roots; pass the output of one statement`)
+    // A subquery MySQL evaluates in the select list is printed after the main tree, at its level.
+    else if (root && node.operation.startsWith('Select #')) root.children.push(node)
+    else if (root) throw new DbperfError('DBPERF_INVALID_INPUT', `${PARSER}: the plan has two roots, the second ${JSON.stringify(node.operation.slice(0, 60))}; pass the output of one statement`)
     else root = node
     stack.push({ indent, node })
   }
@@ -52,7 +66,7 @@ export function parseMysqlAnalyzeTree(text: string): Plan {
 }
 
 function parseLine(text: string): DraftNode {
-  const cut = text.search(/ {2}\((?:cost|actual|never)|\(never executed\)/)
+  const cut = text.search(/ {2}\((?:cost=|actual |never|rows=)|\(never executed\)/)
   const operation = (cut < 0 ? text : text.slice(0, cut)).trim()
   const [kind, relation, index] = classify(operation)
   const node = draft(operation, kind, text)
@@ -74,6 +88,12 @@ function parseLine(text: string): DraftNode {
     node.actualRows = 0
     node.inclusiveTimeMs = 0
   }
+  const subquery = /^Select (#\d+)/.exec(operation)
+  if (subquery) {
+    node.kind = 'subquery'
+    node.parentRelationship = 'SubPlan'
+    node.subplanName = `select ${subquery[1] ?? ''}`
+  }
   const filter = /^Filter: (.*)$/.exec(operation)
   if (filter) node.filter = filter[1]
   // `… using i (a = 1)`: from the first `(` to the closing one at the end. Not a regular expression: an
@@ -93,6 +113,8 @@ function classify(op: string): [PlanNodeKind, string | undefined, string | undef
   if (m) return ['full-scan', m[1], undefined]
   m = /^(Covering index|Index|Single-row index|Single-row covering index) (?:lookup|range scan|skip scan) on (\S+) using (\S+)/.exec(op)
   if (m) return [(m[1] ?? '').toLowerCase().includes('covering') ? 'index-only-scan' : 'index-scan', m[2], m[3]]
+  m = /^(Covering index|Index) range scan on (\S+)/.exec(op)
+  if (m) return [(m[1] ?? '').startsWith('Covering') ? 'index-only-scan' : 'index-scan', m[2], undefined]
   m = /^(Covering )?[Ii]ndex scan on (\S+) using (\S+)/.exec(op)
   if (m) return ['index-full-scan', m[2], m[3]]
   if (/^(Nested loop|Inner hash join|Left hash join|Hash (semi|anti)join|.*hash join)/i.test(op)) return ['join', undefined, undefined]

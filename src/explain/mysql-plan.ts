@@ -1,4 +1,5 @@
 import type { Plan, PlanNodeKind } from './plan.js'
+import { stripJsonComments } from './plan-text-detect.js'
 import { assertPlainTree, type DraftNode, draft, expectObject, finalizePlan, MAX_PLAN_DEPTH, num, parseJsonInput, str, tooDeep } from './plan-tree.js'
 
 const PARSER = 'parseMysqlPlan(json)'
@@ -25,7 +26,8 @@ type Obj = Record<string, unknown>
  * ```
  */
 export function parseMysqlPlan(json: unknown): Plan {
-  const value = parseJsonInput(json, PARSER)
+  // MySQL 5.7 prints `/* key */` comments in its JSON (`} /* table */`), which JSON.parse refuses.
+  const value = parseJsonInput(typeof json === 'string' ? stripJsonComments(json) : json, PARSER)
   // Bounds the recursion below (one call per JSON level at most) and refuses cycles before it starts.
   assertPlainTree(value, PARSER)
   const top = expectObject(value, PARSER, 'EXPLAIN FORMAT=JSON output: an object with a "query_block" key')
@@ -73,6 +75,13 @@ function contents(o: Obj, level: number): DraftNode[] {
     out.push(node)
   }
   if (isObj(o.read_sorted_file)) out.push(...contents(o.read_sorted_file, level + 1))
+  // INSERT … SELECT: the SELECT's plan; `buffer_result` when MySQL buffers it in a temporary table first.
+  if (isObj(o.insert_from)) out.push(...contents(o.insert_from, level + 1))
+  if (isObj(o.buffer_result)) {
+    const node = wrapper('buffer_result', 'temporary', o.buffer_result, contents(o.buffer_result, level + 1))
+    if (o.buffer_result.using_temporary_table === true) node.details.usingTemporary = true
+    out.push(node)
+  }
   if (isObj(o.filesort)) out.push(parseFilesort(o.filesort, level))
   if (isObj(o.temporary_table)) {
     const node = wrapper('temporary_table', 'temporary', o.temporary_table, contents(o.temporary_table, level + 1))
@@ -92,20 +101,33 @@ function contents(o: Obj, level: number): DraftNode[] {
     if (isObj(m) && isObj(m.query_block)) out.push(wrapper(key, 'materialize', m, [parseBlock(m.query_block, level + 1)]))
   }
   if (isObj(o.union_result)) out.push(parseUnion(o.union_result, level))
-  for (const key of ['subqueries', 'attached_subqueries', 'optimized_away_subqueries'] as const) {
+  // Subqueries by where MySQL evaluates them; an item is a query block, or (semi-join materialisation) a table.
+  for (const key of SUBQUERY_KEYS) {
     const subs = o[key]
     if (!Array.isArray(subs)) continue
     for (const sub of subs.filter(isObj)) {
       const inner = isObj(sub.expression_cache) ? sub.expression_cache : sub
-      if (isObj(inner.query_block)) {
-        const child = parseBlock(inner.query_block, level + 1)
+      const children = isObj(inner.query_block) ? [parseBlock(inner.query_block, level + 1)] : contents(inner, level + 1)
+      for (const child of children) {
         child.parentRelationship = 'SubPlan'
+        child.subplanName ??= key
         out.push(child)
       }
     }
   }
   return out
 }
+
+const SUBQUERY_KEYS = [
+  'subqueries',
+  'attached_subqueries',
+  'optimized_away_subqueries',
+  'select_list_subqueries',
+  'having_subqueries',
+  'group_by_subqueries',
+  'order_by_subqueries',
+  'update_value_subqueries',
+] as const
 
 function parseTable(t: Obj, level: number): DraftNode {
   const access = str(t.access_type) ?? 'unknown'

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest'
+import { analyzePlanText, parsePostgresTextPlan } from '../../src/explain/index.js'
+import { MAX_PLAN_DEPTH } from '../../src/explain/plan-tree.js'
+
+/*
+ * Pasted plans are input from outside: text nested absurdly deep, lines built to make a regular expression
+ * backtrack, or a value that is not text is a DbperfError saying so, quickly, never a stack overflow or a hang.
+ */
+const invalid = (pattern: RegExp) => expect.objectContaining({ name: 'DbperfError', code: 'DBPERF_INVALID_INPUT', message: expect.stringMatching(pattern) })
+
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn()
+  } catch (error) {
+    return error
+  }
+  return 'nothing thrown'
+}
+
+function timed<T>(fn: () => T): { value: T; ms: number } {
+  const start = performance.now()
+  const value = fn()
+  return { value, ms: performance.now() - start }
+}
+
+const node = (depth: number, i: number): string => `${depth === 0 ? '' : `${' '.repeat(depth * 6 - 4)}->  `}Limit  (cost=0.00..${i}.00 rows=1 width=4)`
+
+describe('PostgreSQL text plans that are not what EXPLAIN prints', () => {
+  it(`a text nested past ${MAX_PLAN_DEPTH} levels is refused, as the JSON would be`, () => {
+    const deep = Array.from({ length: MAX_PLAN_DEPTH + 5 }, (_, i) => node(i, i)).join('\n')
+    const { value, ms } = timed(() => thrown(() => analyzePlanText(deep)))
+    expect(value).toEqual(invalid(new RegExp(`nested deeper than ${MAX_PLAN_DEPTH} levels`)))
+    expect(ms).toBeLessThan(5000)
+  })
+
+  it('a wide plan of 20,000 nodes reads in linear time', () => {
+    const wide = ['Append  (cost=0.00..1.00 rows=1 width=4)', ...Array.from({ length: 20_000 }, (_, i) => `  ->  Seq Scan on t${i}  (cost=0.00..1.00 rows=1 width=4)`)].join('\n')
+    const { value, ms } = timed(() => analyzePlanText(wide))
+    expect(value.plan.nodes.length).toBe(20_001)
+    expect(ms).toBeLessThan(5000)
+  })
+
+  it('lines built to make regular expressions backtrack are read or refused quickly', () => {
+    const spaces = ' '.repeat(200_000)
+    const inputs = [
+      `Seq Scan on t${spaces}x  (cost=0.00..1.00 rows=1 width=4)`,
+      `QUERY PLAN\n${'-'.repeat(200_000)}x\nSeq Scan on t  (cost=0.00..1.00 rows=1 width=4)`,
+      `Hash  (cost=0.00..1.00 rows=1 width=4)\n  Buckets: 1${spaces}x${spaces}Batches: 1`,
+      `Seq Scan on t  (cost=0.00..1.00 rows=1 width=4)\n  Filter: ${'('.repeat(50_000)}a = 1\n`,
+      `${'Seq Scan using a '.repeat(20_000)}on t  (cost=0.00..1.00 rows=1 width=4)`,
+      `-> Table scan on t  (cost=${'1.'.repeat(100_000)} rows=1)`,
+      `Seq Scan on t  (cost=0.00..1.00 rows=1 width=4)${' +'.repeat(100_000)}\nx`,
+    ]
+    for (const input of inputs) {
+      const { ms } = timed(() => thrown(() => analyzePlanText(input, { dialect: 'postgres' })))
+      expect(ms, input.slice(0, 40)).toBeLessThan(2000)
+    }
+  })
+
+  it('says what it expected of a line it cannot place, and of input that is not text', () => {
+    expect(thrown(() => parsePostgresTextPlan('Result\nFoo: bar'))).toEqual(
+      invalid(/^parsePostgresTextPlan\(text\): "Foo:" at the root's indentation is not a statement total PostgreSQL prints/),
+    )
+    expect(thrown(() => parsePostgresTextPlan(42 as unknown as string))).toEqual(invalid(/^parsePostgresTextPlan\(text\) expects the text of EXPLAIN, but got: number 42$/))
+    expect(thrown(() => analyzePlanText({ Plan: {} } as unknown as string))).toEqual(invalid(/^analyzePlanText\(text\) expects the text of an EXPLAIN plan, but got:/))
+    expect(thrown(() => analyzePlanText('Result', { dialect: 'oracle' as never }))).toEqual(
+      expect.objectContaining({ code: 'DBPERF_INVALID_OPTION', message: expect.stringMatching(/must be postgres, mysql, mariadb or sqlite, but got: "oracle"/) }),
+    )
+  })
+})
