@@ -1,32 +1,45 @@
 import { readFileSync, statSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import path from 'node:path'
+import type * as Oxc from 'oxc-parser'
+import type { Node, ParserOptions, ParseResult } from 'oxc-parser'
 
-/** Larger files are not hand-written source (bundles, generated code): no loop is looked for in them. */
-const MAX_SOURCE_BYTES = 8 * 1024 * 1024
+/**
+ * Larger files are not hand-written source (bundles, generated code): no loop is looked for in them. (Parsing
+ * costs about 15 ms per 100 kB on Node 20, and the tree takes several times the text in memory.)
+ */
+const MAX_SOURCE_BYTES = 2 * 1024 * 1024
 
 /*
  * Which stack frame of a repeated query is the loop? Stacks alone cannot say: when `findUser(id)` in
  * helpers.ts is called from a loop in service.ts, every repetition has the same frames, and nothing in them
  * tells the helper (called once per item) from the loop (called once). So we read the frame's source, as a
- * person would, and ask whether the position sits inside a loop body (`for`, `while`, `do`) or inside the
- * arguments of an iteration call (`.map(`, `.forEach(`, …) *within its own function*. That is the same
- * question whether the code is TypeScript (vitest and tsx map stack positions back to the .ts source) or
- * compiled JavaScript.
+ * person would, and ask whether the position sits inside a loop *of its own function*: the body of a `for`,
+ * `for … of`, `for await`, `while` or `do` (and the condition and update parts that run per iteration), or a
+ * function passed to an iteration call (`.map(`, `.forEach(`, …), whose body runs once per element.
  *
- * The scanner below is a bracket matcher, not a parser: it skips strings, template literals, comments and
- * regular expressions, and classifies each `(`, `[` and `{` by what precedes it. Where it cannot tell, it
- * errs towards "not a loop", and the caller falls back to the innermost frame.
+ * The source is parsed (oxc-parser: JavaScript, TypeScript, JSX) once per file, and only the regions that
+ * matter are kept: loop parts, and functions (a function is a boundary: a position in a callback of `it(…)`
+ * or `db.transaction().execute(…)` is not in the loop around that call; the caller's frame is). Two more
+ * positions count as looping, because V8's stacks show them in place of the callback:
+ *  - the callee name of an iteration call (`ids.map(helper)`: the frame below `helper` points at `map`);
+ *  - `await Promise.all(ids.map(…))` (also `allSettled`, `any`, `race`, and a `const` holding the `.map(…)`):
+ *    when the callback returns a promise without awaiting it, the async stack of a statement run after the
+ *    helper's first `await` skips the callback and holds only the `await Promise.all(` frame.
+ * Where the source cannot be read or parsed, the answer is "unknown" and the caller falls back to the
+ * innermost frame.
  */
 
-type RegionKind = 'loop' | 'iter' | 'function' | 'other'
+type RegionKind = 'loop' | 'function' | 'iteration-callback'
 
 interface Region {
   readonly kind: RegionKind
+  /** UTF-16 offsets, end exclusive. */
   readonly start: number
-  end: number
-  readonly parent: number
+  readonly end: number
 }
 
-interface ScannedFile {
+interface ParsedFile {
   readonly lineStarts: readonly number[]
   readonly regions: readonly Region[]
 }
@@ -34,37 +47,42 @@ interface ScannedFile {
 /** Callees whose function arguments run once per element. */
 const ITERATION_CALLS = new Set([
   'map', 'forEach', 'flatMap', 'filter', 'reduce', 'reduceRight', 'some', 'every', 'find', 'findIndex', 'findLast',
-  'findLastIndex', 'from', 'mapSeries', 'eachSeries', 'each', 'times', 'pMap', 'mapLimit', 'eachLimit',
+  'findLastIndex', 'from', 'fromAsync', 'mapSeries', 'eachSeries', 'each', 'times', 'pMap', 'mapLimit', 'eachLimit',
 ])
-/** Keywords after which `/` starts a regular expression rather than a division. */
-const BEFORE_REGEX = new Set(['return', 'typeof', 'case', 'do', 'else', 'in', 'of', 'new', 'delete', 'void', 'throw', 'await', 'yield', 'instanceof'])
-/** Tokens after which a line break does not end a statement (the expression continues). */
-const CONTINUES = new Set(['.', '?.', ',', '(', '[', '{', '=>', '=', '+', '-', '*', '/', '%', '&&', '||', '??', '?', ':', '!', 'await', 'return', 'new', 'typeof', 'of', 'in'])
+/** Plain function calls that iterate (p-map, p-map-series, async's helpers imported by name). */
+const ITERATION_FUNCTIONS = new Set(['pMap', 'pMapSeries', 'pEachSeries', 'mapSeries', 'eachSeries', 'mapLimit', 'eachLimit'])
+/** `Promise.<name>(ids.map(…))` waits for one promise per element. */
+const PROMISE_COMBINATORS = new Set(['all', 'allSettled', 'any', 'race'])
 
-const cache = new Map<string, ScannedFile | null>()
+const cache = new Map<string, ParsedFile | null>()
 
 /**
  * Whether `file:line:column` (1-based, as in a V8 stack) is inside a loop of its own function; `undefined`
- * when the file cannot be read. Files are read and scanned once per process.
+ * when the file cannot be read or parsed. Files are read and parsed once per process.
  */
 export function isInLoop(file: string, line: number, column: number): boolean | undefined {
-  let scanned = cache.get(file)
-  if (scanned === undefined) {
-    scanned = scanFile(file)
-    cache.set(file, scanned)
+  let parsed = cache.get(file)
+  if (parsed === undefined) {
+    parsed = parseFile(file)
+    cache.set(file, parsed)
   }
-  if (scanned === null) return undefined
-  const lineStart = scanned.lineStarts[line - 1]
+  if (parsed === null) return undefined
+  const lineStart = parsed.lineStarts[line - 1]
   if (lineStart === undefined) return undefined
-  return offsetInLoop(scanned.regions, lineStart + column - 1)
+  return offsetInLoop(parsed.regions, lineStart + column - 1)
 }
 
-/** The same question for source text already in hand (used by tests and by {@link isInLoop}). */
-export function sourceOffsetInLoop(source: string, offset: number): boolean {
-  return offsetInLoop(scanSource(source), offset)
+/**
+ * The same question for source text already in hand (used by tests and by {@link isInLoop}). The text is
+ * read as TypeScript with JSX unless `file` names another language by its extension; unparsable text is
+ * never in a loop.
+ */
+export function sourceOffsetInLoop(source: string, offset: number, file = 'source.tsx'): boolean {
+  const regions = loopRegions(file, source)
+  return regions !== null && offsetInLoop(regions, offset)
 }
 
-function scanFile(file: string): ScannedFile | null {
+function parseFile(file: string): ParsedFile | null {
   let source: string
   try {
     // A stack path can come from a query log (outside input): read only regular files of source size, never
@@ -75,185 +93,210 @@ function scanFile(file: string): ScannedFile | null {
   } catch {
     return null
   }
+  const regions = loopRegions(file, source)
+  if (regions === null) return null
   const lineStarts = [0]
   for (let i = source.indexOf('\n'); i >= 0; i = source.indexOf('\n', i + 1)) lineStarts.push(i + 1)
-  return { lineStarts, regions: scanSource(source) }
+  return { lineStarts, regions }
 }
 
 function offsetInLoop(regions: readonly Region[], offset: number): boolean {
+  // Regions nest; the innermost one holding the offset starts last (ties: the deeper one was added later).
   let inner = -1
+  let innerStart = -1
   for (let i = 0; i < regions.length; i++) {
     const r = regions[i] as Region
-    if (r.start > offset) break
-    if (offset < r.end) inner = i
+    if (r.start <= offset && offset < r.end && r.start >= innerStart) {
+      inner = i
+      innerStart = r.start
+    }
   }
-  for (let i = inner; i >= 0; ) {
-    const r = regions[i] as Region
-    if (r.kind === 'loop' || r.kind === 'iter') return true
-    if (r.kind === 'function') return regions[r.parent]?.kind === 'iter'
-    i = r.parent
-  }
-  return false
+  const found = regions[inner]
+  if (found === undefined) return false
+  return found.kind !== 'function'
 }
 
-interface Open {
-  readonly region: number
-  /** `)`, `]`, `}`, or `stmt` for a loop body without braces (ends at `;`, a line break or its parent's end). */
-  readonly closer: string
-  /** What preceded the opening bracket: `for`, `while`, `if`, a callee name… */
-  readonly head: string
-  readonly template: boolean
-  ternaries: number
+type Parser = (filename: string, source: string, options: ParserOptions) => ParseResult
+
+let parser: { parse: Parser; keys: Record<string, readonly string[]> } | null | undefined
+
+/**
+ * oxc-parser loads a native binding (about 15 ms), so it is loaded on the first question rather than with
+ * the package: most processes that import dbperf never ask one.
+ */
+function loadParser(): typeof parser {
+  if (parser === undefined) {
+    try {
+      const oxc = createRequire(import.meta.url)('oxc-parser') as typeof Oxc
+      parser = { parse: oxc.parseSync, keys: oxc.visitorKeys }
+    } catch (error) {
+      parser = null
+      process.emitWarning(
+        `dbperf could not load oxc-parser (${error instanceof Error ? error.message : String(error)}): N+1 findings are reported at the innermost application frame instead of the loop. Reinstall dependencies (npm install) to restore loop reading.`,
+        { code: 'DBPERF_NO_PARSER' },
+      )
+    }
+  }
+  return parser
 }
 
-/** Splits `source` into nested regions (loop bodies, iteration-call arguments, function bodies). */
-function scanSource(src: string): Region[] {
+/** Languages to try, by file extension: the first that parses without errors wins. */
+function languagesFor(file: string): ReadonlyArray<NonNullable<ParserOptions['lang']>> {
+  switch (path.extname(file).toLowerCase()) {
+    case '.ts':
+    case '.mts':
+    case '.cts':
+      return ['ts']
+    case '.tsx':
+      return ['tsx']
+    case '.jsx':
+      return ['jsx']
+    case '.js':
+    case '.mjs':
+    case '.cjs':
+      // Plain JavaScript parses as JSX too; a .js file that holds JSX (some React projects) then still parses.
+      return ['jsx', 'js']
+    default:
+      return ['tsx', 'ts']
+  }
+}
+
+/** Parses `source` and keeps its loop regions, or `null` when it does not parse (or no parser is available). */
+function loopRegions(file: string, source: string): Region[] | null {
+  const oxc = loadParser()
+  if (!oxc) return null
+  let best: ParseResult | undefined
+  attempts: for (const lang of languagesFor(file)) {
+    // Modules first (top-level `await`), then CommonJS (top-level `return`).
+    for (const sourceType of ['module', 'commonjs'] as const) {
+      const result = oxc.parse(file, source, { lang, sourceType, astType: 'js', preserveParens: false })
+      if (result.errors.length === 0) {
+        best = result
+        break attempts
+      }
+      // The parser recovers from some errors; a partial tree is better than none.
+      if (result.program.body.length > 0 && (best === undefined || result.errors.length < best.errors.length)) best = result
+    }
+  }
+  return best ? collectRegions(best.program, oxc.keys) : null
+}
+
+interface Scope {
+  /** Names bound by `const x = ids.map(…)` in this function (for `await Promise.all(x)`). */
+  readonly iterations: Set<string>
+}
+
+/** Walks the tree once and records, in source order, the loop regions and the functions that bound them. */
+function collectRegions(program: Node, keys: Record<string, readonly string[]>): Region[] {
   const regions: Region[] = []
-  const stack: Open[] = []
-  let prev = ''
-  let prevPrev = ''
-  let lastClosed: { head: string; kind: RegionKind } | undefined
-  let pendingBody = false
-  let returnType = false
-  let newlineSince = false
-  const n = src.length
+  const scopes: Scope[] = [{ iterations: new Set() }]
 
-  const open = (kind: RegionKind, start: number, closer: string, head: string, template = false): void => {
-    regions.push({ kind, start, end: n, parent: stack.length ? (stack[stack.length - 1] as Open).region : -1 })
-    stack.push({ region: regions.length - 1, closer, head, template, ternaries: 0 })
+  const region = (kind: RegionKind, node: Node | null | undefined): void => {
+    if (node) regions.push({ kind, start: node.start, end: node.end })
   }
-  const close = (at: number): Open | undefined => {
-    const top = stack.pop()
-    if (top) (regions[top.region] as Region).end = at
-    return top
-  }
-  const closeStatements = (at: number): void => {
-    while (stack.length && (stack[stack.length - 1] as Open).closer === 'stmt') close(at)
+  const within = (kind: RegionKind, node: Node | null | undefined): void => {
+    if (!node) return
+    region(kind, node)
+    visit(node)
   }
 
-  const token = (text: string, start: number): void => {
-    const top = stack[stack.length - 1]
-    if (top?.closer === 'stmt' && newlineSince && !CONTINUES.has(prev) && !/^[.?:+\-*/%&|=<>]/.test(text)) closeStatements(start)
-    newlineSince = false
-    if (pendingBody) {
-      pendingBody = false
-      if (text !== '{') open('loop', start, 'stmt', 'loop')
+  const children = (node: Node): void => {
+    const record = node as unknown as Record<string, unknown>
+    for (const key of keys[node.type] ?? []) {
+      const value = record[key]
+      if (Array.isArray(value)) {
+        for (const item of value) if (isNode(item)) visit(item)
+      } else if (isNode(value)) visit(value)
     }
-    if (text === '(' || text === '[') {
-      const head = prev === 'await' && prevPrev === 'for' ? 'for' : prev
-      const kind: RegionKind =
-        text === '(' && head === 'while' ? 'loop' : text === '(' && ITERATION_CALLS.has(prev) && (prevPrev === '.' || prevPrev === '?.') ? 'iter' : 'other'
-      open(kind, start, text === '(' ? ')' : ']', lastClosed?.head === 'do' && head === 'while' ? 'do-while' : head)
-    } else if (text === '{') {
-      let kind: RegionKind = 'other'
-      if (prev === '=>') kind = 'function'
-      else if (prev === 'do') kind = 'loop'
-      else if ((prev === ')' || returnType) && lastClosed) {
-        const h = lastClosed.head
-        kind = h === 'for' || h === 'while' ? 'loop' : h === 'if' || h === 'switch' || h === 'catch' || h === 'with' || h === 'do-while' ? 'other' : 'function'
+  }
+
+  const fn = (node: Node, kind: RegionKind): void => {
+    region(kind, node)
+    scopes.push({ iterations: new Set() })
+    children(node)
+    scopes.pop()
+  }
+
+  function visit(node: Node): void {
+    switch (node.type) {
+      case 'ForStatement':
+        if (node.init) visit(node.init)
+        within('loop', node.test)
+        within('loop', node.update)
+        within('loop', node.body)
+        return
+      case 'ForInStatement':
+      case 'ForOfStatement':
+        // The iterated expression runs once; the binding (with its defaults) and the body once per element.
+        visit(node.right)
+        within('loop', node.left)
+        within('loop', node.body)
+        return
+      case 'WhileStatement':
+      case 'DoWhileStatement':
+        within('loop', node.test)
+        within('loop', node.body)
+        return
+      case 'FunctionDeclaration':
+      case 'FunctionExpression':
+      case 'ArrowFunctionExpression':
+        fn(node, 'function')
+        return
+      case 'CallExpression': {
+        if (!isIterationCall(node)) break
+        const callee = node.callee
+        if (callee.type === 'MemberExpression') {
+          visit(callee.object)
+          region('loop', callee.property)
+        } else visit(callee)
+        if (node.typeArguments) visit(node.typeArguments)
+        for (const arg of node.arguments) {
+          if (arg.type === 'ArrowFunctionExpression' || arg.type === 'FunctionExpression') fn(arg, 'iteration-callback')
+          else visit(arg)
+        }
+        return
       }
-      open(kind, start, '}', prev === 'do' ? 'do' : prev)
-      returnType = false
-    } else if (text === ')' || text === ']' || text === '}') {
-      closeStatements(start)
-      if (stack.length && (stack[stack.length - 1] as Open).closer === text) {
-        const top = close(start + 1) as Open
-        lastClosed = { head: top.head, kind: (regions[top.region] as Region).kind }
-        if (text === ')' && (top.head === 'for' || top.head === 'while')) pendingBody = true
-      }
-      returnType = false
-    } else if (text === ';') {
-      closeStatements(start)
-      returnType = false
-    } else if (text === ',') {
-      if (top?.closer === 'stmt') closeStatements(start)
-    } else if (text === '?') {
-      if (top) top.ternaries++
-    } else if (text === ':') {
-      if (top && top.ternaries > 0) top.ternaries--
-      else if (prev === ')') returnType = true
-    } else if (text === '=>' || text === '=') {
-      returnType = false
+      case 'VariableDeclarator':
+        if (node.id.type === 'Identifier' && node.init && isIterationCall(unwrap(node.init))) (scopes[scopes.length - 1] as Scope).iterations.add(node.id.name)
+        break
+      case 'AwaitExpression':
+        if (awaitsEachElement(node.argument, scopes[scopes.length - 1] as Scope)) region('loop', node)
+        break
     }
-    prevPrev = prev
-    prev = text
+    children(node)
   }
 
-  let i = 0
-  while (i < n) {
-    const c = src[i] as string
-    if (c === '\n') {
-      newlineSince = true
-      i++
-    } else if (c === ' ' || c === '\t' || c === '\r') {
-      i++
-    } else if (c === '/' && src[i + 1] === '/') {
-      const end = src.indexOf('\n', i)
-      i = end < 0 ? n : end
-    } else if (c === '/' && src[i + 1] === '*') {
-      const end = src.indexOf('*/', i + 2)
-      i = end < 0 ? n : end + 2
-    } else if (c === '"' || c === "'") {
-      i = skipQuoted(src, i, c)
-      token('"', i)
-    } else if (c === '`') {
-      i = skipTemplate(src, i + 1, (at) => open('other', at, '}', '${', true))
-      token('"', i)
-    } else if (c === '}' && (stack[stack.length - 1] as Open | undefined)?.template) {
-      close(i + 1)
-      i = skipTemplate(src, i + 1, (at) => open('other', at, '}', '${', true))
-      if (!(stack[stack.length - 1] as Open | undefined)?.template) token('"', i)
-    } else if (c === '/' && (prev === '' || (/^[^\w$)\]}"]/.test(prev) && !/^[\w$]/.test(prev)) || BEFORE_REGEX.has(prev))) {
-      i = skipRegex(src, i)
-      token('"', i)
-    } else if (/[\w$]/.test(c)) {
-      let j = i + 1
-      while (j < n && /[\w$]/.test(src[j] as string)) j++
-      token(src.slice(i, j), i)
-      i = j
-    } else {
-      const three = src.slice(i, i + 3)
-      const two = src.slice(i, i + 2)
-      const op = three === '...' || three === '===' || three === '!==' ? three : ['=>', '?.', '&&', '||', '??', '==', '!=', '<=', '>=', '++', '--'].includes(two) ? two : c
-      token(op, i)
-      i += op.length
-    }
-  }
+  visit(program)
   return regions
 }
 
-function skipQuoted(src: string, i: number, quote: string): number {
-  let j = i + 1
-  while (j < src.length && src[j] !== quote && src[j] !== '\n') j += src[j] === '\\' ? 2 : 1
-  return j + 1
+function isNode(value: unknown): value is Node {
+  return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string'
 }
 
-/** Skips template text from `i` up to the closing backtick, or up to `${` (then calls `onExpr` and stops). */
-function skipTemplate(src: string, i: number, onExpr: (at: number) => void): number {
-  let j = i
-  while (j < src.length) {
-    if (src[j] === '\\') j += 2
-    else if (src[j] === '`') return j + 1
-    else if (src[j] === '$' && src[j + 1] === '{') {
-      onExpr(j)
-      return j + 2
-    } else j++
-  }
-  return j
+/** `x as T`, `x!`, `x satisfies T`: the expression inside. */
+function unwrap(node: Node): Node {
+  let n = node
+  while (n.type === 'TSAsExpression' || n.type === 'TSNonNullExpression' || n.type === 'TSSatisfiesExpression' || n.type === 'TSTypeAssertion') n = n.expression
+  return n
 }
 
-function skipRegex(src: string, i: number): number {
-  let j = i + 1
-  let inClass = false
-  while (j < src.length && src[j] !== '\n') {
-    const c = src[j]
-    if (c === '\\') j++
-    else if (c === '[') inClass = true
-    else if (c === ']') inClass = false
-    else if (c === '/' && !inClass) break
-    j++
-  }
-  j++
-  while (j < src.length && /[a-z]/i.test(src[j] as string)) j++
-  return j
+function isIterationCall(node: Node): boolean {
+  if (node.type !== 'CallExpression') return false
+  const callee = node.callee
+  if (callee.type === 'MemberExpression') return !callee.computed && callee.property.type === 'Identifier' && ITERATION_CALLS.has(callee.property.name)
+  return callee.type === 'Identifier' && ITERATION_FUNCTIONS.has(callee.name)
+}
+
+/** `Promise.all(ids.map(…))`, or `Promise.all(pending)` after `const pending = ids.map(…)` in the same function. */
+function awaitsEachElement(argument: Node, scope: Scope): boolean {
+  const call = unwrap(argument)
+  if (call.type !== 'CallExpression') return false
+  const callee = call.callee
+  if (callee.type !== 'MemberExpression' || callee.computed || callee.object.type !== 'Identifier' || callee.object.name !== 'Promise') return false
+  if (callee.property.type !== 'Identifier' || !PROMISE_COMBINATORS.has(callee.property.name)) return false
+  const first = call.arguments[0]
+  if (first === undefined || first.type === 'SpreadElement') return false
+  const inner = unwrap(first)
+  return isIterationCall(inner) || (inner.type === 'Identifier' && scope.iterations.has(inner.name))
 }

@@ -1,9 +1,14 @@
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
+import { originalPosition } from './source-map.js'
 
-/** One frame of application code: where a query was issued from. */
+/**
+ * One frame of application code: where a query was issued from. Positions in compiled JavaScript are
+ * mapped through the file's source map (with or without `--enable-source-maps`), so they name the line of
+ * the source the user edits.
+ */
 export interface CallSite {
-  /** Absolute path (file URLs are converted). */
+  /** Absolute path (file URLs are converted; a source file's when the compiled file has a source map). */
   readonly file: string
   /** 1-based line number. */
   readonly line: number
@@ -49,7 +54,10 @@ const FRAME = /^\s*at (?:async )?(?:(.*?) \()?(.*?):(\d+):(\d+)\)?$/
 const parsed = new Map<string, readonly CallSite[]>()
 const PARSED_CAP = 2_000
 
-/** Parses a V8 stack into frames, keeping only application frames (not dbperf, Kysely, node_modules or Node). */
+/**
+ * Parses a V8 stack into frames, keeping only application frames (not dbperf, Kysely, node_modules or Node),
+ * at their source positions when the compiled file has a source map.
+ */
 export function applicationFrames(capture: StackCapture): readonly CallSite[] {
   const text = capture.stack
   if (!text) return []
@@ -77,10 +85,14 @@ function parseFrames(text: string): CallSite[] {
     }
     if (!isApplicationFile(file)) continue
     const name = m[1]
+    const line = Number(m[3])
+    const column = Number(m[4])
+    // Compiled code is reported at its source (see source-map.ts); once per distinct stack, as parsing is.
+    const source = originalPosition(file, line, column)
     frames.push({
-      file,
-      line: Number(m[3]),
-      column: Number(m[4]),
+      file: source?.file ?? file,
+      line: source?.line ?? line,
+      column: source?.column ?? column,
       functionName: name === undefined || name === '' || name === '<anonymous>' ? undefined : name.replace(/^new /, ''),
     })
   }
