@@ -73,6 +73,11 @@ export interface IndexRecommendation {
   readonly name: string
   /** Key columns in index order: equality columns, then one range column, then `ORDER BY` columns. */
   readonly columns: readonly string[]
+  /**
+   * Per key column, `true` for `DESC`; present only when some column is: for an `ORDER BY` that mixes
+   * directions (`user_id DESC, blog_id`), which an index delivers only with the same mix (or its reverse).
+   */
+  readonly descending?: readonly boolean[]
   /** PostgreSQL `INCLUDE` columns that let the planner answer from the index alone. */
   readonly include: readonly string[]
   /** The statement that creates it (`CONCURRENTLY` on PostgreSQL). */

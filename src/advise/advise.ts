@@ -7,18 +7,19 @@ import { generateCandidates, nameCandidates } from './candidates.js'
 import { type Catalog, type CatalogTable, findTable, readCatalog } from './catalog.js'
 import { createIndexSql, dropIndexSql } from './ddl.js'
 import { run } from './internal-query.js'
-import { withMysqlSession } from './mysql-heuristic.js'
+import { ignoresDescendingKeys, withMysqlSession } from './mysql-heuristic.js'
 import { type AdviseOptions, resolveOptions, type WorkloadQueryInput } from './options.js'
 import type { PlanSummary } from './plan-reader.js'
 import { hypopgSchema, withHypopgSession } from './postgres-hypopg.js'
 import { readStatStatements } from './postgres-stat-statements.js'
 import { withTransactionSession } from './postgres-transaction.js'
 import { readQueryLog } from './query-log.js'
+import { readServerLog } from './server-log.js'
 import { readRawShape, resolveShape } from './query-shape.js'
 import { findRedundant, findUnused } from './redundant.js'
 import { type Selection, selectIndexes } from './select.js'
 import { withSqliteSession } from './sqlite-transaction.js'
-import { type AdviceSession, type PlannedQuery, targetOf } from './verifier.js'
+import { type AdviceSession, isDescending, type PlannedQuery, targetOf } from './verifier.js'
 import { buildWorkload } from './workload.js'
 
 /**
@@ -55,6 +56,25 @@ export async function adviseIndexes(db: Kysely<any>, options: AdviseOptions): Pr
     const log = await readQueryLog(o.log)
     inputs.push(...log.queries)
     skipped.push(...log.skipped)
+    if (log.internal > 0) notes.push(`${log.internal} line(s) of the query log were dbperf's own statements (catalogue reads, EXPLAINs) and were left out.`)
+  }
+  if (o.serverLog !== undefined) {
+    const { path, ...logOptions } = o.serverLog
+    const log = await readServerLog(path, logOptions)
+    if (log.dialect !== dialect) {
+      throw new DbperfError(
+        'DBPERF_INVALID_INPUT',
+        `The server log ${JSON.stringify(path)} is ${log.format === 'mysql-slow' ? "a MySQL/MariaDB slow query log" : "PostgreSQL's log"}, but this database is ${dialect}: advise on the database whose server wrote it.`,
+      )
+    }
+    inputs.push(...log.queries)
+    skipped.push(...log.skipped)
+    notes.push(
+      `Read ${log.statements.toLocaleString('en-US')} logged execution(s) (${log.queries.length} statement shape(s)) from the ${log.format} log ${path}` +
+        (log.otherDatabases > 0 ? `; ${log.otherDatabases} that ran in other databases were left out` : '') +
+        (log.plansIgnored > 0 ? `; its ${log.plansIgnored} auto_explain entries repeat timed statements and were not counted again` : '') +
+        '.',
+    )
   }
   let fromStats = new Set<string>()
   if (o.statStatements !== undefined) {
@@ -75,12 +95,18 @@ export async function adviseIndexes(db: Kysely<any>, options: AdviseOptions): Pr
   let catalog = await readCatalog(db, dialect, schemas)
   let planned: PlannedQuery[] = []
   let unseen = 0
+  let system = 0
+  let tableless = 0
   for (const { q, shape } of raw) {
     const resolved = resolveShape(shape, (schema, table) => findTable(catalog, schema, table)?.columns)
     if (resolved.tables.length > 0) planned.push({ ...q, shape: resolved })
+    else if (shape.relations.length === 0 && shape.source === 'parser') tableless++
+    else if (shape.relations.length > 0 && shape.relations.every((r) => isSystemRelation(r.schema, r.table, dialect))) system++
     else if (fromStats.has(q.sql)) unseen++
     else skipped.push({ kind: 'query', subject: q.sql, reason: 'names no table in reach (not on the search path / in this database)' })
   }
+  if (tableless > 0) notes.push(`${tableless} statement(s) that read no table (select 1, select now(), …) were left out.`)
+  if (system > 0) notes.push(`${system} statement(s) that read only the system catalogue (pg_catalog, information_schema, sqlite_schema…) were left out: no index of yours serves them.`)
   if (unseen > 0) notes.push(`${unseen} pg_stat_statements entr${unseen === 1 ? 'y names' : 'ies name'} only tables outside the search path and were left out.`)
   if (o.statStatements !== undefined) planned = capStatStatements(planned, fromStats, o.statStatements.limit)
 
@@ -111,6 +137,12 @@ export async function adviseIndexes(db: Kysely<any>, options: AdviseOptions): Pr
       onCandidate: (done, total) => o.onProgress({ phase: 'verify', done, total }),
     })
     o.onProgress({ phase: 'final', done: 1, total: 1 })
+    if (dialect === 'mysql' && selection.chosen.some((c) => c.candidate.descending !== undefined)) {
+      const { ignored, version } = await ignoresDescendingKeys(db)
+      if (ignored) {
+        notes.push(`This server (${version}) builds DESC index columns as ascending (MariaDB before 10.8, MySQL before 8.0): the proposed mixed-direction index will not deliver its ORDER BY until the server is upgraded.`)
+      }
+    }
     return buildAdvice(dialect, session, plannable, before, selection, catalog, skipped, notes)
   }
 
@@ -169,8 +201,9 @@ function buildAdvice(
       table: candidate.table.name,
       name: candidate.name,
       columns: candidate.columns,
+      ...(candidate.descending === undefined ? {} : { descending: candidate.columns.map((_, i) => isDescending(candidate, i)) }),
       include: candidate.include,
-      sql: createIndexSql(dialect, target, candidate.columns, candidate.include, { concurrently: true }),
+      sql: createIndexSql(dialect, target, candidate.columns, candidate.include, { concurrently: true, descending: candidate.descending }),
       dropSql: dropIndexSql(dialect, target),
       queries: servedQueries,
       costBefore: servedQueries.reduce((s, q) => s + q.costBefore, 0),
@@ -214,6 +247,26 @@ function usedTables(queries: readonly PlannedQuery[], catalog: Catalog): Catalog
     if (table) out.add(table)
   }
   return [...out]
+}
+
+const SYSTEM_SCHEMAS: Readonly<Record<SqlDialect, ReadonlySet<string>>> = {
+  postgres: new Set(['pg_catalog', 'information_schema', 'pg_toast']),
+  mysql: new Set(['information_schema', 'mysql', 'performance_schema', 'sys']),
+  sqlite: new Set(['temp']),
+}
+
+/**
+ * A table of the system catalogue: what drivers, ORMs, psql and dbperf itself read to introspect. A server
+ * log holds many such statements; no index a user creates serves them.
+ */
+function isSystemRelation(schema: string | undefined, table: string, dialect: SqlDialect): boolean {
+  const s = schema?.toLowerCase()
+  const t = table.toLowerCase()
+  if (s !== undefined) return SYSTEM_SCHEMAS[dialect].has(s) || (dialect === 'sqlite' && t.startsWith('sqlite_'))
+  // Only asked about tables the user's catalogue does not have: pg_catalog comes first on the search path.
+  if (dialect === 'postgres') return t.startsWith('pg_')
+  if (dialect === 'sqlite') return t.startsWith('sqlite_')
+  return false
 }
 
 /** The SQL dialect behind any Kysely instance, from its adapter (PGlite's adapter is PostgreSQL's). */

@@ -1,7 +1,7 @@
 import type { SqlDialect } from '../sql/fingerprinter.js'
 import { type Catalog, type CatalogIndex, type CatalogTable, findTable, indexesOf } from './catalog.js'
 import type { TableUse } from './query-shape.js'
-import type { IndexSpec, PlannedQuery } from './verifier.js'
+import { type IndexSpec, isDescending, type PlannedQuery } from './verifier.js'
 
 /** A candidate index and the workload queries it was derived from. */
 export interface Candidate extends IndexSpec {
@@ -32,13 +32,15 @@ const MAX_RANGE_TRIES = 2
 export function generateCandidates(queries: readonly PlannedQuery[], catalog: Catalog, dialect: SqlDialect, options: { include: boolean }): Candidate[] {
   const weight = equalityWeights(queries, catalog)
   const byKey = new Map<string, Candidate>()
-  const add = (table: CatalogTable, equality: readonly string[], rest: readonly string[], include: readonly string[], origin: string): void => {
+  const add = (table: CatalogTable, equality: readonly string[], rest: readonly string[], include: readonly string[], origin: string, restDesc: readonly boolean[] = []): void => {
     const columns = unique([...equality, ...rest]).slice(0, MAX_KEY_COLUMNS)
     if (columns.length === 0) return
     const inc = include.filter((c) => !columns.includes(c))
-    const candidate = { table, columns, include: inc, equalityCount: Math.min(equality.length, columns.length) }
+    // Only an ORDER BY that mixes directions gets DESC columns; a uniform one is read backwards as needed.
+    const desc = columns.map((c) => restDesc[rest.indexOf(c)] === true && !equality.includes(c))
+    const candidate = { table, columns, include: inc, equalityCount: Math.min(equality.length, columns.length), ...(desc.some(Boolean) ? { descending: desc } : {}) }
     if (indexesOf(catalog, table).some((existing) => serves(existing, candidate))) return
-    const key = `${table.schema ?? ''}.${table.name}(${columns.join(',')})[${inc.join(',')}]`
+    const key = `${table.schema ?? ''}.${table.name}(${columns.map((c, i) => (desc[i] ? `${c} desc` : c)).join(',')})[${inc.join(',')}]`
     const seen = byKey.get(key)
     if (seen) seen.origins.add(origin)
     else byKey.set(key, { ...candidate, name: '', origins: new Set([origin]) })
@@ -49,27 +51,32 @@ export function generateCandidates(queries: readonly PlannedQuery[], catalog: Ca
       if (table === undefined) continue
       const w = weight.get(table) ?? new Map<string, number>()
       const equality = [...use.equality].sort((a, b) => (w.get(b) ?? 0) - (w.get(a) ?? 0) || a.localeCompare(b))
-      const order = orderColumns(use)
+      const { columns: order, descending: orderDesc } = orderColumns(use)
       const keys: string[][] = []
       if (use.range.length === 0) keys.push([])
       for (const range of use.range.slice(0, MAX_RANGE_TRIES)) keys.push(order[0] === range ? order : [range])
       if (order.length > 0 && !keys.some((k) => k[0] === order[0])) keys.push(order)
       for (const rest of keys) {
         if (equality.length === 0 && rest.length === 0) continue
-        add(table, equality, rest, [], q.fingerprint)
+        const restDesc = rest === order ? orderDesc : []
+        add(table, equality, rest, [], q.fingerprint, restDesc)
         const covering = coveringColumns(use, table, [...equality, ...rest])
-        if (options.include && dialect === 'postgres' && covering.length > 0) add(table, equality, rest, covering, q.fingerprint)
+        if (options.include && dialect === 'postgres' && covering.length > 0) add(table, equality, rest, covering, q.fingerprint, restDesc)
       }
     }
   }
   return [...byKey.values()]
 }
 
-/** The ORDER BY columns an index can deliver: one direction throughout, equality columns (constants) left out. */
-function orderColumns(use: TableUse): string[] {
-  const dir = use.orderBy[0]?.desc
-  if (!use.orderBy.every((o) => o.desc === dir)) return [] // mixed directions need a DESC key: not proposed
-  return use.orderBy.map((o) => o.column).filter((c) => !use.equality.includes(c))
+/**
+ * The ORDER BY columns an index can deliver, equality columns (constants) left out, and their directions when
+ * they mix: `ORDER BY user_id DESC, blog_id` needs `(user_id DESC, blog_id)` (or its exact reverse), while one
+ * direction throughout is served by an ascending index read either way (`descending` all false then).
+ */
+function orderColumns(use: TableUse): { columns: string[]; descending: boolean[] } {
+  const items = use.orderBy.filter((o) => !use.equality.includes(o.column))
+  const mixed = items.some((o) => o.desc !== items[0]?.desc)
+  return { columns: items.map((o) => o.column), descending: items.map((o) => mixed && o.desc) }
 }
 
 /** The columns a query needs from the table beyond the key, when few enough to carry in the index. */
@@ -102,13 +109,18 @@ function equalityWeights(queries: readonly PlannedQuery[], catalog: Catalog): Ma
  * candidate's equality columns (in any order) followed by the rest of its key in order, and which carries
  * its INCLUDE columns: the leftmost-prefix rule.
  */
-export function serves(existing: CatalogIndex, candidate: Pick<Candidate, 'columns' | 'include' | 'equalityCount'>): boolean {
+export function serves(existing: CatalogIndex, candidate: Pick<Candidate, 'columns' | 'include' | 'equalityCount' | 'descending'>): boolean {
   if (!existing.valid || existing.partial || existing.method !== 'btree') return false
   if (existing.columns.length < candidate.columns.length) return false
   const eq = new Set(candidate.columns.slice(0, candidate.equalityCount))
   const head = existing.columns.slice(0, candidate.equalityCount)
   if (!head.every((c) => eq.has(c)) || new Set(head).size !== eq.size) return false
   for (let i = candidate.equalityCount; i < candidate.columns.length; i++) if (existing.columns[i] !== candidate.columns[i]) return false
+  if (candidate.descending !== undefined) {
+    // A mixed-direction key is served by the same mix, or by its exact reverse read backwards.
+    const same = (flip: boolean) => candidate.columns.every((_, i) => i < candidate.equalityCount || (existing.descending[i] === true) === (isDescending(candidate, i) !== flip))
+    if (!same(false) && !same(true)) return false
+  }
   const carried = new Set([...existing.columns, ...existing.include])
   return candidate.include.every((c) => carried.has(c))
 }
@@ -116,7 +128,7 @@ export function serves(existing: CatalogIndex, candidate: Pick<Candidate, 'colum
 /** Is `a` a leftmost prefix of `b` (same table, key and include carried)? For pruning chosen indexes. */
 export function isPrefixOf(a: IndexSpec, b: IndexSpec): boolean {
   if (a === b || a.table !== b.table || a.columns.length > b.columns.length) return false
-  if (!a.columns.every((c, i) => b.columns[i] === c)) return false
+  if (!a.columns.every((c, i) => b.columns[i] === c && isDescending(a, i) === isDescending(b, i))) return false
   const carried = new Set([...b.columns, ...b.include])
   return a.include.every((c) => carried.has(c))
 }
@@ -131,7 +143,7 @@ const MAX_NAME = 63
 export function nameCandidates(candidates: readonly Candidate[], catalog: Catalog): Candidate[] {
   const taken = new Set(catalog.indexes.map((i) => `${i.schema ?? ''}.${i.name}`.toLowerCase()))
   return candidates.map((c) => {
-    const base = `${c.table.name}_${c.columns.join('_')}${c.include.length > 0 ? '_incl' : ''}`.replace(/[^A-Za-z0-9_]+/g, '_')
+    const base = `${c.table.name}_${c.columns.map((col, i) => (isDescending(c, i) ? `${col}_desc` : col)).join('_')}${c.include.length > 0 ? '_incl' : ''}`.replace(/[^A-Za-z0-9_]+/g, '_')
     let name = `${truncate(base, MAX_NAME - 4)}_idx`
     for (let n = 2; taken.has(`${c.table.schema ?? ''}.${name}`.toLowerCase()); n++) name = `${truncate(base, MAX_NAME - 5 - String(n).length)}_${n}_idx`
     taken.add(`${c.table.schema ?? ''}.${name}`.toLowerCase())

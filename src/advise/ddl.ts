@@ -23,17 +23,17 @@ function tableRef(target: Pick<IndexTarget, 'schema' | 'table'>): RawBuilder<unk
 
 /**
  * `CREATE INDEX` as a Kysely statement, for running it: `CONCURRENTLY` on PostgreSQL when asked (it cannot
- * run inside a transaction), `INCLUDE` columns on PostgreSQL only, and without a name when `named` is false
- * (HypoPG names its hypothetical indexes itself).
+ * run inside a transaction), `INCLUDE` columns on PostgreSQL only, `DESC` after the key columns `descending`
+ * marks, and without a name when `named` is false (HypoPG names its hypothetical indexes itself).
  */
 export function createIndexStatement(
   dialect: DdlDialect,
   target: IndexTarget,
   columns: readonly string[],
   include: readonly string[],
-  how: { readonly concurrently: boolean; readonly named?: boolean },
+  how: { readonly concurrently: boolean; readonly named?: boolean; readonly descending?: readonly boolean[] | undefined },
 ): RawBuilder<unknown> {
-  const cols = sql.join(columns.map((c) => sql.id(c)))
+  const cols = sql.join(columns.map((c, i) => (how.descending?.[i] === true ? sql`${sql.id(c)} desc` : sql.id(c))))
   const inc = dialect === 'postgres' && include.length > 0 ? sql` include (${sql.join(include.map((c) => sql.id(c)))})` : sql``
   const concurrently = dialect === 'postgres' && how.concurrently ? sql` concurrently` : sql``
   const name = how.named === false ? sql`` : sql` ${sql.id(target.name)}`
@@ -54,7 +54,7 @@ export function createIndexSql(
   target: IndexTarget,
   columns: readonly string[],
   include: readonly string[],
-  how: { readonly concurrently: boolean },
+  how: { readonly concurrently: boolean; readonly descending?: readonly boolean[] | undefined },
 ): string {
   return text(dialect, createIndexStatement(dialect, target, columns, include, how))
 }

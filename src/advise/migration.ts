@@ -83,7 +83,7 @@ function describe(r: IndexRecommendation): string[] {
   const kb = Math.max(1, Math.round(r.sizeBytes / 1024))
   const drop = r.costBefore > 0 ? Math.round((1 - r.costAfter / r.costBefore) * 100) : 0
   const lines = [
-    ` * ${r.name} on ${r.schema ? `${r.schema}.` : ''}${r.table} (${r.columns.join(', ')})${r.include.length > 0 ? ` include (${r.include.join(', ')})` : ''}`,
+    ` * ${r.name} on ${r.schema ? `${r.schema}.` : ''}${r.table} (${r.columns.map((c, i) => (r.descending?.[i] === true ? `${c} desc` : c)).join(', ')})${r.include.length > 0 ? ` include (${r.include.join(', ')})` : ''}`,
     ` *   cost ${r.costBefore.toFixed(1)} → ${r.costAfter.toFixed(1)} (−${drop} %), about ${kb.toLocaleString('en-US')} kB, serving ${r.queries.length} quer${r.queries.length === 1 ? 'y' : 'ies'}:`,
   ]
   for (const q of r.queries.slice(0, 5)) lines.push(` *   - ${commentSafe(q.sql)}`)
@@ -107,8 +107,8 @@ function id(...parts: Array<string | undefined>): string {
   return `\${sql.id(${parts.filter((p): p is string => p !== undefined).map(literal).join(', ')})}`
 }
 
-function ids(columns: readonly string[]): string {
-  return columns.map((c) => id(c)).join(', ')
+function ids(columns: readonly string[], descending: readonly boolean[] | undefined = []): string {
+  return columns.map((c, i) => `${id(c)}${descending[i] === true ? ' desc' : ''}`).join(', ')
 }
 
 function createStatements(dialect: IndexAdvice['dialect'], r: IndexRecommendation): string[] {
@@ -118,15 +118,15 @@ function createStatements(dialect: IndexAdvice['dialect'], r: IndexRecommendatio
     const name = id(r.schema, r.name)
     return [
       '  try {',
-      `    await sql\`create index\${concurrently} if not exists ${id(r.name)} on ${table} (${ids(r.columns)})${include}\`.execute(db)`,
+      `    await sql\`create index\${concurrently} if not exists ${id(r.name)} on ${table} (${ids(r.columns, r.descending)})${include}\`.execute(db)`,
       '  } catch (error) {',
       `    if (!db.isTransaction) await sql\`drop index concurrently if exists ${name}\`.execute(db)`,
       '    throw error',
       '  }',
     ]
   }
-  if (dialect === 'mysql') return [`  await sql\`create index ${id(r.name)} on ${table} (${ids(r.columns)})\`.execute(db)`]
-  return [`  await sql\`create index if not exists ${id(r.name)} on ${table} (${ids(r.columns)})\`.execute(db)`]
+  if (dialect === 'mysql') return [`  await sql\`create index ${id(r.name)} on ${table} (${ids(r.columns, r.descending)})\`.execute(db)`]
+  return [`  await sql\`create index if not exists ${id(r.name)} on ${table} (${ids(r.columns, r.descending)})\`.execute(db)`]
 }
 
 function dropStatement(dialect: IndexAdvice['dialect'], r: IndexRecommendation): string[] {

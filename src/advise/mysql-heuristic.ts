@@ -1,10 +1,10 @@
 import { type Kysely, sql } from 'kysely'
-import { parameterCount } from '../sql/placeholders.js'
 import type { Catalog, CatalogIndex } from './catalog.js'
 import { num, query, run } from './internal-query.js'
+import { representativeValues, type SampleCache } from './mysql-values.js'
 import { type MysqlPlan, type MysqlPlanTable, type PlanSummary, readMysqlPlan, summarizeMysqlPlan } from './plan-reader.js'
 import type { TableUse } from './query-shape.js'
-import { type AdviceSession, CandidateSkipped, type IndexSpec, type PlannedQuery, type Trial } from './verifier.js'
+import { type AdviceSession, CandidateSkipped, type IndexSpec, isDescending, type PlannedQuery, type Trial } from './verifier.js'
 
 /** MySQL's guess for a range predicate's selectivity is about a third; we use the same. */
 const RANGE_SELECTIVITY = 1 / 3
@@ -20,9 +20,14 @@ const RANGE_SELECTIVITY = 1 / 3
 export async function withMysqlSession<T>(db: Kysely<any>, catalog: Catalog, maxTableRows: number, fn: (session: AdviceSession) => Promise<T>): Promise<T> {
   const raw = new Map<string, MysqlPlan>()
   const distinct = new Map<string, number>()
+  const samples: SampleCache = new Map()
 
+  // Without its logged parameters a statement is planned with values sampled from the columns it compares.
+  // Logged parameters that do not bind as they were sent (an array logged as text) are replaced the same way.
   const explain = async (q: PlannedQuery): Promise<MysqlPlan> => {
-    const [row] = await query<Record<string, unknown>>(db, `explain format=json ${q.sql}`, q.parameters ?? ones(q.sql))
+    const run = (parameters: readonly unknown[]) => query<Record<string, unknown>>(db, `explain format=json ${q.sql}`, parameters)
+    const sampled = () => representativeValues(db, q.sql, catalog, samples)
+    const [row] = q.parameters === undefined ? await run(await sampled()) : await run(q.parameters).catch(async () => run(await sampled()))
     const plan = readMysqlPlan(row?.EXPLAIN ?? Object.values(row ?? {})[0])
     raw.set(q.fingerprint, plan)
     return plan
@@ -128,13 +133,19 @@ async function estimateAccess(
   return { rows: Math.max(1, rows), filtered: 100 * 0.1 ** rest * RANGE_SELECTIVITY ** restRange }
 }
 
-/** The index's columns after its equality prefix begin with the `ORDER BY` columns, in one direction. */
+/**
+ * The index's columns after its equality prefix begin with the `ORDER BY` columns, in the index's own
+ * directions or all of them reversed (read backwards): `(a, b)` serves `a, b` and `a desc, b desc`;
+ * `(a desc, b)` serves `a desc, b` and `a, b desc`.
+ */
 function ordersBy(spec: IndexSpec, use: TableUse): boolean {
-  if (use.orderBy.length === 0 || !use.orderBy.every((o) => o.desc === use.orderBy[0]?.desc)) return false
+  if (use.orderBy.length === 0) return false
   let eq = 0
   while (eq < spec.columns.length && use.equality.includes(spec.columns[eq] as string)) eq++
-  const order = use.orderBy.map((o) => o.column).filter((c) => !use.equality.includes(c))
-  return order.every((c, i) => spec.columns[eq + i] === c)
+  const order = use.orderBy.filter((o) => !use.equality.includes(o.column))
+  if (!order.every((o, i) => spec.columns[eq + i] === o.column)) return false
+  const matches = (flip: boolean): boolean => order.every((o, i) => o.desc === (isDescending(spec, eq + i) !== flip))
+  return matches(false) || matches(true)
 }
 
 /** Key bytes per row (by column type) plus the primary key InnoDB appends and record overhead, at 70 % fill. */
@@ -159,7 +170,16 @@ async function estimateSize(db: Kysely<any>, spec: IndexSpec): Promise<number> {
   return Math.round((spec.table.rows * bytes) / 0.7)
 }
 
-/** `1` for every `?`: EXPLAIN needs values, and a number compares with any column type in MySQL. */
-function ones(text: string): unknown[] {
-  return Array.from({ length: parameterCount(text, 'mysql') }, () => 1)
+/**
+ * The server builds `DESC` index columns as ascending (MariaDB before 10.8, MySQL before 8.0): an index
+ * proposed for a mixed-direction `ORDER BY` would not deliver it there. Reads `version()`.
+ */
+export async function ignoresDescendingKeys(db: Kysely<any>): Promise<{ ignored: boolean; version: string }> {
+  const [row] = await query<{ v: unknown }>(db, 'select version() as v')
+  const version = String(row?.v ?? '')
+  const m = /^(\d+)\.(\d+)/.exec(version)
+  const major = Number(m?.[1] ?? 0)
+  const minor = Number(m?.[2] ?? 0)
+  const ignored = /mariadb/i.test(version) ? major < 10 || (major === 10 && minor < 8) : major < 8
+  return { ignored, version }
 }

@@ -1,4 +1,5 @@
 import { DbperfError, describeValue } from '../errors.js'
+import { SERVER_LOG_FORMATS, type ServerLogOptions } from './server-log.js'
 
 /**
  * One workload statement given directly. `parameters` (for `$1`/`?` placeholders) let the planner see real
@@ -27,6 +28,18 @@ export interface StatStatementsOptions {
 }
 
 /**
+ * A server log to read the workload from: its path, and optionally its format and the database to keep.
+ *
+ * ### Examples
+ * ```ts
+ * const source: ServerLogSource = { path: '/var/log/mysql/slow.log', database: 'shop' }
+ * ```
+ */
+export interface ServerLogSource extends ServerLogOptions {
+  readonly path: string
+}
+
+/**
  * How the advisor proves a candidate index on PostgreSQL: `hypopg` (hypothetical, nothing is built; needs the
  * extension created in the database), `transaction` (built for real inside a transaction, then rolled back),
  * `auto` (HypoPG when created, else a transaction). SQLite always builds in a transaction; MySQL/MariaDB
@@ -52,8 +65,17 @@ export interface AdviseProgress {
 export interface AdviseOptions {
   /** Statements (one per item, no `;`-separated lists), or objects with parameters and weights. */
   readonly queries?: readonly (string | WorkloadQueryInput)[]
-  /** Path of a dbperf query log: JSON lines with at least `sql`, and optionally `durationMs`, `count`, `parameters`. */
+  /**
+   * Path of a dbperf query log: the file `DBPERF_LOG` writes (dbperf's own statements in it are left out), or
+   * any JSON lines with at least `sql` and optionally `durationMs`/`ms`, `count`, `parameters`/`params`.
+   */
   readonly log?: string
+  /**
+   * A log the database server writes, read with `readServerLog`: PostgreSQL's (`log_min_duration_statement`
+   * or auto_explain; stderr, csvlog or jsonlog) or MySQL/MariaDB's slow query log. A path (format detected) or
+   * `{ path, format?, database? }`.
+   */
+  readonly serverLog?: string | ServerLogSource
   /** PostgreSQL only: read the workload from `pg_stat_statements`. Defaults to `false`. */
   readonly statStatements?: boolean | StatStatementsOptions
   /** Defaults to `'auto'`; see {@link VerifyMethod}. */
@@ -92,6 +114,7 @@ export interface AdviseOptions {
 export interface ResolvedAdviseOptions {
   readonly queries: readonly (string | WorkloadQueryInput)[]
   readonly log: string | undefined
+  readonly serverLog: ServerLogSource | undefined
   readonly statStatements: Required<StatStatementsOptions> | undefined
   readonly verify: VerifyMethod
   readonly minCost: number
@@ -106,7 +129,7 @@ export interface ResolvedAdviseOptions {
 }
 
 const KEYS = new Set([
-  'queries', 'log', 'statStatements', 'verify', 'minCost', 'minImprovement', 'maxTableRows', 'lockTimeoutMs',
+  'queries', 'log', 'serverLog', 'statStatements', 'verify', 'minCost', 'minImprovement', 'maxTableRows', 'lockTimeoutMs',
   'statementTimeoutMs', 'include', 'analyze', 'maxRecommendations', 'onProgress',
 ])
 
@@ -138,6 +161,7 @@ export function resolveOptions(options: AdviseOptions): ResolvedAdviseOptions {
     if (!KEYS.has(key)) throw invalid(`unknown option "${key}"; expected some of: ${[...KEYS].join(', ')}`)
   }
   const { queries, log, statStatements, verify = 'auto', onProgress } = options
+  const serverLog = resolveServerLog(options.serverLog)
   if (queries !== undefined && !Array.isArray(queries)) {
     throw invalid(`option "queries" must be an array of SQL strings or { sql } objects, but got: ${describeValue(queries)}`)
   }
@@ -147,8 +171,8 @@ export function resolveOptions(options: AdviseOptions): ResolvedAdviseOptions {
   if (statStatements !== undefined && typeof statStatements !== 'boolean' && (statStatements === null || typeof statStatements !== 'object')) {
     throw invalid(`option "statStatements" must be true, false or { limit, minCalls }, but got: ${describeValue(statStatements)}`)
   }
-  if ((queries === undefined || queries.length === 0) && log === undefined && !statStatements) {
-    throw invalid('needs a workload: give { queries: [...] }, { log: "queries.jsonl" } or { statStatements: true } (PostgreSQL)')
+  if ((queries === undefined || queries.length === 0) && log === undefined && serverLog === undefined && !statStatements) {
+    throw invalid('needs a workload: give { queries: [...] }, { log: "queries.jsonl" }, { serverLog: "postgresql.log" } or { statStatements: true } (PostgreSQL)')
   }
   if (verify !== 'auto' && verify !== 'hypopg' && verify !== 'transaction') {
     throw invalid(`option "verify" must be 'auto', 'hypopg' or 'transaction', but got: ${describeValue(verify)}`)
@@ -167,6 +191,7 @@ export function resolveOptions(options: AdviseOptions): ResolvedAdviseOptions {
   return Object.freeze({
     queries: queries ?? [],
     log,
+    serverLog,
     statStatements: statResolved,
     verify,
     minCost: number('minCost', options.minCost, 100, (n) => n >= 0, 'a number ≥ 0'),
@@ -179,4 +204,20 @@ export function resolveOptions(options: AdviseOptions): ResolvedAdviseOptions {
     maxRecommendations: number('maxRecommendations', options.maxRecommendations, 10, positiveInt, 'a positive integer'),
     onProgress: onProgress ?? (() => {}),
   })
+}
+
+function resolveServerLog(value: unknown): ServerLogSource | undefined {
+  if (value === undefined) return undefined
+  const expected = `option "serverLog" must be the path of a server log or { path, format?, database? } (format: ${SERVER_LOG_FORMATS.join(', ')})`
+  if (typeof value === 'string') {
+    if (value === '') throw invalid(`${expected}, but got: ""`)
+    return Object.freeze({ path: value })
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalid(`${expected}, but got: ${describeValue(value)}`)
+  const v = value as Record<string, unknown>
+  for (const key of Object.keys(v)) if (!['path', 'format', 'database'].includes(key)) throw invalid(`${expected}, but got the unknown key "${key}"`)
+  if (typeof v.path !== 'string' || v.path === '') throw invalid(`${expected}, but its path is: ${describeValue(v.path)}`)
+  if (v.format !== undefined && !SERVER_LOG_FORMATS.includes(v.format as never)) throw invalid(`${expected}, but its format is: ${describeValue(v.format)}`)
+  if (v.database !== undefined && (typeof v.database !== 'string' || v.database === '')) throw invalid(`${expected}, but its database is: ${describeValue(v.database)}`)
+  return Object.freeze({ ...(value as ServerLogSource) })
 }

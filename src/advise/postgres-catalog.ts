@@ -5,7 +5,10 @@ import { num, query } from './internal-query.js'
 const TABLES = `
 select c.oid::int8 as oid, n.nspname as schema, c.relname as name, pg_table_is_visible(c.oid) as visible,
   c.reltuples::float8 as reltuples, pg_total_relation_size(c.oid)::int8 as bytes,
-  (s.last_analyze is not null or s.last_autoanalyze is not null) as analyzed,
+  -- Statistics exist (pg_stats, readable per privilege) also on a standby, where they come from the primary but
+  -- pg_stat_user_tables, which is per server, never shows an ANALYZE.
+  (s.last_analyze is not null or s.last_autoanalyze is not null
+    or exists (select 1 from pg_stats st where st.schemaname = n.nspname and st.tablename = c.relname)) as analyzed,
   array(select a.attname::text from pg_attribute a
         where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped order by a.attnum) as columns
 from pg_class c

@@ -25,18 +25,21 @@ let statementCounter = 0
 
 /**
  * The plan of one statement, on the connection `conn`:
- * - with `parameters`: `EXPLAIN` with them bound, so the planner sees the real values;
- * - with `$n` placeholders and no values (pg_stat_statements, a log without parameters): a generic plan,
- *   the one a prepared statement would reuse: the statement is `PREPARE`d under
- *   `plan_cache_mode = force_generic_plan` and `EXPLAIN EXECUTE`d with dummy arguments of the parameters'
- *   types (never NULL: a NULL can fold a comparison to false before planning). A fresh `PREPARE` per call,
- *   so a hypothetical index added since is seen. Not `EXPLAIN (GENERIC_PLAN)` (PostgreSQL 16+): a driver
- *   that always speaks the extended protocol (PGlite) makes the statement's `$n` the EXPLAIN's own
- *   parameters, which then need values, and with values the plan is no longer generic;
+ * - with `parameters`: `EXPLAIN` with them bound, so the planner sees the real values (a custom plan: what
+ *   PostgreSQL runs for an unnamed statement, the way node-postgres and Kysely send every query);
+ * - with `$n` placeholders and no values (pg_stat_statements, auto_explain, a log without parameters): a
+ *   generic plan, the one a prepared statement would reuse: inside a transaction (or a savepoint of the
+ *   caller's) that is always rolled back, `SET LOCAL plan_cache_mode = force_generic_plan`, `PREPARE`, and
+ *   `EXPLAIN EXECUTE` with dummy arguments of the parameters' types (never NULL: a NULL can fold a comparison
+ *   to false before planning). The setting cannot outlive the rollback, so a pooled connection never goes back
+ *   with it; the prepared statement, which a rollback keeps, is deallocated. A fresh `PREPARE` per call, so a
+ *   hypothetical index added since is seen. Not `EXPLAIN (GENERIC_PLAN)` (PostgreSQL 16+): a driver that
+ *   always speaks the extended protocol (PGlite) makes the statement's `$n` the EXPLAIN's own parameters,
+ *   which then need values, and with values the plan is no longer generic;
  * - otherwise plain `EXPLAIN`.
  * The caller has checked that `text` is one statement.
  */
-async function explainPostgres(conn: Kysely<any>, text: string, parameters: readonly unknown[] | undefined, version: number): Promise<PlanSummary> {
+async function explainPostgres(conn: Kysely<any>, text: string, parameters: readonly unknown[] | undefined, version: number, inTransaction: boolean): Promise<PlanSummary> {
   assertOnePlannable(text)
   if (parameters !== undefined && parameters.length > 0) {
     const rows = await query<{ 'QUERY PLAN': unknown }>(conn, `explain (format json) ${text}`, parameters)
@@ -48,21 +51,23 @@ async function explainPostgres(conn: Kysely<any>, text: string, parameters: read
   }
   if (version < 120000) throw new Error('a generic plan needs PostgreSQL 12 or later (plan_cache_mode); give the statement\'s parameters instead')
   const name = `dbperf_advise_${process.pid}_${++statementCounter}`
-  const [previous] = await query<{ mode: string }>(conn, "select current_setting('plan_cache_mode') as mode")
-  await query(conn, "select set_config('plan_cache_mode', 'force_generic_plan', false)")
+  await query(conn, inTransaction ? 'savepoint dbperf_advise_generic' : 'begin')
+  let prepared = false
   try {
+    await query(conn, 'set local plan_cache_mode = force_generic_plan')
     await query(conn, `prepare ${name} as ${text}`)
-    try {
-      const [info] = await query<{ types: string[] | null }>(conn, 'select parameter_types::text[] as types from pg_prepared_statements where name = $1', [name])
-      const args: string[] = []
-      for (const type of info?.types ?? []) args.push(quoteLiteral(await dummyFor(conn, type)))
-      const rows = await query<{ 'QUERY PLAN': unknown }>(conn, `explain (format json) execute ${name}${args.length > 0 ? `(${args.join(', ')})` : ''}`)
-      return readPostgresPlan(rows[0]?.['QUERY PLAN'])
-    } finally {
-      await query(conn, `deallocate ${name}`)
-    }
+    prepared = true
+    const [info] = await query<{ types: string[] | null }>(conn, 'select parameter_types::text[] as types from pg_prepared_statements where name = $1', [name])
+    const args: string[] = []
+    for (const type of info?.types ?? []) args.push(quoteLiteral(await dummyFor(conn, type)))
+    const rows = await query<{ 'QUERY PLAN': unknown }>(conn, `explain (format json) execute ${name}${args.length > 0 ? `(${args.join(', ')})` : ''}`)
+    return readPostgresPlan(rows[0]?.['QUERY PLAN'])
   } finally {
-    await query(conn, "select set_config('plan_cache_mode', $1, false)", [previous?.mode ?? 'auto'])
+    if (inTransaction) {
+      await query(conn, 'rollback to savepoint dbperf_advise_generic')
+      await query(conn, 'release savepoint dbperf_advise_generic')
+    } else await query(conn, 'rollback')
+    if (prepared) await query(conn, `deallocate ${name}`)
   }
 }
 
@@ -87,15 +92,20 @@ function assertOnePlannable(text: string): void {
 
 const dummyCache = new Map<string, string>()
 
-/** The first of {@link DUMMIES} that casts to `type`, tried on the server (cached per type name). */
+/**
+ * The first of {@link DUMMIES} that casts to `type`, tried on the server (cached per type name). Called inside
+ * a transaction: each try runs under a savepoint, so a failed cast does not abort it.
+ */
 async function dummyFor(conn: Kysely<any>, type: string): Promise<string> {
   const cached = dummyCache.get(type)
   if (cached !== undefined) return cached
   if (!TYPE_NAME.test(type)) throw new Error(`cannot make a dummy value for parameter type ${JSON.stringify(type)}`)
   for (const value of DUMMIES) {
-    // pg_input_is_valid() is PostgreSQL 16+, so try the cast. A failed try would abort a transaction, but
-    // types are cached when the workload is first planned, outside any transaction.
+    // pg_input_is_valid() is PostgreSQL 16+, so try the cast.
+    await query(conn, 'savepoint dbperf_advise_cast')
     const ok = await query(conn, `select $1::text::${type} as v`, [value]).then(() => true, () => false)
+    if (!ok) await query(conn, 'rollback to savepoint dbperf_advise_cast')
+    await query(conn, 'release savepoint dbperf_advise_cast')
     if (ok) {
       dummyCache.set(type, value)
       return value
@@ -119,15 +129,23 @@ export async function planAllPostgres(
   inTransaction: boolean,
 ): Promise<Map<string, PlanSummary | string>> {
   const out = new Map<string, PlanSummary | string>()
-  for (const q of queries) {
+  const attempt = async (text: string, parameters: readonly unknown[] | undefined): Promise<PlanSummary | string> => {
     if (inTransaction) await query(conn, 'savepoint dbperf_advise_explain')
     try {
-      out.set(q.fingerprint, await explainPostgres(conn, q.sql, q.parameters, version))
+      const plan = await explainPostgres(conn, text, parameters, version, inTransaction)
       if (inTransaction) await query(conn, 'release savepoint dbperf_advise_explain')
+      return plan
     } catch (error) {
       if (inTransaction) await query(conn, 'rollback to savepoint dbperf_advise_explain')
-      out.set(q.fingerprint, error instanceof Error ? error.message : String(error))
+      return error instanceof Error ? error.message : String(error)
     }
+  }
+  for (const q of queries) {
+    let plan = await attempt(q.sql, q.parameters)
+    // Parameters read back from a log may not bind as they were sent (an array logged as text, a value cut
+    // short): the statement is then planned as a generic plan, as if they had not been logged.
+    if (typeof plan === 'string' && q.parameters !== undefined && q.parameters.length > 0 && hasDollarParameters(q.sql)) plan = await attempt(q.sql, undefined)
+    out.set(q.fingerprint, plan)
   }
   return out
 }

@@ -35,7 +35,7 @@ export async function withHypopgSession<T>(db: Kysely<any>, schema: string, fn: 
           const created: Array<{ oid: number; spec: IndexSpec; plannerName: string }> = []
           try {
             for (const spec of indexes) {
-              const ddl = createIndexStatement('postgres', targetOf(spec), spec.columns, spec.include, { concurrently: false, named: false }).compile(conn).sql
+              const ddl = createIndexStatement('postgres', targetOf(spec), spec.columns, spec.include, { concurrently: false, named: false, descending: spec.descending }).compile(conn).sql
               const [row] = await run<{ indexrelid: unknown; indexname: string }>(conn, sql`select indexrelid, indexname from ${hypo('hypopg_create_index')}(${ddl})`)
               if (row === undefined) throw new Error(`hypopg_create_index returned nothing for: ${ddl}`)
               created.push({ oid: num(row.indexrelid), spec, plannerName: row.indexname })

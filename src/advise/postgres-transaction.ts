@@ -48,7 +48,7 @@ export async function withTransactionSession<T>(db: Kysely<any>, limits: BuildLi
             const sizes = new Map<string, number>()
             for (const spec of indexes) {
               try {
-                await run(conn, createIndexStatement('postgres', targetOf(spec), spec.columns, spec.include, { concurrently: false }))
+                await run(conn, createIndexStatement('postgres', targetOf(spec), spec.columns, spec.include, { concurrently: false, descending: spec.descending }))
               } catch (error) {
                 const code = (error as { code?: unknown }).code
                 if (typeof code === 'string' && GIVE_UP_CODES.has(code)) {

@@ -54,7 +54,7 @@ export async function withSqliteSession<T>(
             try {
               const sizes = new Map<string, number>()
               for (const spec of indexes) {
-                await run(conn, createIndexStatement('sqlite', targetOf(spec), spec.columns, [], { concurrently: false }))
+                await run(conn, createIndexStatement('sqlite', targetOf(spec), spec.columns, [], { concurrently: false, descending: spec.descending }))
                 await run(conn, sql`analyze ${sql.id(spec.name)}`)
                 sizes.set(spec.name, await indexBytes(conn, spec))
               }

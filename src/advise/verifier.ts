@@ -14,7 +14,14 @@ export interface IndexSpec {
   readonly table: CatalogTable
   readonly name: string
   readonly columns: readonly string[]
+  /** Per key column: `DESC` (an `ORDER BY a DESC, b` needs `(a DESC, b)`). Absent: all ascending. */
+  readonly descending?: readonly boolean[]
   readonly include: readonly string[]
+}
+
+/** Whether key column `i` of an index is descending. */
+export function isDescending(spec: Pick<IndexSpec, 'descending'>, i: number): boolean {
+  return spec.descending?.[i] === true
 }
 
 /** Where a spec's index goes, for DDL: schema-qualified only when its table is off the search path. */

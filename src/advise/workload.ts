@@ -2,6 +2,7 @@ import { DbperfError, describeValue } from '../errors.js'
 import { fingerprint, statementKind } from '../sql/index.js'
 import type { SqlDialect } from '../sql/fingerprinter.js'
 import { assertParseable } from '../sql/parse-limits.js'
+import { readPostgresStatement } from '../sql/postgres-statement.js'
 import { splitStatements } from '../sql/split-statements.js'
 import type { SkippedItem } from './advice.js'
 import type { WorkloadQueryInput } from './options.js'
@@ -61,6 +62,11 @@ export function buildWorkload(inputs: readonly (string | WorkloadQueryInput)[], 
       skipped.push({ kind: 'query', subject: item.sql, reason: 'holds more than one statement; give one statement per item (splitStatements() splits a script)' })
       continue
     }
+    const invalid = dialect === 'postgres' ? syntaxError(sql) : undefined
+    if (invalid !== undefined) {
+      skipped.push({ kind: 'query', subject: sql, reason: `is not valid SQL to PostgreSQL's parser (${invalid}); nothing to plan` })
+      continue
+    }
     if (!ADVISABLE.has(statementKind(sql, dialect))) {
       ignored++
       continue
@@ -84,6 +90,21 @@ export function buildWorkload(inputs: readonly (string | WorkloadQueryInput)[], 
     totalTimeMs: q.time,
   }))
   return { queries, skipped, ignored }
+}
+
+/**
+ * PostgreSQL's own parser's complaint about a statement, or `undefined` when it reads it: an invalid statement
+ * is reported as such, not as one "no index can speed up" (`selec 1`) or one that "names no table" (`SELECT +`).
+ * MySQL and SQLite text is not judged here (PostgreSQL's grammar is not theirs); their EXPLAIN reports it.
+ */
+function syntaxError(sql: string): string | undefined {
+  try {
+    readPostgresStatement(sql)
+    return undefined
+  } catch (error) {
+    if (error instanceof DbperfError) throw error
+    return error instanceof Error ? error.message : String(error)
+  }
 }
 
 /** The `DBPERF_INPUT_TOO_LARGE` message for a statement past the parse limit, or `undefined`. */

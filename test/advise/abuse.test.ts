@@ -16,7 +16,7 @@ describe('advise: abuse', () => {
   afterAll(() => t.cleanup())
 
   it('pins the messages for bad options and impossible verifications', async () => {
-    await expect(adviseIndexes(t.db, {})).rejects.toThrow('adviseIndexes: needs a workload: give { queries: [...] }, { log: "queries.jsonl" } or { statStatements: true } (PostgreSQL)')
+    await expect(adviseIndexes(t.db, {})).rejects.toThrow('adviseIndexes: needs a workload: give { queries: [...] }, { log: "queries.jsonl" }, { serverLog: "postgresql.log" } or { statStatements: true } (PostgreSQL)')
     await expect(adviseIndexes(t.db, { queries: ['select 1'], bogus: 1 } as never)).rejects.toThrow(/unknown option "bogus"; expected some of: queries, log/)
     await expect(adviseIndexes(t.db, { queries: ['select 1'], minImprovement: 2 })).rejects.toThrow('adviseIndexes: option "minImprovement" must be a fraction between 0 and 1 (0.5 = the cost halves), but got: number 2')
     await expect(adviseIndexes(t.db, { queries: [42 as never] })).rejects.toThrow('adviseIndexes: queries[0] must be an SQL string or { sql, parameters?, calls?, totalTimeMs? }, but got: number 42')
@@ -38,7 +38,7 @@ describe('advise: abuse', () => {
   it('refuses a CLI run without a workload or a database, with the usage', async () => {
     const err = capture()
     const io = { stdout: capture().stream, stderr: err.stream, env: {}, cwd: process.cwd() }
-    await expect(adviseCommand.run(['--db', t.url], io)).rejects.toThrow('needs a workload: -f workload.sql, --log queries.jsonl or --from-stat-statements')
+    await expect(adviseCommand.run(['--db', t.url], io)).rejects.toThrow('needs a workload: -f workload.sql, --log queries.jsonl, --server-log FILE or --from-stat-statements')
     await expect(adviseCommand.run(['-f', 'x.sql'], io)).rejects.toThrow('needs a database: --db URL, or set DATABASE_URL')
     await expect(adviseCommand.run(['--db', t.url, '-f', 'x.sql', '--format', 'yaml'], io)).rejects.toThrow('--format must be text or json, but got "yaml"')
   })

@@ -3,6 +3,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { adviseIndexes } from '../../advise/advise.js'
 import { formatAdvice } from '../../advise/format.js'
+import { SERVER_LOG_FORMATS, type ServerLogFormat } from '../../advise/server-log.js'
 import { writeMigration } from '../../advise/migration.js'
 import type { AdviseOptions, AdviseProgress, VerifyMethod } from '../../advise/options.js'
 import { splitStatements } from '../../sql/split-statements.js'
@@ -13,14 +14,20 @@ import { type CliIo, type Command, UsageError } from '../command.js'
 import { openCliDb } from '../open-db.js'
 import { progressLine } from '../progress.js'
 
-const USAGE = `Usage: dbperf advise [--db URL] (-f workload.sql | --log queries.jsonl | --from-stat-statements) [options]
+const USAGE = `Usage: dbperf advise [--db URL] (-f workload.sql | --log queries.jsonl | --server-log FILE | --from-stat-statements) [options]
 
 Proposes indexes for a workload, proves each against the database's planner (HypoPG, or a build inside a
 rolled-back transaction; MySQL/MariaDB is estimated), and reports redundant and unused indexes.
 
 Workload (at least one):
   -f, --file FILE            SQL statements separated by ";"
-  --log FILE                 a dbperf query log: JSON lines with "sql" (and "durationMs", "count", "parameters")
+  --log FILE                 a dbperf query log (DBPERF_LOG=FILE): JSON lines with "sql" (and "ms", "count", "params");
+                             dbperf's own statements in it are left out
+  --server-log FILE          the log the database server writes: PostgreSQL's (log_min_duration_statement or
+                             auto_explain; stderr, csvlog or jsonlog) or the MySQL/MariaDB slow query log
+  --log-format FORMAT        force the server log's format: ${SERVER_LOG_FORMATS.join(', ')}
+                             (default: detected)
+  --log-database NAME        keep only the server log's statements that ran in database NAME
   --from-stat-statements     PostgreSQL: the heaviest statements in pg_stat_statements
 
 Options:
@@ -39,6 +46,9 @@ const OPTIONS = {
   db: { type: 'string' },
   file: { type: 'string', short: 'f' },
   log: { type: 'string' },
+  'server-log': { type: 'string' },
+  'log-format': { type: 'string' },
+  'log-database': { type: 'string' },
   'from-stat-statements': { type: 'boolean' },
   'emit-migration': { type: 'string' },
   format: { type: 'string' },
@@ -109,8 +119,15 @@ export const adviseCommand: Command = {
     if (format !== 'text' && format !== 'json') throw new UsageError(`--format must be text or json, but got "${format}"`)
     const verify = values.verify ?? 'auto'
     if (verify !== 'auto' && verify !== 'hypopg' && verify !== 'transaction') throw new UsageError(`--verify must be auto, hypopg or transaction, but got "${verify}"`)
-    if (values.file === undefined && values.log === undefined && values['from-stat-statements'] !== true) {
-      throw new UsageError('needs a workload: -f workload.sql, --log queries.jsonl or --from-stat-statements')
+    if (values.file === undefined && values.log === undefined && values['server-log'] === undefined && values['from-stat-statements'] !== true) {
+      throw new UsageError('needs a workload: -f workload.sql, --log queries.jsonl, --server-log FILE or --from-stat-statements')
+    }
+    const logFormat = values['log-format']
+    if (logFormat !== undefined && !SERVER_LOG_FORMATS.includes(logFormat as ServerLogFormat)) {
+      throw new UsageError(`--log-format must be one of ${SERVER_LOG_FORMATS.join(', ')}, but got "${logFormat}"`)
+    }
+    if ((logFormat !== undefined || values['log-database'] !== undefined) && values['server-log'] === undefined) {
+      throw new UsageError('--log-format and --log-database apply to --server-log FILE, which is missing')
     }
     const minCost = numberOption('min-cost', values['min-cost'])
     const minImprovement = numberOption('min-improvement', values['min-improvement'])
@@ -139,6 +156,15 @@ export const adviseCommand: Command = {
         onProgress: bar.update,
         ...(queries.length > 0 ? { queries } : {}),
         ...(values.log === undefined ? {} : { log: resolve(values.log) }),
+        ...(values['server-log'] === undefined
+          ? {}
+          : {
+              serverLog: {
+                path: resolve(values['server-log']),
+                ...(logFormat === undefined ? {} : { format: logFormat as ServerLogFormat }),
+                ...(values['log-database'] === undefined ? {} : { database: values['log-database'] }),
+              },
+            }),
         ...(values['from-stat-statements'] === true ? { statStatements: true } : {}),
         ...(minCost === undefined ? {} : { minCost }),
         ...(minImprovement === undefined ? {} : { minImprovement }),

@@ -1,0 +1,204 @@
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { adviseIndexes, detectServerLogFormat, parseServerLog, readServerLog, type ServerLogContents, type ServerLogFormat } from '../../src/advise/index.js'
+import { adviseCommand } from '../../src/cli/commands/advise.js'
+import { DbperfError } from '../../src/index.js'
+import { openTestDb, type TestDb } from '../harness/databases.js'
+import { errorOf } from '../harness/errors.js'
+import { capture } from './helpers.js'
+
+// Recorded from real servers by scripts/record-server-logs.sh (see test/fixtures/server-logs/README.md): the
+// workload in scripts/record-server-logs-workload.mjs ran on PostgreSQL 15.20 and MariaDB 10.11.19.
+const FIXTURES = path.resolve('test/fixtures/server-logs')
+const fixture = (name: string) => path.join(FIXTURES, name)
+
+const POSTGRES_DURATION: ReadonlyArray<[string, ServerLogFormat]> = [
+  ['postgres-duration.log', 'postgres-stderr'],
+  ['postgres-duration.csv', 'postgres-csv'],
+  ['postgres-duration.json', 'postgres-json'],
+]
+const POSTGRES_AUTO_EXPLAIN: ReadonlyArray<[string, ServerLogFormat]> = [
+  ['postgres-auto-explain.log', 'postgres-stderr'],
+  ['postgres-auto-explain.csv', 'postgres-csv'],
+  ['postgres-auto-explain.json', 'postgres-json'],
+]
+
+const find = (log: ServerLogContents, pattern: RegExp) => log.queries.filter((q) => pattern.test(q.sql))
+
+describe('PostgreSQL log_min_duration_statement, as stderr, csvlog and jsonlog', () => {
+  for (const [file, format] of POSTGRES_DURATION) {
+    it(`${file}: detected as ${format}; every execution once, with its duration and bound parameters`, async () => {
+      const log = await readServerLog(fixture(file))
+      expect(log.format).toBe(format)
+      expect(log.dialect).toBe('postgres')
+      // 41 statements ran (the workload's count): the extended protocol's parse and bind steps are not executions.
+      expect(log.statements).toBe(41)
+      expect(log.skipped).toEqual([])
+      // `duration: … ms  execute <unnamed>: …` with `DETAIL:  parameters: $1 = '1', $2 = 'paid'`, run 20 times.
+      const [bound] = find(log, /customer_id = \$1 and status = \$2/)
+      expect(bound).toMatchObject({ calls: 20, parameters: ['1', 'paid'] })
+      expect(bound?.totalTimeMs).toBeGreaterThan(0)
+      // A named prepared statement (`execute customer_by_email: …`), its quote undoubled.
+      expect(find(log, /email = \$1/)).toMatchObject([{ calls: 3, parameters: ["o'brien@example.com"] }])
+      // A statement over five lines, five times with different literals: one shape, the first text whole.
+      const [multi] = find(log, /order by created_at desc/)
+      expect(multi?.calls).toBe(5)
+      expect(multi?.sql).toBe('select id, status, total_cents\n  from sl_orders\n where customer_id = 17\n order by created_at desc\n limit 10')
+      // A newline and a ';' inside a string literal neither end nor split the statement.
+      expect(find(log, /status = 'a;b/).map((q) => q.sql)).toEqual(["select count(*) from sl_orders where status = 'a;b\nc'"])
+      // Weighted by time: the 20 executions' logged durations, summed (parse and bind steps not included).
+      const logged = [...readFileSync(fixture(file), 'utf8').matchAll(/duration: ([\d.]+) ms {2}execute <unnamed>: select id, total_cents/g)].map((m) => Number(m[1]))
+      expect(logged).toHaveLength(20)
+      expect(bound?.totalTimeMs).toBeCloseTo(logged.reduce((a, b) => a + b, 0), 6)
+    })
+  }
+
+  it('the three destinations of one run give the same workload', async () => {
+    const [stderr, csv, json] = await Promise.all(POSTGRES_DURATION.map(([file]) => readServerLog(fixture(file))))
+    expect(csv?.queries).toEqual(stderr?.queries)
+    expect(json?.queries).toEqual(stderr?.queries)
+  })
+
+  it('keeps one database when asked (csvlog and jsonlog name it)', async () => {
+    const log = await readServerLog(fixture('postgres-duration.json'), { database: 'postgres' })
+    expect(log.queries.map((q) => q.sql)).toEqual(['drop database if exists shop', 'create database shop'])
+    expect(log.otherDatabases).toBe(39)
+  })
+})
+
+describe('PostgreSQL auto_explain, as stderr, csvlog and jsonlog', () => {
+  for (const [file, format] of POSTGRES_AUTO_EXPLAIN) {
+    it(`${file}: the Query Text of each plan, without the plan`, async () => {
+      const log = await readServerLog(fixture(file))
+      expect(log.format).toBe(format)
+      // auto_explain explains plannable statements only: 34 of the 41 (no DDL, ANALYZE or transaction control).
+      expect(log.statements).toBe(34)
+      expect(log.queries.some((q) => /cost=|Seq Scan|Query Text/.test(q.sql))).toBe(false)
+      expect(find(log, /order by created_at desc/).map((q) => [q.calls, q.sql])).toEqual([
+        [5, 'select id, status, total_cents\n  from sl_orders\n where customer_id = 17\n order by created_at desc\n limit 10'],
+      ])
+      // PostgreSQL 15's auto_explain logs no parameters: the statement is planned as a generic plan.
+      expect(find(log, /customer_id = \$1 and status = \$2/)).toMatchObject([{ calls: 20 }])
+      expect(find(log, /customer_id = \$1 and status = \$2/)[0]?.parameters).toBeUndefined()
+    })
+  }
+
+  it('a log holding both counts each execution once (the duration lines), and says so', () => {
+    const text = readFileSync(fixture('postgres-duration.log'), 'utf8') + readFileSync(fixture('postgres-auto-explain.log'), 'utf8')
+    const log = parseServerLog(text)
+    expect(log.statements).toBe(41)
+    expect(log.plansIgnored).toBe(34)
+    expect(find(log, /customer_id = \$1 and status = \$2/)).toMatchObject([{ calls: 20 }])
+  })
+
+  it('reads auto_explain.log_format = json', () => {
+    const plan = JSON.stringify({ 'Query Text': 'select * from t\nwhere a = 1', Plan: { 'Node Type': 'Seq Scan' } }, null, 2).replace(/\n/g, '\n\t')
+    const log = parseServerLog(`2026-12-07 04:04:37.618 UTC [8933] LOG:  duration: 2.5 ms  plan:\n\t${plan}\n`)
+    expect(log.queries).toEqual([{ sql: 'select * from t\nwhere a = 1', calls: 1, totalTimeMs: 2.5 }])
+  })
+})
+
+describe('MariaDB slow query log', () => {
+  it('reads every entry: Query_time, multi-line statements; use and SET timestamp are not statements', async () => {
+    const log = await readServerLog(fixture('mariadb-slow.log'))
+    expect(log.format).toBe('mysql-slow')
+    expect(log.dialect).toBe('mysql')
+    expect(log.statements).toBe(41)
+    expect(log.queries.some((q) => /^(use|SET timestamp)/i.test(q.sql) || q.sql.endsWith(';'))).toBe(false)
+    // execute() (a server-side prepared statement) is logged with its values in place: 20 calls, one shape.
+    expect(find(log, /customer_id = \d+ and status = 'paid'/)).toMatchObject([{ calls: 20, sql: "select id, total_cents from sl_orders where customer_id = 1 and status = 'paid'" }])
+    expect(find(log, /email = /).map((q) => [q.calls, q.sql])).toEqual([[3, "select id, country from sl_customers where email = 'o\\'brien@example.com'"]])
+    expect(find(log, /order by created_at desc/).map((q) => q.calls)).toEqual([5])
+    expect(find(log, /status = 'a;b/).map((q) => q.sql)).toEqual(["select count(*) from sl_orders where status = 'a;b\nc'"])
+    const [bound] = find(log, /customer_id = \d+ and status/)
+    const logged = [...readFileSync(fixture('mariadb-slow.log'), 'utf8').matchAll(/^# Query_time: ([\d.]+) .*\n.*\nSET timestamp=\d+;\nselect id, total_cents from/gm)].map((m) => Number(m[1]) * 1000)
+    expect(logged).toHaveLength(20)
+    expect(bound?.totalTimeMs).toBeCloseTo(logged.reduce((a, b) => a + b, 0), 6)
+  })
+
+  it('keeps one database (Schema: / use)', async () => {
+    const log = await readServerLog(fixture('mariadb-slow.log'), { database: 'shop' })
+    expect(log.queries.some((q) => /database shop/.test(q.sql))).toBe(false)
+    expect(log.otherDatabases).toBe(2)
+  })
+
+  it("reads MySQL 8's header (# Time: on every entry, Id: on the User@Host line) and skips administrator commands", () => {
+    const text = [
+      '/usr/sbin/mysqld, Version: 8.0.36 (MySQL Community Server - GPL). started with:',
+      'Tcp port: 3306  Unix socket: /var/run/mysqld/mysqld.sock',
+      'Time                 Id Command    Argument',
+      '# Time: 2026-12-07T04:04:39.123456Z',
+      '# User@Host: app[app] @ localhost []  Id:     8',
+      '# Query_time: 0.250000  Lock_time: 0.000002 Rows_sent: 1  Rows_examined: 20000',
+      'use shop;',
+      'SET timestamp=1796616279;',
+      'select * from sl_orders where customer_id = 5;',
+      '# Time: 2026-12-07T04:04:39.223456Z',
+      '# User@Host: app[app] @ localhost []  Id:     8',
+      '# Query_time: 0.000010  Lock_time: 0.000000 Rows_sent: 0  Rows_examined: 0',
+      'SET timestamp=1796616279;',
+      '# administrator command: Quit;',
+    ].join('\n')
+    const log = parseServerLog(text)
+    expect(log.queries).toEqual([{ sql: 'select * from sl_orders where customer_id = 5', calls: 1, totalTimeMs: 250 }])
+  })
+})
+
+describe('detecting and refusing', () => {
+  it('recognises each format from its first lines', () => {
+    for (const [file, format] of [...POSTGRES_DURATION, ['mariadb-slow.log', 'mysql-slow'] as const]) {
+      expect(detectServerLogFormat(readFileSync(fixture(file), 'utf8').slice(0, 4096))).toBe(format)
+    }
+    expect(detectServerLogFormat('hello\nworld')).toBeUndefined()
+  })
+
+  it('says what it expected when the file is not a server log, or has no timed statement', async () => {
+    const notALog = errorOf(() => parseServerLog('{"sql":"select 1"}\n'))
+    expect(notALog.code).toBe('DBPERF_INVALID_INPUT')
+    expect(notALog.message).toMatch(/^Cannot tell the format of the server log .*expected PostgreSQL's log .* or a MySQL\/MariaDB slow query log .*but it starts with: "\{\\"sql/)
+    const untimed = errorOf(() => parseServerLog('2026-12-07 04:04:36.427 UTC [8859] LOG:  database system is ready to accept connections\n'))
+    expect(untimed.message).toMatch(/holds no statement with a duration: set log_min_duration_statement/)
+    const slow = errorOf(() => parseServerLog('# Time: 2026-12-07T04:04:39Z\n# User@Host: app[app] @ localhost []\n'))
+    expect(slow.message).toMatch(/turn on slow_query_log and lower long_query_time/)
+    expect(errorOf(() => parseServerLog('x', { format: 'syslog' as never })).code).toBe('DBPERF_INVALID_OPTION')
+    for (const [target, pattern] of [[FIXTURES, /is a directory/], [fixture('missing.log'), /Cannot read the server log .*missing\.log.*ENOENT/]] as const) {
+      const error = await readServerLog(target).then(() => undefined, (e: unknown) => e)
+      expect(error).toBeInstanceOf(DbperfError)
+      expect((error as DbperfError).code).toBe('DBPERF_INVALID_INPUT')
+      expect((error as DbperfError).message).toMatch(pattern)
+    }
+  })
+})
+
+describe('serverLog / --server-log: abuse', () => {
+  let t: TestDb
+  beforeAll(async () => {
+    t = await openTestDb('sqlite')
+  })
+  afterAll(() => t.cleanup())
+
+  it('pins the messages for a bad option, a log of another database, and bad flags', async () => {
+    await expect(adviseIndexes(t.db, { serverLog: { path: fixture('mariadb-slow.log'), format: 'syslog' as never } })).rejects.toThrow(
+      'adviseIndexes: option "serverLog" must be the path of a server log or { path, format?, database? } (format: postgres-stderr, postgres-csv, postgres-json, mysql-slow), but its format is: "syslog"',
+    )
+    await expect(adviseIndexes(t.db, { serverLog: fixture('postgres-duration.json') })).rejects.toMatchObject({
+      code: 'DBPERF_INVALID_INPUT',
+      message: expect.stringMatching(/postgres-duration\.json" is PostgreSQL's log, but this database is sqlite: advise on the database whose server wrote it\.$/),
+    })
+    const io = { stdout: capture().stream, stderr: capture().stream, env: {}, cwd: process.cwd() }
+    await expect(adviseCommand.run(['--db', t.url, '--server-log', 'x.log', '--log-format', 'syslog'], io)).rejects.toThrow(
+      '--log-format must be one of postgres-stderr, postgres-csv, postgres-json, mysql-slow, but got "syslog"',
+    )
+    await expect(adviseCommand.run(['--db', t.url, '-f', 'x.sql', '--log-database', 'shop'], io)).rejects.toThrow('--log-format and --log-database apply to --server-log FILE, which is missing')
+  })
+
+  it('leaves out what a server log is full of and no index serves: statements on no table, catalogue reads', async () => {
+    const advice = await adviseIndexes(t.db, { queries: ['select 1', "select name from sqlite_schema where type = 'table'", 'select * from missing_table where x = 1'] })
+    expect(advice.skipped.map((s) => s.subject)).toEqual(['select * from missing_table where x = 1'])
+    expect(advice.notes).toEqual(expect.arrayContaining([
+      '1 statement(s) that read no table (select 1, select now(), …) were left out.',
+      '1 statement(s) that read only the system catalogue (pg_catalog, information_schema, sqlite_schema…) were left out: no index of yours serves them.',
+    ]))
+  })
+})
