@@ -111,7 +111,12 @@ export async function adviseIndexes(db: Kysely<any>, options: AdviseOptions): Pr
   if (o.statStatements !== undefined) planned = capStatStatements(planned, fromStats, o.statStatements.limit)
 
   const used = usedTables(planned, catalog)
-  if (dialect === 'postgres' && o.analyze) {
+  // A hot standby (a read replica) can run neither ANALYZE nor CREATE INDEX: its statistics are the primary's.
+  const standby = dialect === 'postgres' && (await isStandby(db))
+  if (dialect === 'postgres' && o.analyze && standby) {
+    const stale = used.filter((t) => !t.analyzed)
+    if (stale.length > 0) notes.push(`${stale.map((t) => t.name).join(', ')} ${stale.length === 1 ? 'has' : 'have'} no statistics and this server is a standby: run ANALYZE on the primary, or the planner guesses.`)
+  } else if (dialect === 'postgres' && o.analyze) {
     const stale = used.filter((t) => !t.analyzed)
     for (const t of stale) await run(db, sql`analyze ${t.schema === undefined ? sql.id(t.name) : sql.id(t.schema, t.name)}`)
     if (stale.length > 0) {
@@ -156,6 +161,13 @@ export async function adviseIndexes(db: Kysely<any>, options: AdviseOptions): Pr
       )
     }
     if (hypo !== undefined && o.verify !== 'transaction') return withHypopgSession(db, hypo, advise)
+    if (standby) {
+      throw new DbperfError(
+        'DBPERF_UNSUPPORTED',
+        'this PostgreSQL server is a hot standby (a read replica): it cannot build an index, even in a rolled-back transaction. ' +
+          'Create HypoPG on the primary (create extension hypopg; it replicates and builds nothing), or advise on the primary.',
+      )
+    }
     if (o.verify === 'auto') notes.push('HypoPG is not created in this database: candidates were built inside transactions and rolled back (create extension hypopg for a lighter check).')
     return withTransactionSession(db, o, advise)
   }
@@ -279,4 +291,10 @@ function dialectOf(db: Kysely<any>): SqlDialect {
     `adviseIndexes(db, options) needs a Kysely instance on PostgreSQL, MySQL/MariaDB or SQLite (for example from createDb(url)), but got: ${describeValue(db)}` +
       (adapter ? ` with adapter ${adapter.constructor.name}` : ''),
   )
+}
+
+/** True on a PostgreSQL hot standby (`pg_is_in_recovery()`). */
+async function isStandby(db: Kysely<any>): Promise<boolean> {
+  const rows = await run<{ standby: boolean }>(db, sql`select pg_is_in_recovery() as standby`)
+  return rows[0]?.standby === true
 }
