@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's own control of the local database servers used by tests, benchmarks and CI.
 #   bash scripts/services.sh start            start PostgreSQL, MariaDB and Redis if they are down, wait until ready
-#   bash scripts/services.sh prepare          create the databases the tests use (idempotent)
+#   bash scripts/services.sh prepare          create the databases the tests use, install HypoPG and Chromium (idempotent)
 #   bash scripts/services.sh stop pg|mysql    stop one server (the pool tests use it to simulate an outage)
 #   bash scripts/services.sh status           say which servers answer
 # Fails loudly (exit 1, with the reason) when a server cannot be brought up.
@@ -75,8 +75,18 @@ ensure_hypopg() {
     { echo "services: could not install postgresql-$version-hypopg" >&2; return 1; }
 }
 
+# Debian's Chromium is the browser the plan view's test (test/explain/plan-view.browser.test.ts) drives through
+# playwright-core; the package is enough, playwright's own browser download is not used.
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] && return 0
+  echo "services: installing chromium"
+  (apt-get -o DPkg::Lock::Timeout=300 update -qq && apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends chromium) >/dev/null ||
+    { echo "services: could not install chromium" >&2; return 1; }
+}
+
 prepare() {
   ensure_hypopg || return 1
+  ensure_chromium || return 1
   psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -tAc "select 1 from pg_database where datname = 'test'" | grep -q 1 ||
     psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -c 'create database test' || return 1
   psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d test -qc 'create extension if not exists hypopg' || return 1

@@ -99,6 +99,13 @@ export interface RuleThresholds {
   readonly nestedLoopLoops: number
   /** Misestimate factor that starts a finding (PEV2: 10, 100, 1000 for its three levels). Defaults to `10`. */
   readonly misestimateFactor: number
+  /**
+   * The most work_mem dbperf suggests for one statement, in kB. work_mem is granted per sort or hash
+   * operation, per connection and per parallel worker (a hash may take `hash_mem_multiplier` times it), so a
+   * statement with three such nodes on 20 connections can take 60 × work_mem; past this a finding says to
+   * shrink the input instead. Defaults to `1048576` (1 GB).
+   */
+  readonly maxWorkMemKb: number
 }
 
 /** The defaults of {@link RuleThresholds}. */
@@ -107,6 +114,7 @@ export const DEFAULT_THRESHOLDS: RuleThresholds = Object.freeze({
   unboundedRows: 1000,
   nestedLoopLoops: 1000,
   misestimateFactor: 10,
+  maxWorkMemKb: 1024 * 1024,
 })
 
 /**

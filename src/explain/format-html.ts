@@ -1,90 +1,134 @@
 import type { ExplainResult } from './explain.js'
 import type { Finding } from './finding.js'
-import { groupByNode, ms } from './format-text.js'
-import type { PlanNode } from './plan.js'
+import { BANDS, CSP, CSS, SCRIPT } from './html-assets.js'
+import { bandOf, esc, fmt, msText, treeHtml } from './html-node.js'
+import type { Plan, PlanNode } from './plan.js'
 
-const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
+/** Options of {@link formatHtml}. */
+export interface HtmlFormatOptions {
+  /**
+   * The plan as the database printed it (the text given to `analyzePlanText`, a file read by
+   * `dbperf explain --plan`), for the "Raw plan" tab. Defaults to the plan rebuilt from the parsed nodes'
+   * own database objects.
+   */
+  readonly rawPlan?: string | undefined
+}
 
 /**
- * One self-contained HTML page (inline CSS, SVG and a few lines of JS; no network) that draws the plan: a
- * flame graph sized by inclusive time (by cost when the plan was not analyzed), hot nodes in red, then the
- * findings and the plan tree with each node's findings beside it. Clicking a flame box scrolls to its node.
+ * One self-contained HTML page (inline CSS and script, no network: its Content-Security-Policy forbids any)
+ * that shows the plan the way PEV2 and depesz do: each node with its costs, rows against the estimate (and by
+ * how much they differ), loops, time and share of the statement's time, buffers, I/O time, sort, hash and
+ * worker figures, conditions, rows removed and VERBOSE output; nodes collapse and expand; a flame graph of the
+ * time; the findings, each linked to its node and each node to its findings; a legend of the colours; and a
+ * tab with the raw plan. Every text from the plan or the statement is escaped, so a hostile plan stays text.
  *
  * ### Examples
  * ```ts
  * writeFileSync('plan.html', formatHtml(await explain(db, sql, { analyze: true })))
+ * const text = readFileSync('slow-plan.txt', 'utf8')
+ * writeFileSync('slow-plan.html', formatHtml(analyzePlanText(text), { rawPlan: text }))
  * ```
  */
-export function formatHtml(result: ExplainResult): string {
+export function formatHtml(result: ExplainResult, options: HtmlFormatOptions = {}): string {
   const { plan, findings, timing, statement } = result
-  const byNode = groupByNode(findings)
   const total = timing.executionMs ?? plan.root.inclusiveTimeMs
-  const summary = [
+  const byNode = new Map<number, Array<{ index: number; finding: Finding }>>()
+  findings.forEach((finding, index) => {
+    if (finding.nodeId === undefined) return
+    const list = byNode.get(finding.nodeId) ?? []
+    list.push({ index, finding })
+    byNode.set(finding.nodeId, list)
+  })
+  const source = result.source !== undefined ? `read from ${result.source.format}${result.source.framing === 'bare' ? '' : ` (${result.source.framing})`}` : `format ${plan.format}`
+  const meta = [
     plan.dialect,
-    plan.analyzed ? 'analyzed' : 'estimated',
-    timing.executionMs !== undefined ? `execution ${ms(timing.executionMs)}` : '',
-    timing.planningMs !== undefined ? `planning ${ms(timing.planningMs)}` : '',
+    source,
+    plan.analyzed ? 'analyzed' : 'estimated (no actual rows or times)',
+    timing.executionMs !== undefined ? `execution ${msText(timing.executionMs)}` : '',
+    timing.planningMs !== undefined ? `planning ${msText(timing.planningMs)}` : '',
+    timing.wallMs !== undefined ? `wall ${msText(timing.wallMs)}` : '',
   ].filter(Boolean)
+  const notes = [
+    statement.rolledBack && statement.writes ? 'The statement ran in a transaction that was rolled back.' : '',
+    statement.notUndone.length > 0 ? `Not undone by the rollback: ${statement.notUndone.join('; ')}` : '',
+  ].filter(Boolean)
+  const ctx = { total, postgres: plan.dialect === 'postgres' }
+  const raw = options.rawPlan ?? rebuiltRaw(plan)
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>dbperf explain</title>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="${esc(CSP)}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-:root{--crit:#d7263d;--warn:#e68a00;--info:#2a7ab0;--bg:#fbfbfd;--fg:#1d1d24;--muted:#6b6b78;--line:#e3e3ea}
-*{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;color:var(--fg);background:var(--bg)}
-header{padding:18px 28px;background:#1d1d24;color:#fff}header h1{margin:0;font-size:18px}header .meta{color:#b9b9c6;margin-top:4px}
-pre.sql{margin:10px 0 0;padding:10px 12px;background:#2b2b36;border-radius:6px;color:#e9e9f2;white-space:pre-wrap;font:13px ui-monospace,Menlo,monospace}
-main{display:grid;grid-template-columns:minmax(0,1fr) 420px;gap:22px;padding:22px 28px}
-h2{font-size:15px;margin:0 0 10px}section{background:#fff;border:1px solid var(--line);border-radius:8px;padding:16px;margin-bottom:22px}
-.finding{border-left:4px solid var(--info);padding:8px 10px;margin:0 0 10px;background:#f6f8fb;border-radius:0 6px 6px 0}
-.finding.warning{border-color:var(--warn);background:#fff8ee}.finding.critical{border-color:var(--crit);background:#fff1f2}
-.sev{font-weight:700;text-transform:uppercase;font-size:11px;letter-spacing:.04em}.critical .sev{color:var(--crit)}.warning .sev{color:var(--warn)}.info .sev{color:var(--info)}
-.rule{font:12px ui-monospace,Menlo,monospace;color:var(--muted)}code.sql{display:block;margin-top:6px;padding:6px 8px;background:#1d1d24;color:#9fe3b0;border-radius:4px;font:12px ui-monospace,Menlo,monospace;white-space:pre-wrap}
-.tree ul{list-style:none;margin:0;padding-left:22px;border-left:1px dashed var(--line)}.tree>ul{padding-left:0;border:0}
-.node{margin:6px 0;padding:8px 10px;border:1px solid var(--line);border-radius:6px;background:#fff;position:relative}
-.node.hot{border-color:var(--crit);box-shadow:0 0 0 2px #d7263d22}.node .op{font-weight:600}.node .stats{color:var(--muted);font-size:12.5px}
-.node .share{position:absolute;left:0;bottom:0;height:3px;background:var(--warn);border-radius:0 0 0 6px}.node.hot .share{background:var(--crit)}
-.tag{display:inline-block;font:11px ui-monospace,Menlo,monospace;padding:1px 6px;border-radius:9px;margin:4px 4px 0 0;color:#fff;background:var(--info)}
-.tag.warning{background:var(--warn)}.tag.critical{background:var(--crit)}.miss{color:var(--warn);font-weight:600}
-svg text{font:11px system-ui,sans-serif;pointer-events:none}svg rect{cursor:pointer;stroke:#fff}
-.none{color:#2f8f46}
-</style></head><body>
-<header><h1>dbperf explain</h1><div class="meta">${esc(summary.join(' · '))}${statement.rolledBack && statement.writes ? ' · ran in a rolled-back transaction' : ''}${statement.notUndone.length > 0 ? esc(` · not undone: ${statement.notUndone.join('; ')}`) : ''}</div>
-<pre class="sql">${esc(statement.sql)}</pre></header>
-<main><div>
+<title>dbperf explain · ${esc(plan.dialect)}</title>
+<style>${CSS}</style></head><body>
+<header><h1>dbperf explain</h1><div class="meta">${esc(meta.join(' · '))}</div>${notes.map((n) => `<div class="meta">${esc(n)}</div>`).join('')}
+${statement.sql ? `<pre class="sql">${esc(statement.sql)}</pre>` : ''}</header>
+<nav class="tabs" role="tablist"><button type="button" role="tab" data-tab="plan" aria-selected="true">Plan</button><button type="button" role="tab" data-tab="raw" aria-selected="false">Raw plan</button></nav>
+<main>
+<div class="tabpanel" id="tab-plan" role="tabpanel"><div class="cols"><div>
 <section><h2>${plan.analyzed ? 'Where the time goes' : 'Plan by estimated cost'}</h2>${flame(plan.root, total)}</section>
-<section class="tree"><h2>Plan</h2><ul>${treeNode(plan.root, total, byNode)}</ul></section>
-</div><div><section><h2>Findings (${findings.length})</h2>${findings.length === 0 ? '<p class="none">Nothing in this plan stands out.</p>' : findings.map(findingHtml).join('')}</section></div></main>
-<script>
-document.querySelectorAll('[data-node]').forEach(function(el){el.addEventListener('click',function(){var t=document.getElementById('node-'+el.getAttribute('data-node'));if(t){t.scrollIntoView({behavior:'smooth',block:'center'});t.animate([{background:'#fff3c4'},{background:'#fff'}],{duration:1200})}})});
-</script>
+<section class="tree"><h2>Plan (${plan.nodes.length} node${plan.nodes.length === 1 ? '' : 's'})</h2><div class="tools"><button type="button" data-expand="all">Expand all</button><button type="button" data-expand="none">Collapse all</button></div><ul>${treeHtml(plan.root, ctx, byNode)}</ul></section>
+</div><div>
+<section class="findings"><h2>Findings (${findings.length})</h2>${findings.length === 0 ? '<p class="none">Nothing in this plan stands out.</p>' : findings.map((f, i) => findingHtml(f, i, plan)).join('')}</section>
+${statementSection(plan)}
+${legend(plan)}
+</div></div></div>
+<div class="tabpanel" id="tab-raw" role="tabpanel" hidden><section><h2>Raw plan</h2>${options.rawPlan === undefined ? '<p class="note">Rebuilt from the database\'s own objects of the parsed nodes; the text as printed was not given.</p>' : ''}<pre class="raw" id="raw-plan">${esc(raw)}</pre></section></div>
+</main>
+<script>${SCRIPT}</script>
 </body></html>
 `
 }
 
-function findingHtml(f: Finding): string {
-  const where = f.nodeId === undefined ? 'statement' : `<a href="#node-${f.nodeId}">node #${f.nodeId}</a>`
-  return `<div class="finding ${f.severity}"><span class="sev">${f.severity}</span> <span class="rule">${esc(f.rule)} · ${where}</span><div>${esc(f.message)}</div><div>→ ${esc(f.suggestion.text)}</div>${f.suggestion.sql ? `<code class="sql">${esc(f.suggestion.sql)};</code>` : ''}</div>`
+function findingHtml(f: Finding, index: number, plan: Plan): string {
+  const node = f.nodeId === undefined ? undefined : plan.nodes[f.nodeId]
+  const where =
+    node === undefined
+      ? 'the statement'
+      : `<a href="#node-${node.id}" data-node="${node.id}">#${node.id} ${esc(node.operation)}${node.relation !== undefined ? ` on ${esc(node.relation)}` : ''}</a>`
+  const share = f.timeShare !== undefined ? ` · ${(f.timeShare * 100).toFixed(1)} % of the time` : ''
+  return `<div class="finding ${f.severity}" id="finding-${index}"><span class="sev">${f.severity}</span> <span class="rule">${esc(f.rule)}</span> · ${where}${share}<div>${esc(f.message)}</div><div>→ ${esc(f.suggestion.text)}</div>${f.suggestion.sql ? `<code class="sql">${esc(f.suggestion.sql)};</code>` : ''}</div>`
 }
 
-function treeNode(node: PlanNode, total: number | undefined, byNode: Map<number, Finding[]>): string {
-  const share = total && node.exclusiveTimeMs !== undefined ? Math.min(1, node.exclusiveTimeMs / total) : undefined
-  const stats: string[] = []
-  if (node.actualRows !== undefined) {
-    stats.push(`${fmt(node.actualRows)} rows${node.loops && node.loops > 1 ? ` × ${fmt(node.loops)} loops` : ''}`)
-    const est = node.estimatedRows
-    if (est !== undefined && Math.max(est, node.actualRows) >= 10) {
-      const f = node.actualRows > est ? node.actualRows / Math.max(est, 1) : est / Math.max(node.actualRows, 1)
-      if (f >= 10) stats.push(`<span class="miss">estimated ${fmt(est)} (${Math.round(f)}× off)</span>`)
-    }
-  } else if (node.estimatedRows !== undefined) stats.push(`est. ${fmt(node.estimatedRows)} rows`)
-  if (share !== undefined && node.exclusiveTimeMs !== undefined) stats.push(`${ms(node.exclusiveTimeMs)} self · ${Math.round(share * 100)}%`)
-  else if (node.totalCost !== undefined) stats.push(`cost ${node.totalCost}`)
-  const detail = [node.index ? `index ${node.index}` : '', node.indexCondition ? `cond ${node.indexCondition}` : '', node.filter ? `filter ${node.filter}` : ''].filter(Boolean)
-  const tags = (byNode.get(node.id) ?? []).map((f) => `<span class="tag ${f.severity}" title="${esc(f.message)}">${esc(f.rule)}</span>`).join('')
-  const hot = share !== undefined && share >= 0.4
-  const name = `${node.operation}${node.relation ? ` on ${node.relation}` : ''}`
-  const kids = node.children.length ? `<ul>${node.children.map((c) => treeNode(c, total, byNode)).join('')}</ul>` : ''
-  return `<li><div class="node${hot ? ' hot' : ''}" id="node-${node.id}"><span class="rule">#${node.id}</span> <span class="op">${esc(name)}</span><div class="stats">${stats.join(' · ')}</div>${detail.length ? `<div class="stats">${esc(detail.join(' · '))}</div>` : ''}${tags ? `<div>${tags}</div>` : ''}${share !== undefined ? `<div class="share" style="width:${(share * 100).toFixed(1)}%"></div>` : ''}</div>${kids}</li>`
+/** Statement-level facts printed after the plan: triggers, JIT, settings. */
+function statementSection(plan: Plan): string {
+  const rows: string[] = []
+  for (const t of plan.triggers ?? []) {
+    rows.push(`<tr><td>trigger</td><td>${esc(t.name)}${t.relation !== undefined ? ` on ${esc(t.relation)}` : ''}: ${t.timeMs !== undefined ? esc(msText(t.timeMs)) : '?'}${t.calls !== undefined ? `, ${esc(fmt(t.calls))} calls` : ''}</td></tr>`)
+  }
+  const jit = plan.jit
+  if (jit !== undefined || plan.timing.jitMs !== undefined) {
+    const phases = Object.entries(jit?.timingMs ?? {}).map(([k, v]) => `${k.toLowerCase()} ${msText(v)}`)
+    const opts = Object.entries(jit?.options ?? {}).map(([k, v]) => `${k.toLowerCase()} ${v ? 'on' : 'off'}`)
+    const text = [jit?.functions !== undefined ? `${fmt(jit.functions)} functions` : '', phases.join(', ') || (plan.timing.jitMs !== undefined ? `total ${msText(plan.timing.jitMs)}` : ''), opts.length ? `(${opts.join(', ')})` : ''].filter(Boolean).join(' · ')
+    rows.push(`<tr><td>JIT</td><td>${esc(text)}</td></tr>`)
+  }
+  for (const [k, v] of Object.entries(plan.settings ?? {})) rows.push(`<tr><td>setting</td><td>${esc(`${k} = ${v}`)}</td></tr>`)
+  if (rows.length === 0) return ''
+  return `<section class="statement"><h2>Statement</h2><table class="summary-table">${rows.join('')}</table><p class="note">Trigger and JIT time is the statement's, outside every node.</p></section>`
+}
+
+function legend(plan: Plan): string {
+  const swatch = (colour: string, label: string, style = ''): string => `<span><span class="sw" style="background:${colour}${style}"></span>${esc(label)}</span>`
+  const bands = BANDS.map((b) => swatch(b.colour, b.label)).join('')
+  return `<section class="legend-box"><h2>Legend</h2><div class="legend" id="legend">
+<h3>A node's own share of the statement's time (left border, bar, flame graph${plan.analyzed ? '' : '; by cost when not analyzed'})</h3>${bands}
+<h3>Rows against the planner's estimate</h3><span><span class="under">&#9650; N× under</span>: more rows than estimated</span><span><span class="over">&#9660; N× over</span>: fewer rows than estimated</span><span class="mild">coloured from 10×</span>
+<h3>Findings</h3>${swatch('var(--crit)', 'critical')}${swatch('var(--warn)', 'warning')}${swatch('var(--info)', 'info')}
+<h3>Other</h3>${swatch('#fff', 'never executed', ';border:1px dashed #999')}${swatch('#fffbea', 'selected node or finding', ';outline:2px solid #ffcc33')}
+</div></section>`
+}
+
+/** The plan rebuilt from its nodes' raw objects: JSON for JSON formats, the tree's lines for text ones. */
+function rebuiltRaw(plan: Plan): string {
+  const root = plan.root.raw
+  if (root !== null && typeof root === 'object') return JSON.stringify(root, null, 2)
+  const lines: string[] = []
+  const walk = (n: PlanNode, depth: number): void => {
+    lines.push(`${'    '.repeat(depth)}-> ${typeof n.raw === 'string' ? n.raw : n.operation}`)
+    for (const c of n.children) walk(c, depth + 1)
+  }
+  walk(plan.root, 0)
+  return lines.join('\n')
 }
 
 /** An icicle (top-down flame graph): each box as wide as its inclusive time (or cost) within its parent. */
@@ -96,11 +140,13 @@ function flame(root: PlanNode, total: number | undefined): string {
   let depthMax = 0
   const draw = (n: PlanNode, x: number, w: number, depth: number): void => {
     depthMax = Math.max(depthMax, depth)
-    const share = total && n.exclusiveTimeMs !== undefined ? n.exclusiveTimeMs / total : 0
-    const fill = share >= 0.9 ? '#d7263d' : share >= 0.4 ? '#ef6f2e' : share >= 0.1 ? '#f2b134' : '#8fb8de'
+    const share = total && n.exclusiveTimeMs !== undefined ? n.exclusiveTimeMs / total : undefined
+    const fill = BANDS.find((b) => b.cls === bandOf(share))?.colour ?? '#8fb8de'
     const label = `${n.operation}${n.relation ? ` ${n.relation}` : ''}`
-    const title = `#${n.id} ${label}${n.inclusiveTimeMs !== undefined ? ` — ${ms(n.inclusiveTimeMs)} incl., ${ms(n.exclusiveTimeMs ?? 0)} self` : n.totalCost !== undefined ? ` — cost ${n.totalCost}` : ''}`
-    rects.push(`<g data-node="${n.id}"><title>${esc(title)}</title><rect x="${x.toFixed(1)}" y="${depth * H}" width="${Math.max(1, w).toFixed(1)}" height="${H - 2}" rx="3" fill="${fill}"/>${w > 40 ? `<text x="${(x + 5).toFixed(1)}" y="${depth * H + 15}" fill="#1d1d24">${esc(clip(label, Math.floor(w / 6.5)))}</text>` : ''}</g>`)
+    const title = `#${n.id} ${label}${n.inclusiveTimeMs !== undefined ? ` — ${msText(n.inclusiveTimeMs)} incl., ${msText(n.exclusiveTimeMs ?? 0)} self` : n.totalCost !== undefined ? ` — cost ${n.totalCost}` : ''}`
+    rects.push(
+      `<g data-node="${n.id}"><title>${esc(title)}</title><rect x="${x.toFixed(1)}" y="${depth * H}" width="${Math.max(1, w).toFixed(1)}" height="${H - 2}" rx="3" fill="${fill}"/>${w > 40 ? `<text x="${(x + 5).toFixed(1)}" y="${depth * H + 15}" fill="#1d1d24">${esc(clip(label, Math.floor(w / 6.5)))}</text>` : ''}</g>`,
+    )
     const sum = n.children.reduce((a, c) => a + size(c), 0)
     const scale = sum > size(n) ? w / sum : w / Math.max(size(n), 1e-9)
     let cx = x
@@ -116,8 +162,4 @@ function flame(root: PlanNode, total: number | undefined): string {
 
 function clip(s: string, n: number): string {
   return s.length <= n ? s : `${s.slice(0, Math.max(1, n - 1))}…`
-}
-
-function fmt(n: number): string {
-  return Number.isInteger(n) ? n.toLocaleString('en-US') : n.toFixed(1)
 }

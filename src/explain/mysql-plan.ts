@@ -72,7 +72,27 @@ function contents(o: Obj, level: number): DraftNode[] {
     const inner = contents(bnl, level + 1)
     const node = wrapper('block-nl-join', 'join', bnl, inner)
     node.filter = str(bnl.attached_condition)
+    // ANALYZE: the join buffer's own `r_filtered` is the share of (buffered outer row, inner row) pairs that
+    // pass its condition; per outer row (`r_loops`) it returns that share of the inner rows it compared.
+    const table = inner.length === 1 ? inner[0] : undefined
+    const compared = num(bnl.r_effective_rows) ?? table?.actualRows
+    const loops = num(bnl.r_loops)
+    const rFiltered = num(bnl.r_filtered)
+    if (loops !== undefined && compared !== undefined && rFiltered !== undefined) {
+      node.loops = loops
+      node.rowsExamined = compared
+      node.actualRows = (compared * rFiltered) / 100
+      if (node.filter !== undefined) node.rowsRemovedByFilter = Math.round(loops * compared * (1 - rFiltered / 100))
+    }
     out.push(node)
+  }
+  // MariaDB decides again for each outer row whether to read the table by a range of an index or whole.
+  if (isObj(o['range-checked-for-each-record'])) {
+    const rc = o['range-checked-for-each-record']
+    for (const child of contents(rc, level + 1)) {
+      if (child.details.accessType !== undefined) rangeChecked(child, rc)
+      out.push(child)
+    }
   }
   if (isObj(o.read_sorted_file)) out.push(...contents(o.read_sorted_file, level + 1))
   // INSERT … SELECT: the SELECT's plan; `buffer_result` when MySQL buffers it in a temporary table first.
@@ -164,6 +184,23 @@ function parseTable(t: Obj, level: number): DraftNode {
   if (t.using_temporary_table === true) node.details.usingTemporary = true
   node.children = contents({ ...t, table: undefined }, level + 1)
   return node
+}
+
+/**
+ * A table read under `range-checked-for-each-record`: its `access_type` is `ALL`, but each outer row may read it
+ * by a range of one of `keys` instead. ANALYZE counts what happened (`r_keys`: `full_scan`, `index_merge`, and
+ * ranges per key); the node is a full scan only if most reads were, and names the key used most.
+ */
+function rangeChecked(node: DraftNode, rc: Obj): void {
+  node.operation = 'range-checked-for-each-record'
+  const keys = Array.isArray(rc.keys) ? rc.keys.filter((k): k is string => typeof k === 'string') : []
+  const r = isObj(rc.r_keys) ? rc.r_keys : undefined
+  const ranges = r && isObj(r.range) ? Object.entries(r.range).map(([k, v]) => [k, num(v) ?? 0] as const) : []
+  const byRange = ranges.reduce((acc, [, n]) => acc + n, 0) + (num(r?.index_merge) ?? 0)
+  const full = num(r?.full_scan) ?? 0
+  const top = [...ranges].sort((a, b) => b[1] - a[1])[0]
+  node.index = top !== undefined && top[1] > 0 ? top[0] : keys.length === 1 ? keys[0] : undefined
+  node.kind = r !== undefined && full > byRange ? 'full-scan' : 'index-scan'
 }
 
 function parseFilesort(f: Obj, level: number): DraftNode {

@@ -119,6 +119,20 @@ export interface PlanNodeDetails {
   readonly heapFetches?: number
   readonly workersPlanned?: number
   readonly workersLaunched?: number
+  /** PostgreSQL `Parallel Aware`: the node splits its work among the processes below a Gather. */
+  readonly parallelAware?: boolean
+  /**
+   * How many processes ran this part of the plan: below a `Gather`/`Gather Merge`, the workers launched plus the
+   * leader; absent elsewhere. A node's `loops` counts each process's run, so `loops / processes` is how many
+   * times one process ran it.
+   */
+  readonly processes?: number
+  /** PostgreSQL `Memoize`: lookups answered from its cache, and those that ran the node below (all processes). */
+  readonly cacheHits?: number
+  readonly cacheMisses?: number
+  readonly cacheEvictions?: number
+  /** PostgreSQL `WindowAgg` (15+): the condition on which it stops early, as a `Limit` does. */
+  readonly runCondition?: string
   /** PG 18: how many times the index was descended. */
   readonly indexSearches?: number
   /** PG 16+/18: the planner used a node it was told not to (`enable_* = off`). */
@@ -147,6 +161,21 @@ export interface PlanTiming {
   readonly wallMs?: number | undefined
 }
 
+/** A trigger's run as PostgreSQL reports it after the plan; its time is not part of any node's. */
+export interface PlanTrigger {
+  readonly name: string
+  readonly relation?: string | undefined
+  readonly timeMs?: number | undefined
+  readonly calls?: number | undefined
+}
+
+/** PostgreSQL's JIT summary: functions compiled, the options used, and each phase's time in ms (`Total` included). */
+export interface PlanJit {
+  readonly functions?: number | undefined
+  readonly options?: Readonly<Record<string, boolean>> | undefined
+  readonly timingMs?: Readonly<Record<string, number>> | undefined
+}
+
 /**
  * A parsed plan: one root node, whether it carries run-time figures (`ANALYZE`), and the statement totals.
  *
@@ -166,6 +195,10 @@ export interface Plan {
   readonly timing: PlanTiming
   /** Non-default settings the plan was made under (PG `SETTINGS`), e.g. `{ work_mem: '64kB' }`. */
   readonly settings?: Readonly<Record<string, string>> | undefined
+  /** Triggers that ran (PostgreSQL `ANALYZE` of a write: `Trigger name on table: time=… calls=…`). */
+  readonly triggers?: readonly PlanTrigger[] | undefined
+  /** JIT compilation of the statement (PostgreSQL `JIT:`), when it was used. */
+  readonly jit?: PlanJit | undefined
   /** Every node, in `id` order. */
   readonly nodes: readonly PlanNode[]
 }

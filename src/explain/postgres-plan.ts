@@ -1,5 +1,5 @@
 import { DbperfError, describeValue } from '../errors.js'
-import type { Plan, PlanBuffers, PlanNodeKind } from './plan.js'
+import type { Plan, PlanBuffers, PlanJit, PlanNodeKind, PlanTrigger } from './plan.js'
 import { assertPlainTree, type DraftNode, draft, expectObject, finalizePlan, MAX_PLAN_DEPTH, num, parseJsonInput, str, tooDeep } from './plan-tree.js'
 
 const PARSER = 'parsePostgresPlan(json)'
@@ -35,7 +35,7 @@ export function parsePostgresPlan(json: unknown): Plan {
   const jit = top.JIT as { Timing?: { Total?: unknown } | number } | undefined
   const jitTiming = jit?.Timing
   const settings = top.Settings
-  return finalizePlan({
+  const plan = finalizePlan({
     dialect: 'postgres',
     format: 'postgres-json',
     analyzed,
@@ -47,6 +47,36 @@ export function parsePostgresPlan(json: unknown): Plan {
       jitMs: typeof jitTiming === 'object' ? num(jitTiming?.Total) : num(jitTiming),
     },
     settings: settingsOf(settings),
+  })
+  const triggers = triggersOf(top.Triggers)
+  const jitSummary = jitOf(jit)
+  if (triggers === undefined && jitSummary === undefined) return plan
+  return Object.freeze({ ...plan, ...(triggers ? { triggers } : {}), ...(jitSummary ? { jit: jitSummary } : {}) })
+}
+
+/** `Triggers`: `[{ "Trigger Name", "Relation", "Time", "Calls" }]`; entries without a name are not PostgreSQL's. */
+function triggersOf(value: unknown): readonly PlanTrigger[] | undefined {
+  if (!Array.isArray(value)) return undefined
+  const out: PlanTrigger[] = []
+  for (const t of value as unknown[]) {
+    if (t === null || typeof t !== 'object') continue
+    const r = t as Record<string, unknown>
+    const name = str(r['Trigger Name'])
+    if (name !== undefined) out.push(Object.freeze({ name, relation: str(r.Relation), timeMs: num(r.Time), calls: num(r.Calls) }))
+  }
+  return out.length > 0 ? Object.freeze(out) : undefined
+}
+
+/** `JIT`: `{ Functions, Options: { Inlining: true, … }, Timing: { Generation, …, Total } }` (PG 13+). */
+function jitOf(value: unknown): PlanJit | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined
+  const r = value as Record<string, unknown>
+  const pick = <T>(v: unknown, ok: (x: unknown) => x is T): Record<string, T> | undefined =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.freeze(Object.fromEntries(Object.entries(v).filter((e): e is [string, T] => ok(e[1])))) : undefined
+  return Object.freeze({
+    functions: num(r.Functions),
+    options: pick(r.Options, (x): x is boolean => typeof x === 'boolean'),
+    timingMs: pick(r.Timing, (x): x is number => typeof x === 'number' && Number.isFinite(x)),
   })
 }
 
@@ -111,10 +141,20 @@ function parseNode(raw: Record<string, unknown>, processes: number, depth: numbe
   setIf(d, 'diskUsageKb', num(raw['Disk Usage']))
   setIf(d, 'exactHeapBlocks', num(raw['Exact Heap Blocks']))
   setIf(d, 'lossyHeapBlocks', num(raw['Lossy Heap Blocks']))
-  const fetches = num(raw['Heap Fetches'])
-  if (fetches !== undefined) d.heapFetches = fetches * (loops ?? 1)
+  // Unlike the row counts, `Heap Fetches` is a total over all loops (explain.c prints `ntuples2` undivided).
+  setIf(d, 'heapFetches', num(raw['Heap Fetches']))
   setIf(d, 'workersPlanned', num(raw['Workers Planned']))
   setIf(d, 'workersLaunched', num(raw['Workers Launched']))
+  if (raw['Parallel Aware'] === true) d.parallelAware = true
+  if (processes > 1) d.processes = processes
+  // Memoize prints the leader's cache counters on the node and each worker's under `Workers`.
+  for (const [key, field] of [['cacheHits', 'Cache Hits'], ['cacheMisses', 'Cache Misses'], ['cacheEvictions', 'Cache Evictions']] as const) {
+    const own = num(raw[field])
+    if (own === undefined) continue
+    const workers = Array.isArray(raw.Workers) ? raw.Workers : []
+    d[key] = own + workers.reduce<number>((acc, w) => acc + ((w !== null && typeof w === 'object' ? num((w as Record<string, unknown>)[field]) : undefined) ?? 0), 0)
+  }
+  setIf(d, 'runCondition', str(raw['Run Condition']))
   setIf(d, 'indexSearches', num(raw['Index Searches']))
   if (raw.Disabled === true) d.disabled = true
 

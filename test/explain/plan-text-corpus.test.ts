@@ -96,7 +96,7 @@ describe('the recorded corpus: PostgreSQL text and JSON of the same statements',
     for (const key of ['planningMs', 'executionMs', 'jitMs'] as const) expect(text.plan.timing[key] === undefined, key).toBe(json.plan.timing[key] === undefined)
     expect(text.plan.settings).toEqual(json.plan.settings)
     // The rules that weigh time shares depend on the run; the others must find the same things.
-    const timeless = (r: PlanTextResult): string[] => [...new Set(r.findings.map((f) => f.rule).filter((rule) => !['hot-node', 'slow-planning', 'jit-time'].includes(rule)))].sort()
+    const timeless = (r: PlanTextResult): string[] => [...new Set(r.findings.map((f) => f.rule).filter((rule) => !['hot-node', 'parallel-overhead', 'slow-planning', 'jit-time'].includes(rule)))].sort()
     expect(timeless(text)).toEqual(timeless(json))
   })
 })

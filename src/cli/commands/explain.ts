@@ -151,8 +151,10 @@ export const explainCommand: Command = {
   async run(argv: readonly string[], io: CliIo): Promise<number> {
     const args = readArgs(argv)
     let result: ExplainResult
+    let rawPlan: string | undefined
     if (args.plan !== undefined) {
       const text = await readInput(args.plan, '--plan', io)
+      rawPlan = text
       const sql = args.sqlFile === undefined ? undefined : await readInput(args.sqlFile, '--sql', io)
       result = analyzePlanText(text, { dialect: args.dialect, sql })
     } else {
@@ -166,11 +168,11 @@ export const explainCommand: Command = {
         await db.destroy().catch(() => {})
       }
     }
-    return report(result, args, io)
+    return report(result, args, io, rawPlan)
   },
 }
 
-async function report(result: ExplainResult, args: Args, io: CliIo): Promise<number> {
+async function report(result: ExplainResult, args: Args, io: CliIo, rawPlan: string | undefined): Promise<number> {
   const color = args.output === undefined && io.stdout.isTTY === true && io.env.NO_COLOR === undefined && io.env.TERM !== 'dumb'
   const source = args.plan ?? args.file
   const text =
@@ -179,7 +181,7 @@ async function report(result: ExplainResult, args: Args, io: CliIo): Promise<num
       : args.format === 'github'
         ? formatGithub(result, source === '-' ? undefined : source)
         : args.format === 'html'
-          ? formatHtml(result)
+          ? formatHtml(result, { rawPlan })
           : formatText(result, { color })
   const count = `${result.findings.length} finding${result.findings.length === 1 ? '' : 's'}`
   if (args.output !== undefined) {

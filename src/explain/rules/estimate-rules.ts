@@ -1,4 +1,5 @@
 import type { Finding, Rule, RuleContext, Severity, Suggestion } from '../finding.js'
+import type { PlanNode } from '../plan.js'
 import { ancestors, fmt, nodeFinding, nodeLabel, producedRows } from './rule-helpers.js'
 
 /**
@@ -33,8 +34,10 @@ export const rowsRemovedByFilterRule: Rule = {
 /**
  * `row-misestimate`: the planner's row estimate is off by a factor of 10 or more (PEV2 badges at 10, 100,
  * 1000: info, warning, critical before weighing by time). Stale or missing statistics are the usual cause;
- * correlated columns the next. Ignored when both counts are under 100 rows, and for a node under a `Limit`
- * that stopped early (fewer rows than estimated is the point of a limit).
+ * correlated columns the next. Ignored when both counts are under 100 rows, and for a node that stopped early
+ * (fewer rows than estimated is the point of it): a `Limit`, a `WindowAgg` with a `Run Condition`, and what
+ * they read through nodes that pass rows on as they come (not through a Sort, Hash or aggregate, which read
+ * all their input first).
  */
 export const rowMisestimateRule: Rule = {
   id: 'row-misestimate',
@@ -49,7 +52,7 @@ export const rowMisestimateRule: Rule = {
       if (Math.max(est, act) < 100) continue
       const factor = Math.max(act, 1) / Math.max(est, 1) >= 1 ? Math.max(act, 1) / Math.max(est, 1) : Math.max(est, 1) / Math.max(act, 1)
       if (factor < ctx.thresholds.misestimateFactor) continue
-      if (act < est && ancestors(ctx, node).some((a) => a.kind === 'limit')) continue
+      if (act < est && stoppedEarly(ctx, node)) continue
       const base: Severity = factor >= 1000 ? 'critical' : factor >= 100 ? 'warning' : 'info'
       const table = ctx.tableOf(node)
       out.push(
@@ -70,4 +73,20 @@ function analyzeHint(ctx: RuleContext, table: string | undefined): Suggestion {
 
 function quote(name: string, q: string): string {
   return `${q}${name.split(q).join(q + q)}${q}`
+}
+
+/** Nodes that read all their input before returning a row: an early stop above them does not shorten their input. */
+function readsAllInput(node: PlanNode): boolean {
+  if (node.kind === 'sort' || node.kind === 'hash') return true
+  return node.kind === 'aggregate' && node.details.runCondition === undefined && node.operation !== 'WindowAgg' && node.operation !== 'GroupAggregate' && node.operation !== 'Group'
+}
+
+/** The node, or what it reads from, was stopped before its end by a `Limit` or a `WindowAgg`'s `Run Condition`. */
+function stoppedEarly(ctx: RuleContext, node: PlanNode): boolean {
+  if (node.details.runCondition !== undefined) return true
+  for (const a of ancestors(ctx, node)) {
+    if (a.kind === 'limit' || a.details.runCondition !== undefined) return true
+    if (readsAllInput(a)) return false
+  }
+  return false
 }

@@ -1,6 +1,6 @@
 import { type Finding, type Rule, type RuleContext, SEVERITIES } from '../finding.js'
 import { rowMisestimateRule, rowsRemovedByFilterRule } from './estimate-rules.js'
-import { heapFetchesRule, hotNodeRule, jitTimeRule, nestedLoopManyRule, slowPlanningRule, workersNotLaunchedRule } from './execution-rules.js'
+import { heapFetchesRule, hotNodeRule, jitTimeRule, nestedLoopManyRule, parallelOverheadRule, slowPlanningRule, workersNotLaunchedRule } from './execution-rules.js'
 import { hashAggSpillRule, hashBatchesRule, lossyBitmapRule, sortSpillRule } from './memory-rules.js'
 import { selectStarRule, unboundedResultRule, wideRowsRule } from './over-fetching-rules.js'
 import { fullScanRule, seqScanRule } from './scan-rules.js'
@@ -30,6 +30,7 @@ export const RULES: readonly Rule[] = Object.freeze([
   heapFetchesRule,
   rowMisestimateRule,
   workersNotLaunchedRule,
+  parallelOverheadRule,
   slowPlanningRule,
   jitTimeRule,
   unboundedResultRule,

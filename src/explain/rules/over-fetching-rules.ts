@@ -18,10 +18,11 @@ export function resultRows(ctx: RuleContext): number | undefined {
     if (only?.kind === 'full-scan' && (ctx.shape?.predicates.length ?? 0) === 0) return ctx.tables.get(ctx.tableOf(only)?.toLowerCase() ?? '')?.rows
     return undefined
   }
-  // MySQL: the first table's rows times each inner table's rows per loop.
+  // MySQL: the first table's rows times each inner table's rows per loop. A join buffer whose condition was
+  // measured (MariaDB ANALYZE) stands for its table: it returns only the pairs that passed.
   const tables: PlanNode[] = []
   const collect = (n: PlanNode): void => {
-    if (n.kind.endsWith('scan')) tables.push(n)
+    if (n.kind.endsWith('scan') || (n.operation === 'block-nl-join' && n.actualRows !== undefined)) tables.push(n)
     else if (n.operation !== 'query_block' || n === root) n.children.forEach(collect)
   }
   collect(root)

@@ -35,9 +35,11 @@ export function statementFinding(rule: string, severity: Severity, message: stri
 export function nodeLabel(ctx: RuleContext, node: PlanNode): string {
   const table = ctx.tableOf(node)
   const shown = node.relation ?? table
-  if (shown === undefined) return node.operation
+  // PostgreSQL's JSON says `Parallel Aware: true` where its text says `Parallel Seq Scan`: name it as the text does.
+  const operation = node.details.parallelAware && !node.operation.startsWith('Parallel ') ? `Parallel ${node.operation}` : node.operation
+  if (shown === undefined) return operation
   const real = table !== undefined && table.toLowerCase() !== shown.toLowerCase() ? ` (${table})` : ''
-  return `${node.operation} on ${shown}${real}`
+  return `${operation} on ${shown}${real}`
 }
 
 /** Catalogue facts of the table `node` reads. */
@@ -46,10 +48,19 @@ export function tableInfo(ctx: RuleContext, node: PlanNode): TableInfo | undefin
   return t === undefined ? undefined : ctx.tables.get(t.toLowerCase())
 }
 
-/** Rows of the table `node` reads: catalogue first, then what the node says it examined. */
+/**
+ * Rows of the table `node` reads: catalogue first, then what the node says it examined, then (for a full scan
+ * that ran) the rows it returned and removed over all loops divided by the times it read the table whole.
+ */
 export function tableRows(ctx: RuleContext, node: PlanNode): number | undefined {
-  const read = node.actualRows !== undefined && node.rowsRemovedByFilter !== undefined ? node.actualRows * (node.loops ?? 1) + node.rowsRemovedByFilter : undefined
+  const whole = node.kind === 'full-scan' && node.actualRows !== undefined && (node.rowsRemovedByFilter !== undefined || node.filter === undefined)
+  const read = whole ? ((node.actualRows ?? 0) * (node.loops ?? 1) + (node.rowsRemovedByFilter ?? 0)) / Math.max(1, wholeTableReads(node)) : undefined
   return tableInfo(ctx, node)?.rows ?? node.rowsExamined ?? read
+}
+
+/** How many times a full scan read its whole table: its loops, but a parallel-aware scan's processes share one read. */
+export function wholeTableReads(node: PlanNode): number {
+  return node.details.parallelAware ? Math.round(runsPerProcess(node)) : (node.loops ?? 1)
 }
 
 /** Rows the node produced over all loops (actual when analyzed, else estimated). */
@@ -63,11 +74,33 @@ export function fmt(n: number): string {
   return Math.round(n).toLocaleString('en-US')
 }
 
+/** A work_mem that would hold `kb` kilobytes with head room: a power of two of at least 4 MB, in kB. */
+export function workMemKbFor(kb: number): number {
+  const mb = Math.max(4, Math.ceil((kb * 2) / 1024))
+  return 2 ** Math.ceil(Math.log2(mb)) * 1024
+}
+
+/** `kb` kilobytes as PostgreSQL writes a memory setting: `64kB`, `16MB`, `1GB`. */
+export function memorySetting(kb: number): string {
+  if (kb >= 1024 * 1024 && kb % (1024 * 1024) === 0) return `${kb / (1024 * 1024)}GB`
+  if (kb >= 1024 && kb % 1024 === 0) return `${kb / 1024}MB`
+  return `${Math.round(kb)}kB`
+}
+
 /** A work_mem value that would hold `kb` kilobytes with head room, as PostgreSQL writes it. */
 export function workMemFor(kb: number): string {
-  const mb = Math.max(4, Math.ceil((kb * 2) / 1024))
-  const pow = 2 ** Math.ceil(Math.log2(mb))
-  return pow >= 1024 ? `${pow / 1024}GB` : `${pow}MB`
+  return memorySetting(workMemKbFor(kb))
+}
+
+/**
+ * How many times one process ran `node`: its `loops`, divided among the processes below a `Gather` (where each
+ * worker and the leader count one loop each for a single pass). A parallel Seq Scan with loops=3 under a
+ * Gather of 2 workers ran once; an inner scan of a nested loop with loops=1000 ran 1,000 times.
+ */
+export function runsPerProcess(node: PlanNode): number {
+  const loops = node.loops ?? 1
+  const processes = node.details.processes ?? 1
+  return loops / Math.min(processes, Math.max(loops, 1))
 }
 
 /** The ancestors of `node`, nearest first. */

@@ -2,7 +2,7 @@ import type { Finding, Rule, RuleContext, Suggestion } from '../finding.js'
 import { createIndexSql, filterPredicates, indexColumns } from '../index-suggestion.js'
 import type { PlanNode } from '../plan.js'
 import type { Predicate } from '../../sql/statement-facts.js'
-import { fmt, nodeFinding, nodeLabel, tableInfo, tableRows } from './rule-helpers.js'
+import { fmt, nodeFinding, nodeLabel, runsPerProcess, tableInfo, tableRows, wholeTableReads } from './rule-helpers.js'
 
 /**
  * The simple predicates that narrow `node`'s table: from the node's filter when the database prints one
@@ -59,8 +59,13 @@ function scanCheck(rule: string) {
       let sel = node.filter !== undefined ? selective(node, rows) : undefined
       const unknown = !sel && node.filter !== undefined && unknownSelectivity(ctx, node, predicates)
       if (unknown) sel = { read: rows * loops, kept: NaN }
-      const innerLoop = loops > 1 || isSqliteInnerScan(ctx, node)
-      const suggestion = indexSuggestion(ctx, node, predicates)
+      // A parallel-aware scan's loops are the processes that shared one pass (leader + workers), not re-reads;
+      // a plain scan below a Gather runs once in each process. Only runs beyond that are a join re-reading it.
+      const rescanned = runsPerProcess(node) > 1
+      const wholeReads = wholeTableReads(node)
+      const innerLoop = rescanned || isSqliteInnerScan(ctx, node)
+      // A filter that keeps most of the rows is no reason for an index on its columns.
+      const suggestion = node.filter === undefined || sel ? indexSuggestion(ctx, node, predicates) : undefined
       if (sel) {
         const how = ctx.plan.analyzed && node.actualRows !== undefined ? '' : 'an estimated '
         out.push(
@@ -72,8 +77,8 @@ function scanCheck(rule: string) {
       } else if (node.filter === undefined && suggestion && (ctx.dialect === 'sqlite' || innerLoop)) {
         // SQLite does not print the filter: the statement's predicates on this table say the scan is narrowed.
         out.push(nodeFinding(ctx, rule, 'warning', node, `${label} scans all ${fmt(rows)} rows${innerLoop ? `, once per outer row` : ''} to apply ${predicates.map((p) => `${p.column} ${p.op} …`).join(' and ')}`, suggestion))
-      } else if (innerLoop && loops > 1) {
-        out.push(nodeFinding(ctx, rule, 'warning', node, `${label} reads the whole table ${fmt(loops)} times (inside a join)`, suggestion ?? { kind: 'index', text: `index the join column of ${ctx.tableOf(node) ?? node.relation ?? 'this table'}` }))
+      } else if (rescanned && wholeReads > 1) {
+        out.push(nodeFinding(ctx, rule, 'warning', node, `${label} reads the whole table ${fmt(wholeReads)} times (inside a join)`, suggestion ?? { kind: 'index', text: `index the join column of ${ctx.tableOf(node) ?? node.relation ?? 'this table'}` }))
       }
     }
     return out
