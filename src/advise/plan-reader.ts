@@ -129,16 +129,6 @@ export interface MysqlPlanTable {
   readonly filtered: number
 }
 
-/**
- * MariaDB (10.11) copies a condition's string literals into EXPLAIN FORMAT=JSON with MySQL's escapes, so
- * `email = 'o\'brien'` comes out as `"attached_condition": "… = 'o\'brien'"`, which is not JSON (`\'` is no JSON
- * escape), and the whole plan failed to parse. Escapes are read in pairs, so `\\'` (an escaped backslash, then the
- * closing quote) stays as it is. (src/explain's parser has the same problem with such a plan.)
- */
-function withoutQuoteEscapes(json: string): string {
-  return json.includes("\\'") ? json.replace(/\\([\s\S])/g, (pair, c: string) => (c === "'" ? "'" : pair)) : json
-}
-
 /** A MySQL plan's tables (in join order) and whether it sorts or uses a temporary table. */
 export interface MysqlPlan {
   readonly tables: readonly MysqlPlanTable[]
@@ -147,7 +137,7 @@ export interface MysqlPlan {
 
 /** MySQL/MariaDB `EXPLAIN FORMAT=JSON` text → tables in join order and the sort flag. */
 export function readMysqlPlan(explainJson: unknown): MysqlPlan {
-  const plan = parseMysqlPlan(typeof explainJson === 'string' ? withoutQuoteEscapes(explainJson) : explainJson)
+  const plan = parseMysqlPlan(explainJson)
   const tables = plan.nodes.flatMap((n): MysqlPlanTable[] => {
     if (n.relation === undefined || n.details.accessType === undefined) return []
     const rows = Math.max(1, n.rowsExamined ?? 1)

@@ -27,7 +27,7 @@ type Obj = Record<string, unknown>
  */
 export function parseMysqlPlan(json: unknown): Plan {
   // MySQL 5.7 prints `/* key */` comments in its JSON (`} /* table */`), which JSON.parse refuses.
-  const value = parseJsonInput(typeof json === 'string' ? stripJsonComments(json) : json, PARSER)
+  const value = parseJsonInput(typeof json === 'string' ? withoutQuoteEscapes(stripJsonComments(json)) : json, PARSER)
   // Bounds the recursion below (one call per JSON level at most) and refuses cycles before it starts.
   assertPlainTree(value, PARSER)
   const top = expectObject(value, PARSER, 'EXPLAIN FORMAT=JSON output: an object with a "query_block" key')
@@ -283,3 +283,12 @@ function containsKey(root: unknown, key: string): boolean {
   return false
 }
 
+/**
+ * MariaDB (10.11) copies a condition's string literals into EXPLAIN FORMAT=JSON with MySQL's escapes, so
+ * `email = 'o\'brien'` comes out as `"attached_condition": "… = 'o\'brien'"`, which is not JSON (`\'` is no JSON
+ * escape), and the whole plan failed to parse. Escapes are read in pairs, so `\\'` (an escaped backslash, then the
+ * closing quote) stays as it is.
+ */
+export function withoutQuoteEscapes(json: string): string {
+  return json.includes("\\'") ? json.replace(/\\([\s\S])/g, (pair, c: string) => (c === "'" ? "'" : pair)) : json
+}
