@@ -40,7 +40,7 @@ describe('advise: abuse', () => {
     const io = { stdout: capture().stream, stderr: err.stream, env: {}, cwd: process.cwd() }
     await expect(adviseCommand.run(['--db', t.url], io)).rejects.toThrow('needs a workload: -f workload.sql, --log queries.jsonl, --server-log FILE or --from-stat-statements')
     await expect(adviseCommand.run(['-f', 'x.sql'], io)).rejects.toThrow('needs a database: --db URL, or set DATABASE_URL')
-    await expect(adviseCommand.run(['--db', t.url, '-f', 'x.sql', '--format', 'yaml'], io)).rejects.toThrow('--format must be text or json, but got "yaml"')
+    await expect(adviseCommand.run(['--db', t.url, '-f', 'x.sql', '--format', 'yaml'], io)).rejects.toThrow('--format must be one of text, json, but got "yaml"')
   })
 })
 

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { adviseIndexes } from '../../advise/advise.js'
@@ -11,6 +10,7 @@ import { assertParseable } from '../../sql/parse-limits.js'
 import { DbperfError } from '../../errors.js'
 import { getDatabaseInfo } from '../../observe/observer-hub.js'
 import { type CliIo, type Command, UsageError } from '../command.js'
+import { describeFailOn, type FailOn, failing, readFailOn, readFormat, readInput, REPORT_OPTIONS, writeReport } from '../report-flags.js'
 import { openCliDb } from '../open-db.js'
 import { progressLine } from '../progress.js'
 
@@ -20,7 +20,7 @@ Proposes indexes for a workload, proves each against the database's planner (Hyp
 rolled-back transaction; MySQL/MariaDB is estimated), and reports redundant and unused indexes.
 
 Workload (at least one):
-  -f, --file FILE            SQL statements separated by ";"
+  -f, --file FILE            SQL statements separated by ";" (- for standard input)
   --log FILE                 a dbperf query log (DBPERF_LOG=FILE): JSON lines with "sql" (and "ms", "count", "params");
                              dbperf's own statements in it are left out
   --server-log FILE          the log the database server writes: PostgreSQL's (log_min_duration_statement or
@@ -34,12 +34,16 @@ Options:
   --db URL                   database to advise on (defaults to $DATABASE_URL)
   --emit-migration DIR       write the recommendations as a Kysely migration into DIR
   --format FORMAT            text (default) or json
+  -o, --output FILE          write the report to FILE instead of standard output
+  --fail-on WHAT             exit 1 when the advice has: a proposed index (recommendation, a warning), a redundant or
+                             unused index (redundant, unused: info); a severity (info, warning, critical), kinds
+                             separated by commas, or all
   --verify METHOD            PostgreSQL: auto (default), hypopg or transaction
   --min-cost N               ignore statements cheaper than N (default 100)
   --min-improvement F        required cost reduction per statement, 0..1 (default 0.5)
   --max-table-rows N         largest table to build a test index on (default 1000000)
 
-Exit codes: 0 done (with or without recommendations), 1 error, 2 usage error.
+Exit codes: 0 done (with or without recommendations), 1 an item matching --fail-on (or an error), 2 usage error.
 `
 
 const OPTIONS = {
@@ -51,7 +55,7 @@ const OPTIONS = {
   'log-database': { type: 'string' },
   'from-stat-statements': { type: 'boolean' },
   'emit-migration': { type: 'string' },
-  format: { type: 'string' },
+  ...REPORT_OPTIONS,
   verify: { type: 'string' },
   'min-cost': { type: 'string' },
   'min-improvement': { type: 'string' },
@@ -102,6 +106,9 @@ function withoutHugeStatements(queries: readonly string[], file: string, io: Cli
 }
 
 /** `dbperf advise`: index advice for a workload, optionally written as a migration. */
+/** What `--fail-on` can name in the advice: a proposed index (a warning), a redundant or an unused one (info). */
+const ADVICE_KINDS = ['recommendation', 'redundant', 'unused'] as const
+
 export const adviseCommand: Command = {
   name: 'advise',
   summary: 'propose indexes for a workload, prove them against the planner, write the migration',
@@ -115,8 +122,8 @@ export const adviseCommand: Command = {
     }
     const url = values.db ?? io.env.DATABASE_URL
     if (url === undefined || url === '') throw new UsageError('needs a database: --db URL, or set DATABASE_URL')
-    const format = values.format ?? 'text'
-    if (format !== 'text' && format !== 'json') throw new UsageError(`--format must be text or json, but got "${format}"`)
+    const format = readFormat(values.format, ['text', 'json'] as const, 'text')
+    const failOn = readFailOn(values['fail-on'], ADVICE_KINDS)
     const verify = values.verify ?? 'auto'
     if (verify !== 'auto' && verify !== 'hypopg' && verify !== 'transaction') throw new UsageError(`--verify must be auto, hypopg or transaction, but got "${verify}"`)
     if (values.file === undefined && values.log === undefined && values['server-log'] === undefined && values['from-stat-statements'] !== true) {
@@ -140,12 +147,7 @@ export const adviseCommand: Command = {
       const dialect = getDatabaseInfo(db).dialect
       let queries: string[] = []
       if (values.file !== undefined) {
-        let text: string
-        try {
-          text = await readFile(resolve(values.file), 'utf8')
-        } catch (error) {
-          throw new DbperfError('DBPERF_INVALID_INPUT', `Cannot read the workload file ${JSON.stringify(values.file)}: ${(error as Error).message}`, { cause: error })
-        }
+        const text = await readInput(values.file, '--file', io)
         queries = splitStatements(text, dialect)
         if (queries.length === 0) throw new DbperfError('DBPERF_INVALID_INPUT', `The workload file ${JSON.stringify(values.file)} holds no SQL statement.`)
         queries = withoutHugeStatements(queries, values.file, io)
@@ -184,11 +186,20 @@ export const adviseCommand: Command = {
           }
         }
       }
-      if (format === 'json') {
-        io.stdout.write(`${JSON.stringify({ ...advice, ...(migration === undefined ? {} : { migration }) }, null, 2)}\n`)
-      } else {
-        io.stdout.write(formatAdvice(advice))
-        if (migration !== undefined) io.stdout.write(`\nMigration written: ${migration}\n`)
+      const text =
+        format === 'json'
+          ? `${JSON.stringify({ ...advice, ...(migration === undefined ? {} : { migration }) }, null, 2)}\n`
+          : `${formatAdvice(advice)}${migration === undefined ? '' : `\nMigration written: ${migration}\n`}`
+      await writeReport(io, 'advise', values.output, text, `${advice.recommendations.length} recommendation${advice.recommendations.length === 1 ? '' : 's'}`)
+      const items = [
+        ...advice.recommendations.map(() => ({ severity: 'warning' as const, kind: 'recommendation' })),
+        ...advice.redundant.map(() => ({ severity: 'info' as const, kind: 'redundant' })),
+        ...advice.unused.map(() => ({ severity: 'info' as const, kind: 'unused' })),
+      ]
+      const failed = failing(items, failOn, (item) => item)
+      if (failed.length > 0) {
+        io.stderr.write(`dbperf advise: ${failed.length} item${failed.length === 1 ? '' : 's'} ${describeFailOn(failOn as FailOn)}\n`)
+        return 1
       }
       return 0
     } finally {

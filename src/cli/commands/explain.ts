@@ -1,13 +1,12 @@
-import { readFile, writeFile } from 'node:fs/promises'
-import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { explain, type ExplainResult } from '../../explain/explain.js'
-import { SEVERITIES, type Severity } from '../../explain/finding.js'
 import { formatHtml } from '../../explain/format-html.js'
 import { formatJson } from '../../explain/format-json.js'
 import { formatGithub, formatText } from '../../explain/format-text.js'
 import { analyzePlanText } from '../../explain/plan-text.js'
+import { RULES } from '../../explain/rules/index.js'
 import { type CliIo, type Command, UsageError } from '../command.js'
+import { describeFailOn, type FailOn, failing, readFailOn, readFormat, readInput, REPORT_OPTIONS, writeReport } from '../report-flags.js'
 import { openCliDb } from '../open-db.js'
 
 const FORMATS = ['text', 'json', 'github', 'html'] as const
@@ -35,7 +34,8 @@ Options:
   --sql FILE            with --plan: the statement, for the rules that read it (auto_explain entries carry it)
   --format FORMAT       text (default), json, github (Actions annotations) or html
   -o, --output FILE     write the report to FILE instead of standard output
-  --fail-on SEVERITY    exit 1 when a finding is at least info, warning or critical
+  --fail-on WHAT        exit 1 on a finding of that severity or worse (info, warning, critical),
+                        of the listed rules (comma-separated rule ids, e.g. seq-scan,sort-spill), or all
 
 Exit codes: 0 done, 1 a finding at or above --fail-on (or an error), 2 usage error.
 `
@@ -47,16 +47,14 @@ const OPTIONS = {
   plan: { type: 'string' },
   dialect: { type: 'string' },
   sql: { type: 'string' },
-  format: { type: 'string' },
-  output: { type: 'string', short: 'o' },
-  'fail-on': { type: 'string' },
+  ...REPORT_OPTIONS,
 } as const
 
 interface Args {
   readonly db: string | undefined
   readonly analyze: boolean
   readonly format: Format
-  readonly failOn: Severity | undefined
+  readonly failOn: FailOn | undefined
   readonly file: string | undefined
   readonly output: string | undefined
   readonly sql: string | undefined
@@ -73,10 +71,8 @@ function readArgs(argv: readonly string[]): Args {
     throw new UsageError((error as Error).message)
   }
   const { values, positionals } = parsed
-  const format = values.format ?? 'text'
-  if (!(FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, but got "${format}"`)
-  const failOn = values['fail-on']
-  if (failOn !== undefined && !(SEVERITIES as readonly string[]).includes(failOn)) throw new UsageError(`--fail-on must be one of ${SEVERITIES.join(', ')}, but got "${failOn}"`)
+  const format = readFormat(values.format, FORMATS, 'text')
+  const failOn = readFailOn(values['fail-on'], RULES.map((r) => r.id))
   const dialect = values.dialect
   if (dialect !== undefined && !(DIALECTS as readonly string[]).includes(dialect)) throw new UsageError(`--dialect must be one of ${DIALECTS.join(', ')}, but got "${dialect}"`)
   if (positionals.length > 1) throw new UsageError('give the SQL as one argument (quote it), or use -f file.sql')
@@ -86,8 +82,8 @@ function readArgs(argv: readonly string[]): Args {
   const args: Args = {
     db: values.db,
     analyze: values.analyze === true,
-    format: format as Format,
-    failOn: failOn as Severity | undefined,
+    format,
+    failOn,
     file: sql === '-' ? '-' : values.file,
     output: values.output,
     sql: sql === '-' ? undefined : sql,
@@ -107,31 +103,6 @@ function readArgs(argv: readonly string[]): Args {
   return args
 }
 
-/** Largest input read from a file or standard input: a plan of thousands of nodes is a few megabytes. */
-const MAX_INPUT_BYTES = 64 * 1024 * 1024
-
-/** The text of FILE, or of standard input for `-`; a byte-order mark is the file's encoding marker, not content. */
-async function readInput(file: string, flag: string, io: CliIo): Promise<string> {
-  let text: string
-  if (file === '-') {
-    const chunks: Buffer[] = []
-    let size = 0
-    for await (const chunk of io.stdin ?? process.stdin) {
-      const b = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer)
-      size += b.length
-      if (size > MAX_INPUT_BYTES) throw new UsageError(`${flag} -: standard input is larger than ${MAX_INPUT_BYTES / 1024 / 1024} MB`)
-      chunks.push(b)
-    }
-    text = Buffer.concat(chunks).toString('utf8')
-  } else {
-    try {
-      text = await readFile(path.resolve(io.cwd, file), 'utf8')
-    } catch (error) {
-      throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
-    }
-  }
-  return text.replace(/^\uFEFF/, '')
-}
 
 /**
  * `dbperf explain`: the CLI face of `explain()` (see `src/explain/explain.ts`) and, with `--plan`, of
@@ -183,16 +154,12 @@ async function report(result: ExplainResult, args: Args, io: CliIo, rawPlan: str
         : args.format === 'html'
           ? formatHtml(result, { rawPlan })
           : formatText(result, { color })
-  const count = `${result.findings.length} finding${result.findings.length === 1 ? '' : 's'}`
-  if (args.output !== undefined) {
-    await writeFile(path.resolve(io.cwd, args.output), text)
-    io.stderr.write(`dbperf explain: wrote ${args.output} (${count})\n`)
-  } else io.stdout.write(text)
-  const threshold = args.failOn === undefined ? undefined : SEVERITIES.indexOf(args.failOn)
-  const failing = threshold === undefined ? [] : result.findings.filter((f) => SEVERITIES.indexOf(f.severity) >= threshold)
-  if (failing.length > 0) {
-    io.stderr.write(`dbperf explain: ${failing.length} finding${failing.length === 1 ? '' : 's'} at or above ${args.failOn}\n`)
+  await writeReport(io, 'explain', args.output, text, `${result.findings.length} finding${result.findings.length === 1 ? '' : 's'}`)
+  const failed = failing(result.findings, args.failOn, (f) => ({ severity: f.severity, kind: f.rule }))
+  if (failed.length > 0) {
+    io.stderr.write(`dbperf explain: ${failed.length} finding${failed.length === 1 ? '' : 's'} ${describeFailOn(args.failOn as FailOn)}\n`)
     return 1
   }
   return 0
 }
+
