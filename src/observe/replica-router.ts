@@ -277,7 +277,9 @@ export class ReplicaRouter implements Router {
 
   async read(request: RouteRequest, primary: () => Promise<QueryResult<unknown>>): Promise<RoutedResult> {
     const mode = override.getStore()
-    if (mode === 'primary' || !replicaSafe(request.facts)) return { result: await primary(), servedBy: 'primary' }
+    // A session's statements stay together on the primary: in `db.connection()` every statement after the first
+    // (dbperf cannot tell that borrow from a single query's until a second statement comes).
+    if (mode === 'primary' || request.inSession || !replicaSafe(request.facts)) return { result: await primary(), servedBy: 'primary' }
     this.#startChecks()
     const required = mode === 'replica' || !this.#options.readYourWrites ? undefined : this.#required()
     const tried = new Set<ReplicaState>()

@@ -188,6 +188,8 @@ class RoutedConnection implements DatabaseConnection {
   servedBy: ServedBy = 'primary'
   server = 'primary'
   #borrowWaitMs = 0
+  /** Statements run on this borrow so far: Kysely runs one per borrow, except in `db.connection()`. */
+  #statements = 0
   #borrowing: Promise<DatabaseConnection> | undefined
   /** Writes of the open transaction (or of driver-level statements), reported at COMMIT or release. */
   #pending: StatementFacts[] = []
@@ -234,8 +236,9 @@ class RoutedConnection implements DatabaseConnection {
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     const facts = readStatement(query.sql, this.#dialect, query.query)
+    const inSession = this.#statements++ > 0
     if (!this.#pinned && !this.inTransaction && facts.class === 'read') {
-      const routed = await this.#router.read({ query, facts, catalog: this.#catalog }, async () => (await this.#borrow()).executeQuery(query))
+      const routed = await this.#router.read({ query, facts, catalog: this.#catalog, inSession }, async () => (await this.#borrow()).executeQuery(query))
       this.servedBy = routed.servedBy
       this.server = routed.server ?? routed.servedBy
       return routed.result as QueryResult<R>

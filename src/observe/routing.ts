@@ -41,6 +41,11 @@ export interface RouteRequest {
   readonly facts: StatementFacts
   /** Runs a catalogue query on the database (on this borrow's connection; borrowed now if need be). */
   readonly catalog: CatalogQuery
+  /**
+   * True when this borrow already ran a statement: the caller holds one session for several statements
+   * (`db.connection()`), which a router that moves reads to other servers must keep together.
+   */
+  readonly inSession: boolean
 }
 
 /** A catalogue query on the database a router serves: the rows, as the driver returns them. */

@@ -105,6 +105,19 @@ describe.skipIf('skipped' in found || !OBSERVER_ON)(`read replicas through creat
       const session = dialect === 'postgres' ? sql`select pg_advisory_unlock_all()` : sql`select release_all_locks()`
       expect(await servedDuring(() => withScope('locks', async () => (await locking.execute(db), await session.execute(db))))).toEqual(['primary: select n', `primary: select ${dialect === 'postgres' ? 'pg_advisory_unlock_all()' : 'release_all_locks()'}`])
       expect(await servedDuring(() => withScope('overrides', () => onPrimary(() => db.selectFrom(table).selectAll().execute())))).toEqual(['primary: select *'])
+      // db.connection() holds one session: from its second statement on, everything runs on the primary (the first
+      // read cannot be told from a single query's).
+      expect(
+        await servedDuring(() =>
+          withScope('session', () =>
+            db.connection().execute(async (c) => {
+              await c.selectFrom(table).selectAll().where('id', '=', 1).execute()
+              await c.selectFrom(table).selectAll().where('id', '=', 2).execute()
+              await c.selectFrom(table).selectAll().where('id', '=', 3).execute()
+            }),
+          ),
+        ),
+      ).toEqual(['replica1: select *', 'primary: select *', 'primary: select *'])
     })
 
     it.skipIf(!pair)('read-your-writes with replay paused: 200 write-then-read units under load read their own writes; the replica serves them again once it catches up', async () => {
