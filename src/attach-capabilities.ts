@@ -6,15 +6,34 @@ import type { QueryEvent } from './observe/query-event.js'
 import { onScopeEnd } from './observe/scope.js'
 
 /**
- * `createDb` attaches the capabilities its options or environment ask for without importing them: the query
- * log (`DBPERF_LOG`) and dev mode (`dev`) are loaded with a dynamic `import()`, so `import { createDb } from
- * 'dbperf'` loads neither `detect/` nor `explain/`. The hub holds the first statement until they are in place
- * (`hub.waitFor`: the observed driver awaits it when Kysely initialises the driver).
+ * Observed databases attach the capabilities their options or environment ask for without importing them:
+ * the query log (`DBPERF_LOG`) and dev mode (`dev`) are loaded with a dynamic `import()`, so `import {
+ * createDb } from 'dbperf'` loads neither `detect/` nor `explain/`. The hub holds the first statement until
+ * they are in place (`hub.waitFor`: the observed driver awaits it when Kysely initialises the driver).
+ *
+ * The query log is attached to the hub, when `observeDialect` creates it: a database built on the user's own
+ * dialect logs as one from `createDb` does.
  */
-export function attachQueryLogLazily(db: Kysely<any>, hub: ObserverHub): void {
-  if (!process.env.DBPERF_LOG?.trim()) return
+export function attachQueryLogToHubLazily(hub: ObserverHub): void {
+  if (!process.env.DBPERF_LOG?.trim() || hubLogs.has(hub)) return
   const env = { ...process.env }
-  hub.waitFor(import('./detect/query-log.js').then((m) => m.attachQueryLogFromEnv(db, env)))
+  const log = import('./detect/query-log.js').then((m) => m.logHubFromEnv(hub, env))
+  hubLogs.set(hub, log)
+  hub.waitFor(log)
+}
+
+const hubLogs = new WeakMap<ObserverHub, Promise<{ flush(): void } | undefined>>()
+
+/** `createDb`'s part: the hub's query log (see above), flushed before `db.destroy()` closes the pool. */
+export function attachQueryLogLazily(db: Kysely<any>, hub: ObserverHub): void {
+  attachQueryLogToHubLazily(hub)
+  const log = hubLogs.get(hub)
+  if (log === undefined) return
+  const destroy = db.destroy.bind(db)
+  db.destroy = async () => {
+    ;(await log)?.flush()
+    return destroy()
+  }
 }
 
 /** A dev mode that is loading: `db` is the handle to use now; `current()` is the dev mode once loaded. */

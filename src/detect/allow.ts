@@ -39,6 +39,19 @@ export function isNPlusOneAllowed(): boolean {
   return storage.getStore() === true
 }
 
+/** A test file by its name: `*.test.ts`, `*.spec.mjs`, `*.test.tsx`, … */
+const TEST_FILE = /\.(test|spec)\.[cm]?[jt]sx?$/
+
+/**
+ * Whether a finding's loop is in a test file: the test's own setup (`for (const p of players) await
+ * addAvailability(db, p)`) or a test making one request per item, not a loop of the application. The
+ * per-test check of the vitest setup and `dbperf check` do not fail on these by default; an explicit
+ * `detectNPlusOne` / `assertNoNPlusOne` in a test still reports them.
+ */
+export function isTestFileLoop(finding: Finding): boolean {
+  return finding.inLoop && finding.callSite !== undefined && TEST_FILE.test(finding.callSite.file)
+}
+
 /** Throws a `DbperfError` naming the bad entry when `allow` is not an {@link AllowList}. */
 export function validateAllowList(allow: unknown, caller: string): AllowList {
   if (allow === undefined) return {}

@@ -29,7 +29,8 @@ export function resolveOptions(options: AnalyzeOptions | undefined, caller: stri
 
 /**
  * Judges one unit of work: its statements, in completion order. Reads and writes are grouped by shape and
- * call site (see `blame.ts`); statements dbperf issued itself (loader batches, bulk chunks, catalogue
+ * whole call stack (see `blame.ts`), and a group counts when it ran at least `threshold` times (and more
+ * often than a loop of fixed tries can); statements dbperf issued itself (loader batches, bulk chunks, catalogue
  * lookups), transaction control, catalogue queries and statements run inside `allowNPlusOne()` are never
  * findings, and neither are the later pages of a pagination loop. The one exception among loader batches:
  * a loader that runs one key per batch, again and again from one place, batches nothing (it is created
@@ -118,19 +119,24 @@ export function analyze(records: readonly QueryRecord[], options: AnalyzeOptions
     findings.push({ finding, rawSql: head.rawSql })
   }
 
+  // Judged per stack (one loop), reported per line to fix: the same loop reached through two different
+  // callers, each running it often enough, is one finding with both counts added.
+  const repeated = (group: Group, runs: readonly QueryRecord[]): boolean =>
+    runs.length >= threshold && (group.blame.bound === undefined || runs.length > group.blame.bound)
+  const readHits: Array<[Group, QueryRecord[]]> = []
   for (const group of readGroups) {
     const starts = chainStarts(group.runs)
-    if (starts.length < threshold || new Set(starts.map((r) => r.values)).size < 2) continue
-    make('n+1', group, starts)
+    if (!repeated(group, starts) || new Set(starts.map((r) => r.values)).size < 2) continue
+    readHits.push([group, starts])
     for (const r of group.runs) flagged.add(r)
   }
+  for (const [group, runs] of bySiteLine(readHits)) make('n+1', group, runs)
   for (const group of loaderBatches) {
     const runs = loaderMisuse(group.runs, allWrites, threshold)
     if (runs.length > 0) make('n+1', group, runs, (runs[0] as QueryRecord).origin?.name)
   }
-  for (const group of writes) {
-    if (group.runs.length >= threshold) make('batchable-write', group, group.runs)
-  }
+  const writeHits: Array<[Group, QueryRecord[]]> = writes.filter((g) => repeated(g, g.runs)).map((g) => [g, g.runs])
+  for (const [group, runs] of bySiteLine(writeHits)) make('batchable-write', group, runs)
   for (const runs of duplicateRuns(judged, flagged, threshold)) {
     make('duplicate', new Group(runs), runs)
   }
@@ -157,6 +163,21 @@ class Group implements RunGroup {
     this.#blame ??= blame((this.runs[0] as QueryRecord).stack)
     return this.#blame
   }
+}
+
+/** Groups of one shape merged by the line they blame (several stacks through one loop line). */
+function bySiteLine(hits: ReadonlyArray<[Group, QueryRecord[]]>): Array<[Group, QueryRecord[]]> {
+  const merged = new Map<string, [Group, QueryRecord[]]>()
+  for (const [group, runs] of hits) {
+    const site = group.blame.site
+    const head = group.runs[0] as QueryRecord
+    const key = site === undefined ? `${head.fingerprint}\u0000${group.blame.key}` : `${head.fingerprint}\u0000${site.file}:${site.line}`
+    const m = merged.get(key)
+    if (!m) merged.set(key, [group, [...runs]])
+    else m[1].push(...runs)
+  }
+  for (const m of merged.values()) m[1].sort((a, b) => a.index - b.index)
+  return [...merged.values()]
 }
 
 /*

@@ -1,21 +1,27 @@
 import type { CallSite } from '../observe/call-site.js'
-import { isInLoop } from './source-loops.js'
+import { type LoopAnswer, loopAt } from './source-loops.js'
 
 /**
  * Which frame of a query's stack to blame, and what makes two runs "the same call site".
  *
+ * Two runs are the same call site when their whole application stacks match, as Prosopite groups them: an
+ * N+1 is one loop issuing one shape again and again, so calls that reach a shared helper from different
+ * lines of a test, from different requests or from different callers never group, even when the helper (or
+ * a loop inside it that runs once per call) is the first application frame of both.
+ *
  * The blamed frame is the innermost application frame whose position is inside a loop of its own function
  * (see `source-loops.ts`): for `findUser(id)` (helpers.ts) called from `for (const p of posts)` (service.ts)
- * that is the service.ts line, not the helper, because the helper's line is not in a loop. Runs are the
- * same call site when they have the same blamed frame (file and line); what happens outside it
- * (who called the looping function) does not split them, because one fix at that line removes them all.
+ * that is the service.ts line, not the helper, because the helper's line is not in a loop. A loop whose
+ * iteration count is written in the source, at most {@link MAX_FIXED_TRIES}, and whose body can stop early
+ * (`for (const id of [hashed, plain]) { … if (row) return row }`, a retry loop over `i < 3`) is a fixed
+ * number of tries, not a loop over data: the frames above it are searched for a loop over data, and without
+ * one the runs carry the `bound`.
  *
- * When no frame is in a loop (a callback fired per item by an emitter, recursion without a loop, or a
- * source that cannot be read), the innermost frame is blamed and runs are the same call site only when
- * their whole stacks match, as Prosopite groups them, so two different callers that each run a helper once
- * are never mistaken for a loop. Stacks are compared by file and line with repeated lines merged, because
- * V8 reports the first iteration of an awaited loop with synchronous caller frames (positions of the calls)
- * and later ones with async frames (positions of the awaits), on the same lines.
+ * When no frame is in a loop (a callback fired per item by an emitter, recursion, or a source that cannot be
+ * read), the innermost frame is blamed. Frames are compared by file and line, with repeated lines merged,
+ * because V8 reports the first iteration of an awaited loop with synchronous caller frames (positions of the
+ * calls) and later ones with async frames (positions of the awaits), on the same lines. Without a loop the
+ * columns count too: `await find(a) ?? await find(b)` is two calls on one line, not a loop.
  */
 export interface Blame {
   /** The frame to fix, or `undefined` when the stack has no application frame. */
@@ -24,42 +30,67 @@ export interface Blame {
   readonly siteIndex: number
   /** Whether `site` was found inside a loop (rather than chosen as the innermost frame). */
   readonly inLoop: boolean
+  /**
+   * Set when the only loops around the statement run a number of times fixed in the source (at most
+   * {@link MAX_FIXED_TRIES}): the most runs that loop can make. Runs up to that count are not an N+1.
+   */
+  readonly bound: number | undefined
   /** Equal for runs that count as the same call site. */
   readonly key: string
 }
 
-const loopCache = new Map<string, boolean>()
+/**
+ * The longest loop over a literal list (or a literal counted `for`) that still counts as a fixed number of
+ * tries rather than a loop over data (the 5 of nplusone and Sentry, for a loop whose count is in the source).
+ */
+export const MAX_FIXED_TRIES = 5
 
-function frameInLoop(frame: CallSite): boolean {
+const loopCache = new Map<string, LoopAnswer>()
+const NO_LOOP: LoopAnswer = Object.freeze({ inLoop: false, bound: undefined })
+
+function frameLoop(frame: CallSite): LoopAnswer {
   const key = `${frame.file}:${frame.line}:${frame.column}`
-  let inLoop = loopCache.get(key)
-  if (inLoop === undefined) {
-    inLoop = isInLoop(frame.file, frame.line, frame.column) ?? false
+  let answer = loopCache.get(key)
+  if (answer === undefined) {
+    answer = loopAt(frame.file, frame.line, frame.column) ?? NO_LOOP
     if (loopCache.size > 50_000) loopCache.clear()
-    loopCache.set(key, inLoop)
+    loopCache.set(key, answer)
   }
-  return inLoop
+  return answer
 }
 
 /** Chooses the frame to blame for one run. */
 export function blame(stack: readonly CallSite[]): Blame {
+  let fixed: { index: number; bound: number } | undefined
   for (let i = 0; i < stack.length; i++) {
     const frame = stack[i] as CallSite
+    const loop = frameLoop(frame)
+    if (!loop.inLoop) continue
+    if (loop.bound !== undefined && loop.bound <= MAX_FIXED_TRIES) {
+      // Nested fixed loops multiply; a loop over data further out still wins.
+      fixed = fixed === undefined ? { index: i, bound: loop.bound } : { index: fixed.index, bound: fixed.bound * loop.bound }
+      continue
+    }
     // By line, not column: the same loop line shows the column of the call when its function runs
     // synchronously and the column of the `await` when it was resumed, depending on the iteration.
-    if (frameInLoop(frame)) return { site: frame, siteIndex: i, inLoop: true, key: `L ${frame.file}:${frame.line}` }
+    return { site: frame, siteIndex: i, inLoop: true, bound: undefined, key: `L ${stackKey(stack, false)}` }
   }
+  if (fixed !== undefined) return { site: stack[fixed.index], siteIndex: fixed.index, inLoop: true, bound: fixed.bound, key: `F ${stackKey(stack, false)}` }
   const first = stack[0]
-  if (!first) return { site: undefined, siteIndex: -1, inLoop: false, key: 'none' }
-  let key = `S ${first.file}:${first.line}`
+  if (!first) return { site: undefined, siteIndex: -1, inLoop: false, bound: undefined, key: 'none' }
+  return { site: first, siteIndex: 0, inLoop: false, bound: undefined, key: `S ${stackKey(stack, true)}` }
+}
+
+/** The whole stack as one string: `file:line` (with `:column` when asked) per frame, repeats merged. */
+function stackKey(stack: readonly CallSite[], columns: boolean): string {
+  let key = ''
   let last = ''
-  for (let i = 1; i < stack.length; i++) {
-    const f = stack[i] as CallSite
-    const here = `${f.file}:${f.line}`
-    if (here !== last) key += ` < ${here}`
+  for (const f of stack) {
+    const here = columns ? `${f.file}:${f.line}:${f.column}` : `${f.file}:${f.line}`
+    if (here !== last) key += key === '' ? here : ` < ${here}`
     last = here
   }
-  return { site: first, siteIndex: 0, inLoop: false, key }
+  return key
 }
 
 /**

@@ -1,3 +1,4 @@
+import { isTestFileLoop } from './allow.js'
 import { analyze, resolveOptions } from './analyze.js'
 import { baselineKey, readBaseline } from './baseline.js'
 import type { AnalyzeOptions, Finding, FindingKind } from './finding.js'
@@ -9,8 +10,17 @@ export interface CheckLogsOptions extends AnalyzeOptions {
   readonly failOn?: ReadonlySet<FindingKind>
   /** Known findings; `undefined` for none. */
   readonly baseline?: string | undefined
-  /** Judge statements outside every scope too, one unit per process. Defaults to `false`. */
+  /**
+   * Statements outside every scope are always judged, as one unit of work per process, but their findings
+   * fail only with this set: a process is a coarse unit (two requests, two tests, one helper each), so what
+   * is found there is shown, not trusted. Defaults to `false`.
+   */
   readonly unscoped?: boolean
+  /**
+   * Fail on loops written in test files (`*.test.*`, `*.spec.*`) in the units of work of the vitest setup
+   * (`test: …`) too, as the setup's own check does with `testFileLoops`. Defaults to `false`.
+   */
+  readonly testFileLoops?: boolean
   /** Where the log was written from (stack paths are relative to it). Defaults to `process.cwd()`. */
   readonly cwd?: string
   /** Called while the logs are read (every 10,000 lines) and judged (every 100 units), for a progress line. */
@@ -33,15 +43,20 @@ export interface CheckedFinding {
   readonly units: readonly string[]
   /** Recorded in the baseline. */
   readonly known: boolean
-  /** One of the `failOn` kinds. */
+  /** One of the `failOn` kinds, and seen in a unit of work with a scope (or `unscoped` was asked for). */
   readonly failing: boolean
+  /** Seen only among statements that ran outside any scope (judged one unit per process). */
+  readonly unscopedOnly: boolean
 }
 
 /** The verdict of {@link checkQueryLogs}. */
 export interface CheckResult {
   readonly findings: readonly CheckedFinding[]
+  /** Units of work with a scope (tests, requests, `withScope`). */
   readonly units: number
+  /** Statements in those units. */
   readonly statements: number
+  /** Statements that ran outside any scope, judged one unit per process. */
   readonly unscopedStatements: number
   readonly skippedLines: number
   /** Why lines were skipped (the first 100; `skippedLines` counts them all), for warnings naming each line. */
@@ -50,6 +65,14 @@ export interface CheckResult {
   readonly emptyFiles: readonly string[]
   /** Failing findings not in the baseline: the check fails when this is not empty. */
   readonly fresh: readonly CheckedFinding[]
+}
+
+/**
+ * A loop written in a test file, seen only in the units of work of the vitest setup (named `test: …`): the
+ * test's own loop, which the setup's check does not fail on either (see `isTestFileLoop`).
+ */
+function testLoop(finding: Finding, units: readonly string[]): boolean {
+  return isTestFileLoop(finding) && units.every((u) => u.startsWith('test: '))
 }
 
 /**
@@ -70,31 +93,43 @@ export async function checkQueryLogs(files: readonly string[], options: CheckLog
   const known = options.baseline === undefined ? new Set<string>() : readBaseline(options.baseline)
   const onProgress = options.onProgress
   const log = await readQueryLog(files, cwd, onProgress && ((p) => onProgress({ phase: 'read', ...p })))
-  const units = options.unscoped ? [...log.units, ...log.unscoped] : log.units
-  const merged = new Map<string, { finding: Finding; count: number; units: string[] }>()
+  const units = [...log.units, ...log.unscoped]
+  const scopedUnits = log.units.length
+  const merged = new Map<string, { finding: Finding; count: number; units: string[]; scoped: boolean }>()
   let statements = 0
+  let unscopedStatements = 0
   for (const [i, unit] of units.entries()) {
     if (i % 100 === 0) onProgress?.({ phase: 'judge', units: i, total: units.length })
-    statements += unit.records.length
+    const scoped = i < scopedUnits
+    if (scoped) statements += unit.records.length
+    else unscopedStatements += unit.records.length
     for (const finding of analyze(unit.records, analyzeOptions, unit.name).findings) {
       const key = baselineKey(finding, cwd)
       const m = merged.get(key)
-      if (!m) merged.set(key, { finding, count: finding.count, units: [unit.name] })
+      if (!m) merged.set(key, { finding, count: finding.count, units: [unit.name], scoped })
       else {
         m.count += finding.count
         m.units.push(unit.name)
+        m.scoped ||= scoped
         if (finding.count > m.finding.count) m.finding = finding
       }
     }
   }
   const findings = [...merged].map(([key, m]) =>
-    Object.freeze({ key, finding: m.finding, count: m.count, units: Object.freeze(m.units), known: known.has(key), failing: failOn.has(m.finding.kind) }),
+    Object.freeze({
+      key,
+      finding: m.finding,
+      count: m.count,
+      units: Object.freeze(m.units),
+      known: known.has(key),
+      failing: failOn.has(m.finding.kind) && (m.scoped || options.unscoped === true) && (options.testFileLoops === true || !testLoop(m.finding, m.units)),
+      unscopedOnly: !m.scoped,
+    }),
   )
   findings.sort((a, b) => Number(b.failing) - Number(a.failing) || b.count - a.count || a.key.localeCompare(b.key))
-  const unscopedStatements = options.unscoped ? 0 : log.unscoped.reduce((n, u) => n + u.records.length, 0)
   return Object.freeze({
     findings: Object.freeze(findings),
-    units: units.length,
+    units: scopedUnits,
     statements,
     unscopedStatements,
     skippedLines: log.skipped,

@@ -112,7 +112,7 @@ export function toLogLine(event: QueryEvent, seq: number, allowed: boolean, with
     rows: event.rowCount,
     affected: event.affectedRows ?? null,
     origin: event.origin ? { kind: event.origin.kind, name: event.origin.name } : null,
-    args: digest(valuesKey(event.sql, event.parameters)),
+    args: digest(valuesKey(event.sql, event.parameters, event.startedAt)),
     page: page ? { limit: page.limit, offset: page.offset ?? null, fixed: digest(page.fixed), cursor: page.cursor === '' ? '' : digest(page.cursor) } : null,
     keys: event.origin?.kind !== 'loader' ? 1 : huge ? Math.max(2, event.parameters.length) : batchKeyCount(event.sql, event.parameters, event.dialect),
     allowed,

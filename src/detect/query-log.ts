@@ -2,7 +2,7 @@ import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs'
 import path from 'node:path'
 import type { Kysely } from 'kysely'
 import { DbperfError, describeValue } from '../errors.js'
-import { requireHub } from '../observe/observer-hub.js'
+import { type ObserverHub, requireHub } from '../observe/observer-hub.js'
 import type { QueryEvent } from '../observe/query-event.js'
 import { isNPlusOneAllowed } from './allow.js'
 import { toLogLine } from './log-format.js'
@@ -115,7 +115,28 @@ export function attachQueryLog(db: Kysely<any>, file: string, options: QueryLogO
   if (typeof file !== 'string' || file.length === 0) {
     throw new DbperfError('DBPERF_INVALID_INPUT', `attachQueryLog(db, file) needs a file path, but got: ${describeValue(file)}`)
   }
-  const hub = requireHub(db, 'attachQueryLog(db, file)')
+  const log = logHub(requireHub(db, 'attachQueryLog(db, file)'), file, options)
+  // Flush before the pool closes, so a short script's last statements are on disk when destroy() resolves.
+  const destroy = db.destroy.bind(db)
+  db.destroy = async () => {
+    log.flush()
+    return destroy()
+  }
+  return {
+    path: log.path,
+    flush: log.flush,
+    detach() {
+      db.destroy = destroy
+      log.detach()
+    },
+  }
+}
+
+/**
+ * The query log of one observed database, by its hub: what {@link attachQueryLog} does without a Kysely
+ * handle (a dialect wrapped with `observeDialect` has a hub before any handle exists).
+ */
+export function logHub(hub: ObserverHub, file: string, options: QueryLogOptions = {}): QueryLog {
   const absolute = path.resolve(file)
   const withParams = options.parameters ?? process.env.DBPERF_LOG_PARAMS === '1'
   const cwd = process.cwd()
@@ -124,12 +145,6 @@ export function attachQueryLog(db: Kysely<any>, file: string, options: QueryLogO
   const stop = hub.subscribe((event: QueryEvent) => {
     appender.add(JSON.stringify(toLogLine(event, seq++, isNPlusOneAllowed(), withParams, cwd)))
   })
-  // Flush before the pool closes, so a short script's last statements are on disk when destroy() resolves.
-  const destroy = db.destroy.bind(db)
-  db.destroy = async () => {
-    appender.flush()
-    return destroy()
-  }
   let attached = true
   return {
     path: absolute,
@@ -138,7 +153,6 @@ export function attachQueryLog(db: Kysely<any>, file: string, options: QueryLogO
       if (!attached) return
       attached = false
       stop()
-      db.destroy = destroy
       if (--appender.users === 0) {
         appender.close()
         appenders.delete(absolute)
@@ -148,8 +162,23 @@ export function attachQueryLog(db: Kysely<any>, file: string, options: QueryLogO
 }
 
 /**
+ * Writes what every query log of this process has buffered. The vitest setup calls it after each test file:
+ * a worker may be stopped without the process's `exit` event, and a suite that fakes timers
+ * (`vi.useFakeTimers()`) stops the 200 ms flush timer.
+ *
+ * ### Examples
+ * ```ts
+ * afterAll(() => flushQueryLogs())
+ * ```
+ */
+export function flushQueryLogs(): void {
+  for (const appender of appenders.values()) appender.flush()
+}
+
+/**
  * {@link attachQueryLog} when the environment asks for it: `DBPERF_LOG=path.jsonl` (and `DBPERF_LOG_PARAMS=1`
- * for parameters). Returns `undefined` when `DBPERF_LOG` is unset. `createDb` calls this for every database.
+ * for parameters). Returns `undefined` when `DBPERF_LOG` is unset. Every database built with `createDb` or
+ * `observeDialect` already logs this way; call it only on a handle observed some other way.
  *
  * ### Examples
  * ```ts
@@ -161,4 +190,11 @@ export function attachQueryLogFromEnv(db: Kysely<any>, env: NodeJS.ProcessEnv = 
   const file = env.DBPERF_LOG?.trim()
   if (!file) return undefined
   return attachQueryLog(db, file, { parameters: env.DBPERF_LOG_PARAMS === '1' })
+}
+
+/** {@link logHub} when `DBPERF_LOG` is set (attach-capabilities.ts loads this for every observed database). */
+export function logHubFromEnv(hub: ObserverHub, env: NodeJS.ProcessEnv = process.env): QueryLog | undefined {
+  const file = env.DBPERF_LOG?.trim()
+  if (!file) return undefined
+  return logHub(hub, file, { parameters: env.DBPERF_LOG_PARAMS === '1' })
 }

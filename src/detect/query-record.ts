@@ -66,7 +66,7 @@ function hugeRecord(event: QueryEvent, index: number, allowed: boolean): QueryRe
     origin: event.origin,
     rowCount: event.rowCount,
     durationMs: event.durationMs,
-    values: valuesKey(event.sql, event.parameters),
+    values: valuesKey(event.sql, event.parameters, event.startedAt),
     page: undefined,
     keyCount: event.origin?.kind === 'loader' ? Math.max(2, event.parameters.length) : 1,
   })
@@ -120,7 +120,7 @@ class LiveRecord implements QueryRecord {
     return this.#sql
   }
   get values(): string {
-    this.#values ??= valuesKey(this.#event.sql, this.#event.parameters)
+    this.#values ??= valuesKey(this.#event.sql, this.#event.parameters, this.#event.startedAt)
     return this.#values
   }
   get page(): PageInfo | undefined {
@@ -133,13 +133,37 @@ class LiveRecord implements QueryRecord {
   }
 }
 
+/** How far from the statement's start a time may be and still be read as "now". */
+const CLOCK_WINDOW_MS = 60_000
+const EPOCH_MS_MIN = 946_684_800_000 // 2000-01-01: smaller numbers are not epoch milliseconds of a current clock
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?$/
+
+/**
+ * Whether a parameter is the current time as the application read it (`new Date()`, `Date.now()`, seconds
+ * since the epoch, or an ISO-8601 string) within a minute of `at`, the moment the statement ran. Fake
+ * timers move both clocks together, so this holds under `vi.useFakeTimers()` too.
+ */
+export function isClockValue(value: unknown, at: number): boolean {
+  let ms: number
+  if (value instanceof Date) ms = value.getTime()
+  else if (typeof value === 'number') ms = value >= EPOCH_MS_MIN ? value : value * 1000
+  else if (typeof value === 'string' && value.length <= 35 && ISO_TIME.test(value)) ms = Date.parse(value.includes('T') || !value.includes(' ') ? value : value.replace(' ', 'T'))
+  else return false
+  return Number.isFinite(ms) && Math.abs(ms - at) <= CLOCK_WINDOW_MS
+}
+
 /** Keys longer than this are kept as a SHA-256 digest: they are only compared, and held per run. */
 const MAX_PLAIN_KEY = 4_096
 
-/** The SQL text and parameters as one comparable string (a digest when long). */
-export function valuesKey(sql: string, parameters: readonly unknown[]): string {
+/**
+ * The SQL text and parameters as one comparable string (a digest when long). With `at` (when the statement
+ * ran, `Date.now()` then), a parameter that is the clock itself (see {@link isClockValue}) compares as "now":
+ * a cleanup `where expires_at < ?` run twice is the same statement whether or not both runs fell in the same
+ * millisecond, so whether it is a duplicate or an N+1 never depends on timing.
+ */
+export function valuesKey(sql: string, parameters: readonly unknown[], at?: number): string {
   let key = sql
-  for (const p of parameters) key += `\u0000${stableValue(p)}`
+  for (const p of parameters) key += at !== undefined && isClockValue(p, at) ? '\u0000\u0002now' : `\u0000${stableValue(p)}`
   // The prefix cannot start a plain key of this length's SQL text, so a digest never equals a text.
   return key.length > MAX_PLAIN_KEY ? `\u0001sha256:${createHash('sha256').update(key).digest('base64')}` : key
 }

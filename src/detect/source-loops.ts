@@ -37,6 +37,19 @@ interface Region {
   /** UTF-16 offsets, end exclusive. */
   readonly start: number
   readonly end: number
+  /**
+   * For a loop whose number of iterations is written in the source (`for (const t of [a, b])`,
+   * `for (let i = 0; i < 3; i++)`, `[a, b].map(…)`): that number. Such a loop runs a fixed number of tries,
+   * however much data there is.
+   */
+  readonly bound?: number
+}
+
+/** What the source says about one position: inside a loop of its own function, and how often it can run. */
+export interface LoopAnswer {
+  readonly inLoop: boolean
+  /** Set when the innermost loop around the position runs a number of times written in the source. */
+  readonly bound: number | undefined
 }
 
 interface ParsedFile {
@@ -61,6 +74,14 @@ const cache = new Map<string, ParsedFile | null>()
  * when the file cannot be read or parsed. Files are read and parsed once per process.
  */
 export function isInLoop(file: string, line: number, column: number): boolean | undefined {
+  return loopAt(file, line, column)?.inLoop
+}
+
+/**
+ * Like {@link isInLoop}, with the loop's bound when the source fixes how many times it runs; `undefined`
+ * when the file cannot be read or parsed.
+ */
+export function loopAt(file: string, line: number, column: number): LoopAnswer | undefined {
   let parsed = cache.get(file)
   if (parsed === undefined) {
     parsed = parseFile(file)
@@ -69,7 +90,7 @@ export function isInLoop(file: string, line: number, column: number): boolean | 
   if (parsed === null) return undefined
   const lineStart = parsed.lineStarts[line - 1]
   if (lineStart === undefined) return undefined
-  return offsetInLoop(parsed.regions, lineStart + column - 1)
+  return answerAt(parsed.regions, lineStart + column - 1)
 }
 
 /**
@@ -78,9 +99,16 @@ export function isInLoop(file: string, line: number, column: number): boolean | 
  * never in a loop.
  */
 export function sourceOffsetInLoop(source: string, offset: number, file = 'source.tsx'): boolean {
-  const regions = loopRegions(file, source)
-  return regions !== null && offsetInLoop(regions, offset)
+  return sourceLoopAt(source, offset, file).inLoop
 }
+
+/** {@link loopAt} for source text in hand (tests). */
+export function sourceLoopAt(source: string, offset: number, file = 'source.tsx'): LoopAnswer {
+  const regions = loopRegions(file, source)
+  return regions === null ? NOT_IN_LOOP : answerAt(regions, offset)
+}
+
+const NOT_IN_LOOP: LoopAnswer = Object.freeze({ inLoop: false, bound: undefined })
 
 function parseFile(file: string): ParsedFile | null {
   let source: string
@@ -100,7 +128,7 @@ function parseFile(file: string): ParsedFile | null {
   return { lineStarts, regions }
 }
 
-function offsetInLoop(regions: readonly Region[], offset: number): boolean {
+function answerAt(regions: readonly Region[], offset: number): LoopAnswer {
   // Regions nest; the innermost one holding the offset starts last (ties: the deeper one was added later).
   let inner = -1
   let innerStart = -1
@@ -112,8 +140,8 @@ function offsetInLoop(regions: readonly Region[], offset: number): boolean {
     }
   }
   const found = regions[inner]
-  if (found === undefined) return false
-  return found.kind !== 'function'
+  if (found === undefined || found.kind === 'function') return NOT_IN_LOOP
+  return { inLoop: true, bound: found.bound }
 }
 
 type Parser = (filename: string, source: string, options: ParserOptions) => ParseResult
@@ -191,12 +219,12 @@ function collectRegions(program: Node, keys: Record<string, readonly string[]>):
   const regions: Region[] = []
   const scopes: Scope[] = [{ iterations: new Set() }]
 
-  const region = (kind: RegionKind, node: Node | null | undefined): void => {
-    if (node) regions.push({ kind, start: node.start, end: node.end })
+  const region = (kind: RegionKind, node: Node | null | undefined, bound?: number): void => {
+    if (node) regions.push(bound === undefined ? { kind, start: node.start, end: node.end } : { kind, start: node.start, end: node.end, bound })
   }
-  const within = (kind: RegionKind, node: Node | null | undefined): void => {
+  const within = (kind: RegionKind, node: Node | null | undefined, bound?: number): void => {
     if (!node) return
-    region(kind, node)
+    region(kind, node, bound)
     visit(node)
   }
 
@@ -210,8 +238,8 @@ function collectRegions(program: Node, keys: Record<string, readonly string[]>):
     }
   }
 
-  const fn = (node: Node, kind: RegionKind): void => {
-    region(kind, node)
+  const fn = (node: Node, kind: RegionKind, bound?: number): void => {
+    region(kind, node, bound)
     scopes.push({ iterations: new Set() })
     children(node)
     scopes.pop()
@@ -219,19 +247,23 @@ function collectRegions(program: Node, keys: Record<string, readonly string[]>):
 
   function visit(node: Node): void {
     switch (node.type) {
-      case 'ForStatement':
+      case 'ForStatement': {
         if (node.init) visit(node.init)
-        within('loop', node.test)
-        within('loop', node.update)
-        within('loop', node.body)
+        const bound = exitsEarly(node.body) ? countedLoopBound(node) : undefined
+        within('loop', node.test, bound)
+        within('loop', node.update, bound)
+        within('loop', node.body, bound)
         return
+      }
       case 'ForInStatement':
-      case 'ForOfStatement':
+      case 'ForOfStatement': {
         // The iterated expression runs once; the binding (with its defaults) and the body once per element.
         visit(node.right)
-        within('loop', node.left)
-        within('loop', node.body)
+        const bound = node.type === 'ForOfStatement' && exitsEarly(node.body) ? literalLength(node.right) : undefined
+        within('loop', node.left, bound)
+        within('loop', node.body, bound)
         return
+      }
       case 'WhileStatement':
       case 'DoWhileStatement':
         within('loop', node.test)
@@ -299,4 +331,73 @@ function awaitsEachElement(argument: Node, scope: Scope): boolean {
   if (first === undefined || first.type === 'SpreadElement') return false
   const inner = unwrap(first)
   return isIterationCall(inner) || (inner.type === 'Identifier' && scope.iterations.has(inner.name))
+}
+
+/**
+ * Whether a loop body can leave the loop before its last iteration (`return`, or a `break` of this loop):
+ * what a loop of tries does (`for (const id of [hashed, plain]) { … if (row) return row }`, a retry loop),
+ * and a loop over data written as a literal in a test does not.
+ */
+function exitsEarly(body: Node): boolean {
+  const keys = parser?.keys ?? {}
+  const walk = (node: Node, nestedBreakable: boolean): boolean => {
+    switch (node.type) {
+      case 'FunctionDeclaration':
+      case 'FunctionExpression':
+      case 'ArrowFunctionExpression':
+        return false
+      case 'ReturnStatement':
+        return true
+      case 'BreakStatement':
+        return node.label !== null || !nestedBreakable
+    }
+    const nested = nestedBreakable || /^(For|ForIn|ForOf|While|DoWhile|Switch)Statement$/.test(node.type)
+    const record = node as unknown as Record<string, unknown>
+    for (const key of keys[node.type] ?? []) {
+      const value = record[key]
+      if (Array.isArray(value)) {
+        for (const item of value) if (isNode(item) && walk(item, nested)) return true
+      } else if (isNode(value) && walk(value, nested)) return true
+    }
+    return false
+  }
+  return walk(body, false)
+}
+
+/** The length of an array literal without spreads or holes (`[hashed, plain]`: 2), else `undefined`. */
+function literalLength(node: Node): number | undefined {
+  const n = unwrap(node)
+  if (n.type !== 'ArrayExpression') return undefined
+  for (const element of n.elements) if (element === null || element.type === 'SpreadElement') return undefined
+  return n.elements.length
+}
+
+/**
+ * `for (let i = 0; i < 3; i++)` (also `<=`, `i += 1`, `++i`, any integer start): the iteration count, when
+ * start and end are numeric literals and the counter only steps by one in the update.
+ */
+function countedLoopBound(node: Node): number | undefined {
+  if (node.type !== 'ForStatement' || !node.init || !node.test || !node.update) return undefined
+  const init = node.init
+  if (init.type !== 'VariableDeclaration' || init.declarations.length !== 1) return undefined
+  const decl = init.declarations[0]
+  if (!decl || decl.id.type !== 'Identifier' || !decl.init) return undefined
+  const name = decl.id.name
+  const start = numberLiteral(decl.init)
+  const test = node.test
+  if (start === undefined || test.type !== 'BinaryExpression' || test.left.type !== 'Identifier' || test.left.name !== name) return undefined
+  const end = numberLiteral(test.right)
+  if (end === undefined || (test.operator !== '<' && test.operator !== '<=')) return undefined
+  const update = node.update
+  const steps =
+    (update.type === 'UpdateExpression' && update.operator === '++' && update.argument.type === 'Identifier' && update.argument.name === name) ||
+    (update.type === 'AssignmentExpression' && update.operator === '+=' && update.left.type === 'Identifier' && update.left.name === name && numberLiteral(update.right) === 1)
+  if (!steps) return undefined
+  const count = end - start + (test.operator === '<=' ? 1 : 0)
+  return Number.isInteger(count) && count >= 0 ? count : undefined
+}
+
+function numberLiteral(node: Node): number | undefined {
+  const n = unwrap(node)
+  return n.type === 'Literal' && typeof n.value === 'number' ? n.value : undefined
 }

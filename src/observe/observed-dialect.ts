@@ -2,6 +2,7 @@ import type { DatabaseIntrospector, Dialect, DialectAdapter, Driver, Kysely, Que
 import { DbperfError, describeValue } from '../errors.js'
 import { Pool } from '../pool/pool.js'
 import type { SqlDialect } from '../sql/fingerprinter.js'
+import { attachQueryLogToHubLazily } from '../attach-capabilities.js'
 import { attachToHandle, dialectOfAdapterClass } from '../handle.js'
 import { announceHub } from './global-observer.js'
 import { type DatabaseInfo, ObserverHub } from './observer-hub.js'
@@ -47,6 +48,8 @@ export function observeDialect(dialect: Dialect, options?: ObserveDialectOptions
     })
     attachToHandle(adapter, { hub })
     announceHub(hub)
+    // DBPERF_LOG applies to every observed database, not only to those from createDb.
+    attachQueryLogToHubLazily(hub)
     return hub
   }
   if (replicaDialects !== undefined) {

@@ -30,6 +30,12 @@ export interface NPlusOneCheckSettings {
   readonly baseline: string | undefined
   /** The tag that exempts a test (and every test of a tagged suite). Defaults to `'allow-n+1'`. */
   readonly tag: string
+  /**
+   * Fail on loops written in the test file itself (`*.test.*`, `*.spec.*`: seeding rows one at a time, one
+   * request per item); they are the test's, not the application's. `DBPERF_CHECK_TEST_FILES=1`. Defaults to
+   * `false`.
+   */
+  readonly testFileLoops: boolean
 }
 
 function fromEnv(env: NodeJS.ProcessEnv): NPlusOneCheckSettings {
@@ -44,6 +50,7 @@ function fromEnv(env: NodeJS.ProcessEnv): NPlusOneCheckSettings {
     allow: {},
     baseline: env.DBPERF_BASELINE || (existsSync(defaultBaseline) ? defaultBaseline : undefined),
     tag: 'allow-n+1',
+    testFileLoops: /^(1|on|true|yes)$/i.test(env.DBPERF_CHECK_TEST_FILES ?? ''),
   })
 }
 
@@ -74,6 +81,9 @@ export function configureNPlusOneCheck(changes: Partial<NPlusOneCheckSettings>):
   const base = checkSettings()
   const { threshold, allow } = resolveOptions({ threshold: changes.threshold ?? base.threshold, allow: changes.allow ?? base.allow }, 'configureNPlusOneCheck(changes)')
   const failOn = changes.failOn === undefined ? base.failOn : [...resolveFailOn(changes.failOn, 'configureNPlusOneCheck(changes)')]
+  if (changes.testFileLoops !== undefined && typeof changes.testFileLoops !== 'boolean') {
+    throw new DbperfError('DBPERF_INVALID_OPTION', `configureNPlusOneCheck(changes): "testFileLoops" must be true or false, but got: ${describeValue(changes.testFileLoops)}`)
+  }
   if (changes.enabled !== undefined && typeof changes.enabled !== 'boolean') {
     throw new DbperfError('DBPERF_INVALID_OPTION', `configureNPlusOneCheck(changes): "enabled" must be true or false, but got: ${describeValue(changes.enabled)}`)
   }

@@ -11,11 +11,16 @@
  * out with the `allow-n+1` tag, `allowNPlusOneInTest()`, or `allowNPlusOne(() => …)` around the loop. The
  * matchers `toIssueQueries(n)` and `toHaveNoNPlusOne()` are registered too. Settings come from the
  * environment (`DBPERF_DETECT=off`, `DBPERF_THRESHOLD`, `DBPERF_FAIL_ON`, `DBPERF_BASELINE`) or from
- * `configureNPlusOneCheck()`.
+ * `configureNPlusOneCheck()`. With `DBPERF_LOG` set, each test is one unit of work in the log (even with the
+ * check off), and the log is flushed after each test file.
  */
-import { aroundEach, expect } from 'vitest'
+import { afterAll, aroundEach, expect } from 'vitest'
+import { flushQueryLogs } from '../detect/query-log.js'
 import { dbperfMatchers } from './matchers.js'
 import { checkTest } from './test-check.js'
 
 expect.extend(dbperfMatchers)
 aroundEach(checkTest)
+// With DBPERF_LOG on: a worker can end without the process's `exit` event, and a suite with fake timers
+// never fires the log's flush timer.
+afterAll(flushQueryLogs)

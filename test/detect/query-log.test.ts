@@ -87,7 +87,7 @@ describe.runIf(OBSERVER_ON)('query log and dbperf check', () => {
       expect(out).toContain(`N+1 query: ${POSTS} runs of one query shape from this loop`)
       expect(out).toContain('seen: 12 runs in GET /feed')
       expect(out).toMatch(/dbperf check: 1 new finding \(4 units of work, \d+ statements\)\./)
-      expect(out).toContain('Not judged: 1 statement(s) ran outside any scope')
+      expect(out).toContain('Outside any scope: 1 statement(s), judged as one unit of work per process')
     })
 
     it('prints JSON and GitHub annotations', async () => {

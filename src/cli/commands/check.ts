@@ -1,5 +1,6 @@
 import path from 'node:path'
 import { parseArgs } from 'node:util'
+import { isTestFileLoop } from '../../detect/allow.js'
 import { resolveFailOn } from '../../detect/detect.js'
 import { DEFAULT_BASELINE, writeBaseline } from '../../detect/baseline.js'
 import { type CheckedFinding, type CheckProgress, checkQueryLogs } from '../../detect/check-logs.js'
@@ -23,7 +24,10 @@ Options:
   --baseline FILE           known findings, which do not fail (default: ${DEFAULT_BASELINE} if it exists)
   --update-baseline         record every finding of these logs as known in the baseline file, and exit 0
   --max N                   findings shown in full in text output (default: 20)
-  --unscoped                also judge statements that ran outside any scope, one unit per process
+  --unscoped                fail on findings among statements that ran outside any scope too (they are
+                            always judged, one unit of work per process, and shown)
+  --test-files              fail on loops written in test files (*.test.*, *.spec.*) of the vitest setup's
+                            tests too (default: shown, not failing)
   --allow-call-site PATTERN exempt findings at matching call sites (glob, repeatable)
   --allow-sql PATTERN       exempt findings whose SQL contains PATTERN (repeatable)
 `
@@ -62,6 +66,7 @@ export const checkCommand: Command = {
         failOn,
         baseline: values['update-baseline'] ? undefined : baselineFile,
         unscoped: values.unscoped === true,
+        testFileLoops: values['test-files'] === true,
         cwd: io.cwd,
         onProgress: (p) => bar.update(describeProgress(p)),
       },
@@ -87,9 +92,20 @@ export const checkCommand: Command = {
         out()
       }
       if (shown.length > max) out(`… and ${shown.length - max} more new finding(s) (--max ${shown.length} shows all).\n`)
-      const other = result.findings.filter((c) => !c.failing && !c.known).length
+      const outside = result.findings.filter((c) => !c.failing && !c.known && c.unscopedOnly && failOn.has(c.finding.kind))
+      for (const c of outside.slice(0, max)) {
+        out(`outside any scope (not failing): ${formatFinding(c.finding, { cwd: io.cwd }).join('\n')}`)
+        out()
+      }
+      const inTests = result.findings.filter((c) => !c.failing && !c.known && !c.unscopedOnly && failOn.has(c.finding.kind) && isTestFileLoop(c.finding) && c.units.every((u) => u.startsWith('test: '))).length
+      const other = result.findings.filter((c) => !c.failing && !c.known).length - outside.length - inTests
+      if (inTests > 0) out(`Not failing: ${inTests} loop(s) written in test files (--test-files to include them).`)
       if (other > 0) out(`Not failing: ${other} finding(s) of other kinds (--fail-on all to include them).`)
-      if (result.unscopedStatements > 0) out(`Not judged: ${result.unscopedStatements} statement(s) ran outside any scope (wrap units of work in withScope or the request middleware, or pass --unscoped).`)
+      if (result.unscopedStatements > 0) {
+        out(
+          `Outside any scope: ${result.unscopedStatements} statement(s), judged as one unit of work per process; their findings are shown but fail only with --unscoped (give them units: the vitest setup scopes each test, wrapHandler or the middleware each request, withScope anything else).`,
+        )
+      }
       out(summaryLine(result))
     }
     return result.fresh.length > 0 ? 1 : 0
@@ -129,6 +145,7 @@ function parse(args: readonly string[]) {
       'update-baseline': { type: 'boolean' },
       max: { type: 'string' },
       unscoped: { type: 'boolean' },
+      'test-files': { type: 'boolean' },
       'allow-call-site': { type: 'string', multiple: true },
       'allow-sql': { type: 'string', multiple: true },
     },
@@ -160,6 +177,7 @@ function toJson(c: CheckedFinding, cwd: string) {
     kind: f.kind,
     new: !c.known,
     failing: c.failing,
+    unscopedOnly: c.unscopedOnly,
     count: c.count,
     distinct: f.distinct,
     sql: f.sql,
