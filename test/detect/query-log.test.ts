@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { Writable } from 'node:stream'
+import { Readable, Writable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { checkCommand } from '../../src/cli/commands/check.js'
 import type { CliIo } from '../../src/cli/command.js'
@@ -15,11 +15,17 @@ import { lineOf, serviceFile } from './fixtures/lines.js'
 import { createShop, POSTS, type ShopDB } from './fixtures/schema.js'
 import { authorsAndReviewers, feedWithAuthors } from './fixtures/service.js'
 
-async function check(args: string[]): Promise<{ code: number; out: string; err: string }> {
+async function check(args: string[], stdin?: string): Promise<{ code: number; out: string; err: string }> {
   let out = ''
   let err = ''
   const sink = (append: (s: string) => void) => new Writable({ write: (chunk, _enc, cb) => (append(String(chunk)), cb()) })
-  const io: CliIo = { stdout: sink((s) => (out += s)), stderr: sink((s) => (err += s)), env: {}, cwd: process.cwd() }
+  const io: CliIo = {
+    stdout: sink((s) => (out += s)),
+    stderr: sink((s) => (err += s)),
+    ...(stdin === undefined ? {} : { stdin: Readable.from([stdin]) }),
+    env: {},
+    cwd: process.cwd(),
+  }
   const code = await checkCommand.run(args, io)
   return { code, out, err }
 }
@@ -90,6 +96,19 @@ describe.runIf(OBSERVER_ON)('query log and dbperf check', () => {
       expect(out).toContain('Outside any scope: 1 statement(s), judged as one unit of work per process')
     })
 
+    it('shares the grammar of explain and advise: - reads the log from standard input, -o writes the report, --fail-on takes a severity', async () => {
+      const report = path.join(dir, 'report.txt')
+      const piped = await check(['-', '-o', report, '--fail-on', 'warning'], readFileSync(logFile, 'utf8'))
+      expect(piped.code).toBe(1)
+      expect(piped.out).toBe('')
+      expect(piped.err).toContain('dbperf check: wrote')
+      expect(readFileSync(report, 'utf8')).toContain(`N+1 query: ${POSTS} runs of one query shape from this loop`)
+      // info takes every kind in: the duplicate and batchable-write findings too (none here beyond the N+1).
+      expect((await check([logFile, '--fail-on', 'info'])).code).toBe(1)
+      expect((await check([logFile, '--fail-on', 'duplicate'])).code).toBe(0)
+      await expect(check([logFile, '--fail-on', 'n+2'])).rejects.toThrow(/--fail-on takes a severity \(info, warning, critical\), all, or kinds separated by commas \(n\+1, batchable-write, duplicate\)/)
+    })
+
     it('prints JSON and GitHub annotations', async () => {
       const json = JSON.parse((await check([logFile, '--json'])).out) as { new: number; findings: Array<Record<string, any>> }
       expect(json.new).toBe(1)
@@ -137,8 +156,8 @@ describe.runIf(OBSERVER_ON)('query log and dbperf check', () => {
 
     it('explains usage mistakes and unreadable logs', async () => {
       await expect(check([])).rejects.toThrow('give at least one query log file')
-      await expect(check([logFile, '--format', 'xml'])).rejects.toThrow('--format must be text, json or github, but got: xml')
-      await expect(check([logFile, '--fail-on', 'slow'])).rejects.toThrow(/"failOn" must be 'all' or an array of 'n\+1', 'batchable-write', 'duplicate', but got/)
+      await expect(check([logFile, '--format', 'xml'])).rejects.toThrow('--format must be one of text, json, github, but got "xml"')
+      await expect(check([logFile, '--fail-on', 'slow'])).rejects.toThrow(/--fail-on takes a severity \(info, warning, critical\), all, or kinds separated by commas \(n\+1, batchable-write, duplicate\), but got "slow"/)
       await expect(check([path.join(dir, 'missing.jsonl')])).rejects.toThrow(/cannot read the query log .*missing.jsonl.*Write one with DBPERF_LOG=/)
     })
   })

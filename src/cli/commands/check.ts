@@ -1,3 +1,5 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { isTestFileLoop } from '../../detect/allow.js'
@@ -7,10 +9,13 @@ import { type CheckedFinding, type CheckProgress, checkQueryLogs } from '../../d
 import { formatFinding } from '../../detect/format-report.js'
 import { githubAnnotations } from '../../detect/github-annotations.js'
 import { formatCallSite } from '../../observe/call-site.js'
+import { SEVERITIES, type Severity } from '../../explain/finding.js'
+import { FINDING_KINDS, type FindingKind } from '../../detect/finding.js'
 import { type CliIo, type Command, UsageError } from '../command.js'
+import { readFailOn, readFormat, readInput, REPORT_OPTIONS, writeReport } from '../report-flags.js'
 import { formatCount, progressLine } from '../progress.js'
 
-const USAGE = `Usage: dbperf check <log.jsonl>... [options]
+const USAGE = `Usage: dbperf check <log.jsonl>... [options]      (- reads a log from standard input)
 
 Judges the statements recorded in query logs (run your tests or an end-to-end run with DBPERF_LOG=<file>)
 with the N+1 detector, one unit of work (test, request, scope) at a time, and exits 1 when it finds an N+1
@@ -18,9 +23,11 @@ that is not in the baseline. Exit codes: 0 clean, 1 new findings, 2 usage error.
 
 Options:
   --threshold N             runs of one shape from one call site before it is a finding (default: 2)
-  --fail-on KINDS           n+1, duplicate, batchable-write (comma-separated) or all (default: n+1)
+  --fail-on WHAT            kinds: n+1, duplicate, batchable-write (comma-separated), all, or a severity: warning
+                            (n+1) or info (every kind), as in explain and advise (default: n+1)
   --format text|json|github output for people, for programs, or GitHub Actions annotations (default: text)
   --json                    same as --format json
+  -o, --output FILE         write the report to FILE instead of standard output
   --baseline FILE           known findings, which do not fail (default: ${DEFAULT_BASELINE} if it exists)
   --update-baseline         record every finding of these logs as known in the baseline file, and exit 0
   --max N                   findings shown in full in text output (default: 20)
@@ -31,6 +38,17 @@ Options:
   --allow-call-site PATTERN exempt findings at matching call sites (glob, repeatable)
   --allow-sql PATTERN       exempt findings whose SQL contains PATTERN (repeatable)
 `
+
+/** The severity of each kind, for `--fail-on warning|info` (the grammar explain and advise share). */
+const KIND_SEVERITY: Readonly<Record<FindingKind, Severity>> = { 'n+1': 'warning', duplicate: 'info', 'batchable-write': 'info' }
+
+/** A log given as `-`: standard input, kept in a temporary file for the log reader (which streams files). */
+async function stdinToFile(io: CliIo): Promise<string> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'dbperf-check-'))
+  const file = path.join(dir, 'stdin.jsonl')
+  writeFileSync(file, await readInput('-', 'log', io))
+  return file
+}
 
 export const checkCommand: Command = {
   name: 'check',
@@ -45,21 +63,22 @@ export const checkCommand: Command = {
     }
     const { values, positionals } = parsed
     if (positionals.length === 0) throw new UsageError('give at least one query log file (written with DBPERF_LOG=<file>)')
-    const format = values.json ? 'json' : (values.format ?? 'text')
-    if (format !== 'text' && format !== 'json' && format !== 'github') throw new UsageError(`--format must be text, json or github, but got: ${format}`)
+    if (positionals.filter((p) => p === '-').length > 1) throw new UsageError('standard input (-) can be read once')
+    const format = readFormat(values.json ? 'json' : values.format, ['text', 'json', 'github'] as const, 'text')
     const threshold = values.threshold === undefined ? undefined : Number(values.threshold)
     const max = values.max === undefined ? 20 : Number(values.max)
     if (!Number.isInteger(max) || max < 0) throw new UsageError(`--max must be a non-negative integer, but got: ${values.max}`)
-    let failOn
-    try {
-      failOn = resolveFailOn(values['fail-on'] === undefined ? undefined : values['fail-on'] === 'all' ? 'all' : values['fail-on'].split(',').map((s) => s.trim()), '--fail-on')
-    } catch (error) {
-      throw new UsageError((error as Error).message)
-    }
+    const asked = readFailOn(values['fail-on'], FINDING_KINDS)
+    // The kinds a severity stands for: an N+1 is a warning (it fails CI by default), the other kinds are info.
+    const failOn = resolveFailOn(
+      asked === undefined ? undefined : [...FINDING_KINDS].filter((k) => ('kinds' in asked ? asked.kinds.has(k) : SEVERITIES.indexOf(KIND_SEVERITY[k]) >= SEVERITIES.indexOf(asked.severity))),
+      '--fail-on',
+    )
+    const stdinLog = positionals.includes('-') ? await stdinToFile(io) : undefined
     const baselineFile = path.resolve(io.cwd, values.baseline ?? DEFAULT_BASELINE)
     const bar = progressLine(io, 'dbperf check')
     const result = await checkQueryLogs(
-      positionals.map((f) => path.resolve(io.cwd, f)),
+      positionals.map((f) => (f === '-' ? (stdinLog as string) : path.resolve(io.cwd, f))),
       {
         ...(threshold === undefined ? {} : { threshold }),
         allow: { callSites: values['allow-call-site'] ?? [], sql: values['allow-sql'] ?? [] },
@@ -70,13 +89,17 @@ export const checkCommand: Command = {
         cwd: io.cwd,
         onProgress: (p) => bar.update(describeProgress(p)),
       },
-    ).finally(() => bar.done())
-    const out = (line = '') => io.stdout.write(`${line}\n`)
+    ).finally(() => {
+      bar.done()
+      if (stdinLog !== undefined) rmSync(path.dirname(stdinLog), { recursive: true, force: true })
+    })
+    const report: string[] = []
+    const out = (line = '') => report.push(`${line}\n`)
     warnAboutInput(result, io)
 
     if (values['update-baseline']) {
       const n = writeBaseline(baselineFile, result.findings.map((c) => c.finding), io.cwd)
-      out(`dbperf check: recorded ${n} known finding${n === 1 ? '' : 's'} in ${path.relative(io.cwd, baselineFile) || baselineFile}; later runs fail only on new ones.`)
+      io.stdout.write(`dbperf check: recorded ${n} known finding${n === 1 ? '' : 's'} in ${path.relative(io.cwd, baselineFile) || baselineFile}; later runs fail only on new ones.\n`)
       return 0
     }
     if (format === 'json') {
@@ -108,6 +131,7 @@ export const checkCommand: Command = {
       }
       out(summaryLine(result))
     }
+    await writeReport(io, 'check', values.output, report.join(''), `${result.fresh.length} new finding${result.fresh.length === 1 ? '' : 's'}`)
     return result.fresh.length > 0 ? 1 : 0
   },
 }
@@ -138,8 +162,7 @@ function parse(args: readonly string[]) {
     strict: true,
     options: {
       threshold: { type: 'string' },
-      'fail-on': { type: 'string' },
-      format: { type: 'string' },
+      ...REPORT_OPTIONS,
       json: { type: 'boolean' },
       baseline: { type: 'string' },
       'update-baseline': { type: 'boolean' },
