@@ -6,7 +6,7 @@ import type { AnalyzedQuery, IndexAdvice, IndexRecommendation, SkippedItem } fro
 import { generateCandidates, nameCandidates } from './candidates.js'
 import { type Catalog, type CatalogTable, findTable, readCatalog } from './catalog.js'
 import { createIndexSql, dropIndexSql } from './ddl.js'
-import { run } from './internal-query.js'
+import { query, run } from './internal-query.js'
 import { ignoresDescendingKeys, withMysqlSession } from './mysql-heuristic.js'
 import { type AdviseOptions, resolveOptions, type WorkloadQueryInput } from './options.js'
 import type { PlanSummary } from './plan-reader.js'
@@ -15,7 +15,8 @@ import { readStatStatements } from './postgres-stat-statements.js'
 import { withTransactionSession } from './postgres-transaction.js'
 import { readQueryLog } from './query-log.js'
 import { readServerLog } from './server-log.js'
-import { readRawShape, resolveShape } from './query-shape.js'
+import { type RawShape, readRawShape, resolveShape } from './query-shape.js'
+import { TableCatalog, type ViewBase } from '../sql/table-catalog.js'
 import { findRedundant, findUnused } from './redundant.js'
 import { type Selection, selectIndexes } from './select.js'
 import { withSqliteSession } from './sqlite-transaction.js'
@@ -97,12 +98,16 @@ export async function adviseIndexes(db: Kysely<any>, options: AdviseOptions): Pr
   let unseen = 0
   let system = 0
   let tableless = 0
+  const { views, opaque } = await readViews(db, dialect, raw.map((r) => r.shape), catalog, notes)
   for (const { q, shape } of raw) {
-    const resolved = resolveShape(shape, (schema, table) => findTable(catalog, schema, table)?.columns)
+    const resolved = resolveShape(shape, (schema, table) => findTable(catalog, schema, table)?.columns, (_, name) => views.get(name))
     if (resolved.tables.length > 0) planned.push({ ...q, shape: resolved })
     else if (shape.relations.length === 0 && shape.source === 'parser') tableless++
     else if (shape.relations.length > 0 && shape.relations.every((r) => isSystemRelation(r.schema, r.table, dialect))) system++
-    else if (fromStats.has(q.sql)) unseen++
+    else if (shape.relations.some((r) => opaque.has(r.table))) {
+      const name = shape.relations.find((r) => opaque.has(r.table))?.table ?? ''
+      skipped.push({ kind: 'query', subject: q.sql, reason: `reads the view ${name}, but ${opaque.get(name) ?? ''}: no index was derived from it` })
+    } else if (fromStats.has(q.sql)) unseen++
     else skipped.push({ kind: 'query', subject: q.sql, reason: 'names no table in reach (not on the search path / in this database)' })
   }
   if (tableless > 0) notes.push(`${tableless} statement(s) that read no table (select 1, select now(), …) were left out.`)
@@ -243,6 +248,47 @@ function buildAdvice(
     skipped: [...skipped, ...selection.skipped],
     notes: [...notes],
   })
+}
+
+/**
+ * The views the workload names, read as their one base table by the one SQL reader's catalogue part, so that
+ * `select * from posts_view where view_id = 1` is advised as `posts` filtered on the column `view_id` shows. A
+ * view that is not one table's rows (a join, a grouping) is returned in `opaque` with the reason; a filter or
+ * sort on a view column that is an expression gets a note.
+ */
+async function readViews(
+  db: Kysely<any>,
+  dialect: SqlDialect,
+  shapes: readonly RawShape[],
+  catalog: Catalog,
+  notes: string[],
+): Promise<{ views: Map<string, ViewBase>; opaque: Map<string, string> }> {
+  const names = new Set(shapes.flatMap((s) => s.relations.filter((r) => findTable(catalog, r.schema, r.table) === undefined && !isSystemRelation(r.schema, r.table, dialect)).map((r) => r.table)))
+  const out = new Map<string, ViewBase>()
+  const opaque = new Map<string, string>()
+  if (names.size === 0) return { views: out, opaque }
+  const tables = new TableCatalog(dialect)
+  const ask = (text: string, parameters: readonly unknown[]): Promise<Array<Record<string, unknown>>> => query(db, text, parameters)
+  for (const name of names) {
+    const view = await tables.view(name, ask)
+    if (view === undefined) continue
+    if (view.kind === 'opaque') opaque.set(name, view.reason)
+    else out.set(name, view)
+  }
+  // A filter or sort on a view column that is an expression: an index on a base column would not serve it.
+  for (const shape of shapes) {
+    const columns = [...shape.predicates.map((p) => p.column), ...shape.orderBy.map((o) => o.column)]
+    for (const r of shape.relations) {
+      const view = out.get(r.table)
+      if (view === undefined) continue
+      const named = (q: string | undefined): boolean => q === undefined || q.toLowerCase() === (r.alias ?? r.table).toLowerCase()
+      for (const c of columns) {
+        const note = `${r.table}.${c.column} is an expression of the view, not a column of ${view.table}: no index on ${view.table}'s columns serves a filter or sort on it (an expression index on ${view.table} might).`
+        if (named(c.qualifier) && view.expressions.has(c.column.toLowerCase()) && !notes.includes(note)) notes.push(note)
+      }
+    }
+  }
+  return { views: out, opaque }
 }
 
 /** Keeps the `limit` heaviest pg_stat_statements entries; statements from other sources all stay. */

@@ -2,6 +2,7 @@ import type { SqlDialect } from '../sql/fingerprinter.js'
 import { assertParseable } from '../sql/parse-limits.js'
 import { readStatement } from '../sql/read-statement.js'
 import type { ColumnRef, LimitRef, TableRef } from '../sql/statement-facts.js'
+import type { ViewBase } from '../sql/table-catalog.js'
 
 /** A column as the statement names it: `c.author_id` → `{ qualifier: 'c', column: 'author_id' }`. */
 export type ColumnName = ColumnRef
@@ -86,13 +87,28 @@ function limitValue(limit: LimitRef | undefined, parameters: readonly unknown[] 
 
 /**
  * Resolves a raw shape against the tables' columns: a qualifier names a table or alias, an unqualified
- * column belongs to the one table that has it. Tables the catalogue does not know (CTEs, views, other
+ * column belongs to the one table that has it. A view `viewOf` reads as one table stands for that table, each
+ * of its columns for the base column it shows. Tables the catalogue does not know (CTEs, other views, other
  * schemas) are dropped. `columnsOf(schema, table)` returns the table's columns, or `undefined` if unknown.
  */
-export function resolveShape(raw: RawShape, columnsOf: (schema: string | undefined, table: string) => readonly string[] | undefined): QueryShape {
+export function resolveShape(
+  raw: RawShape,
+  columnsOf: (schema: string | undefined, table: string) => readonly string[] | undefined,
+  viewOf: (schema: string | undefined, view: string) => ViewBase | undefined = () => undefined,
+): QueryShape {
   const known = raw.relations.flatMap((r) => {
     const columns = columnsOf(r.schema, r.table)
-    return columns === undefined ? [] : [{ ...r, column: columnLookup(columns) }]
+    if (columns !== undefined) return [{ ...r, column: columnLookup(columns) }]
+    // A view of one table is that table under the view's name, its columns renamed.
+    const view = viewOf(r.schema, r.table)
+    const base = view === undefined ? undefined : columnsOf(view.schema, view.table)
+    if (view === undefined || base === undefined) return []
+    const lookup = columnLookup(base)
+    const column = (name: string): string | undefined => {
+      const mapped = view.columns.get(name.toLowerCase()) ?? (view.star && !view.expressions.has(name.toLowerCase()) ? name : undefined)
+      return mapped === undefined ? undefined : lookup(mapped)
+    }
+    return [{ ...r, schema: view.schema, table: view.table, alias: r.alias ?? r.table, column }]
   })
   type Known = (typeof known)[number]
   const find = (c: ColumnName): Known | undefined => {

@@ -9,10 +9,12 @@ interface Row {
   col: string
   type: string
   avg_width?: number | null
+  never_analyzed?: boolean | null
 }
 
 /**
- * Size and columns of the named tables, from the catalogue (PostgreSQL `pg_class`/`pg_stats`, MySQL
+ * Size and columns of the named tables, and on PostgreSQL whether a table was never analyzed (no
+ * `last_analyze`/`last_autoanalyze` in `pg_stat_user_tables` and no row in `pg_stats`), from the catalogue (PostgreSQL `pg_class`/`pg_stats`, MySQL
  * `information_schema`, SQLite `pragma_table_info` and `max(rowid)`), keyed by lowercased name. Tables it
  * cannot find are left out: rules then rely on the plan alone. Runs on the handle it is given; callers wrap
  * it in `withOrigin({ kind: 'internal', … })`.
@@ -31,11 +33,17 @@ export async function loadTables(db: Kysely<any>, dialect: SqlDialect, names: re
   if (dialect === 'postgres') {
     // quote_ident + to_regclass resolves each name through the search_path, as the statement did.
     const result = await sql<Row>`
-      select c.relname as name, c.reltuples::float8 as rows, c.relpages as pages, a.attname as col,
-             format_type(a.atttypid, a.atttypmod) as type, s.avg_width
+      select c.relname as name, c.reltuples::float8 as rows,
+             -- relpages is 0 until the first VACUUM or ANALYZE: the files' size is what a scan reads meanwhile.
+             case when c.relpages > 0 then c.relpages else pg_relation_size(c.oid) / current_setting('block_size')::int8 end as pages,
+             a.attname as col, format_type(a.atttypid, a.atttypmod) as type, s.avg_width,
+             c.relkind in ('r', 'p', 'm')
+               and coalesce(st.last_analyze, st.last_autoanalyze) is null
+               and not exists (select 1 from pg_stats ps where ps.schemaname = c.relnamespace::regnamespace::text and ps.tablename = c.relname) as never_analyzed
       from pg_class c
       join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
       left join pg_stats s on s.schemaname = c.relnamespace::regnamespace::text and s.tablename = c.relname and s.attname = a.attname
+      left join pg_stat_user_tables st on st.relid = c.oid
       where c.oid in (${sql.join(unique.map((n) => sql`to_regclass(quote_ident(${n}))`))})
       order by c.relname, a.attnum`.execute(db)
     rows = result.rows
@@ -70,7 +78,7 @@ export async function loadTables(db: Kysely<any>, dialect: SqlDialect, names: re
       const n = r.rows === null ? undefined : Number(r.rows)
       const pages = r.pages === null || r.pages === undefined ? undefined : Number(r.pages)
       // PostgreSQL 14+ says -1 for a table never analyzed or vacuumed.
-      t = { name: String(r.name), rows: n === undefined || n < 0 ? undefined : n, pages, columns: [] }
+      t = { name: String(r.name), rows: n === undefined || n < 0 ? undefined : n, pages, columns: [], ...(r.never_analyzed === true ? { analyzed: false } : {}) }
       out.set(key, t)
     }
     t.columns.push({ name: String(r.col), type: String(r.type).toLowerCase(), avgWidth: r.avg_width === null || r.avg_width === undefined ? undefined : Number(r.avg_width) })

@@ -52,6 +52,8 @@ export interface TableInfo {
   /** Pages / blocks (PostgreSQL `relpages`), when known. */
   readonly pages?: number | undefined
   readonly columns: readonly ColumnInfo[]
+  /** `false` when the table was never analyzed (PostgreSQL): the planner guesses its rows and every selectivity. */
+  readonly analyzed?: boolean | undefined
 }
 
 /** A column of a {@link TableInfo}. */

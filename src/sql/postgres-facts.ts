@@ -2,7 +2,7 @@ import type { SqlDialect } from './fingerprinter.js'
 import { names, parsePostgres } from './postgres-statement.js'
 import { statementKind } from './statement-kind.js'
 import {
-  type ColumnRef, type LimitRef, type Predicate, type StatementClass, type StatementFacts, type TableRef, aliasesOf, tableNames,
+  type ColumnRef, type LimitRef, type Predicate, type SelectItem, type StatementClass, type StatementFacts, type TableRef, aliasesOf, tableNames,
 } from './statement-facts.js'
 import { type Token, tokenize } from './tokenizer.js'
 
@@ -44,7 +44,8 @@ export function postgresFacts(sql: string, dialect: SqlDialect): StatementFacts 
   const [type, stmt] = unwrap(first) ?? ['Unknown', {}]
   const cls: StatementClass = stmts.length > 1 ? 'multi' : classOf(type, stmt, reader.modifies)
   const select = type === 'SelectStmt' && (stmt.op === undefined || stmt.op === 'SETOP_NONE') ? stmt : undefined
-  const orderBy = select === undefined ? [] : readOrderBy(select.sortClause, cased)
+  const selectList = select === undefined ? [] : selectListOf(select.targetList, cased)
+  const orderBy = select === undefined ? [] : readOrderBy(select.sortClause, selectList, cased)
   const tables = reader.tables
   const { read, written } = tableNames(tables)
   return {
@@ -64,6 +65,7 @@ export function postgresFacts(sql: string, dialect: SqlDialect): StatementFacts 
     limit: select === undefined ? undefined : limitOf(select.limitCount),
     hasLimit: select?.limitCount !== undefined,
     selectColumns: select === undefined ? [] : selectColumnsOf(select.targetList, cased),
+    selectList,
     stars: select === undefined ? [] : starsOf(select.targetList, cased),
     referenced: reader.referenced,
     aggregates: select !== undefined && hasAggregate(select.targetList),
@@ -262,17 +264,33 @@ function collectPredicates(expr: unknown, out: Predicate[], cased: (name: string
   }
 }
 
-function readOrderBy(sortClause: unknown, cased: (name: string) => string): StatementFacts['orderBy'] {
+function readOrderBy(sortClause: unknown, selectList: readonly SelectItem[], cased: (name: string) => string): StatementFacts['orderBy'] {
   if (!Array.isArray(sortClause)) return []
   const out: Array<{ column: ColumnRef; desc: boolean }> = []
   for (const item of sortClause) {
     const sortBy = (item as Json).SortBy as Json | undefined
-    const column = columnOf(sortBy?.node, cased)
-    // An ORDER BY on an expression or a position cannot be served by a plain column index: drop it whole.
+    const column = sortColumn(sortBy?.node, selectList, cased)
+    // An ORDER BY on an expression cannot be served by a plain column index: drop it whole.
     if (column === undefined) return []
     out.push({ column, desc: sortBy?.sortby_dir === 'SORTBY_DESC' })
   }
   return out
+}
+
+/**
+ * The column an ORDER BY item sorts on: `ORDER BY 2` is the second select item; a bare name is first an output
+ * name of the select list (PostgreSQL, MySQL and SQLite all look there first), then an input column.
+ */
+function sortColumn(node: unknown, selectList: readonly SelectItem[], cased: (name: string) => string): ColumnRef | undefined {
+  const position = ((node as Json | undefined)?.A_Const as Json | undefined)?.ival as Json | undefined
+  if (position !== undefined) {
+    const n = position.ival
+    return typeof n === 'number' && Number.isInteger(n) ? selectList[n - 1]?.column : undefined
+  }
+  const column = columnOf(node, cased)
+  if (column === undefined || column.qualifier !== undefined) return column
+  const named = selectList.find((s) => s.name !== undefined && s.name.toLowerCase() === column.column.toLowerCase())
+  return named === undefined ? column : named.column
 }
 
 function columnsOf(list: unknown, cased: (name: string) => string): ColumnRef[] {
@@ -283,6 +301,18 @@ function columnsOf(list: unknown, cased: (name: string) => string): ColumnRef[] 
 function selectColumnsOf(targetList: unknown, cased: (name: string) => string): ColumnRef[] {
   if (!Array.isArray(targetList)) return []
   return targetList.map((t) => columnOf(((t as Json).ResTarget as Json | undefined)?.val, cased)).filter((c): c is ColumnRef => c !== undefined)
+}
+
+function selectListOf(targetList: unknown, cased: (name: string) => string): SelectItem[] {
+  if (!Array.isArray(targetList)) return []
+  return targetList.map((t): SelectItem => {
+    const target = (t as Json).ResTarget as Json | undefined
+    const fields = ((target?.val as Json | undefined)?.ColumnRef as Json | undefined)?.fields
+    const star = Array.isArray(fields) && 'A_Star' in (fields[fields.length - 1] as Json)
+    const column = columnOf(target?.val, cased)
+    const name = typeof target?.name === 'string' ? cased(target.name) : column?.column
+    return { name, column, star }
+  })
 }
 
 function starsOf(targetList: unknown, cased: (name: string) => string): Array<string | undefined> {

@@ -29,6 +29,18 @@ export interface TableRef {
 }
 
 /**
+ * One item of the top-level select list: `p.id as post_id` → `{ name: 'post_id', column: { qualifier: 'p', column: 'id' } }`.
+ */
+export interface SelectItem {
+  /** The name the result column gets: its alias, or a plain column's own name; `undefined` for an unnamed expression or a star. */
+  readonly name: string | undefined
+  /** The column when the item is a plain column (aliased or not); `undefined` for an expression or a star. */
+  readonly column: ColumnRef | undefined
+  /** `*` or `t.*`. */
+  readonly star: boolean
+}
+
+/**
  * What a statement does, coarsely: `read` (SELECT, VALUES, TABLE, a `WITH` ending in one, `SHOW`-like
  * statements are `utility`), `write` (INSERT, UPDATE, DELETE, REPLACE, MERGE, a data-modifying CTE, `SELECT
  * … INTO` and `FOR UPDATE`/`FOR SHARE`, which lock rows), `ddl`, `transaction` (BEGIN, COMMIT, SAVEPOINT…),
@@ -80,7 +92,12 @@ export interface StatementFacts {
   /** Functions called, as written (`now`, `pg_catalog.nextval`), lowercased. */
   readonly calls: readonly string[]
   readonly predicates: readonly Predicate[]
-  /** Top-level `ORDER BY`; empty when any item is not a plain column (an expression, a position). */
+  /**
+   * Top-level `ORDER BY`, each item a plain column. A position (`ORDER BY 1`) and a select-list alias (`ORDER BY
+   * post_id` for `p.id as post_id`) are resolved to the column they name, as the server resolves them (an output
+   * name before an input column). Empty when any item is an expression, or names one (a position of a `*` or
+   * of an expression, an alias of an expression).
+   */
   readonly orderBy: readonly { readonly column: ColumnRef; readonly desc: boolean }[]
   readonly groupBy: readonly ColumnRef[]
   readonly limit: LimitRef | undefined
@@ -88,6 +105,8 @@ export interface StatementFacts {
   readonly hasLimit: boolean
   /** Plain column items of the top-level select list. */
   readonly selectColumns: readonly ColumnRef[]
+  /** Every item of the top-level select list, in order, with its output name; empty when read from tokens. */
+  readonly selectList: readonly SelectItem[]
   /** `*` and `t.*` items of the top-level select list: the qualifier, or `undefined` for a bare `*`. */
   readonly stars: readonly (string | undefined)[]
   /** Every column named anywhere; `undefined` when the reader cannot know (tokens). */

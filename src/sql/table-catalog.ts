@@ -9,13 +9,38 @@ interface NameInfo {
   readonly reads: readonly string[] | undefined
   /** Extra tables a write to it changes (foreign keys that cascade), or `'all'` when a trigger may write anything. */
   readonly writes: readonly string[] | 'all'
+  /** The view's query, when the name is a view. */
+  readonly definition?: string
+}
+
+/**
+ * A view read as the one table it shows: `create view posts_view as select id as view_id, title from posts` is
+ * `posts` with `view_id` → `id` and `title` → `title`. What an index on the view's columns would be is an index on
+ * these base columns.
+ */
+export interface ViewBase {
+  readonly kind: 'table'
+  readonly schema: string | undefined
+  readonly table: string
+  /** View column (lowercased) → the base table's column it shows. */
+  readonly columns: ReadonlyMap<string, string>
+  /** The view shows `*` of its table: every other name is a base column of the same name. */
+  readonly star: boolean
+  /** View columns (lowercased) that are expressions, not base columns: no index on a base column serves them. */
+  readonly expressions: ReadonlySet<string>
+}
+
+/** A view that is not one table's rows: a join, a union, a grouping… `reason` says which, for a note. */
+export interface OpaqueView {
+  readonly kind: 'opaque'
+  readonly reason: string
 }
 
 const MAX_VIEW_DEPTH = 16
 
 /**
  * The one SQL reader's catalogue-aware part: what the statement text does not say, read from the catalogue once
- * per name (the query cache uses it; the advisor's view expansion belongs here next): a view is read through its base
+ * per name (the query cache and the advisor's view expansion use it): a view is read through its base
  * tables (a write to a base table must invalidate the view's results), a partitioned table through its
  * partitions, and a write to a table with a trigger may write anything (so it invalidates everything), while a
  * foreign key with ON DELETE/UPDATE CASCADE, SET NULL or SET DEFAULT also changes the referencing tables. Names
@@ -57,6 +82,45 @@ export class TableCatalog {
     return [...out]
   }
 
+  /**
+   * What the view `name` shows, when it is a view: the one base table and how its columns map (through views
+   * of views too), or why it cannot be read as one table. `undefined` when `name` is not a view.
+   */
+  async view(name: string, query: CatalogQuery, depth = 0): Promise<ViewBase | OpaqueView | undefined> {
+    const definition = (await this.#info(name, query, 0)).definition
+    if (definition === undefined) return undefined
+    const facts = readStatement(definition, this.#dialect)
+    const [only, ...more] = facts.tables
+    const reason =
+      !facts.complete || facts.class !== 'read' ? 'its query could not be read'
+      : facts.tables.length === 0 ? 'it reads no table'
+      : more.length > 0 || facts.ctes.length > 0 ? `it reads ${facts.tablesRead.length > 1 ? `${facts.tablesRead.length} tables (${facts.tablesRead.join(', ')})` : 'its table more than once'}`
+      : facts.grouped || facts.aggregates ? 'it groups or aggregates its rows'
+      : depth >= MAX_VIEW_DEPTH ? 'views nest too deep'
+      : undefined
+    if (reason !== undefined || only === undefined) return { kind: 'opaque', reason: reason ?? 'it reads no table' }
+    const columns = new Map<string, string>()
+    const expressions = new Set<string>()
+    for (const item of facts.selectList) {
+      if (item.name === undefined) continue
+      if (item.column === undefined) expressions.add(item.name.toLowerCase())
+      else columns.set(item.name.toLowerCase(), item.column.column)
+    }
+    const star = facts.selectList.some((i) => i.star)
+    const inner = await this.view(only.table, query, depth + 1)
+    if (inner === undefined) return { kind: 'table', schema: only.schema, table: only.table, columns, star, expressions }
+    if (inner.kind === 'opaque') return inner
+    // A view of a view: map through both.
+    const through = (column: string): string | undefined => inner.columns.get(column.toLowerCase()) ?? (inner.star && !inner.expressions.has(column.toLowerCase()) ? column : undefined)
+    const composed = new Map<string, string>()
+    for (const [name, column] of columns) {
+      const base = through(column)
+      if (base === undefined) expressions.add(name)
+      else composed.set(name, base)
+    }
+    return { kind: 'table', schema: inner.schema, table: inner.table, columns: composed, star: star && inner.star, expressions: new Set([...expressions, ...(star ? inner.expressions : [])]) }
+  }
+
   /** Forgets everything read (after DDL: views, triggers and keys may have changed). */
   forget(): void {
     this.#names.clear()
@@ -94,7 +158,8 @@ export class TableCatalog {
       }
     }
     if (found.opaque) reads = undefined
-    return { reads, writes: found.triggers ? 'all' : found.cascadesTo }
+    const writes = found.triggers ? 'all' : found.cascadesTo
+    return found.viewDefinition === undefined ? { reads, writes } : { reads, writes, definition: found.viewDefinition }
   }
 }
 

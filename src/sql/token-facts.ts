@@ -201,6 +201,7 @@ export function tokenFacts(sql: string, dialect: SqlDialect): StatementFacts {
     limit,
     hasLimit,
     selectColumns,
+    selectList: [],
     stars: selectStar,
     referenced: undefined,
     aggregates,

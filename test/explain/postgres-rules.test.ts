@@ -190,6 +190,27 @@ eachDialect(
       const good = await explain(db, 'select id, val from big where id < 50 limit 10', { analyze: true })
       for (const rule of ['select-star', 'unbounded-result', 'wide-rows']) expectNoRule(good, rule)
     })
+
+    it('missing-statistics: right after a bulk load, ANALYZE first, and the index is still named; not once analyzed', async () => {
+      // Autovacuum off: the table stays un-analyzed for the test, as it is in the seconds after a load.
+      await run(db, 'create table fresh (id int primary key, author_id int not null, title text not null) with (autovacuum_enabled = false)',
+        "insert into fresh select i, i % 2000, 'post ' || i from generate_series(1, 20000) i")
+      try {
+        for (const analyze of [false, true]) {
+          const result = await explain(db, 'select * from fresh where author_id = 7', { analyze })
+          const stats = expectRule(result, 'missing-statistics')
+          expect(stats.suggestion).toEqual({ kind: 'maintenance', text: 'run ANALYZE fresh', sql: 'analyze "fresh"' })
+          expect(stats.message).toMatch(/^fresh has no statistics \(never analyzed/)
+          expect(expectRule(result, 'seq-scan').suggestion.sql).toBe('create index "fresh_author_id_idx" on "fresh" ("author_id")')
+        }
+        await run(db, 'analyze fresh')
+        const analyzed = await explain(db, 'select * from fresh where author_id = 7')
+        expectNoRule(analyzed, 'missing-statistics')
+        expect(expectRule(analyzed, 'seq-scan').suggestion.sql).toBe('create index "fresh_author_id_idx" on "fresh" ("author_id")')
+      } finally {
+        await run(db, 'drop table fresh')
+      }
+    })
   },
   ['postgres', 'pglite'],
 )

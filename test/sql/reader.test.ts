@@ -154,6 +154,27 @@ describe('reader details', () => {
     expect(readStatement('update t set a = ? where id = ?', 'sqlite').predicates.map((p) => p.column)).toEqual(['id'])
   })
 
+  it('resolves ORDER BY positions and select-list aliases to the column they name, as the server does', () => {
+    for (const dialect of ['postgres', 'mysql', 'sqlite'] as const) {
+      const facts = readStatement('select p.id as post_id, lower(p.title) as t, p.author_id from posts p order by 1 desc, author_id, post_id', dialect)
+      expect(facts.orderBy).toEqual([
+        { column: { qualifier: 'p', column: 'id' }, desc: true },
+        { column: { qualifier: 'p', column: 'author_id' }, desc: false },
+        { column: { qualifier: 'p', column: 'id' }, desc: false },
+      ])
+      expect(facts.selectList.map((s) => s.name)).toEqual(['post_id', 't', 'author_id'])
+    }
+    // An output name comes before an input column of the same name: `title` here is the expression.
+    expect(readStatement('select lower(title) as title from posts order by title', 'postgres').orderBy).toEqual([])
+    // A position of an expression or of a star, or past the list, sorts on something no plain index holds.
+    expect(readStatement('select lower(title), id from posts order by 1', 'postgres').orderBy).toEqual([])
+    expect(readStatement('select * from posts order by 1', 'postgres').orderBy).toEqual([])
+    expect(readStatement('select id from posts order by 3', 'postgres').orderBy).toEqual([])
+    expect(readStatement('select * from posts order by 1', 'postgres').selectList).toEqual([{ name: undefined, column: undefined, star: true }])
+    // A qualified name is always an input column.
+    expect(readStatement('select p.author_id as id from posts p order by p.id', 'postgres').orderBy).toEqual([{ column: { qualifier: 'p', column: 'id' }, desc: false }])
+  })
+
   it('a huge statement is read from its head and never parsed', () => {
     const big = `insert into big_table (a) values ${Array.from({ length: 60_000 }, (_, i) => `(${i})`).join(', ')}`
     const facts = readStatement(big, 'postgres')

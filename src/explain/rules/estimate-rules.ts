@@ -1,6 +1,6 @@
 import type { Finding, Rule, RuleContext, Severity, Suggestion } from '../finding.js'
 import type { PlanNode } from '../plan.js'
-import { ancestors, fmt, nodeFinding, nodeLabel, producedRows } from './rule-helpers.js'
+import { ancestors, fmt, nodeFinding, nodeLabel, producedRows, tableInfo } from './rule-helpers.js'
 
 /**
  * `rows-removed-by-filter`: a node read rows only to throw most of them away. PEV2's badge: removed /
@@ -57,6 +57,39 @@ export const rowMisestimateRule: Rule = {
       const table = ctx.tableOf(node)
       out.push(
         nodeFinding(ctx, 'row-misestimate', base, node, `${nodeLabel(ctx, node)}: estimated ${fmt(est)} rows, got ${fmt(act)} (${act > est ? 'under' : 'over'}estimated ${Math.round(factor)}×)`, analyzeHint(ctx, table)),
+      )
+    }
+    return out
+  },
+}
+
+/**
+ * `missing-statistics` (PostgreSQL): a table the plan reads was never analyzed (no `last_analyze` or
+ * `last_autoanalyze`, nothing in `pg_stats`), as right after a bulk load before autovacuum comes by. The planner
+ * then guesses the table's rows and every filter's selectivity, so its plan (and any cost an index is judged
+ * by) is a guess: ANALYZE first. Tables of 3 pages or fewer are left alone (depesz: too small to matter). The
+ * scan rules still name the index the filter needs.
+ */
+export const missingStatisticsRule: Rule = {
+  id: 'missing-statistics',
+  dialects: ['postgres'],
+  description: 'a table (> 3 pages) the plan reads was never analyzed (no last_analyze/last_autoanalyze, no pg_stats rows): run ANALYZE',
+  supersedes: ['row-misestimate'],
+  check(ctx) {
+    const out: Finding[] = []
+    const seen = new Set<string>()
+    for (const node of ctx.plan.nodes) {
+      const table = ctx.tableOf(node)
+      const info = tableInfo(ctx, node)
+      if (table === undefined || info?.analyzed !== false || (info.pages ?? 0) <= 3 || seen.has(table.toLowerCase())) continue
+      seen.add(table.toLowerCase())
+      const target = node.schema === undefined ? quote(table, '"') : `${quote(node.schema, '"')}.${quote(table, '"')}`
+      out.push(
+        nodeFinding(ctx, 'missing-statistics', 'warning', node, `${table} has no statistics (never analyzed, as right after a bulk load): the planner guesses its row count and what each filter keeps`, {
+          kind: 'maintenance',
+          text: `run ANALYZE ${table}`,
+          sql: `analyze ${target}`,
+        }),
       )
     }
     return out

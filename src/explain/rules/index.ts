@@ -1,5 +1,5 @@
 import { type Finding, type Rule, type RuleContext, SEVERITIES } from '../finding.js'
-import { rowMisestimateRule, rowsRemovedByFilterRule } from './estimate-rules.js'
+import { missingStatisticsRule, rowMisestimateRule, rowsRemovedByFilterRule } from './estimate-rules.js'
 import { heapFetchesRule, hotNodeRule, jitTimeRule, nestedLoopManyRule, parallelOverheadRule, slowPlanningRule, workersNotLaunchedRule } from './execution-rules.js'
 import { hashAggSpillRule, hashBatchesRule, lossyBitmapRule, sortSpillRule } from './memory-rules.js'
 import { selectStarRule, unboundedResultRule, wideRowsRule } from './over-fetching-rules.js'
@@ -15,6 +15,7 @@ import { automaticIndexRule, filesortRule, tempBtreeRule, temporaryTableRule } f
  * ```
  */
 export const RULES: readonly Rule[] = Object.freeze([
+  missingStatisticsRule,
   seqScanRule,
   fullScanRule,
   automaticIndexRule,

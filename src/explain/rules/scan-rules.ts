@@ -51,6 +51,12 @@ function scanCheck(rule: string) {
       if (node.kind !== 'full-scan') continue
       const rows = tableRows(ctx, node)
       const pages = tableInfo(ctx, node)?.pages
+      if (rows === undefined && tableInfo(ctx, node)?.analyzed === false && pages !== undefined && pages > 3) {
+        // Never analyzed: no row count, but the table's size is known, and its filter still names the index it needs.
+        const suggestion = node.filter === undefined ? undefined : indexSuggestion(ctx, node, predicatesFor(ctx, node))
+        if (suggestion) out.push(nodeFinding(ctx, rule, 'warning', node, `${nodeLabel(ctx, node)} reads the whole table (${fmt(pages)} pages; rows unknown: never analyzed) to apply the filter ${node.filter ?? ''}`, suggestion))
+        continue
+      }
       // depesz: only scans over more than 3 pages are worth an index.
       if (rows === undefined || rows < ctx.thresholds.largeTableRows || (pages !== undefined && pages <= 3)) continue
       const predicates = predicatesFor(ctx, node)
