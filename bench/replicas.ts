@@ -30,7 +30,10 @@ const TABLE = `dbperf_bench_replicas_${process.pid}`
 const envFile = `${process.env.DBPERF_REPLICAS_DIR ?? '/tmp/dbperf-replicas'}/replicas.env`
 let env: Map<string, string>
 try {
-  env = new Map(readFileSync(envFile, 'utf8').split('\n').flatMap((l) => (/^(\w+)=(.*)$/.exec(l) ? [[RegExp.$1, RegExp.$2] as [string, string]] : [])))
+  env = new Map(readFileSync(envFile, 'utf8').split('\n').flatMap((line): Array<[string, string]> => {
+    const [, key, value] = /^(\w+)=(.*)$/.exec(line) ?? []
+    return key === undefined || value === undefined ? [] : [[key, value]]
+  }))
 } catch {
   console.error(`bench/replicas: ${envFile} not found; run 'bash scripts/replicas.sh start' first`)
   process.exit(2)

@@ -124,30 +124,34 @@ EOF
     pg_q "$PG_PRIMARY_PORT" 'create database test' >/dev/null || die "could not create database test on the PostgreSQL primary"
 }
 
+# pg_standby [DIR PORT SLOT NAME]: the standby (or, with arguments, another one) from a base backup of the primary.
 pg_standby() {
-  if [ ! -f "$PG_STANDBY/standby.signal" ]; then
-    say "pg_basebackup the PostgreSQL standby into $PG_STANDBY"
-    rm -rf "$PG_STANDBY" && mkdir -p "$PG_STANDBY" && chmod 700 "$PG_STANDBY" && own postgres "$PG_STANDBY"
+  local dir=${1:-$PG_STANDBY} port=${2:-$PG_STANDBY_PORT} slot=${3:-$SLOT} name=${4:-pg-standby}
+  if [ ! -f "$dir/standby.signal" ]; then
+    say "pg_basebackup $name into $dir"
+    rm -rf "$dir" && mkdir -p "$dir" && chmod 700 "$dir" && own postgres "$dir"
     # A slot keeps the primary's WAL while the standby is stopped (stop-replica), however long that is.
-    pg_q "$PG_PRIMARY_PORT" "select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = '$SLOT'" >/dev/null
-    as_pg "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$PG_PRIMARY_PORT" -U postgres -D "$PG_STANDBY" -R -X stream -c fast \
-      -C -S "$SLOT" --no-sync >"$LOG/pg-basebackup.log" 2>&1 || die "pg_basebackup failed, see $LOG/pg-basebackup.log"
+    pg_q "$PG_PRIMARY_PORT" "select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = '$slot'" >/dev/null
+    as_pg "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$PG_PRIMARY_PORT" -U postgres -D "$dir" -R -X stream -c fast \
+      -C -S "$slot" --no-sync >"$LOG/$name-basebackup.log" 2>&1 || die "pg_basebackup failed, see $LOG/$name-basebackup.log"
   fi
-  pg_run "$PG_STANDBY" "$PG_STANDBY_PORT" pg-standby
+  pg_run "$dir" "$port" "$name"
 }
 
-pg_streaming() { [ "$(pg_q "$PG_STANDBY_PORT" 'select status from pg_stat_wal_receiver')" = streaming ]; }
+pg_streaming() { [ "$(pg_q "$1" 'select status from pg_stat_wal_receiver')" = streaming ]; }
 
-# Caught up: the standby has replayed everything the primary had written when we asked.
+# Caught up: the standby on port $1 has replayed everything the primary had written when we asked.
 pg_caught_up() {
   local lsn; lsn=$(pg_q "$PG_PRIMARY_PORT" 'select pg_current_wal_flush_lsn()') || return 1
-  [ "$(pg_q "$PG_STANDBY_PORT" "select pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn")" = t ]
+  [ "$(pg_q "$1" "select pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn")" = t ]
 }
 
+# pg_wait [PORT NAME]: streaming, replay running, caught up.
 pg_wait() {
-  wait_until pg_streaming || die "PostgreSQL standby on port $PG_STANDBY_PORT is not streaming from the primary after ${TIMEOUT}s (WAL receiver: $(pg_q "$PG_STANDBY_PORT" "select coalesce((select status from pg_stat_wal_receiver), 'none')")), see $LOG/pg-standby.log"
-  [ "$(pg_q "$PG_STANDBY_PORT" 'select pg_is_wal_replay_paused()')" = t ] && pg_q "$PG_STANDBY_PORT" 'select pg_wal_replay_resume()' >/dev/null
-  wait_until pg_caught_up || die "PostgreSQL standby on port $PG_STANDBY_PORT has not caught up with the primary after ${TIMEOUT}s, see $LOG/pg-standby.log"
+  local port=${1:-$PG_STANDBY_PORT} name=${2:-pg-standby}
+  wait_until pg_streaming "$port" || die "PostgreSQL standby on port $port is not streaming from the primary after ${TIMEOUT}s (WAL receiver: $(pg_q "$port" "select coalesce((select status from pg_stat_wal_receiver), 'none')")), see $LOG/$name.log"
+  [ "$(pg_q "$port" 'select pg_is_wal_replay_paused()')" = t ] && pg_q "$port" 'select pg_wal_replay_resume()' >/dev/null
+  wait_until pg_caught_up "$port" || die "PostgreSQL standby on port $port has not caught up with the primary after ${TIMEOUT}s, see $LOG/$name.log"
 }
 
 # --- MariaDB ------------------------------------------------------------------------------------------------
@@ -212,28 +216,32 @@ my_primary() {
     die "could not create the database and users on the MariaDB primary: $(my_q "$MY_PRIMARY_PORT" 'select 1')"
 }
 
+# my_replica [DIR PORT SERVER-ID NAME]: the replica (or, with arguments, another one), replicating by GTID.
 my_replica() {
-  [ -d "$MY_REPLICA/mysql" ] || { say "mariadb-install-db MariaDB replica in $MY_REPLICA"; my_install "$MY_REPLICA"; }
+  local dir=${1:-$MY_REPLICA} port=${2:-$MY_REPLICA_PORT} id=${3:-2} name=${4:-mariadb-replica}
+  [ -d "$dir/mysql" ] || { say "mariadb-install-db $name in $dir"; my_install "$dir"; }
   # read_only stops every user but the replication thread and SUPER / READ ONLY ADMIN (root) from writing.
-  my_run "$MY_REPLICA" "$MY_REPLICA_PORT" mariadb-replica --server-id=2 --log-slave-updates --read-only=1
-  if [ -z "$(my_q "$MY_REPLICA_PORT" 'show slave status')" ]; then
-    say "CHANGE MASTER TO 127.0.0.1:$MY_PRIMARY_PORT on the MariaDB replica"
-    my_q "$MY_REPLICA_PORT" "set global gtid_slave_pos = '';
+  my_run "$dir" "$port" "$name" --server-id="$id" --log-slave-updates --read-only=1
+  if [ -z "$(my_q "$port" 'show slave status')" ]; then
+    say "CHANGE MASTER TO 127.0.0.1:$MY_PRIMARY_PORT on $name"
+    my_q "$port" "set global gtid_slave_pos = '';
       change master to master_host = '127.0.0.1', master_port = $MY_PRIMARY_PORT, master_user = 'repl',
-        master_use_gtid = slave_pos, master_connect_retry = 1" >/dev/null || die "CHANGE MASTER failed on the MariaDB replica"
+        master_use_gtid = slave_pos, master_connect_retry = 1" >/dev/null || die "CHANGE MASTER failed on $name"
   fi
   # START SLAVE starts whichever thread is stopped (and is a no-op, with a note, when both run).
-  my_q "$MY_REPLICA_PORT" 'start slave' >/dev/null || die "START SLAVE failed on the MariaDB replica"
+  my_q "$port" 'start slave' >/dev/null || die "START SLAVE failed on $name"
 }
 
-my_running() { [ "$(my_field "$MY_REPLICA_PORT" Slave_IO_Running)" = Yes ] && [ "$(my_field "$MY_REPLICA_PORT" Slave_SQL_Running)" = Yes ]; }
+my_running() { [ "$(my_field "$1" Slave_IO_Running)" = Yes ] && [ "$(my_field "$1" Slave_SQL_Running)" = Yes ]; }
 
+# my_wait [PORT NAME]: replicating, and at the primary's GTID position.
 my_wait() {
-  wait_until my_running ||
-    die "MariaDB replica on port $MY_REPLICA_PORT is not replicating after ${TIMEOUT}s (IO: $(my_field "$MY_REPLICA_PORT" Slave_IO_Running), SQL: $(my_field "$MY_REPLICA_PORT" Slave_SQL_Running), $(my_field "$MY_REPLICA_PORT" Last_IO_Error)$(my_field "$MY_REPLICA_PORT" Last_SQL_Error)), see $LOG/mariadb-replica.log"
+  local port=${1:-$MY_REPLICA_PORT} name=${2:-mariadb-replica}
+  wait_until my_running "$port" ||
+    die "MariaDB replica on port $port is not replicating after ${TIMEOUT}s (IO: $(my_field "$port" Slave_IO_Running), SQL: $(my_field "$port" Slave_SQL_Running), $(my_field "$port" Last_IO_Error)$(my_field "$port" Last_SQL_Error)), see $LOG/$name.log"
   local pos; pos=$(my_q "$MY_PRIMARY_PORT" 'select @@gtid_binlog_pos')
-  [ "$(my_q "$MY_REPLICA_PORT" "select master_gtid_wait('$pos', $TIMEOUT)")" = 0 ] ||
-    die "MariaDB replica on port $MY_REPLICA_PORT has not reached the primary's GTID $pos after ${TIMEOUT}s, see $LOG/mariadb-replica.log"
+  [ "$(my_q "$port" "select master_gtid_wait('$pos', $TIMEOUT)")" = 0 ] ||
+    die "MariaDB replica on port $port has not reached the primary's GTID $pos after ${TIMEOUT}s, see $LOG/$name.log"
 }
 
 # --- commands -----------------------------------------------------------------------------------------------
@@ -257,29 +265,8 @@ start_second() {
   [ -f "$ENV_FILE" ] || die "the pairs are not running: run 'bash scripts/replicas.sh start' first"
   need_up "PostgreSQL primary" "$PG_PRIMARY_PORT" pg_up
   need_up "MariaDB primary" "$MY_PRIMARY_PORT" my_up
-  if [ ! -f "$PG_STANDBY2/standby.signal" ]; then
-    say "pg_basebackup a second PostgreSQL standby into $PG_STANDBY2"
-    rm -rf "$PG_STANDBY2" && mkdir -p "$PG_STANDBY2" && chmod 700 "$PG_STANDBY2" && own postgres "$PG_STANDBY2"
-    pg_q "$PG_PRIMARY_PORT" "select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = '${SLOT}2'" >/dev/null
-    as_pg "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$PG_PRIMARY_PORT" -U postgres -D "$PG_STANDBY2" -R -X stream -c fast \
-      -C -S "${SLOT}2" --no-sync >"$LOG/pg-basebackup2.log" 2>&1 || die "pg_basebackup failed, see $LOG/pg-basebackup2.log"
-  fi
-  pg_run "$PG_STANDBY2" "$PG_STANDBY2_PORT" pg-standby2
-  [ -d "$MY_REPLICA2/mysql" ] || { say "mariadb-install-db a second MariaDB replica in $MY_REPLICA2"; my_install "$MY_REPLICA2"; }
-  my_run "$MY_REPLICA2" "$MY_REPLICA2_PORT" mariadb-replica2 --server-id=3 --log-slave-updates --read-only=1
-  if [ -z "$(my_q "$MY_REPLICA2_PORT" 'show slave status')" ]; then
-    my_q "$MY_REPLICA2_PORT" "set global gtid_slave_pos = '';
-      change master to master_host = '127.0.0.1', master_port = $MY_PRIMARY_PORT, master_user = 'repl',
-        master_use_gtid = slave_pos, master_connect_retry = 1" >/dev/null || die "CHANGE MASTER failed on the second MariaDB replica"
-  fi
-  my_q "$MY_REPLICA2_PORT" 'start slave' >/dev/null || die "START SLAVE failed on the second MariaDB replica"
-  local lsn pos
-  lsn=$(pg_q "$PG_PRIMARY_PORT" 'select pg_current_wal_flush_lsn()')
-  wait_until test "$(pg_q "$PG_STANDBY2_PORT" "select pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn")" = t ||
-    die "the second PostgreSQL standby has not caught up after ${TIMEOUT}s, see $LOG/pg-standby2.log"
-  pos=$(my_q "$MY_PRIMARY_PORT" 'select @@gtid_binlog_pos')
-  [ "$(my_q "$MY_REPLICA2_PORT" "select master_gtid_wait('$pos', $TIMEOUT)")" = 0 ] ||
-    die "the second MariaDB replica has not reached GTID $pos after ${TIMEOUT}s, see $LOG/mariadb-replica2.log"
+  pg_standby "$PG_STANDBY2" "$PG_STANDBY2_PORT" "${SLOT}2" pg-standby2 && pg_wait "$PG_STANDBY2_PORT" pg-standby2 || exit 1
+  my_replica "$MY_REPLICA2" "$MY_REPLICA2_PORT" 3 mariadb-replica2 && my_wait "$MY_REPLICA2_PORT" mariadb-replica2 || exit 1
   {
     grep -v '2_URL=' "$ENV_FILE"
     echo "DBPERF_REPLICA_PG_STANDBY2_URL=postgres://postgres@127.0.0.1:$PG_STANDBY2_PORT/test"

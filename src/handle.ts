@@ -13,7 +13,7 @@ export interface HandleParts {
   hub?: ObserverHub
   /** dbperf's connection pool; PostgreSQL and MySQL/MariaDB only. */
   pool?: Pool<unknown>
-  /** The read replicas' router, when the handle has replicas (built at the first statement). */
+  /** The read replicas' router, when the handle has replicas (built with the handle's driver). */
   replicas?: ReplicaRouter
 }
 

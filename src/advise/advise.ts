@@ -118,16 +118,13 @@ export async function adviseIndexes(db: Kysely<any>, options: AdviseOptions): Pr
   const used = usedTables(planned, catalog)
   // A hot standby (a read replica) can run neither ANALYZE nor CREATE INDEX: its statistics are the primary's.
   const standby = dialect === 'postgres' && (await isStandby(db))
-  if (dialect === 'postgres' && o.analyze && standby) {
-    const stale = used.filter((t) => !t.analyzed)
-    if (stale.length > 0) notes.push(`${stale.map((t) => t.name).join(', ')} ${stale.length === 1 ? 'has' : 'have'} no statistics and this server is a standby: run ANALYZE on the primary, or the planner guesses.`)
-  } else if (dialect === 'postgres' && o.analyze) {
-    const stale = used.filter((t) => !t.analyzed)
+  const stale = dialect === 'postgres' && o.analyze ? used.filter((t) => !t.analyzed) : []
+  if (stale.length > 0 && standby) {
+    notes.push(`${stale.map((t) => t.name).join(', ')} ${stale.length === 1 ? 'has' : 'have'} no statistics and this server is a standby: run ANALYZE on the primary, or the planner guesses.`)
+  } else if (stale.length > 0) {
     for (const t of stale) await run(db, sql`analyze ${t.schema === undefined ? sql.id(t.name) : sql.id(t.schema, t.name)}`)
-    if (stale.length > 0) {
-      notes.push(`ANALYZE ran on ${stale.map((t) => t.name).join(', ')}: ${stale.length === 1 ? 'it had' : 'they had'} no statistics, so the planner would have guessed.`)
-      catalog = await readCatalog(db, dialect, schemas)
-    }
+    notes.push(`ANALYZE ran on ${stale.map((t) => t.name).join(', ')}: ${stale.length === 1 ? 'it had' : 'they had'} no statistics, so the planner would have guessed.`)
+    catalog = await readCatalog(db, dialect, schemas)
   }
 
   const advise = async (session: AdviceSession): Promise<IndexAdvice> => {

@@ -30,21 +30,20 @@ import { chainRouters, type Router } from './routing.js'
  * `router` (internal: `createDb`'s `cache` option) gives the routing stage a router built for this database.
  */
 export function observeDialect(dialect: Dialect, options?: ObserveDialectOptions, router?: (info: DatabaseInfo) => Router): Dialect {
-  const info = options
   const replicaDialects = options?.replicas
   let adapter: DialectAdapter | undefined
   let hub: ObserverHub | undefined
   const ensureHub = (): ObserverHub => {
     if (hub) return hub
     adapter ??= dialect.createAdapter()
-    const sqlDialect = info?.dialect ?? dialectOfAdapter(adapter)
+    const sqlDialect = options?.dialect ?? dialectOfAdapter(adapter)
     hub = new ObserverHub({
       dialect: sqlDialect,
-      driver: info?.driver ?? 'custom',
-      target: info?.target ?? 'unknown',
-      host: info?.host,
-      port: info?.port,
-      database: info?.database,
+      driver: options?.driver ?? 'custom',
+      target: options?.target ?? 'unknown',
+      host: options?.host,
+      port: options?.port,
+      database: options?.database,
     })
     attachToHandle(adapter, { hub })
     announceHub(hub)

@@ -54,7 +54,7 @@ function poolOf(db: Kysely<any>, server: unknown, caller: string): Pool<unknown>
     const names = ['primary', ...replicas.filter((r) => r.pool !== undefined).map((r) => r.name)]
     throw new DbperfError(
       'DBPERF_INVALID_INPUT',
-      `${caller}: no server named ${describeValue(server)}; this handle has: ${names.join(', ')}${replicas.length === 0 && handleParts(db)?.hub !== undefined ? ' (replicas are known after the first statement)' : ''}`,
+      `${caller}: no server named ${describeValue(server)}; this handle has: ${names.join(', ')}`,
     )
   }
   return found

@@ -1,11 +1,10 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { PassThrough } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runCli } from '../../src/cli/cli.js'
+import { cli } from './io.js'
 
 /**
  * One CLI grammar for explain and advise (check's own test covers it there): `--fail-on` takes a severity, `all`
@@ -13,17 +12,8 @@ import { runCli } from '../../src/cli/cli.js'
  */
 const PLANS = fileURLToPath(new URL('../fixtures/plans/', import.meta.url))
 
-async function run(argv: string[], options: { stdin?: string; cwd?: string } = {}) {
-  const stdout = new PassThrough()
-  const stderr = new PassThrough()
-  const stdin = new PassThrough()
-  stdin.end(options.stdin ?? '')
-  let out = ''
-  let err = ''
-  stdout.on('data', (d) => (out += String(d)))
-  stderr.on('data', (d) => (err += String(d)))
-  const code = await runCli(argv, { stdout, stderr, stdin, env: {}, cwd: options.cwd ?? PLANS })
-  return { code, stdout: out, stderr: err }
+function run(argv: string[], options: { stdin?: string; cwd?: string } = {}) {
+  return cli(argv, { cwd: options.cwd ?? PLANS, stdin: options.stdin ?? '' })
 }
 
 describe('one CLI grammar: --fail-on, -o/--output and - for standard input', () => {

@@ -35,3 +35,16 @@ export function expectRule(result: ExplainResult, rule: string): Finding {
 export function expectNoRule(result: ExplainResult, rule: string): void {
   expect(findingsOf(result, rule).map((f) => f.message)).toEqual([])
 }
+
+/** Matches a `DbperfError` for bad input whose message matches `pattern`. */
+export const invalid = (pattern: RegExp) => expect.objectContaining({ name: 'DbperfError', code: 'DBPERF_INVALID_INPUT', message: expect.stringMatching(pattern) })
+
+/** What `fn` throws, or `'nothing thrown'`. */
+export function thrown(fn: () => unknown): unknown {
+  try {
+    fn()
+  } catch (error) {
+    return error
+  }
+  return 'nothing thrown'
+}

@@ -17,6 +17,7 @@ import {
 } from '../../src/explain/index.js'
 import { MAX_PLAN_DEPTH } from '../../src/explain/plan-tree.js'
 import { testDialects } from '../harness/databases.js'
+import { invalid, thrown } from './helpers.js'
 
 /*
  * Plans are input from outside (a file, a log, a CI artefact, or a value built by hand): a plan nested
@@ -24,18 +25,9 @@ import { testDialects } from '../harness/databases.js'
  * RangeError (stack overflow) or a TypeError, and a plan just inside the limit goes through the rules and
  * every formatter without overflowing the stack.
  */
-const invalid = (pattern: RegExp) => expect.objectContaining({ name: 'DbperfError', code: 'DBPERF_INVALID_INPUT', message: expect.stringMatching(pattern) })
 const TOO_DEEP = new RegExp(`nested deeper than ${MAX_PLAN_DEPTH} levels`)
 const CYCLE = /refers to itself \(a cycle\)|holds the same object twice/
 
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn()
-  } catch (error) {
-    return error
-  }
-  return 'nothing thrown'
-}
 
 /** A PostgreSQL plan `depth` nodes deep: Limit → Limit → … → Seq Scan. */
 function pgChain(depth: number): Record<string, unknown> {

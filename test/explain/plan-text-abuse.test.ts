@@ -1,21 +1,13 @@
 import { describe, expect, it } from 'vitest'
 import { analyzePlanText, parsePostgresTextPlan } from '../../src/explain/index.js'
 import { MAX_PLAN_DEPTH } from '../../src/explain/plan-tree.js'
+import { invalid, thrown } from './helpers.js'
 
 /*
  * Pasted plans are input from outside: text nested absurdly deep, lines built to make a regular expression
  * backtrack, or a value that is not text is a DbperfError saying so, quickly, never a stack overflow or a hang.
  */
-const invalid = (pattern: RegExp) => expect.objectContaining({ name: 'DbperfError', code: 'DBPERF_INVALID_INPUT', message: expect.stringMatching(pattern) })
 
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn()
-  } catch (error) {
-    return error
-  }
-  return 'nothing thrown'
-}
 
 function timed<T>(fn: () => T): { value: T; ms: number } {
   const start = performance.now()

@@ -1,9 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import { PassThrough } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { runCli } from '../../src/cli/cli.js'
+import { cli as runDbperf } from '../cli/io.js'
 import { DbperfError } from '../../src/errors.js'
 import { analyzePlanText, parseMysqlAnalyzeTree, parseMysqlPlan, type Plan, type PlanNode } from '../../src/explain/index.js'
 
@@ -139,22 +138,9 @@ describe('a plan is never read as another database\'s', () => {
   })
 })
 
-function io(stdin?: string) {
-  const out = new PassThrough()
-  const err = new PassThrough()
-  let stdout = ''
-  let stderr = ''
-  out.on('data', (d) => (stdout += String(d)))
-  err.on('data', (d) => (stderr += String(d)))
-  const input = new PassThrough()
-  input.end(stdin ?? '')
-  return { io: { stdout: out, stderr: err, stdin: input, env: {}, cwd: PLANS }, text: () => ({ stdout, stderr }) }
-}
-
 async function cli(args: string[], stdin?: string) {
-  const streams = io(stdin)
-  const code = await runCli(['explain', ...args], streams.io)
-  return { code, ...streams.text() }
+  const { code, stdout, stderr } = await runDbperf(['explain', ...args], { cwd: PLANS, stdin: stdin ?? '' })
+  return { code, stdout, stderr }
 }
 
 describe('dbperf explain --plan', () => {

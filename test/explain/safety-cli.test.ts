@@ -1,28 +1,15 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { PassThrough } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runCli } from '../../src/cli/cli.js'
+import { cli as runDbperf } from '../cli/io.js'
 import { explain, ExplainSqlError } from '../../src/explain/index.js'
 import { eachDialect, openTestDb, type TestDb } from '../harness/databases.js'
 import { run } from './helpers.js'
 
-function io(env: Record<string, string | undefined> = {}) {
-  const out = new PassThrough()
-  const err = new PassThrough()
-  let stdout = ''
-  let stderr = ''
-  out.on('data', (d) => (stdout += String(d)))
-  err.on('data', (d) => (stderr += String(d)))
-  return { io: { stdout: out, stderr: err, env, cwd: process.cwd() }, text: () => ({ stdout, stderr }) }
-}
-
 /** Runs `dbperf explain …` in-process, as the `dbperf` binary would. */
-async function cli(args: string[], env: Record<string, string | undefined> = {}) {
-  const { io: stdio, text } = io(env)
-  const code = await runCli(['explain', ...args], stdio)
-  return { code, ...text() }
+function cli(args: string[], env: Record<string, string | undefined> = {}) {
+  return runDbperf(['explain', ...args], { env })
 }
 
 eachDialect('explain safety', (dialect) => {

@@ -8,7 +8,7 @@ import { poolMetrics, poolStats } from '../../src/pool/index.js'
 import { cached, queryCache } from '../../src/cache/index.js'
 import { allowNPlusOneInTest } from '../../src/vitest/index.js'
 import { OBSERVER_ON } from '../harness/databases.js'
-import { findReplicaServers, lockReplicas, replicas, sleep, waitFor } from './replica-servers.js'
+import { findReplicaServers, holdReplicaPairs, replicas, sleep, waitFor } from './replica-servers.js'
 
 /**
  * Read replicas through dbperf (`createDb(primary, { replicas })`) on the real replication pairs of
@@ -33,18 +33,7 @@ const pairs = [
 ]
 
 describe.skipIf('skipped' in found || !OBSERVER_ON)(`read replicas through createDb${'skipped' in found ? ` (skipped: ${found.skipped})` : ''}`, () => {
-  let release: (() => Promise<void>) | undefined
-  beforeAll(async () => {
-    release = await lockReplicas()
-    await replicas()
-  }, 120_000)
-  afterAll(async () => {
-    try {
-      await replicas()
-    } finally {
-      await release?.()
-    }
-  }, 120_000)
+  holdReplicaPairs()
 
   describe.each(pairs)('$name', ({ dialect, pair }) => {
     const urls = pair ?? { primary: '', replica: '' }

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import mysql from 'mysql2/promise'
 import pg from 'pg'
+import { afterAll, beforeAll } from 'vitest'
 import { selectedDialects } from '../harness/targets.js'
 
 /**
@@ -127,6 +128,26 @@ export async function replicas(verb?: ReplicaVerb, dialect?: 'postgres' | 'mysql
     const stderr = (error as { stderr?: string }).stderr?.trim()
     throw new Error(`scripts/replicas.sh ${args.join(' ')} failed: ${stderr || String(error)}`, { cause: error })
   }
+}
+
+/**
+ * Registers, in the calling `describe`, the hooks every suite on the pairs needs: take the lock and bring every
+ * server up (replay running, replicas caught up) before its tests, and leave the pairs healthy and the lock free
+ * after them, even when a test failed while a replica was paused or stopped.
+ */
+export function holdReplicaPairs(): void {
+  let release: (() => Promise<void>) | undefined
+  beforeAll(async () => {
+    release = await lockReplicas()
+    await replicas()
+  }, 120_000)
+  afterAll(async () => {
+    try {
+      await replicas()
+    } finally {
+      await release?.()
+    }
+  }, 120_000)
 }
 
 /**

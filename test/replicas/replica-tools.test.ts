@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { adviseIndexes } from '../../src/advise/index.js'
 import { explain } from '../../src/explain/index.js'
 import { createDb } from '../../src/index.js'
-import { findReplicaServers, lockReplicas, replicas, waitFor } from './replica-servers.js'
+import { findReplicaServers, holdReplicaPairs, waitFor } from './replica-servers.js'
 
 /**
  * `explain` and the index advisor pointed at a replica (`--db <replica URL>`): they must work there unchanged,
@@ -15,18 +15,7 @@ const servers = 'servers' in found ? found.servers : {}
 const table = `dbperf_rt_${randomBytes(4).toString('hex')}`
 
 describe.skipIf('skipped' in found)(`explain and advise on a replica${'skipped' in found ? ` (skipped: ${found.skipped})` : ''}`, () => {
-  let release: (() => Promise<void>) | undefined
-  beforeAll(async () => {
-    release = await lockReplicas()
-    await replicas()
-  }, 120_000)
-  afterAll(async () => {
-    try {
-      await replicas()
-    } finally {
-      await release?.()
-    }
-  }, 120_000)
+  holdReplicaPairs()
 
   const pgPair = servers.postgres
   describe.skipIf(!pgPair)('PostgreSQL hot standby', () => {

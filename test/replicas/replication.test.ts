@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import mysql, { type RowDataPacket } from 'mysql2/promise'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { findReplicaServers, lockReplicas, replicas, waitFor } from './replica-servers.js'
+import { findReplicaServers, holdReplicaPairs, replicas, waitFor } from './replica-servers.js'
 
 /**
  * The replication pairs of scripts/replicas.sh really replicate: what the read-replica features rely on.
@@ -26,18 +26,7 @@ const summary = (d: readonly number[]): string =>
   `median ${d[Math.floor(d.length / 2)]?.toFixed(2)} ms, p95 ${d[Math.floor(d.length * 0.95)]?.toFixed(2)} ms, max ${d.at(-1)?.toFixed(2)} ms (${d.length} writes)`
 
 describe.skipIf('skipped' in found)(`replication pairs${'skipped' in found ? ` (skipped: ${found.skipped})` : ''}`, () => {
-  let release: (() => Promise<void>) | undefined
-  beforeAll(async () => {
-    release = await lockReplicas()
-    await replicas() // every server up, replay running, replicas caught up
-  }, 120_000)
-  afterAll(async () => {
-    try {
-      await replicas() // leave the pairs healthy even if a test failed while replay was paused
-    } finally {
-      await release?.()
-    }
-  }, 120_000)
+  holdReplicaPairs()
 
   const pgPair = servers.postgres
   describe.skipIf(!pgPair)('PostgreSQL primary → hot standby', () => {
