@@ -5,6 +5,7 @@ import { handleParts, notAHandle } from '../handle.js'
 import { BUILTIN_FUNCTIONS } from '../sql/builtin-functions.js'
 import type { StatementFacts } from '../sql/statement-facts.js'
 import type { Pool } from '../pool/pool.js'
+import { markConnectionSessions } from './connection-session.js'
 import { type Position, type PositionReader, positionReader, type RunQuery } from './replica-positions.js'
 import type { CatalogQuery, RoutedResult, RouteRequest, Router } from './routing.js'
 import { currentScope, type Scope } from './scope.js'
@@ -266,6 +267,8 @@ export class ReplicaRouter implements Router {
       throw new DbperfError('DBPERF_UNSUPPORTED', `read replicas need PostgreSQL or MySQL/MariaDB; ${info.dialect} has no replication dbperf can follow`)
     }
     this.#reader = reader
+    // `db.connection()` sessions must reach the router as sessions from their first statement on.
+    markConnectionSessions()
     this.#replicas = replicas.map((r) => new ReplicaState(r))
     this.#options = resolveReplicaOptions(options)
   }
@@ -277,8 +280,7 @@ export class ReplicaRouter implements Router {
 
   async read(request: RouteRequest, primary: () => Promise<QueryResult<unknown>>): Promise<RoutedResult> {
     const mode = override.getStore()
-    // A session's statements stay together on the primary: in `db.connection()` every statement after the first
-    // (dbperf cannot tell that borrow from a single query's until a second statement comes).
+    // A session's statements stay together on the primary: every statement of `db.connection()`.
     if (mode === 'primary' || request.inSession || !replicaSafe(request.facts)) return { result: await primary(), servedBy: 'primary' }
     this.#startChecks()
     const required = mode === 'replica' || !this.#options.readYourWrites ? undefined : this.#required()

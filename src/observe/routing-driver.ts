@@ -2,6 +2,7 @@ import { CompiledQuery, type DatabaseConnection, type Driver, type QueryCompiler
 import type { SqlDialect } from '../sql/fingerprinter.js'
 import { readStatement } from '../sql/read-statement.js'
 import type { StatementFacts } from '../sql/statement-facts.js'
+import { takeSessionMark } from './connection-session.js'
 import { type CatalogQuery, ENTER_TRANSACTION, PRIMARY_ONLY, type Router, type ServedBy } from './routing.js'
 
 type SavepointMethod = (connection: DatabaseConnection, name: string, compileQuery: QueryCompiler['compileQuery']) => Promise<void>
@@ -65,8 +66,10 @@ export class RoutingDriver implements Driver {
   }
 
   acquireConnection(): Promise<DatabaseConnection> {
+    // Taken here whether or not this stage routes, so that a session's mark never passes to another handle's borrow.
+    const session = takeSessionMark()
     if (!this.#router.routes) return this.#primary.acquireConnection()
-    return Promise.resolve(new RoutedConnection(this.#primary, this.#router, this.#dialect()))
+    return Promise.resolve(new RoutedConnection(this.#primary, this.#router, this.#dialect(), session))
   }
 
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
@@ -190,14 +193,17 @@ class RoutedConnection implements DatabaseConnection {
   #borrowWaitMs = 0
   /** Statements run on this borrow so far: Kysely runs one per borrow, except in `db.connection()`. */
   #statements = 0
+  /** A `db.connection()` session (see connection-session.ts): all its statements are one session's. */
+  readonly #session: boolean
   #borrowing: Promise<DatabaseConnection> | undefined
   /** Writes of the open transaction (or of driver-level statements), reported at COMMIT or release. */
   #pending: StatementFacts[] = []
 
-  constructor(primary: Driver, router: Router, dialect: SqlDialect) {
+  constructor(primary: Driver, router: Router, dialect: SqlDialect, session: boolean) {
     this.#primary = primary
     this.#router = router
     this.#dialect = dialect
+    this.#session = session
   }
 
   /** Catalogue lookups of the router run on this borrow's own connection (one connection on SQLite: no second borrow). */
@@ -236,7 +242,8 @@ class RoutedConnection implements DatabaseConnection {
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     const facts = readStatement(query.sql, this.#dialect, query.query)
-    const inSession = this.#statements++ > 0
+    // The count also keeps a session together when its mark was not seen (a copy of Kysely dbperf did not wrap).
+    const inSession = this.#statements++ > 0 || this.#session
     if (!this.#pinned && !this.inTransaction && facts.class === 'read') {
       const routed = await this.#router.read({ query, facts, catalog: this.#catalog, inSession }, async () => (await this.#borrow()).executeQuery(query))
       this.servedBy = routed.servedBy

@@ -42,8 +42,9 @@ export interface RouteRequest {
   /** Runs a catalogue query on the database (on this borrow's connection; borrowed now if need be). */
   readonly catalog: CatalogQuery
   /**
-   * True when this borrow already ran a statement: the caller holds one session for several statements
-   * (`db.connection()`), which a router that moves reads to other servers must keep together.
+   * True for a statement of a `db.connection()` session, the first included (see connection-session.ts), and for
+   * any statement after the first on one borrow: the caller holds one session for several statements, which a
+   * router that moves reads to other servers must keep together.
    */
   readonly inSession: boolean
 }

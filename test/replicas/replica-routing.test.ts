@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { createRequire } from 'node:module'
 import { Kysely, MysqlDialect, PostgresDialect, sql } from 'kysely'
 import mysql from 'mysql2'
 import pg from 'pg'
@@ -94,19 +95,34 @@ describe.skipIf('skipped' in found || !OBSERVER_ON)(`read replicas through creat
       const session = dialect === 'postgres' ? sql`select pg_advisory_unlock_all()` : sql`select release_all_locks()`
       expect(await servedDuring(() => withScope('locks', async () => (await locking.execute(db), await session.execute(db))))).toEqual(['primary: select n', `primary: select ${dialect === 'postgres' ? 'pg_advisory_unlock_all()' : 'release_all_locks()'}`])
       expect(await servedDuring(() => withScope('overrides', () => onPrimary(() => db.selectFrom(table).selectAll().execute())))).toEqual(['primary: select *'])
-      // db.connection() holds one session: from its second statement on, everything runs on the primary (the first
-      // read cannot be told from a single query's).
+      // db.connection() holds one session on the primary, its first read included; a read on the outer db inside
+      // the callback is not part of the session and still goes to the replica.
       expect(
         await servedDuring(() =>
           withScope('session', () =>
             db.connection().execute(async (c) => {
               await c.selectFrom(table).selectAll().where('id', '=', 1).execute()
+              await db.selectFrom(table).selectAll().where('id', '=', 1).execute()
               await c.selectFrom(table).selectAll().where('id', '=', 2).execute()
               await c.selectFrom(table).selectAll().where('id', '=', 3).execute()
             }),
           ),
         ),
-      ).toEqual(['replica1: select *', 'primary: select *', 'primary: select *'])
+      ).toEqual(['primary: select *', 'replica1: select *', 'primary: select *', 'primary: select *'])
+      // Two sessions at once, each with its own borrow: both whole on the primary; single reads beside them are not.
+      expect(
+        (
+          await servedDuring(() =>
+            withScope('two sessions', () =>
+              Promise.all([
+                db.connection().execute((c) => c.selectFrom(table).selectAll().where('id', '=', 1).execute()),
+                db.selectFrom(table).selectAll().where('id', '=', 1).execute(),
+                db.connection().execute((c) => c.selectFrom(table).selectAll().where('id', '=', 2).execute()),
+              ]),
+            ),
+          )
+        ).sort(),
+      ).toEqual(['primary: select *', 'primary: select *', 'replica1: select *'])
     })
 
     it.skipIf(!pair)('read-your-writes with replay paused: 200 write-then-read units under load read their own writes; the replica serves them again once it catches up', async () => {
@@ -255,6 +271,19 @@ describe.skipIf('skipped' in found || !OBSERVER_ON)(`read replicas through creat
         expect(seen.slice(0, 2)).toEqual(['replica1: select', 'primary: update'])
         expect(['replica1: select', 'primary: select']).toContain(seen[2])
         expect(replicaStats(custom).replicas[0]?.target).toBe('unknown')
+        // The application's Kysely may be the CommonJS build (an app that requires kysely): its sessions too.
+        const { Kysely: RequiredKysely } = createRequire(import.meta.url)('kysely') as { Kysely: typeof Kysely }
+        expect(RequiredKysely).not.toBe(Kysely)
+        const required = new RequiredKysely<DB>({ dialect: observeDialect(own(urls.primary), { replicas: [own(urls.replica)] }) })
+        observe(required, (e) => seen.push(`${e.server}: ${e.sql.split(' ')[0]}`))
+        try {
+          seen.length = 0
+          await withScope('required read', () => required.selectFrom(table).selectAll().where('id', '=', 1).execute())
+          await withScope('required session', () => required.connection().execute((c) => c.selectFrom(table).selectAll().where('id', '=', 1).execute()))
+          expect(seen).toEqual(['replica1: select', 'primary: select'])
+        } finally {
+          await required.destroy()
+        }
       } finally {
         await custom.destroy()
       }
