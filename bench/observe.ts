@@ -1,7 +1,9 @@
 /**
  * The cost of observation: 20,000 primary-key lookups, plain Kysely (the same dialect and pool, without the
- * observation layer: `instrument: false`) against dbperf's observed `createDb` with a listener subscribed
- * (so events are built and stacks captured), and again with the listener also resolving every call site.
+ * observation layer: `instrument: false`) against dbperf's observed `createDb` with a listener subscribed:
+ * with `{ callSites: false }`; with the default (call sites captured on read) not reading them; the same
+ * listener reading every event's call site (captured and resolved then); and with `{ callSites: true }`
+ * (a stack captured when each statement starts, as the N+1 detector and the query log do).
  * Rounds alternate between the variants and the medians are compared, because the machine is noisy.
  *
  *   npx tsx bench/observe.ts [--lookups=20000] [--rounds=5] [--dialects=postgres,mysql,sqlite,pglite]
@@ -36,22 +38,22 @@ for (const dialect of benchDialects()) {
     const plain = dialect === 'pglite' ? undefined : target.open<DB>({ instrument: false })
   let events = 0
   let sites = 0
-  const times = { plain: [] as number[], noSites: [] as number[], observed: [] as number[], callSites: [] as number[] }
+  const times = { plain: [] as number[], noSites: [] as number[], observed: [] as number[], callSites: [] as number[], eager: [] as number[] }
+  const listen = async (listener: Parameters<typeof observe>[1], options: Parameters<typeof observe>[2]): Promise<number> => {
+    const stop = observe(observed, listener, options)
+    try {
+      return await lookups(observed)
+    } finally {
+      stop()
+    }
+  }
   const variants: Array<[keyof typeof times, () => Promise<number>]> = [
     // PGlite in memory is one database per handle: its baseline is the same handle with no listener.
     ['plain', () => lookups(plain ?? observed)],
-    ['noSites', async () => {
-      const stop = observe(observed, () => events++, { callSites: false })
-      try { return await lookups(observed) } finally { stop() }
-    }],
-    ['observed', async () => {
-      const stop = observe(observed, () => events++)
-      try { return await lookups(observed) } finally { stop() }
-    }],
-    ['callSites', async () => {
-      const stop = observe(observed, (e) => { if (e.callSite) sites++ })
-      try { return await lookups(observed) } finally { stop() }
-    }],
+    ['noSites', () => listen(() => events++, { callSites: false })],
+    ['observed', () => listen(() => events++, {})],
+    ['callSites', () => listen((e) => { if (e.callSite) sites++ }, {})],
+    ['eager', () => listen(() => events++, { callSites: true })],
   ]
   for (let round = 0; round < ROUNDS + 1; round++) {
     // A different order every round: a fixed order lets server warm-up and drift favour one variant.
@@ -61,17 +63,22 @@ for (const dialect of benchDialects()) {
       if (round > 0) times[name].push(ms) // round 0 warms up
     }
   }
-  if (events !== 2 * LOOKUPS * (ROUNDS + 1) || sites !== LOOKUPS * (ROUNDS + 1)) throw new Error(`expected one event per lookup, saw ${events} events and ${sites} call sites`)
-  const mp = median(times.plain)
-  const mn = median(times.noSites)
-  const mo = median(times.observed)
-  const mc = median(times.callSites)
+  if (events !== 3 * LOOKUPS * (ROUNDS + 1) || sites !== LOOKUPS * (ROUNDS + 1)) throw new Error(`expected one event per lookup, saw ${events} events and ${sites} call sites`)
+  const [mp, mn, mo, mc, me] = [median(times.plain), median(times.noSites), median(times.observed), median(times.callSites), median(times.eager)]
   const perQuery = (ms: number) => fmt((ms * 1000) / LOOKUPS)
-  results.push([dialect, perQuery(mp), perQuery(mn), perQuery(mo), perQuery(mc), `${fmt(mn / mp, 3)}x`, `${fmt(mo / mp, 3)}x`, `${fmt(mc / mp, 3)}x`])
+  const ratio = (ms: number) => `${fmt(ms / mp, 3)}x`
+  results.push([dialect, perQuery(mp), perQuery(mn), perQuery(mo), perQuery(mc), perQuery(me), ratio(mn), ratio(mo), ratio(mc), ratio(me)])
   await plain?.destroy()
   await observed.destroy()
   await target.drop()
 }
 console.log(`\nbench/observe: ${LOOKUPS.toLocaleString('en-US')} primary-key lookups per run, median of ${ROUNDS} rounds (after one warm-up)\n`)
-printTable(['database', 'plain µs/q', 'no sites µs/q', 'observed µs/q', '+resolve µs/q', 'no sites/plain', 'observed/plain', '+resolve/plain'], results)
-console.log(`\nplain = the same dialect and pool without the observation layer (PGlite: the same handle, no listener);\nno sites = a listener with { callSites: false } (events built, no stack captured);\nobserved = a listener with call sites (a stack captured per statement, the default);\n+resolve = that listener also reads every event's callSite (stack formatted and parsed).\nVariants run in a random order each round.`)
+printTable(['database', 'plain µs/q', 'no sites', 'default', 'default+read', 'eager', 'no sites/plain', 'default/plain', 'default+read/plain', 'eager/plain'], results)
+console.log(
+  `\nplain = the same dialect and pool without the observation layer (PGlite: the same handle, no listener);\n` +
+    `no sites = a listener with { callSites: false } (events built, no stack captured);\n` +
+    `default = a listener with the default options (call sites captured on read) that does not read them;\n` +
+    `default+read = the same listener reading every event's callSite (stack captured and resolved then);\n` +
+    `eager = a listener with { callSites: true } (a stack captured when each statement starts, as the N+1 detector does).\n` +
+    `Columns without a unit are µs per query. Variants run in a random order each round.`,
+)

@@ -26,7 +26,8 @@ type Out = (line?: string) => void
 /** Step 1: serve two requests and print what the observer saw. */
 export async function showObserver(db: Kysely<DB>, app: DemoApp, out: Out): Promise<void> {
   const events: QueryEvent[] = []
-  const stop = observe(db, (e) => events.push(e))
+  // Kept and summarized afterwards, so every statement's call site is captured when it starts.
+  const stop = observe(db, (e) => events.push(e), { callSites: true })
   await withScope('GET /feed', () => app.feedNaive(db))
   await withScope('GET /users/7/comments', () => app.commentsByUser(db, 7))
   stop()

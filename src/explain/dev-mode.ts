@@ -105,11 +105,17 @@ export function attachDevMode<DB>(db: Kysely<DB>, options: DevModeOptions = {}):
     )
   }
 
-  const stop = observe(db, (event) => {
-    if (event.origin !== undefined || event.error !== undefined) return
-    tracker?.observed(event)
-    if (explainSlow !== false && event.durationMs >= slowMs) explainLater(event)
-  })
+  // Call sites captured when each statement starts: a slow statement is explained, and reported with its
+  // call site, after the statement's listeners have returned.
+  const stop = observe(
+    db,
+    (event) => {
+      if (event.origin !== undefined || event.error !== undefined) return
+      tracker?.observed(event)
+      if (explainSlow !== false && event.durationMs >= slowMs) explainLater(event)
+    },
+    { callSites: true },
+  )
 
   const flushColumns = (): DevReport[] => {
     if (!tracker) return []

@@ -1,6 +1,6 @@
 import type { CompiledQuery, DatabaseConnection, Driver, QueryCompiler, QueryResult, TransactionSettings } from 'kysely'
 import { ConnectionError, DbperfError } from '../errors.js'
-import { captureStack, type StackCapture } from './call-site.js'
+import { captureStack, NO_STACK, type StackCapture } from './call-site.js'
 import type { ObserverHub } from './observer-hub.js'
 import { ObservedQuery, type QueryEventInit, type QueryMode } from './query-event.js'
 import { currentOrigin } from './origin.js'
@@ -141,8 +141,6 @@ export class ObservedDriver implements Driver {
     )
   }
 }
-
-const NO_STACK: StackCapture = Object.freeze({})
 
 function unwrap(connection: DatabaseConnection): ObservedConnection {
   if (connection instanceof ObservedConnection) return connection

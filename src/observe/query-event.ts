@@ -2,7 +2,7 @@ import type { OperationNode } from 'kysely'
 import type { SqlDialect } from '../sql/fingerprinter.js'
 import { readStatement } from '../sql/read-statement.js'
 import type { StatementFacts } from '../sql/statement-facts.js'
-import { applicationFrames, type CallSite, type StackCapture } from './call-site.js'
+import { applicationFrames, type CallSite, captureStack, NO_STACK, type StackCapture } from './call-site.js'
 import type { QueryOrigin } from './origin.js'
 import type { ServedBy } from './routing.js'
 import type { Scope } from './scope.js'
@@ -15,8 +15,11 @@ export type QueryMode = 'execute' | 'stream'
  * produces exactly one event when it finishes, success or failure: queries, raw `sql`, streamed queries,
  * and the transaction statements themselves (`begin`, `commit`, `rollback`, savepoints).
  *
- * Events are immutable. `callSite` and `stack` are computed on first read: the stack is captured when the
- * query starts, but formatting it costs more than the capture, so listeners that never look pay nothing.
+ * Events are immutable. `callSite` and `stack` are computed on first read. With a listener that asked for
+ * call sites (`observe(db, fn, { callSites: true })`, the N+1 detector, the query log) the stack is captured
+ * when the statement starts, for every statement; otherwise (the default, `'on-read'`) it is captured only
+ * when a listener reads `callSite` or `stack` while it is being called, from the async stack that awaits the
+ * statement (see {@link ObserveOptions.callSites}), and an event read later has none.
  */
 export interface QueryEvent {
   readonly sql: string
@@ -46,9 +49,12 @@ export interface QueryEvent {
   readonly mode: QueryMode
   /** Set when dbperf itself issued the statement (a loader batch, a bulk chunk, a catalogue lookup). */
   readonly origin: QueryOrigin | undefined
-  /** The first application frame (outside dbperf, Kysely, `node_modules` and Node itself), if any. */
+  /**
+   * The first application frame (outside dbperf, Kysely, `node_modules` and Node itself), if any. With call
+   * sites captured on read (the default), only while the listener is being called.
+   */
   readonly callSite: CallSite | undefined
-  /** All application frames, innermost first. */
+  /** All application frames, innermost first (empty when none was captured). */
   readonly stack: readonly CallSite[]
   /**
    * What served the statement, as the routing stage (src/observe/routing.ts) decided: `'primary'` (the
@@ -144,7 +150,11 @@ export class ObservedQuery implements QueryEvent {
   }
 
   get stack(): readonly CallSite[] {
-    this.#stack ??= applicationFrames(this.#capture)
+    if (this.#stack === undefined) {
+      // Captured on read, during the emit only: the frames above the hub's emit are the listener's own.
+      if (this.#capture === NO_STACK && emitting.event === this) this.#capture = captureStack(emitting.boundary)
+      this.#stack = applicationFrames(this.#capture)
+    }
     return this.#stack
   }
 
@@ -175,6 +185,12 @@ export class ObservedQuery implements QueryEvent {
     }
   }
 }
+
+/**
+ * The event being handed to listeners right now (set by the hub around its synchronous emit) and the
+ * function whose frame separates the listeners above from the statement below.
+ */
+export const emitting: { event: QueryEvent | undefined; boundary: (event: QueryEvent) => void } = { event: undefined, boundary: () => {} }
 
 // JSON has no bigint and would dump a Buffer byte by byte: show both as short strings.
 function jsonSafe(value: unknown): unknown {

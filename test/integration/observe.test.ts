@@ -205,21 +205,38 @@ eachDialect('observed query path', (dialect) => {
     expect(events.map((e) => e.origin)).toEqual([{ kind: 'internal', name: 'catalogue' }, undefined])
   })
 
-  it.runIf(OBSERVER_ON && dialect !== 'pglite')('skips stack capture when no listener wants call sites', { tags: ['allow-n+1'] }, async () => {
-    // A handle of our own: the harness subscribes a listener that wants call sites to every handle it opens.
+  it.runIf(OBSERVER_ON && dialect !== 'pglite')("captures a stack only when asked: on read by default, for every statement with callSites: true, never with false", { tags: ['allow-n+1'] }, async () => {
+    // A handle of our own: the harness subscribes a listener that reads every event's call site to every handle it opens.
     const quiet = createDb<DB>(t.url)
     const seen: QueryEvent[] = []
     const stop = observe(quiet, (e) => seen.push(e), { callSites: false })
-    await quiet.selectFrom('items').select('id').limit(1).execute()
-    const stopWanting = observe(quiet, () => {})
-    await quiet.selectFrom('items').select('id').limit(1).execute()
+    const query = () => quiet.selectFrom('items').select('id').limit(1).execute() // @line:on-read
+    // 1. Nobody reads call sites: none captured, kept events have none.
+    const stopQuiet = observe(quiet, () => {})
+    await query()
+    stopQuiet()
+    // 2. A default listener that reads the call site while it is called gets the line that awaits the statement
+    // (query() returns the promise without awaiting it, so its own line is not on the async stack); the kept
+    // event then has it too.
+    const read: Array<string | undefined> = []
+    const stopReading = observe(quiet, (e) => read.push(e.callSite && `${e.callSite.file}:${e.callSite.line}`))
+    await query() // @line:awaited
+    stopReading()
+    // 3. callSites: true captures every statement's stack when it starts, for reading later.
+    const stopWanting = observe(quiet, () => {}, { callSites: true })
+    await query()
     stopWanting()
     stop()
     await quiet.destroy()
-    expect(seen).toHaveLength(2)
+    expect(seen).toHaveLength(3)
     expect(seen[0]?.rowCount).toBe(1)
     expect(seen[0]?.stack).toEqual([])
-    expect(seen[1]?.callSite?.file).toBe(thisFile)
+    expect(seen[0]?.callSite).toBeUndefined()
+    expect(read).toEqual([`${thisFile}:${lineOf('awaited')}`])
+    expect(seen[1]?.callSite?.line).toBe(lineOf('awaited'))
+    expect(seen[2]?.callSite?.file).toBe(thisFile)
+    expect(seen[2]?.callSite?.line).toBe(lineOf('on-read'))
+    expect(() => observe(quiet, () => {}, { callSites: 'always' as never })).toThrow(/"callSites" must be 'on-read', true or false, but got: "always"/)
   })
 
   it('returns the same results with observation as without', async () => {
