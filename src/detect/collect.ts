@@ -1,9 +1,8 @@
 import { DbperfError, describeValue } from '../errors.js'
 import { type ObserverHub, requireHub } from '../observe/observer-hub.js'
 import { currentScope, type Scope, withScope } from '../observe/scope.js'
-import { isNPlusOneAllowed } from './allow.js'
-import { type QueryRecord, recordFromEvent } from './query-record.js'
-import { claimScope, MAX_RECORDS_PER_UNIT } from './unit-collector.js'
+import type { QueryRecord } from './query-record.js'
+import { claimScope, recordStatement, type UnitLog } from './unit-collector.js'
 
 /** What {@link collectInScope} returns: the workload's result and the statements it ran, in completion order. */
 export interface Collected<T> {
@@ -25,13 +24,13 @@ export async function collectInScope<T>(dbs: unknown, name: string, caller: stri
   const hubs = new Set<ObserverHub>()
   for (const db of Array.isArray(dbs) ? dbs : [dbs]) hubs.add(requireHub(db, caller))
   if (hubs.size === 0) throw new DbperfError('DBPERF_INVALID_INPUT', `${caller} needs at least one database, but got an empty array`)
-  const records: QueryRecord[] = []
+  const log: UnitLog = { records: [], texts: new Set() }
   let scope: Scope | undefined
   const listener = (event: Parameters<Parameters<ObserverHub['subscribe']>[0]>[0]): void => {
     if (scope === undefined || event.scope === undefined) return
     for (let s: Scope | undefined = event.scope; s !== undefined; s = s.parent) {
       if (s === scope) {
-        if (records.length < MAX_RECORDS_PER_UNIT) records.push(recordFromEvent(event, records.length, isNPlusOneAllowed()))
+        recordStatement(log, event)
         return
       }
     }
@@ -44,7 +43,7 @@ export async function collectInScope<T>(dbs: unknown, name: string, caller: stri
       claimScope(scope)
       return await fn()
     })
-    return { result, records, scope: scope as Scope }
+    return { result, records: log.records, scope: scope as Scope }
   } finally {
     for (const stop of stops) stop()
   }

@@ -154,6 +154,7 @@ export class ObservedQuery implements QueryEvent {
       // Captured on read, during the emit only: the frames above the hub's emit are the listener's own.
       if (this.#capture === NO_STACK && emitting.event === this) this.#capture = captureStack(emitting.boundary)
       this.#stack = applicationFrames(this.#capture)
+      this.#capture = NO_STACK
     }
     return this.#stack
   }
