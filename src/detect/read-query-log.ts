@@ -110,8 +110,9 @@ export async function readQueryLog(files: readonly string[], cwd: string = proce
           skip(file, lineNo, `not JSON (${(error as Error).message.slice(0, 120)}); a torn last line means the writer was killed`)
           continue
         }
-        const fields = parsed !== null && typeof parsed === 'object' ? (parsed as { unit?: unknown; pid?: unknown; root?: unknown; seq?: unknown }) : {}
-        const key = typeof fields.unit === 'string' ? fields.unit : `${String(fields.pid)}:unscoped`
+        const fields = parsed !== null && typeof parsed === 'object' ? (parsed as { unit?: unknown; pid?: unknown; run?: unknown; root?: unknown; seq?: unknown }) : {}
+        // Unscoped statements are one unit per run of dbperf in a process (logs from before `run` existed: per process).
+        const key = typeof fields.unit === 'string' ? fields.unit : `${String(fields.pid)}:${typeof fields.run === 'string' ? fields.run : ''}:unscoped`
         const target = typeof fields.unit === 'string' ? units : unscoped
         let unit = target.get(key)
         const record = fromLogLine(parsed, unit?.records.length ?? 0, cwd)
