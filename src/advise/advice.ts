@@ -78,6 +78,16 @@ export interface IndexRecommendation {
    * directions (`user_id DESC, blog_id`), which an index delivers only with the same mix (or its reverse).
    */
   readonly descending?: readonly boolean[]
+  /**
+   * Per key part, `true` for an expression (`lower(email) = $1` needs an index on `lower(email)`): its `columns`
+   * item is then the expression as this database writes it (`lower("email")`). Present only when some part is.
+   */
+  readonly expressions?: readonly boolean[]
+  /**
+   * A partial index's condition as this database writes it (`"status" = 'pending'`): every statement it serves
+   * filters on that constant, so the index holds only those rows. Absent for an index of every row.
+   */
+  readonly where?: string
   /** PostgreSQL `INCLUDE` columns that let the planner answer from the index alone. */
   readonly include: readonly string[]
   /** The statement that creates it (`CONCURRENTLY` on PostgreSQL). */

@@ -2,10 +2,9 @@ import { type Kysely, sql } from 'kysely'
 import { DbperfError, describeValue } from '../errors.js'
 import type { SqlDialect } from '../sql/fingerprinter.js'
 import { dialectOfAdapterClass, isKyselyHandle } from '../handle.js'
-import type { AnalyzedQuery, IndexAdvice, IndexRecommendation, SkippedItem } from './advice.js'
+import type { IndexAdvice, SkippedItem } from './advice.js'
 import { generateCandidates, nameCandidates } from './candidates.js'
-import { type Catalog, type CatalogTable, findTable, readCatalog } from './catalog.js'
-import { createIndexSql, dropIndexSql } from './ddl.js'
+import { type Catalog, type CatalogTable, distinctValues, findTable, readCatalog } from './catalog.js'
 import { query, run } from './internal-query.js'
 import { ignoresDescendingKeys, withMysqlSession } from './mysql-heuristic.js'
 import { type AdviseOptions, resolveOptions, type WorkloadQueryInput } from './options.js'
@@ -15,12 +14,13 @@ import { readStatStatements } from './postgres-stat-statements.js'
 import { withTransactionSession } from './postgres-transaction.js'
 import { readQueryLog } from './query-log.js'
 import { readServerLog } from './server-log.js'
-import { type RawShape, readRawShape, resolveShape } from './query-shape.js'
+import { type RawShape, readRawShape, resolveShape, withSteadyConstants } from './query-shape.js'
 import { TableCatalog, type ViewBase } from '../sql/table-catalog.js'
-import { findRedundant, findUnused } from './redundant.js'
-import { type Selection, selectIndexes } from './select.js'
+import { buildAdvice } from './build-advice.js'
+import { fewValuedColumns } from './partial.js'
+import { selectIndexes } from './select.js'
 import { withSqliteSession } from './sqlite-transaction.js'
-import { type AdviceSession, isDescending, type PlannedQuery, targetOf } from './verifier.js'
+import type { AdviceSession, PlannedQuery } from './verifier.js'
 import { buildWorkload } from './workload.js'
 
 /**
@@ -28,12 +28,15 @@ import { buildWorkload } from './workload.js'
  *
  * The workload comes from `queries`, a query log (`log`) and/or PostgreSQL's `pg_stat_statements`; the
  * same statement shape is merged and weighted by how often and how long it runs. Candidates follow the
- * equality → range → `ORDER BY` rule (plus `INCLUDE` columns on PostgreSQL); candidates an existing index
+ * equality → range → `ORDER BY` rule (plus `INCLUDE` columns on PostgreSQL); an expression term (`lower(email) =
+ * $1`) gets an expression index, and a constant every statement writes on a few-valued column (`status =
+ * 'pending'`) a partial variant (PostgreSQL, SQLite; MySQL/MariaDB gets a note). Candidates an existing index
  * serves are skipped. Each remaining candidate is tried: with HypoPG on PostgreSQL when it is created,
  * else built inside a rolled-back transaction (PostgreSQL, PGlite, SQLite); MySQL/MariaDB is estimated
- * from EXPLAIN and column statistics and labelled `heuristic`. An index is recommended only when a query
- * costing at least `minCost` uses it and gets `minImprovement` cheaper; the set is chosen greedily for the
- * whole workload and proven together.
+ * from EXPLAIN and column statistics (a join re-ordered as the server would with the candidates) and labelled
+ * `heuristic`. An index is recommended only when a query costing at least `minCost` uses it and gets
+ * `minImprovement` cheaper than it is with the indexes already chosen: the set is chosen greedily, each candidate
+ * tried next to the others (a join gets an index on each side that needs one), and proven together.
  *
  * Every statement it issues is marked `internal` on the observed query path. Throws a `DbperfError`
  * (`DBPERF_INVALID_OPTION`, `DBPERF_INVALID_INPUT`, `DBPERF_UNSUPPORTED`) for bad options, an unreadable
@@ -91,7 +94,10 @@ export async function adviseIndexes(db: Kysely<any>, options: AdviseOptions): Pr
   if (workload.ignored > 0) notes.push(`${workload.ignored} statement(s) that no index can speed up (inserts, DDL, transaction control) were left out.`)
 
   o.onProgress({ phase: 'catalog', done: 0, total: 1 })
-  const raw = workload.queries.map((q) => ({ q, shape: readRawShape(q.sql, dialect, q.parameters) }))
+  const raw = workload.queries.map((q) => ({
+    q,
+    shape: withSteadyConstants(readRawShape(q.sql, dialect, q.parameters), q.variants.map((v) => readRawShape(v, dialect, undefined))),
+  }))
   const schemas = [...new Set(raw.flatMap((r) => r.shape.relations.flatMap((rel) => (rel.schema === undefined ? [] : [rel.schema]))))]
   let catalog = await readCatalog(db, dialect, schemas)
   let planned: PlannedQuery[] = []
@@ -127,6 +133,8 @@ export async function adviseIndexes(db: Kysely<any>, options: AdviseOptions): Pr
     catalog = await readCatalog(db, dialect, schemas)
   }
 
+  // Counted before any session holds the connection (SQLite has one).
+  const fewValued = dialect === 'mysql' ? new Set<string>() : await fewValuedColumns((t, c) => distinctValues(db, dialect, t, c, o.maxTableRows), planned, catalog)
   const advise = async (session: AdviceSession): Promise<IndexAdvice> => {
     o.onProgress({ phase: 'plan', done: 0, total: planned.length })
     const beforeAll = await session.plan(planned)
@@ -136,7 +144,7 @@ export async function adviseIndexes(db: Kysely<any>, options: AdviseOptions): Pr
       else skipped.push({ kind: 'query', subject: planned.find((q) => q.fingerprint === fp)?.sql ?? fp, reason: `EXPLAIN failed: ${plan}` })
     }
     const plannable = planned.filter((q) => before.has(q.fingerprint))
-    const candidates = nameCandidates(generateCandidates(plannable, catalog, dialect, { include: o.include }), catalog)
+    const candidates = nameCandidates(generateCandidates(plannable, catalog, dialect, { include: o.include, fewValued }), catalog)
     const selection = await selectIndexes(session, plannable, before, candidates, {
       minCost: o.minCost,
       minImprovement: o.minImprovement,
@@ -144,6 +152,7 @@ export async function adviseIndexes(db: Kysely<any>, options: AdviseOptions): Pr
       onCandidate: (done, total) => o.onProgress({ phase: 'verify', done, total }),
     })
     o.onProgress({ phase: 'final', done: 1, total: 1 })
+    for (const note of session.notes ?? []) if (selection.chosen.some((c) => c.candidate.expressions !== undefined) && !notes.includes(note)) notes.push(note)
     if (dialect === 'mysql' && selection.chosen.some((c) => c.candidate.descending !== undefined)) {
       const { ignored, version } = await ignoresDescendingKeys(db)
       if (ignored) {
@@ -183,68 +192,6 @@ export async function adviseIndexes(db: Kysely<any>, options: AdviseOptions): Pr
   if (dialect === 'sqlite') return withSqliteSession(db, used, o.maxTableRows, advise)
   notes.push('MySQL/MariaDB cannot test an index without building it for real: costs after are estimates from EXPLAIN rows and distinct counts (verifiedBy: heuristic).')
   return withMysqlSession(db, catalog, o.maxTableRows, advise)
-}
-
-function buildAdvice(
-  dialect: SqlDialect,
-  session: AdviceSession,
-  queries: readonly PlannedQuery[],
-  before: ReadonlyMap<string, PlanSummary>,
-  selection: Selection,
-  catalog: Catalog,
-  skipped: SkippedItem[],
-  notes: readonly string[],
-): IndexAdvice {
-  const byFingerprint = new Map(queries.map((q) => [q.fingerprint, q]))
-  const rename = (text: string): string => {
-    let out = text
-    for (const [name, plannerName] of selection.plannerNames) out = out.split(plannerName).join(name)
-    return out
-  }
-  const recommendations = selection.chosen.map(({ candidate, served }): IndexRecommendation => {
-    const target = targetOf(candidate)
-    const schema = target.schema
-    const servedQueries = served.flatMap((fp) => {
-      const q = byFingerprint.get(fp)
-      const b = before.get(fp)
-      const a = selection.finalPlans.get(fp)
-      return q && b && a ? [{ sql: q.sql, fingerprint: fp, calls: q.calls, costBefore: b.cost, costAfter: a.cost, planBefore: b.text, planAfter: rename(a.text) }] : []
-    })
-    return Object.freeze({
-      schema,
-      table: candidate.table.name,
-      name: candidate.name,
-      columns: candidate.columns,
-      ...(candidate.descending === undefined ? {} : { descending: candidate.columns.map((_, i) => isDescending(candidate, i)) }),
-      include: candidate.include,
-      sql: createIndexSql(dialect, target, candidate.columns, candidate.include, { concurrently: true, descending: candidate.descending }),
-      dropSql: dropIndexSql(dialect, target),
-      queries: servedQueries,
-      costBefore: servedQueries.reduce((s, q) => s + q.costBefore, 0),
-      costAfter: servedQueries.reduce((s, q) => s + q.costAfter, 0),
-      sizeBytes: selection.sizes.get(candidate.name) ?? 0,
-      verifiedBy: session.verifiedBy,
-    })
-  })
-  const analyzed = queries
-    .flatMap((q): AnalyzedQuery[] => {
-      const b = before.get(q.fingerprint)
-      if (b === undefined) return []
-      const a = selection.finalPlans.get(q.fingerprint) ?? b
-      return [{ sql: q.sql, fingerprint: q.fingerprint, calls: q.calls, totalTimeMs: q.totalTimeMs, costBefore: b.cost, costAfter: a.cost, planBefore: b.text, planAfter: rename(a.text) }]
-    })
-    .sort((x, y) => (y.totalTimeMs ?? y.calls * y.costBefore) - (x.totalTimeMs ?? x.calls * x.costBefore))
-  return Object.freeze({
-    dialect,
-    verifiedBy: session.verifiedBy,
-    costUnit: session.costUnit,
-    recommendations,
-    redundant: findRedundant(catalog, dialect),
-    unused: findUnused(catalog, dialect),
-    queries: analyzed,
-    skipped: [...skipped, ...selection.skipped],
-    notes: [...notes],
-  })
 }
 
 /**

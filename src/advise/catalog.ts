@@ -1,5 +1,6 @@
-import type { Kysely } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import type { SqlDialect } from '../sql/fingerprinter.js'
+import { num, query, run } from './internal-query.js'
 import { readMysqlCatalog } from './mysql-catalog.js'
 import { readPostgresCatalog } from './postgres-catalog.js'
 import { readSqliteCatalog } from './sqlite-catalog.js'
@@ -84,4 +85,26 @@ export function findTable(catalog: Catalog, schema: string | undefined, name: st
 /** The indexes of one table. */
 export function indexesOf(catalog: Catalog, table: CatalogTable): CatalogIndex[] {
   return catalog.indexes.filter((i) => i.table === table.name && i.schema === table.schema)
+}
+
+/**
+ * How many distinct values a column holds: PostgreSQL's estimate (`pg_stats.n_distinct`, a negative value being
+ * a fraction of the rows), or a count on SQLite and MySQL for tables up to `maxTableRows`. `undefined` when
+ * unknown (no statistics, a larger table).
+ */
+export async function distinctValues(db: Kysely<any>, dialect: SqlDialect, table: CatalogTable, column: string, maxTableRows: number): Promise<number | undefined> {
+  if (dialect === 'postgres') {
+    const [row] = await query<{ n: unknown }>(
+      db,
+      'select n_distinct as n from pg_stats where schemaname = $1 and tablename = $2 and attname = $3',
+      [table.schema ?? 'public', table.name, column],
+    )
+    const n = num(row?.n)
+    if (!Number.isFinite(n)) return undefined
+    return n < 0 ? -n * table.rows : n
+  }
+  if (table.rows > maxTableRows) return undefined
+  const [row] = await run<{ n: unknown }>(db, sql`select count(distinct ${sql.id(column)}) as n from ${sql.id(table.name)}`)
+  const n = num(row?.n)
+  return Number.isFinite(n) ? n : undefined
 }

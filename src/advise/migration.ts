@@ -107,8 +107,24 @@ function id(...parts: Array<string | undefined>): string {
   return `\${sql.id(${parts.filter((p): p is string => p !== undefined).map(literal).join(', ')})}`
 }
 
-function ids(columns: readonly string[], descending: readonly boolean[] | undefined = []): string {
-  return columns.map((c, i) => `${id(c)}${descending[i] === true ? ' desc' : ''}`).join(', ')
+function ids(columns: readonly string[], descending: readonly boolean[] | undefined = [], expressions: readonly boolean[] | undefined = []): string {
+  // An expression key part is already SQL text, quoted by the dialect's compiler when the advice was made.
+  const part = (c: string, i: number) => (expressions[i] === true ? `\${sql.raw(${literal(c)})}` : id(c))
+  return columns.map((c, i) => `${part(c, i)}${descending[i] === true ? ' desc' : ''}`).join(', ')
+}
+
+/** The key list, with PostgreSQL's parentheses around an expression part. */
+function keyList(dialect: IndexAdvice['dialect'], r: IndexRecommendation): string {
+  const expressions = dialect === 'postgres' ? r.expressions : undefined
+  return r.columns.map((c, i) => {
+    const text = ids([c], [r.descending?.[i] === true], [r.expressions?.[i] === true])
+    return expressions?.[i] === true ? `(${text.replace(/ desc$/, '')})${r.descending?.[i] === true ? ' desc' : ''}` : text
+  }).join(', ')
+}
+
+/** ` where …` of a partial index, as SQL text the advice quoted. */
+function whereOf(r: IndexRecommendation): string {
+  return r.where === undefined ? '' : `\${sql.raw(${literal(` where ${r.where}`)})}`
 }
 
 function createStatements(dialect: IndexAdvice['dialect'], r: IndexRecommendation): string[] {
@@ -118,15 +134,15 @@ function createStatements(dialect: IndexAdvice['dialect'], r: IndexRecommendatio
     const name = id(r.schema, r.name)
     return [
       '  try {',
-      `    await sql\`create index\${concurrently} if not exists ${id(r.name)} on ${table} (${ids(r.columns, r.descending)})${include}\`.execute(db)`,
+      `    await sql\`create index\${concurrently} if not exists ${id(r.name)} on ${table} (${keyList(dialect, r)})${include}${whereOf(r)}\`.execute(db)`,
       '  } catch (error) {',
       `    if (!db.isTransaction) await sql\`drop index concurrently if exists ${name}\`.execute(db)`,
       '    throw error',
       '  }',
     ]
   }
-  if (dialect === 'mysql') return [`  await sql\`create index ${id(r.name)} on ${table} (${ids(r.columns, r.descending)})\`.execute(db)`]
-  return [`  await sql\`create index if not exists ${id(r.name)} on ${table} (${ids(r.columns, r.descending)})\`.execute(db)`]
+  if (dialect === 'mysql') return [`  await sql\`create index ${id(r.name)} on ${table} (${keyList(dialect, r)})\`.execute(db)`]
+  return [`  await sql\`create index if not exists ${id(r.name)} on ${table} (${keyList(dialect, r)})${whereOf(r)}\`.execute(db)`]
 }
 
 function dropStatement(dialect: IndexAdvice['dialect'], r: IndexRecommendation): string[] {

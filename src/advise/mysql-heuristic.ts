@@ -1,8 +1,9 @@
 import { type Kysely, sql } from 'kysely'
-import type { Catalog, CatalogIndex } from './catalog.js'
+import { type Catalog, type CatalogIndex, findTable, indexesOf } from './catalog.js'
+import { type ModelTable, modelJoin } from './mysql-join-model.js'
 import { num, query, run } from './internal-query.js'
 import { representativeValues, type SampleCache } from './mysql-values.js'
-import { type MysqlPlan, type MysqlPlanTable, type PlanSummary, readMysqlPlan, summarizeMysqlPlan } from './plan-reader.js'
+import { type MysqlPlan, type MysqlPlanTable, type PlanScan, type PlanSummary, readMysqlPlan, summarizeMysqlPlan } from './plan-reader.js'
 import type { TableUse } from './query-shape.js'
 import { type AdviceSession, CandidateSkipped, type IndexSpec, isDescending, type PlannedQuery, type Trial } from './verifier.js'
 
@@ -33,7 +34,7 @@ export async function withMysqlSession<T>(db: Kysely<any>, catalog: Catalog, max
     return plan
   }
 
-  const distinctCount = async (spec: IndexSpec, columns: readonly string[]): Promise<number> => {
+  const distinctCount = async (spec: Pick<IndexSpec, 'table'>, columns: readonly string[]): Promise<number> => {
     const key = `${spec.table.name}\u0000${columns.join('\u0000')}`
     const known = distinct.get(key)
     if (known !== undefined) return known
@@ -41,6 +42,35 @@ export async function withMysqlSession<T>(db: Kysely<any>, catalog: Catalog, max
     const n = Math.max(1, num(row?.n) || 1)
     distinct.set(key, n)
     return n
+  }
+
+  // A join is re-ordered with the candidates in place (see modelJoin): the server's own order was chosen without
+  // them. The model counts rows visited, EXPLAIN's unit; it is used only when it finds an order the candidates
+  // make cheaper than the model's own reading of the join without them.
+  const joinPlan = async (q: PlannedQuery, before: MysqlPlan, indexes: readonly IndexSpec[]): Promise<PlanSummary | undefined> => {
+    const model = (withCandidates: boolean): ModelTable[] | undefined => {
+      const out: ModelTable[] = []
+      for (const t of before.tables) {
+        const use = q.shape.tables.find((u) => u.alias === t.table) ?? q.shape.tables.find((u) => u.table === t.table)
+        const table = use === undefined ? undefined : findTable(catalog, use.schema, use.table)
+        if (use === undefined || table === undefined || table.rows > maxTableRows) return undefined
+        const existing = indexesOf(catalog, table).filter((i) => !i.columns.includes('') && !i.partial).map((i) => ({ name: i.name, columns: i.columns, unique: i.unique }))
+        const added = withCandidates ? indexes.filter((s) => s.table === table).map((s) => ({ name: s.name, columns: s.columns, unique: false })) : []
+        out.push({ label: t.table, use, table, rows: table.rows, indexes: [...existing, ...added] })
+      }
+      return out
+    }
+    const without = model(false)
+    const withIt = model(true)
+    if (without === undefined || withIt === undefined) return undefined
+    const count = (t: ModelTable, columns: readonly string[]) => distinctCount(t, columns)
+    const base = await modelJoin(without, count)
+    const trial = await modelJoin(withIt, count)
+    const summary = summarizeMysqlPlan(before, q.shape.limit, q.shape.aggregates)
+    if (trial.cost >= base.cost || base.cost <= 0) return summary
+    const scans = trial.steps.map((s): PlanScan => ({ table: s.label, access: s.index === undefined ? 'full' : 'index', index: s.index }))
+    const text = scans.map((s) => (s.access === 'full' ? `ALL ${s.table}` : `${s.table} using ${s.index ?? '?'}`)).join(' + ') + (before.sorted ? ' + Sort' : '')
+    return { cost: Math.min(summary.cost, trial.cost), scans, sorted: before.sorted, indexes: new Set(scans.flatMap((s) => (s.index === undefined ? [] : [s.index]))), text }
   }
 
   const session: AdviceSession = {
@@ -67,6 +97,11 @@ export async function withMysqlSession<T>(db: Kysely<any>, catalog: Catalog, max
       for (const q of queries) {
         const before = raw.get(q.fingerprint) ?? (await explain(q).catch(() => undefined))
         if (before === undefined) continue
+        const joined = before.tables.length > 1 ? await joinPlan(q, before, indexes) : undefined
+        if (joined !== undefined) {
+          plans.set(q.fingerprint, joined)
+          continue
+        }
         let sorted = before.sorted
         const tables: MysqlPlanTable[] = []
         for (const [position, t] of before.tables.entries()) {

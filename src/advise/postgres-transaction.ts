@@ -3,7 +3,7 @@ import { asAdvisor, num, query, run } from './internal-query.js'
 import type { PlanSummary } from './plan-reader.js'
 import { createIndexStatement } from './ddl.js'
 import { planAllPostgres, serverVersion } from './postgres-explain.js'
-import { type AdviceSession, CandidateSkipped, type IndexSpec, type PlannedQuery, targetOf, type Trial } from './verifier.js'
+import { type AdviceSession, CandidateSkipped, type IndexSpec, isExotic, type PlannedQuery, shapeOf, targetOf, type Trial } from './verifier.js'
 
 /** Limits of a real index build. */
 export interface BuildLimits {
@@ -21,9 +21,9 @@ const GIVE_UP_CODES = new Set(['55P03', '57014'])
  * the table while it builds, so the session refuses tables over `maxTableRows` and gives up on a lock it
  * does not get within `lockTimeoutMs` rather than queueing behind (and in front of) the application.
  *
- * No `ANALYZE` after the build: PostgreSQL keeps statistics per column, which a plain-column index does not
- * change, and the build itself records the index's size for the planner. (An expression index would need
- * one; the advisor proposes none.)
+ * No `ANALYZE` after a plain-column build: PostgreSQL keeps statistics per column, which such an index does not
+ * change, and the build itself records the index's size for the planner. An expression index gets one (inside
+ * the transaction): the statistics of its expression are gathered only then.
  */
 export async function withTransactionSession<T>(db: Kysely<any>, limits: BuildLimits, fn: (session: AdviceSession) => Promise<T>): Promise<T> {
   return asAdvisor(() =>
@@ -48,12 +48,16 @@ export async function withTransactionSession<T>(db: Kysely<any>, limits: BuildLi
             const sizes = new Map<string, number>()
             for (const spec of indexes) {
               try {
-                await run(conn, createIndexStatement('postgres', targetOf(spec), spec.columns, spec.include, { concurrently: false, descending: spec.descending }))
+                await run(conn, createIndexStatement('postgres', targetOf(spec), spec.columns, spec.include, { ...shapeOf(spec), concurrently: false }))
+                // The planner estimates an expression from statistics of the expression, which only ANALYZE gathers
+                // (rolled back with the rest).
+                if (spec.expressions !== undefined) await run(conn, sql`analyze ${spec.table.schema === undefined ? sql.id(spec.table.name) : sql.id(spec.table.schema, spec.table.name)}`)
               } catch (error) {
                 const code = (error as { code?: unknown }).code
                 if (typeof code === 'string' && GIVE_UP_CODES.has(code)) {
                   throw new CandidateSkipped(`building it timed out or waited too long for a lock (${(error as Error).message})`)
                 }
+                if (isExotic(spec)) throw new CandidateSkipped(`PostgreSQL refused the index: ${(error as Error).message}`)
                 throw error
               }
               const [row] = await run<{ bytes: unknown }>(

@@ -1,3 +1,4 @@
+import { type ExpressionPredicate, mapColumns, type SqlExpression, type SqlLiteral } from '../sql/expression.js'
 import type { SqlDialect } from '../sql/fingerprinter.js'
 import { assertParseable } from '../sql/parse-limits.js'
 import { readStatement } from '../sql/read-statement.js'
@@ -18,6 +19,14 @@ export interface TableUse {
   readonly orderBy: readonly { readonly column: string; readonly desc: boolean }[]
   /** The columns of this table the statement needs, or `'all'` (`*`, or unknown). */
   readonly needs: ReadonlySet<string> | 'all'
+  /** `column = constant` / `column IS NULL` terms written with the same constant in every statement of the shape. */
+  readonly constants: readonly { readonly column: string; readonly value: SqlLiteral }[]
+  /** Join conditions `this.column = other.column` (the other table by name): usable once that table is read. */
+  readonly joins: readonly { readonly column: string; readonly table: string }[]
+  /** Equality columns compared to a value (a constant or parameter), usable in any join order. */
+  readonly bound: readonly string[]
+  /** `<expression> op value` terms on this table's columns (names resolved): what an expression index serves. */
+  readonly expressions: readonly { readonly expression: SqlExpression; readonly kind: 'equality' | 'range' }[]
 }
 
 /** A statement's table uses, `LIMIT` and whether that limit can stop a scan early. */
@@ -47,7 +56,10 @@ export function readRawShape(sql: string, dialect: SqlDialect, parameters: reado
   const facts = readStatement(sql, dialect)
   return {
     relations: facts.tables.filter((t) => !(t.written && facts.kind === 'insert')),
-    predicates: facts.predicates.flatMap((p) => (p.kind === 'other' ? [] : [{ column: { qualifier: p.qualifier, column: p.column }, kind: p.kind }])),
+    predicates: facts.predicates.flatMap((p) => (p.kind === 'other' ? [] : [{
+      column: { qualifier: p.qualifier, column: p.column }, kind: p.kind, ...(p.value === undefined ? {} : { value: p.value }), ...(p.joined === undefined ? {} : { joined: p.joined }),
+    }])),
+    expressions: facts.expressionPredicates,
     orderBy: facts.orderBy,
     referenced: facts.referenced,
     stars: facts.stars,
@@ -63,8 +75,13 @@ export function readRawShape(sql: string, dialect: SqlDialect, parameters: reado
  */
 export interface RawShape {
   readonly relations: readonly TableRef[]
-  /** `equality`: `=`, `IN`, `= ANY`, `IS NULL`, a join `a.x = b.y` (for both sides). `range`: `<`, `>`, `BETWEEN`. */
-  readonly predicates: readonly { readonly column: ColumnName; readonly kind: 'equality' | 'range' }[]
+  /**
+   * `equality`: `=`, `IN`, `= ANY`, `IS NULL`, a join `a.x = b.y` (for both sides). `range`: `<`, `>`, `BETWEEN`.
+   * `value`: the constant of a `column = constant` or `IS NULL` term.
+   */
+  readonly predicates: readonly { readonly column: ColumnName; readonly kind: 'equality' | 'range'; readonly value?: SqlLiteral; readonly joined?: ColumnName }[]
+  /** `<expression> op value` terms (`lower(email) = $1`). */
+  readonly expressions: readonly ExpressionPredicate[]
   readonly orderBy: readonly { readonly column: ColumnName; readonly desc: boolean }[]
   /** Every column named anywhere; `undefined` when the statement is too complex to know (no covering index then). */
   readonly referenced: readonly ColumnName[] | undefined
@@ -75,6 +92,20 @@ export interface RawShape {
   /** The top-level query aggregates, groups or is `DISTINCT`: a `LIMIT` then does not stop a scan early. */
   readonly aggregates: boolean
   readonly source: 'parser' | 'tokens'
+}
+
+/**
+ * `raw` with the constant of each `column = constant` term kept only where every variant of the statement (the
+ * same shape with other constants, merged into it by the workload) writes the same one: `status = 'pending'` in
+ * one and `status = 'shipped'` in another is a parameter in all but name, not a partial index's condition.
+ */
+export function withSteadyConstants(raw: RawShape, variants: readonly RawShape[]): RawShape {
+  if (variants.length === 0) return raw
+  const same = (i: number): boolean => {
+    const value = JSON.stringify(raw.predicates[i]?.value)
+    return variants.every((v) => v.predicates.length === raw.predicates.length && JSON.stringify(v.predicates[i]?.value) === value)
+  }
+  return { ...raw, predicates: raw.predicates.map((p, i) => (p.value === undefined || same(i) ? p : { column: p.column, kind: p.kind })) }
 }
 
 function limitValue(limit: LimitRef | undefined, parameters: readonly unknown[] | undefined): number | undefined {
@@ -120,13 +151,20 @@ export function resolveShape(
     // Several relations may be the same table under two aliases (a self join): any of them will do.
     return having.length > 0 && having.every((r) => r.table === having[0]?.table && r.schema === having[0]?.schema) ? having[0] : undefined
   }
-  interface Use { schema: string | undefined; table: string; alias: string | undefined; equality: Set<string>; range: Set<string>; needs: Set<string> | 'all' }
+  interface Use {
+    schema: string | undefined; table: string; alias: string | undefined; equality: Set<string>; range: Set<string>; needs: Set<string> | 'all'
+    constants: Map<string, SqlLiteral | 'conflict'>; expressions: Map<string, { expression: SqlExpression; kind: 'equality' | 'range' }>
+    joins: Map<string, { column: string; table: string }>; bound: Set<string>
+  }
   const uses = new Map<string, Use>()
   const useOf = (r: Known): Use => {
     const key = `${r.schema ?? ''}.${r.table}`
     let use = uses.get(key)
     if (!use) {
-      use = { schema: r.schema, table: r.table, alias: r.alias, equality: new Set(), range: new Set(), needs: raw.referenced === undefined ? 'all' : new Set() }
+      use = {
+        schema: r.schema, table: r.table, alias: r.alias, equality: new Set(), range: new Set(), needs: raw.referenced === undefined ? 'all' : new Set(),
+        constants: new Map(), expressions: new Map(), joins: new Map(), bound: new Set(),
+      }
       uses.set(key, use)
     }
     return use
@@ -140,6 +178,23 @@ export function resolveShape(
   for (const p of raw.predicates) {
     const hit = resolve(p.column)
     hit?.use[p.kind].add(hit.column)
+    if (hit !== undefined && p.kind === 'equality') {
+      const other = p.joined === undefined ? undefined : resolve(p.joined)
+      if (p.joined === undefined) hit.use.bound.add(hit.column)
+      else if (other !== undefined && other.use !== hit.use) hit.use.joins.set(`${hit.column}\u0000${other.use.table}`, { column: hit.column, table: other.use.table })
+    }
+    if (hit === undefined || p.kind !== 'equality' || p.value === undefined) continue
+    // `status = 'a' and status = 'b'` holds no row: no constant to build a partial index on.
+    const seen = hit.use.constants.get(hit.column)
+    hit.use.constants.set(hit.column, seen === undefined || JSON.stringify(seen) === JSON.stringify(p.value) ? p.value : 'conflict')
+  }
+  // An expression term belongs to a table when every column it reads resolves to that table.
+  for (const e of raw.expressions) {
+    const hits = e.columns.map(resolve)
+    const use = hits[0]?.use
+    if (use === undefined || !hits.every((h) => h?.use === use)) continue
+    const expression = mapColumns(e.expression, (c) => resolve(c)?.column)
+    if (expression !== undefined && !use.expressions.has(e.text)) use.expressions.set(e.text, { expression, kind: e.kind })
   }
   for (const use of uses.values()) for (const c of use.equality) use.range.delete(c)
   for (const c of raw.referenced ?? []) {
@@ -164,6 +219,10 @@ export function resolveShape(
     range: [...u.range],
     orderBy: u === orderUse ? orderBy : [],
     needs: u.needs,
+    constants: [...u.constants].flatMap(([column, value]) => (value === 'conflict' ? [] : [{ column, value }])),
+    expressions: [...u.expressions.values()],
+    joins: [...u.joins.values()],
+    bound: [...u.bound],
   }))
   return { tables, limit: raw.limit, aggregates: raw.aggregates, source: raw.source }
 }

@@ -4,7 +4,7 @@ import type { CatalogTable } from './catalog.js'
 import { createIndexStatement } from './ddl.js'
 import { asAdvisor, num, query, run } from './internal-query.js'
 import { type PlanSummary, readSqlitePlan, type SqliteCostContext } from './plan-reader.js'
-import { type AdviceSession, CandidateSkipped, type IndexSpec, type PlannedQuery, targetOf, type Trial } from './verifier.js'
+import { type AdviceSession, CandidateSkipped, type IndexSpec, isExotic, type PlannedQuery, shapeOf, targetOf, type Trial } from './verifier.js'
 
 type EqpRow = { id: unknown; parent: unknown; notused: unknown; detail: unknown }
 
@@ -54,7 +54,10 @@ export async function withSqliteSession<T>(
             try {
               const sizes = new Map<string, number>()
               for (const spec of indexes) {
-                await run(conn, createIndexStatement('sqlite', targetOf(spec), spec.columns, [], { concurrently: false, descending: spec.descending }))
+                await run(conn, createIndexStatement('sqlite', targetOf(spec), spec.columns, [], { ...shapeOf(spec), concurrently: false })).catch((error: unknown) => {
+                  // SQLite refuses a non-deterministic function in an index: this candidate's problem only.
+                  throw isExotic(spec) ? new CandidateSkipped(`SQLite refused the index: ${(error as Error).message}`) : error
+                })
                 await run(conn, sql`analyze ${sql.id(spec.name)}`)
                 sizes.set(spec.name, await indexBytes(conn, spec))
               }

@@ -1,3 +1,4 @@
+import type { SqlExpression, SqlLiteral } from '../sql/expression.js'
 import type { CostUnit, VerifiedBy } from './advice.js'
 import type { CatalogTable } from './catalog.js'
 import type { PlanSummary } from './plan-reader.js'
@@ -17,6 +18,34 @@ export interface IndexSpec {
   /** Per key column: `DESC` (an `ORDER BY a DESC, b` needs `(a DESC, b)`). Absent: all ascending. */
   readonly descending?: readonly boolean[]
   readonly include: readonly string[]
+  /** Per key part: the expression it indexes, when it is one (`columns` then holds its SQL text, for reading). */
+  readonly expressions?: readonly (SqlExpression | undefined)[]
+  /** A partial index's condition: its terms, ANDed. Absent: the index holds every row. */
+  readonly where?: readonly PartialTerm[]
+}
+
+/** One term of a partial index's `WHERE`: `column = constant`, or `column IS NULL` for the constant `null`. */
+export interface PartialTerm {
+  readonly column: string
+  readonly value: SqlLiteral
+}
+
+/** Whether key part `i` of an index is an expression. */
+export function isExpression(spec: Pick<IndexSpec, 'expressions'>, i: number): boolean {
+  return spec.expressions?.[i] !== undefined
+}
+
+/** The parts of a spec `CREATE INDEX` needs beyond its columns (directions, expressions, partial `WHERE`). */
+export function shapeOf(spec: IndexSpec): { descending: readonly boolean[] | undefined; expressions: IndexSpec['expressions']; where: IndexSpec['where'] } {
+  return { descending: spec.descending, expressions: spec.expressions, where: spec.where }
+}
+
+/**
+ * An expression or partial index: the database may refuse it (a function that is not immutable, a constant of
+ * the wrong type) where it would never refuse a plain column index. Such a refusal skips the candidate.
+ */
+export function isExotic(spec: IndexSpec): boolean {
+  return spec.where !== undefined || spec.columns.some((_, i) => isExpression(spec, i))
 }
 
 /** Whether key column `i` of an index is descending. */
@@ -56,6 +85,8 @@ export class CandidateSkipped extends Error {
 export interface AdviceSession {
   readonly verifiedBy: VerifiedBy
   readonly costUnit: CostUnit
+  /** What the session could not do as it should, for the advice's notes (HypoPG without expression statistics). */
+  readonly notes?: readonly string[]
   /** Plans each query as the database stands; a statement that cannot be planned maps to its error message. */
   plan(queries: readonly PlannedQuery[]): Promise<ReadonlyMap<string, PlanSummary | string>>
   /**

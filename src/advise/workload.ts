@@ -17,7 +17,15 @@ export interface WorkloadQuery {
   readonly fingerprint: string
   readonly calls: number
   readonly totalTimeMs: number | undefined
+  /**
+   * Other texts merged into it (up to {@link MAX_VARIANTS}): the same shape with other constants. A partial index
+   * is built on a constant only when every variant writes the same one.
+   */
+  readonly variants: readonly string[]
 }
+
+/** Distinct texts kept per statement shape to compare their constants. */
+export const MAX_VARIANTS = 50
 
 /** The statements an index can speed up: reads, and writes that must find their rows first. */
 const ADVISABLE = new Set(['select', 'update', 'delete'])
@@ -37,7 +45,7 @@ export interface Workload {
  * Weights: `calls` defaults to 1; the summed time is known only when every occurrence carried one.
  */
 export function buildWorkload(inputs: readonly (string | WorkloadQueryInput)[], dialect: SqlDialect): Workload {
-  const byFingerprint = new Map<string, { sql: string; parameters: readonly unknown[] | undefined; calls: number; time: number | undefined }>()
+  const byFingerprint = new Map<string, { sql: string; parameters: readonly unknown[] | undefined; calls: number; time: number | undefined; variants: Set<string> }>()
   const skipped: SkippedItem[] = []
   let ignored = 0
   for (const [i, input] of inputs.entries()) {
@@ -76,8 +84,9 @@ export function buildWorkload(inputs: readonly (string | WorkloadQueryInput)[], 
     const key = fingerprint(sql, dialect)
     const seen = byFingerprint.get(key)
     if (seen === undefined) {
-      byFingerprint.set(key, { sql, parameters: Array.isArray(item.parameters) ? [...item.parameters] : undefined, calls, time })
+      byFingerprint.set(key, { sql, parameters: Array.isArray(item.parameters) ? [...item.parameters] : undefined, calls, time, variants: new Set() })
     } else {
+      if (sql !== seen.sql && seen.variants.size < MAX_VARIANTS) seen.variants.add(sql)
       seen.calls += calls
       seen.time = seen.time === undefined || time === undefined ? undefined : seen.time + time
     }
@@ -88,6 +97,7 @@ export function buildWorkload(inputs: readonly (string | WorkloadQueryInput)[], 
     fingerprint: key,
     calls: q.calls,
     totalTimeMs: q.time,
+    variants: [...q.variants],
   }))
   return { queries, skipped, ignored }
 }

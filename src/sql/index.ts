@@ -11,6 +11,7 @@ import { mysqlFingerprinter, sqliteFingerprinter } from './tokenizer-fingerprint
 export type { SqlDialect } from './fingerprinter.js'
 export type { StatementKind } from './statement-kind.js'
 export type { ColumnRef, FactsSource, LimitRef, Predicate, StatementClass, StatementFacts, TableRef } from './statement-facts.js'
+export type { ExpressionPredicate, SqlExpression, SqlLiteral } from './expression.js'
 
 const FINGERPRINTERS: Readonly<Record<SqlDialect, Fingerprinter>> = Object.freeze({
   postgres: postgresFingerprinter,

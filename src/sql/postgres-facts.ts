@@ -1,19 +1,19 @@
+import type { ExpressionPredicate, SqlLiteral } from './expression.js'
 import type { SqlDialect } from './fingerprinter.js'
+import { collectPredicates, columnOf, isValue, type Json, postgresLiteral, type PredicateReader, unwrap } from './postgres-predicates.js'
 import { names, parsePostgres } from './postgres-statement.js'
+import { postgresTextOf, sourceCase } from './postgres-text.js'
 import { statementKind } from './statement-kind.js'
 import {
   type ColumnRef, type LimitRef, type Predicate, type SelectItem, type StatementClass, type StatementFacts, type TableRef, aliasesOf, tableNames,
 } from './statement-facts.js'
-import { type Token, tokenize } from './tokenizer.js'
 
-/** A parse-tree node as libpg_query's JSON gives it: `{ NodeType: { …fields } }`. */
-type Json = Record<string, unknown>
+export { toPostgresText } from './postgres-text.js'
 
 const AGGREGATES = new Set(['count', 'sum', 'min', 'max', 'avg', 'array_agg', 'string_agg', 'json_agg', 'jsonb_agg', 'bool_and', 'bool_or', 'group_concat', 'every', 'bit_and', 'bit_or', 'json_object_agg', 'jsonb_object_agg', 'xmlagg'])
 /** MySQL and SQLite statement modifiers that PostgreSQL's grammar would take for a table name. */
 const MODIFIERS = new Set(['ignore', 'low_priority', 'high_priority', 'delayed', 'quick', 'or'])
 const WRITES = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt'])
-const RANGE_OPS = new Set(['<', '>', '<=', '>='])
 const TRANSACTION = new Set(['TransactionStmt'])
 const UTILITY = new Set([
   'VariableSetStmt', 'VariableShowStmt', 'ExplainStmt', 'VacuumStmt', 'CopyStmt', 'CallStmt', 'DoStmt', 'ListenStmt',
@@ -29,13 +29,19 @@ const UTILITY = new Set([
  * UPDATE) is left to the token reader. Names keep the case they were written in on MySQL and SQLite.
  */
 export function postgresFacts(sql: string, dialect: SqlDialect): StatementFacts | undefined {
-  const text = dialect === 'postgres' ? sql : toPostgresText(sql, dialect)
-  const parsed = parsePostgres(text)
+  const converted = dialect === 'postgres' ? undefined : postgresTextOf(sql, dialect)
+  const parsed = parsePostgres(converted?.text ?? sql)
   if (parsed === undefined) return undefined
   const stmts = parsed.stmts
   if (stmts.length === 0) return undefined
   const cased = dialect === 'postgres' ? (name: string) => name : sourceCase(sql, dialect)
-  const reader = new TreeReader(cased)
+  // The parser saw MySQL and SQLite strings emptied: their values come from the source text, by offset.
+  const literal = (c: Json): SqlLiteral | undefined => {
+    if (converted === undefined || c.sval === undefined) return postgresLiteral(c)
+    const value = typeof c.location === 'number' ? converted.strings.get(c.location) : undefined
+    return value === undefined ? undefined : { kind: 'string', value }
+  }
+  const reader = new TreeReader({ cased, literal })
   for (const s of stmts) reader.statement(s.stmt)
   // `UPDATE IGNORE users` / `UPDATE LOW_PRIORITY users` parse as table "ignore" aliased users: MySQL's
   // modifiers are not names PostgreSQL's grammar knows. Such a reading is wrong; leave it to the tokens.
@@ -60,6 +66,7 @@ export function postgresFacts(sql: string, dialect: SqlDialect): StatementFacts 
     aliases: aliasesOf(tables),
     calls: reader.calls,
     predicates: reader.predicates,
+    expressionPredicates: reader.expressions,
     orderBy,
     groupBy: select === undefined ? [] : columnsOf(select.groupClause, cased),
     limit: select === undefined ? undefined : limitOf(select.limitCount),
@@ -71,7 +78,7 @@ export function postgresFacts(sql: string, dialect: SqlDialect): StatementFacts 
     aggregates: select !== undefined && hasAggregate(select.targetList),
     grouped: select !== undefined && (Array.isArray(select.groupClause) || Array.isArray(select.distinctClause)),
     keyLookup: select === undefined || stmts.length > 1 ? undefined : keyLookupOf(select, cased),
-    writeKey: WRITES.has(type) ? writeKeyOf(stmt.whereClause, cased) : undefined,
+    writeKey: WRITES.has(type) ? writeKeyOf(stmt.whereClause, { cased, literal }) : undefined,
     upsert: type === 'InsertStmt' && stmt.onConflictClause !== undefined,
   }
 }
@@ -96,11 +103,14 @@ class TreeReader {
   readonly calls: string[] = []
   readonly predicates: Predicate[] = []
   readonly referenced: ColumnRef[] = []
+  readonly expressions: ExpressionPredicate[] = []
   modifies = false
   readonly #cased: (name: string) => string
+  readonly #reader: PredicateReader
 
-  constructor(cased: (name: string) => string) {
-    this.#cased = cased
+  constructor(reader: Pick<PredicateReader, 'cased' | 'literal'>) {
+    this.#cased = reader.cased
+    this.#reader = { ...reader, expressions: this.expressions }
   }
 
   statement(root: unknown): void {
@@ -181,86 +191,7 @@ class TreeReader {
   }
 
   #predicates(expr: unknown): void {
-    collectPredicates(expr, this.predicates, this.#cased)
-  }
-}
-
-function unwrap(node: unknown): [string, Json] | undefined {
-  if (node === null || typeof node !== 'object') return undefined
-  const entries = Object.entries(node as Json)
-  const [type, value] = entries[0] ?? []
-  return entries.length === 1 && typeof type === 'string' && value !== null && typeof value === 'object' ? [type, value as Json] : undefined
-}
-
-/** `{ ColumnRef: … }` naming a plain column (`col`, `t.col`, `schema.t.col`) → its name, else `undefined`. */
-function columnOf(node: unknown, cased: (name: string) => string): ColumnRef | undefined {
-  const fields = ((node as Json | undefined)?.ColumnRef as Json | undefined)?.fields
-  if (!Array.isArray(fields) || fields.length === 0) return undefined
-  const parts = names(fields)
-  if (parts.length !== fields.length) return undefined // `t.*`
-  const column = cased(parts[parts.length - 1] as string)
-  return { qualifier: parts.length > 1 ? cased(parts[parts.length - 2] as string) : undefined, column }
-}
-
-function collectPredicates(expr: unknown, out: Predicate[], cased: (name: string) => string): void {
-  const node = unwrap(expr)
-  if (node === undefined) return
-  const [type, e] = node
-  const push = (c: ColumnRef | undefined, op: string, kind: Predicate['kind']): void => {
-    if (c !== undefined) out.push({ ...c, op, kind })
-  }
-  if (type === 'BoolExpr') {
-    const args = Array.isArray(e.args) ? e.args : []
-    if (e.boolop === 'AND_EXPR') for (const arg of args) collectPredicates(arg, out, cased)
-    else if (e.boolop === 'OR_EXPR') {
-      // `a = 1 OR a = 2` is `a IN (1, 2)`; any other OR needs several indexes: it is not one column's filter.
-      const terms: Predicate[] = []
-      for (const arg of args) collectPredicates(arg, terms, cased)
-      const first = terms[0]
-      if (first && terms.length === args.length && terms.every((t) => t.kind === 'equality' && t.column === first.column && t.qualifier === first.qualifier)) out.push(first)
-    } else if (e.boolop === 'NOT_EXPR') {
-      const terms: Predicate[] = []
-      for (const arg of args) collectPredicates(arg, terms, cased)
-      for (const t of terms) out.push({ ...t, op: 'not', kind: 'other' })
-    }
-    return
-  }
-  if (type === 'ColumnRef') return push(columnOf(expr, cased), '=', 'equality') // `where is_active`
-  if (type === 'NullTest') return push(columnOf(e.arg, cased), 'is', e.nulltesttype === 'IS_NULL' ? 'equality' : 'other')
-  if (type === 'BooleanTest') return push(columnOf(e.arg, cased), 'is', e.booltesttype === 'IS_TRUE' || e.booltesttype === 'IS_FALSE' ? 'equality' : 'other')
-  if (type !== 'A_Expr') return
-  const op = names(e.name).at(-1) ?? ''
-  const left = columnOf(e.lexpr, cased)
-  const right = columnOf(e.rexpr, cased)
-  switch (e.kind) {
-    case 'AEXPR_OP': {
-      const kind = op === '=' ? 'equality' : RANGE_OPS.has(op) ? 'range' : 'other'
-      push(left, op, kind)
-      // `a.x = b.y`: a join condition serves both sides; `5 < x` is `x > 5`.
-      if (right !== undefined) push(right, op, kind)
-      return
-    }
-    case 'AEXPR_IN':
-      return push(left, op === '=' ? 'in' : 'not', op === '=' ? 'equality' : 'other')
-    case 'AEXPR_OP_ANY':
-      return push(left, op === '=' ? '=' : op, op === '=' ? 'equality' : 'other')
-    case 'AEXPR_BETWEEN':
-    case 'AEXPR_BETWEEN_SYM':
-      return push(left, 'between', 'range')
-    case 'AEXPR_NOT_BETWEEN':
-    case 'AEXPR_NOT_BETWEEN_SYM':
-      return push(left, 'not', 'other')
-    case 'AEXPR_LIKE':
-      return push(left, op === '~~' ? 'like' : 'not', 'other')
-    case 'AEXPR_ILIKE':
-      return push(left, op === '~~*' ? 'ilike' : 'not', 'other')
-    case 'AEXPR_DISTINCT':
-    case 'AEXPR_NOT_DISTINCT':
-    case 'AEXPR_SIMILAR':
-    case 'AEXPR_OP_ALL':
-      return push(left, op, 'other')
-    default:
-      return
+    collectPredicates(expr, this.predicates, this.#reader)
   }
 }
 
@@ -358,17 +289,6 @@ function hasAggregate(targetList: unknown): boolean {
   return false
 }
 
-function isValue(node: unknown): boolean {
-  if (node === undefined || node === null || typeof node !== 'object') return false
-  if ('ParamRef' in node || 'A_Const' in node) return true
-  const typed = node as Json
-  if ('TypeCast' in typed) return isValue((typed.TypeCast as Json).arg)
-  const items = (typed.List as Json | undefined)?.items
-  if (Array.isArray(items)) return items.every(isValue)
-  const array = (typed.A_ArrayExpr as Json | undefined)?.elements
-  return Array.isArray(array) && array.every(isValue)
-}
-
 /** `select … from <table> where <column> = value | in (values) | = any(value)`, one table, no CTE or GROUP BY. */
 function keyLookupOf(select: Json, cased: (name: string) => string): StatementFacts['keyLookup'] {
   const from = select.fromClause
@@ -383,45 +303,13 @@ function keyLookupOf(select: Json, cased: (name: string) => string): StatementFa
   return { table: cased(table), column: column.column }
 }
 
-function writeKeyOf(where: unknown, cased: (name: string) => string): string | undefined {
+function writeKeyOf(where: unknown, reader: PredicateReader): string | undefined {
   const first: Predicate[] = []
   let node = unwrap(where)
   // The first term of an AND chain.
   while (node?.[0] === 'BoolExpr' && node[1].boolop === 'AND_EXPR') node = unwrap((node[1].args as unknown[] | undefined)?.[0])
   if (node === undefined) return undefined
-  collectPredicates({ [node[0]]: node[1] }, first, cased)
+  collectPredicates({ [node[0]]: node[1] }, first, { cased: reader.cased, literal: reader.literal })
   const p = first[0]
   return p !== undefined && (p.op === '=' || p.op === 'in') ? p.column : undefined
-}
-
-/**
- * MySQL or SQLite text in a form libpg_query reads the same way: backtick and bracket identifiers become
- * double-quoted, `?` / `:name` / `@name` placeholders become `$1, $2, …`, every string literal becomes `''`
- * (values do not matter to the facts, and MySQL's backslash escapes would confuse the PostgreSQL lexer), and
- * comments disappear, and MySQL's `LOCK IN SHARE MODE` becomes `FOR SHARE`. Tokens are re-joined with spaces.
- */
-export function toPostgresText(sql: string, dialect: SqlDialect): string {
-  let n = 0
-  const text = tokenize(sql, dialect)
-    .map((t) => {
-      if (t.kind === 'placeholder') return `$${++n}`
-      if (t.kind === 'string') return "''"
-      if (t.kind === 'identifier' && (t.text.startsWith('`') || t.text.startsWith('['))) {
-        const inner = t.text.startsWith('`') ? t.text.slice(1, -1).replace(/``/g, '`') : t.text.slice(1, -1)
-        return `"${inner.replace(/"/g, '""')}"`
-      }
-      return t.text
-    })
-    .join(' ')
-  // MySQL's older spelling of FOR SHARE (strings are empty and comments gone here, so only keywords match).
-  return dialect === 'mysql' ? text.replace(/\block\s+in\s+share\s+mode\b/gi, 'for share') : text
-}
-
-/** The parser lowercases unquoted names; MySQL and SQLite keep them as written: map each back to its source spelling. */
-function sourceCase(sql: string, dialect: SqlDialect): (name: string) => string {
-  const spelled = new Map<string, string>()
-  for (const t of tokenize(sql, dialect) as Token[]) {
-    if (t.kind === 'word' && !spelled.has(t.text.toLowerCase())) spelled.set(t.text.toLowerCase(), t.text)
-  }
-  return (name) => spelled.get(name) ?? name
 }

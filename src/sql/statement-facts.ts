@@ -1,3 +1,4 @@
+import type { ExpressionPredicate, SqlLiteral } from './expression.js'
 import type { StatementKind } from './statement-kind.js'
 
 /** A column as the statement names it: `c.author_id` → `{ qualifier: 'c', column: 'author_id' }`. */
@@ -17,6 +18,14 @@ export interface ColumnRef {
 export interface Predicate extends ColumnRef {
   readonly op: string
   readonly kind: 'equality' | 'range' | 'other'
+  /**
+   * The constant on the other side, when the statement writes one: `status = 'pending'` → `{ kind: 'string',
+   * value: 'pending' }`, `deleted_at IS NULL` → `{ kind: 'null' }`. Absent for a parameter, a list, another
+   * column, or when read from tokens. What a partial index's `WHERE` is made of.
+   */
+  readonly value?: SqlLiteral
+  /** The column on the other side of a join condition `a.x = b.y` (each side's term names the other). */
+  readonly joined?: ColumnRef
 }
 
 /** One table reference of a statement: `from app.users u` → `{ schema: 'app', table: 'users', alias: 'u' }`. */
@@ -92,6 +101,11 @@ export interface StatementFacts {
   /** Functions called, as written (`now`, `pg_catalog.nextval`), lowercased. */
   readonly calls: readonly string[]
   readonly predicates: readonly Predicate[]
+  /**
+   * Terms whose indexed side is an expression of columns (`lower(email) = $1`): what an expression index serves.
+   * Empty when read from tokens.
+   */
+  readonly expressionPredicates: readonly ExpressionPredicate[]
   /**
    * Top-level `ORDER BY`, each item a plain column. A position (`ORDER BY 1`) and a select-list alias (`ORDER BY
    * post_id` for `p.id as post_id`) are resolved to the column they name, as the server resolves them (an output

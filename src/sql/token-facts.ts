@@ -196,6 +196,7 @@ export function tokenFacts(sql: string, dialect: SqlDialect): StatementFacts {
     aliases: aliasesOf(tables),
     calls: callsOf(tokens, lower),
     predicates,
+    expressionPredicates: [],
     orderBy: orderByPlain ? orderBy : [],
     groupBy,
     limit,
