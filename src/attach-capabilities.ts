@@ -1,6 +1,6 @@
-import { AsyncLocalStorage } from 'node:async_hooks'
 import type { Kysely, KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryId, QueryResult, RootOperationNode, UnknownRow } from 'kysely'
 import type { DevMode, DevModeOptions } from './explain/dev-mode.js'
+import { privateContextSlot } from './observe/async-context.js'
 import type { ObserverHub } from './observe/observer-hub.js'
 import type { QueryEvent } from './observe/query-event.js'
 import { onScopeEnd } from './observe/scope.js'
@@ -82,7 +82,7 @@ interface EarlyQuery {
 /** Forwards to the column tracker once loaded; for statements compiled before, records what it needs. */
 class DeferredPlugin implements KyselyPlugin {
   #tracker: TrackerPlugin | undefined
-  readonly #early = new AsyncLocalStorage<EarlyQuery>()
+  readonly #early = privateContextSlot<EarlyQuery | undefined>('earlyQuery')
   #inFlight = 0
   #stopListening: (() => void) | undefined
 
@@ -90,7 +90,7 @@ class DeferredPlugin implements KyselyPlugin {
     // The tracker's own listener is not there yet for the first statements: their events are kept here.
     this.#stopListening = hub.subscribe((event) => {
       if (event.origin !== undefined || event.error !== undefined) return
-      const early = this.#early.getStore()
+      const early = this.#early.get()
       if (early && early.event === undefined) early.event = event
     })
   }
@@ -108,9 +108,9 @@ class DeferredPlugin implements KyselyPlugin {
   }
 
   async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
-    const early = this.#early.getStore()
+    const early = this.#early.get()
     if (early?.queryId !== args.queryId) return this.#tracker ? this.#tracker.transformResult(args) : args.result
-    this.#early.enterWith(undefined as unknown as EarlyQuery)
+    this.#early.enterWith(undefined)
     this.#inFlight--
     this.#stopWhenDone()
     const tracker = this.#tracker

@@ -1,10 +1,10 @@
-import { AsyncLocalStorage } from 'node:async_hooks'
+import { contextSlot } from '../observe/async-context.js'
 import path from 'node:path'
 import { DbperfError, describeValue } from '../errors.js'
 import { formatCallSite } from '../observe/call-site.js'
 import type { AllowList, Finding } from './finding.js'
 
-const storage = new AsyncLocalStorage<true>()
+const storage = contextSlot<true>('allowNPlusOne')
 
 /**
  * Runs `fn` with N+1 detection turned off for the statements it issues (through `await`, `Promise.all` and
@@ -36,7 +36,7 @@ export function allowNPlusOne<T>(fn: () => T): T {
  * ```
  */
 export function isNPlusOneAllowed(): boolean {
-  return storage.getStore() === true
+  return storage.get() === true
 }
 
 /** A test file by its name: `*.test.ts`, `*.spec.mjs`, `*.test.tsx`, … */

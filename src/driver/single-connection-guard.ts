@@ -1,4 +1,4 @@
-import { AsyncLocalStorage } from 'node:async_hooks'
+import { contextSlot } from '../observe/async-context.js'
 import { DbperfError } from '../errors.js'
 
 /** The transaction holding a single-connection driver's connection, as seen from the code it runs. */
@@ -10,7 +10,7 @@ interface HeldBy {
   readonly outer: HeldBy | undefined
 }
 
-const holders = new AsyncLocalStorage<HeldBy>()
+const holders = contextSlot<HeldBy>('transactionHolder')
 
 /**
  * Turns a sure deadlock of a single-connection database into an error. SQLite (and PGlite) have one
@@ -49,7 +49,7 @@ export class SingleConnectionGuard {
       holders.enterWith(this.#held)
       return
     }
-    const held: HeldBy = { guard: this, open: true, outer: holders.getStore() }
+    const held: HeldBy = { guard: this, open: true, outer: holders.get() }
     this.#held = held
     holders.enterWith(held)
   }
@@ -66,7 +66,7 @@ export class SingleConnectionGuard {
 
   /** Throws when the caller is inside the callback of the transaction that holds this database's connection. */
   check(): void {
-    for (let held = holders.getStore(); held !== undefined; held = held.outer) {
+    for (let held = holders.get(); held !== undefined; held = held.outer) {
       if (held.guard === this && held.open) throw this.#deadlock()
     }
   }

@@ -1,6 +1,6 @@
-import { AsyncLocalStorage } from 'node:async_hooks'
 import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely'
 import { fingerprint } from '../sql/index.js'
+import { privateContextSlot } from '../observe/async-context.js'
 import { type CallSite, formatCallSite } from '../observe/call-site.js'
 import type { QueryEvent } from '../observe/query-event.js'
 
@@ -44,7 +44,7 @@ interface Slot {
  * Installed only in dev mode with `trackColumns`: with it off, no plugin, no Proxy, no cost.
  */
 export class ColumnTracker implements KyselyPlugin {
-  readonly #slots = new AsyncLocalStorage<Slot>()
+  readonly #slots = privateContextSlot<Slot>('trackedColumns')
   readonly #tracks = new Map<string, Track>()
 
   transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
@@ -54,13 +54,13 @@ export class ColumnTracker implements KyselyPlugin {
 
   /** Called by dev mode's observer listener for every application statement. */
   observed(event: QueryEvent): void {
-    const slot = this.#slots.getStore()
+    const slot = this.#slots.get()
     if (slot && slot.event === undefined) slot.event = event
   }
 
   async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
     const { result } = args
-    const slot = this.#slots.getStore()
+    const slot = this.#slots.get()
     const event = slot?.event
     if (slot) slot.event = undefined
     const first = result.rows[0]

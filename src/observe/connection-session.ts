@@ -1,6 +1,6 @@
-import { AsyncLocalStorage } from 'node:async_hooks'
 import { createRequire } from 'node:module'
 import { ConnectionBuilder } from 'kysely'
+import { contextSlot } from './async-context.js'
 
 /**
  * Tells the routing stage which borrow is a `db.connection()` session.
@@ -8,7 +8,7 @@ import { ConnectionBuilder } from 'kysely'
  * Why a wrapper on Kysely's `ConnectionBuilder.prototype.execute`: Kysely lends a `db.connection()` session
  * through the same `Driver.acquireConnection()` as a single query, and the session's first statement reaches
  * the driver exactly as a single query's does. Only the caller knows, so the caller's context is marked: the
- * wrapper runs the original `execute` inside an AsyncLocalStorage mark, and the first borrow made under it (the
+ * wrapper runs the original `execute` inside a mark in dbperf's async context, and the first borrow made under it (the
  * session's own, made synchronously by Kysely's connection provider) takes the mark. Borrows made later inside
  * the callback on the outer `db` find the mark taken and route as usual.
  *
@@ -20,7 +20,7 @@ interface SessionMark {
   pending: boolean
 }
 
-const marks = new AsyncLocalStorage<SessionMark>()
+const marks = contextSlot<SessionMark>('connectionSession')
 const WRAPPED = Symbol.for('dbperf.connectionSessions')
 
 type Execute = (this: unknown, callback: unknown) => Promise<unknown>
@@ -59,7 +59,7 @@ export function markConnectionSessions(): void {
  * lends a connection.
  */
 export function takeSessionMark(): boolean {
-  const mark = marks.getStore()
+  const mark = marks.get()
   if (mark === undefined || !mark.pending) return false
   mark.pending = false
   return true

@@ -1,4 +1,4 @@
-import { AsyncLocalStorage } from 'node:async_hooks'
+import { contextSlot } from './async-context.js'
 
 /**
  * Who inside dbperf issued a statement, when it was dbperf itself rather than the application:
@@ -13,7 +13,7 @@ export interface QueryOrigin {
   readonly name: string
 }
 
-const storage = new AsyncLocalStorage<QueryOrigin>()
+const storage = contextSlot<QueryOrigin>('origin')
 
 /** Runs `fn` with its statements marked as issued by `origin`. For dbperf's own capabilities. */
 export function withOrigin<T>(origin: QueryOrigin, fn: () => T): T {
@@ -22,5 +22,5 @@ export function withOrigin<T>(origin: QueryOrigin, fn: () => T): T {
 
 /** The origin of the statement being issued now, or `undefined` for application statements. */
 export function currentOrigin(): QueryOrigin | undefined {
-  return storage.getStore()
+  return storage.get()
 }

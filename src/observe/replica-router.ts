@@ -1,10 +1,10 @@
-import { AsyncLocalStorage } from 'node:async_hooks'
 import { CompiledQuery, type Driver, type Kysely, type QueryResult } from 'kysely'
 import { ConnectionError, DbperfError, describeValue } from '../errors.js'
 import { handleParts, notAHandle } from '../handle.js'
 import { BUILTIN_FUNCTIONS } from '../sql/builtin-functions.js'
 import type { StatementFacts } from '../sql/statement-facts.js'
 import type { Pool } from '../pool/pool.js'
+import { contextSlot } from './async-context.js'
 import { markConnectionSessions } from './connection-session.js'
 import { type Position, type PositionReader, positionReader, type RunQuery } from './replica-positions.js'
 import type { CatalogQuery, RoutedResult, RouteRequest, Router } from './routing.js'
@@ -74,7 +74,7 @@ export interface ReplicaRoutingStats {
 }
 
 type Override = 'primary' | 'replica'
-const override = new AsyncLocalStorage<Override>()
+const override = contextSlot<Override>('replicaOverride')
 
 /**
  * Runs `fn` with every statement on the primary, replicas notwithstanding (a read that must see the latest
@@ -279,7 +279,7 @@ export class ReplicaRouter implements Router {
   }
 
   async read(request: RouteRequest, primary: () => Promise<QueryResult<unknown>>): Promise<RoutedResult> {
-    const mode = override.getStore()
+    const mode = override.get()
     // A session's statements stay together on the primary: every statement of `db.connection()`.
     if (mode === 'primary' || request.inSession || !replicaSafe(request.facts)) return { result: await primary(), servedBy: 'primary' }
     this.#startChecks()

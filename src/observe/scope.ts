@@ -1,4 +1,4 @@
-import { AsyncLocalStorage } from 'node:async_hooks'
+import { contextSlot } from './async-context.js'
 import { DbperfError, describeValue } from '../errors.js'
 
 /**
@@ -17,7 +17,7 @@ export interface Scope {
   readonly startedAt: number
 }
 
-const storage = new AsyncLocalStorage<Scope>()
+const storage = contextSlot<Scope>('scope')
 let nextScopeId = 1
 
 /**
@@ -37,7 +37,7 @@ export function withScope<T>(name: string, fn: () => T): T {
   if (typeof fn !== 'function') {
     throw new DbperfError('DBPERF_INVALID_INPUT', `withScope(name, fn) needs a function to run, but got: ${describeValue(fn)}`)
   }
-  const parent = storage.getStore()
+  const parent = storage.get()
   const scope: Scope = Object.freeze({
     id: nextScopeId++,
     name,
@@ -85,7 +85,7 @@ function notifyEnd(scope: Scope): void {
 
 /** The innermost scope the caller runs in, or `undefined` outside every {@link withScope}. */
 export function currentScope(): Scope | undefined {
-  return storage.getStore()
+  return storage.get()
 }
 
 /** True when `scope` is `ancestor` or nested (at any depth) inside it. */
