@@ -28,13 +28,30 @@ async function serverPids(kind: 'pg' | 'mysql', p: number): Promise<number[]> {
   return [postmaster, ...stdout.split('\n').map((s) => Number(s.trim())).filter((n) => n > 0)]
 }
 
+/** The process state letter from /proc (`T` stopped), or undefined when the process is gone. */
+function processState(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0]
+  } catch {
+    return undefined
+  }
+}
+
 async function signal(kind: 'pg' | 'mysql', p: number, sig: 'SIGSTOP' | 'SIGCONT'): Promise<void> {
-  for (const pid of await serverPids(kind, p)) {
+  const pids = await serverPids(kind, p)
+  for (const pid of pids) {
     try {
       process.kill(pid, sig)
     } catch {
       // a backend that just exited
     }
+  }
+  // A stop is delivered asynchronously: wait until the server really is stopped (a statement sent before that
+  // is answered, and the test would prove nothing), and fail clearly if the pid file named no live server.
+  if (sig === 'SIGSTOP') {
+    const main = pids[0] as number
+    if (processState(main) === undefined) throw new Error(`the ${kind} scratch server on port ${p} has no process ${main} (stale pid file?)`)
+    await waitFor(`the ${kind} scratch server on port ${p} to stop`, async () => pids.every((pid) => { const state = processState(pid); return state === undefined || state === 'T' || state === 't' }), 5_000)
   }
 }
 
