@@ -10,6 +10,14 @@ import pg from 'pg'
 const dialect = process.env.DIALECT
 const url = process.env.URL
 
+// A statement written over five lines, with the value in the text: the logs must give it back as one statement.
+const CUSTOMERS = [17, 42, 99, 150, 1999]
+const latestOrders = (id) => `select id, status, total_cents
+  from sl_orders
+ where customer_id = ${id}
+ order by created_at desc
+ limit 10`
+
 async function postgres() {
   const admin = new pg.Client({ connectionString: url })
   await admin.connect()
@@ -25,13 +33,7 @@ async function postgres() {
   await c.query(`insert into sl_orders select g, 1 + g % 2000, (array['new','paid','shipped'])[1 + g % 3],
     timestamp '2026-01-01' + g * interval '1 minute', g % 10000 from generate_series(1, 20000) g`)
   await c.query('analyze')
-  for (const id of [17, 42, 99, 150, 1999]) {
-    await c.query(`select id, status, total_cents
-  from sl_orders
- where customer_id = ${id}
- order by created_at desc
- limit 10`)
-  }
+  for (const id of CUSTOMERS) await c.query(latestOrders(id))
   for (let i = 0; i < 20; i++) await c.query('select id, total_cents from sl_orders where customer_id = $1 and status = $2', [1 + i * 37, 'paid'])
   for (const email of ["o'brien@example.com", 'c7@example.com', 'c8@example.com']) {
     await c.query({ name: 'customer_by_email', text: 'select id, country from sl_customers where email = $1', values: [email] })
@@ -58,13 +60,7 @@ async function mariadb() {
   await c.query(`insert into sl_orders select seq, 1 + seq % 2000, elt(1 + seq % 3, 'new', 'paid', 'shipped'),
     timestamp '2026-01-01 00:00:00' + interval seq minute, seq % 10000 from seq_1_to_20000`)
   await c.query('analyze table sl_customers, sl_orders')
-  for (const id of [17, 42, 99, 150, 1999]) {
-    await c.query(`select id, status, total_cents
-  from sl_orders
- where customer_id = ${id}
- order by created_at desc
- limit 10`)
-  }
+  for (const id of CUSTOMERS) await c.query(latestOrders(id))
   // execute(): a server-side prepared statement; the slow log shows it with the values in place.
   for (let i = 0; i < 20; i++) await c.execute('select id, total_cents from sl_orders where customer_id = ? and status = ?', [1 + i * 37, 'paid'])
   // query() with values: mysql2 escapes them into the text on the client.

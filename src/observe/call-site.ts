@@ -96,11 +96,16 @@ export function applicationFrames(capture: StackCapture): readonly CallSite[] {
     if (file && !isForeignFile(file)) key += `${file}:${site.getLineNumber()}:${site.getColumnNumber()}\n`
   }
   if (key === '') return []
-  let frames = parsed.get(key)
+  return memo(parsed, key, () => parseFrames(formatSites(sites, previous)))
+}
+
+/** `cache`'s frames for `key`, computed once (the cache is cleared when full). */
+function memo(cache: Map<string, readonly CallSite[]>, key: string, compute: () => CallSite[]): readonly CallSite[] {
+  let frames = cache.get(key)
   if (frames === undefined) {
-    if (parsed.size >= PARSED_CAP) parsed.clear()
-    frames = Object.freeze(parseFrames(formatSites(sites, previous)))
-    parsed.set(key, frames)
+    if (cache.size >= PARSED_CAP) cache.clear()
+    frames = Object.freeze(compute())
+    cache.set(key, frames)
   }
   return frames
 }
@@ -121,13 +126,7 @@ function formatSites(sites: V8CallSite[], prepare: PrepareStackTrace | undefined
 const textFrames = new Map<string, readonly CallSite[]>()
 
 function framesOfText(text: string): readonly CallSite[] {
-  let frames = textFrames.get(text)
-  if (frames === undefined) {
-    if (textFrames.size >= PARSED_CAP) textFrames.clear()
-    frames = Object.freeze(parseFrames(text))
-    textFrames.set(text, frames)
-  }
-  return frames
+  return memo(textFrames, text, () => parseFrames(text))
 }
 
 /** A quick test on the raw name V8 gives (a path or a file URL): frames that can never be the application's. */

@@ -59,6 +59,8 @@ export function markConnectionSessions(): void {
  * lends a connection.
  */
 export function takeSessionMark(): boolean {
+  // Nothing is marked until a replica router wrapped Kysely: a borrow then costs no context lookup.
+  if (!marked) return false
   const mark = marks.get()
   if (mark === undefined || !mark.pending) return false
   mark.pending = false

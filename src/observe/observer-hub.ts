@@ -96,7 +96,6 @@ export class ObserverHub {
   emit(event: QueryEvent): void {
     const previous = emitting.event
     emitting.event = event
-    emitting.boundary = ObserverHub.prototype.emit
     try {
       for (const listener of this.#listeners) {
         try {
@@ -111,6 +110,9 @@ export class ObserverHub {
     }
   }
 }
+
+// Call sites read during an emit are captured from below this method: the frames above it are the listeners'.
+emitting.boundary = ObserverHub.prototype.emit
 
 let warnedListenerError = false
 function reportListenerError(error: unknown): void {
