@@ -47,7 +47,9 @@ eachDialect(
       const f = expectRule(bad, 'seq-scan')
       expect(f.suggestion.sql).toBe('create index "big_grp_idx" on "big" ("grp")')
       expect(bad.plan.nodes[f.nodeId ?? -1]?.operation).toBe('Seq Scan')
-      expect(bad.findings[0]?.rule).toBe('seq-scan')
+      // First among what the plan shows; slow-planning depends on how long this run's planning took (a cold
+      // PGlite run in CI planned for longer than it executed), so it may come before it.
+      expect(bad.findings.filter((x) => x.rule !== 'slow-planning')[0]?.rule).toBe('seq-scan')
       const plain = await explain(db, 'select id from big where grp = 7')
       expectRule(plain, 'seq-scan')
       expectNoRule(await explain(db, 'select id from big where id = 7', { analyze: true }), 'seq-scan')
