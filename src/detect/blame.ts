@@ -14,8 +14,9 @@ import { type LoopAnswer, loopAt } from './source-loops.js'
  * that is the service.ts line, not the helper, because the helper's line is not in a loop. A loop whose
  * iteration count is written in the source, at most {@link MAX_FIXED_TRIES}, and whose body can stop early
  * (`for (const id of [hashed, plain]) { … if (row) return row }`, a retry loop over `i < 3`) is a fixed
- * number of tries, not a loop over data: the frames above it are searched for a loop over data, and without
- * one the runs carry the `bound`.
+ * number of tries, not a loop over data, and so is a loop that returns the statement's result from inside
+ * (a retry: `while (…) { try { return await fn() } catch { … } }`, which runs it again only when it throws):
+ * the frames above it are searched for a loop over data, and without one the runs carry the `bound`.
  *
  * When no frame is in a loop (a callback fired per item by an emitter, recursion, or a source that cannot be
  * read), the innermost frame is blamed. Frames are compared by file and line, with repeated lines merged,
@@ -66,9 +67,12 @@ export function blame(stack: readonly CallSite[]): Blame {
     const frame = stack[i] as CallSite
     const loop = frameLoop(frame)
     if (!loop.inLoop) continue
-    if (loop.bound !== undefined && loop.bound <= MAX_FIXED_TRIES) {
+    // A retry (the statement's result is returned from inside the loop) runs again only on failure: a loop of
+    // tries, at most its literal count or MAX_FIXED_TRIES when the source does not fix one.
+    const tries = loop.retry ? Math.min(loop.bound ?? MAX_FIXED_TRIES, MAX_FIXED_TRIES) : loop.bound
+    if (tries !== undefined && tries <= MAX_FIXED_TRIES) {
       // Nested fixed loops multiply; a loop over data further out still wins.
-      fixed = fixed === undefined ? { index: i, bound: loop.bound } : { index: fixed.index, bound: fixed.bound * loop.bound }
+      fixed = fixed === undefined ? { index: i, bound: tries } : { index: fixed.index, bound: fixed.bound * tries }
       continue
     }
     // By line, not column: the same loop line shows the column of the call when its function runs

@@ -26,11 +26,14 @@ const MAX_SOURCE_BYTES = 2 * 1024 * 1024
  *  - `await Promise.all(ids.map(…))` (also `allSettled`, `any`, `race`, and a `const` holding the `.map(…)`):
  *    when the callback returns a promise without awaiting it, the async stack of a statement run after the
  *    helper's first `await` skips the callback and holds only the `await Promise.all(` frame.
- * Where the source cannot be read or parsed, the answer is "unknown" and the caller falls back to the
+ * And one position inside a loop statement is only a try: the expression of a `return`, which leaves the
+ * function, so no loop of that function runs it twice unless it throws (`while (…) { try { return await fn() }
+ * catch { … } }`, a retry). Loops and callbacks inside the returned expression are regions of their own.
+Where the source cannot be read or parsed, the answer is "unknown" and the caller falls back to the
  * innermost frame.
  */
 
-type RegionKind = 'loop' | 'function' | 'iteration-callback'
+type RegionKind = 'loop' | 'function' | 'iteration-callback' | 'exit'
 
 interface Region {
   readonly kind: RegionKind
@@ -50,6 +53,12 @@ export interface LoopAnswer {
   readonly inLoop: boolean
   /** Set when the innermost loop around the position runs a number of times written in the source. */
   readonly bound: number | undefined
+  /**
+   * Set when the position is the expression of a `return` inside the loop: the loop runs it again only when
+   * it throws (`while (…) { try { return await fn() } catch { … } }`), so it is a loop of tries whatever its
+   * source says about the count.
+   */
+  readonly retry?: true
 }
 
 interface ParsedFile {
@@ -141,6 +150,15 @@ function answerAt(regions: readonly Region[], offset: number): LoopAnswer {
   }
   const found = regions[inner]
   if (found === undefined || found.kind === 'function') return NOT_IN_LOOP
+  if (found.kind === 'exit') {
+    // The loop around the `return`: the innermost other region holding it (exits are only recorded in loops).
+    let loop: Region | undefined
+    for (const r of regions) {
+      if (r.kind !== 'exit' && r.start <= found.start && found.end <= r.end && (loop === undefined || r.start >= loop.start)) loop = r
+    }
+    if (loop === undefined || loop.kind === 'function') return NOT_IN_LOOP
+    return { inLoop: true, bound: loop.bound, retry: true }
+  }
   return { inLoop: true, bound: found.bound }
 }
 
@@ -212,12 +230,15 @@ function loopRegions(file: string, source: string): Region[] | null {
 interface Scope {
   /** Names bound by `const x = ids.map(…)` in this function (for `await Promise.all(x)`). */
   readonly iterations: Set<string>
+  /** How many loop statements of this function enclose the node being visited. */
+  loops: number
 }
 
 /** Walks the tree once and records, in source order, the loop regions and the functions that bound them. */
 function collectRegions(program: Node, keys: Record<string, readonly string[]>): Region[] {
   const regions: Region[] = []
-  const scopes: Scope[] = [{ iterations: new Set() }]
+  const scopes: Scope[] = [{ iterations: new Set(), loops: 0 }]
+  const scope = (): Scope => scopes[scopes.length - 1] as Scope
 
   const region = (kind: RegionKind, node: Node | null | undefined, bound?: number): void => {
     if (node) regions.push(bound === undefined ? { kind, start: node.start, end: node.end } : { kind, start: node.start, end: node.end, bound })
@@ -225,7 +246,10 @@ function collectRegions(program: Node, keys: Record<string, readonly string[]>):
   const within = (kind: RegionKind, node: Node | null | undefined, bound?: number): void => {
     if (!node) return
     region(kind, node, bound)
+    const current = scope()
+    current.loops++
     visit(node)
+    current.loops--
   }
 
   const children = (node: Node): void => {
@@ -240,7 +264,7 @@ function collectRegions(program: Node, keys: Record<string, readonly string[]>):
 
   const fn = (node: Node, kind: RegionKind, bound?: number): void => {
     region(kind, node, bound)
-    scopes.push({ iterations: new Set() })
+    scopes.push({ iterations: new Set(), loops: 0 })
     children(node)
     scopes.pop()
   }
@@ -289,10 +313,16 @@ function collectRegions(program: Node, keys: Record<string, readonly string[]>):
         return
       }
       case 'VariableDeclarator':
-        if (node.id.type === 'Identifier' && node.init && isIterationCall(unwrap(node.init))) (scopes[scopes.length - 1] as Scope).iterations.add(node.id.name)
+        if (node.id.type === 'Identifier' && node.init && isIterationCall(unwrap(node.init))) scope().iterations.add(node.id.name)
         break
       case 'AwaitExpression':
-        if (awaitsEachElement(node.argument, scopes[scopes.length - 1] as Scope)) region('loop', node)
+        if (awaitsEachElement(node.argument, scope())) region('loop', node)
+        break
+      case 'ReturnStatement':
+        // `while (…) { try { return await fn() } catch { … } }`: the call's result leaves the function, so no
+        // loop of this function runs it twice unless it throws (a retry). Loops and callbacks written inside
+        // the returned expression (`return Promise.all(ids.map(…))`) are regions of their own and still count.
+        if (scope().loops > 0 && node.argument) region('exit', node)
         break
     }
     children(node)

@@ -167,8 +167,19 @@ describe('what counts as the clock, and as a loop of tries', () => {
   const answer = (source: string) => sourceLoopAt(source, source.indexOf('Q('))
   it('bounds a loop over a literal list or a literal count that can stop early', () => {
     expect(answer('async function f(){ for (const v of [a, b]) { const r = await Q(v); if (r) return r } }')).toEqual({ inLoop: true, bound: 2 })
-    expect(answer('async function f(){ for (let i = 0; i < 3; i++) { try { return await Q(i) } catch {} } }')).toEqual({ inLoop: true, bound: 3 })
+    expect(answer('async function f(){ for (let i = 0; i < 3; i++) { try { return await Q(i) } catch {} } }')).toEqual({ inLoop: true, bound: 3, retry: true })
     expect(answer('async function f(){ for (let i = 1; i <= 2; i += 1) { if (await Q(i)) break } }')).toEqual({ inLoop: true, bound: 2 })
+  })
+  it('reads a returned call inside a loop as a try: the loop repeats it only when it throws', () => {
+    const retry = { inLoop: true, bound: undefined, retry: true }
+    expect(answer('async function f(){ while (!done) { try { return await Q() } catch (e) { tries++ } } }')).toEqual(retry)
+    expect(answer('async function f(ts){ for (const t of ts) { if (t.ok) return Q(t) } }')).toEqual(retry)
+    expect(answer('async function f(as){ for (const a of as) { for (;;) { return await Q(a) } } }')).toEqual(retry)
+    // A loop or callback written inside the returned expression still runs it once per element.
+    expect(answer('async function f(){ while (more) { return Promise.all(ids.map((id) => Q(id))) } }')).toEqual({ inLoop: true, bound: undefined })
+    expect(answer('async function f(gs){ for (const g of gs) { return await Promise.all(g.map(async (id) => { await Q(id) })) } }')).toEqual({ inLoop: true, bound: undefined })
+    expect(answer('ids.map((id) => { return Q(id) })')).toEqual({ inLoop: true, bound: undefined })
+    expect(answer('async function f(xs){ for (const x of xs) { const g = () => { return Q(x) }; await g() } }')).toEqual({ inLoop: false, bound: undefined })
   })
   it('does not bound a loop over data, a literal list that always runs to the end, or a break of an inner loop', () => {
     expect(answer('async function f(ids){ for (const v of ids) { const r = await Q(v); if (r) return r } }')).toEqual({ inLoop: true, bound: undefined })

@@ -20,6 +20,7 @@ describe('which frame is the loop (source reading)', () => {
     ['for (;;) { const s = `a${x}b${ {a: 1}.a }`; await Q(s) }', true],
     ['while (true) { const r = /[/]x/g; await Q() }', true],
     ['for (const p of posts) {\n  const a = p.x ? f(p) : { y: await Q(p) }\n}', true],
+
   ])('inside a loop: %s', (source, expected) => {
     expect(inLoop(source)).toBe(expected)
   })
