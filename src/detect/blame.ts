@@ -18,7 +18,7 @@ import { type LoopAnswer, loopAt } from './source-loops.js'
  * (a retry: `while (…) { try { return await fn() } catch { … } }`, which runs it again only when it throws):
  * the frames above it are searched for a loop over data, and without one the runs carry the `bound`.
  *
- * When no frame is in a loop (a callback fired per item by an emitter, recursion, or a source that cannot be
+ * When no frame is in a loop (a callback fired per item by an emitter, a source that cannot be
  * read), the innermost frame is blamed. Frames are compared by file and line, with repeated lines merged,
  * because V8 reports the first iteration of an awaited loop with synchronous caller frames (positions of the
  * calls) and later ones with async frames (positions of the awaits), on the same lines. Without a loop the
@@ -85,14 +85,23 @@ export function blame(stack: readonly CallSite[]): Blame {
   return { site: first, siteIndex: 0, inLoop: false, bound: undefined, key: `S ${stackKey(stack, true)}` }
 }
 
-/** The whole stack as one string: `file:line` (with `:column` when asked) per frame, repeats merged. */
+/**
+ * The whole stack as one string: `file:line` (with `:column` when asked) per frame, repeats merged. A repeat
+ * is two frames of different functions on one line (a callback and its caller, `ids.map(async (id) => …)`,
+ * which V8 shows as one frame once the callback has awaited). The same function again on the same line is
+ * recursion and is kept: each level of a recursive descent (`get(key)` calling `child.get(key)`, one lookup
+ * per level, each needing the one before) is its own stack, while siblings visited at one level by a loop
+ * share theirs and still group.
+ */
 function stackKey(stack: readonly CallSite[], columns: boolean): string {
   let key = ''
   let last = ''
+  let lastFunction: string | undefined
   for (const f of stack) {
     const here = columns ? `${f.file}:${f.line}:${f.column}` : `${f.file}:${f.line}`
-    if (here !== last) key += key === '' ? here : ` < ${here}`
+    if (here !== last || (f.functionName !== undefined && f.functionName === lastFunction)) key += key === '' ? here : ` < ${here}`
     last = here
+    lastFunction = f.functionName
   }
   return key
 }

@@ -8,9 +8,10 @@ import { detectNPlusOne, type Finding } from '../../src/detect/index.js'
 import { eachDialect, OBSERVER_ON, openTestDb, type TestDb } from '../harness/databases.js'
 import { type AppDB, createApp } from './fixtures/adapter.js'
 import { lineOf } from './fixtures/lines.js'
-import { accountById } from './fixtures/real-shapes.js'
+import { accountById, createTree, depthOf, firstLeaf, namesUnder, type TreeDB } from './fixtures/real-shapes.js'
 
 const thisFile = fileURLToPath(import.meta.url)
+const shapesFile = fileURLToPath(new URL('./fixtures/real-shapes.ts', import.meta.url))
 const summary = (findings: readonly Finding[]) => findings.map((f) => [f.kind, f.count, f.callSite ? `${f.callSite.file}:${f.callSite.line}` : undefined])
 const here = (tag: string) => `${thisFile}:${lineOf(thisFile, tag)}`
 
@@ -36,6 +37,32 @@ describe.runIf(OBSERVER_ON)('real-suite shapes', () => {
         await accountById(t.db, 2)
       })
       expect(report.findings).toEqual([])
+    })
+  })
+
+  eachDialect('recursion over a tree', (dialect) => {
+    let t: TestDb<TreeDB>
+    beforeAll(async () => {
+      t = await openTestDb<TreeDB>(dialect)
+      await createTree(t.db)
+    })
+    afterAll(() => t.cleanup())
+
+    it('passes a descent and a search that stops at the first answer: one lookup per level, each needing the one before', async () => {
+      const report = await detectNPlusOne(t.db, async () => {
+        expect(await depthOf(t.db, 9)).toBe(2)
+        expect(await firstLeaf(t.db, 1)).toBe(5)
+      })
+      expect(report.queryCount).toBe(6)
+      expect(report.findings).toEqual([])
+    })
+
+    it('still flags a walk that visits the siblings of a level in a loop, at the loop', async () => {
+      const report = await detectNPlusOne(t.db, async () => {
+        expect((await namesUnder(t.db, 1)).length).toBe(9)
+      })
+      // Levels 1 and 2 are two stacks through the same loop line: one finding, both counts added (9 nodes).
+      expect(summary(report.findings)).toEqual([['n+1', 9, `${shapesFile}:${lineOf(shapesFile, 'walkChildren')}`]])
     })
   })
 })
