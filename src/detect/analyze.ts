@@ -62,7 +62,7 @@ export function analyze(records: readonly QueryRecord[], options: AnalyzeOptions
     if (loader && (r.kind !== 'select' || r.keyCount !== 1)) continue
     if (!loader) judged.push(r)
     const kind = loader ? 'loader' : r.kind === 'select' ? 'read' : 'write'
-    const key = `${kind}\u0000${r.origin?.name ?? ''}\u0000${r.fingerprint}`
+    const key = `${kind}\u0000${r.database}\u0000${r.origin?.name ?? ''}\u0000${r.fingerprint}`
     const shape = shapes.get(key)
     if (shape) shape.runs.push(r)
     else shapes.set(key, { kind, runs: [r] })
@@ -267,7 +267,7 @@ function duplicateRuns(records: readonly QueryRecord[], flagged: ReadonlySet<Que
       continue
     }
     if (flagged.has(r)) continue
-    const key = `${r.fingerprint}\u0000${r.values}`
+    const key = `${r.database}\u0000${r.fingerprint}\u0000${r.values}`
     const entry = open.get(key)
     if (entry) entry.runs.push(r)
     else {

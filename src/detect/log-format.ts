@@ -54,6 +54,8 @@ export interface LogLine {
   readonly keys: number
   readonly allowed: boolean
   readonly error: boolean
+  /** The database handle within the writing run (`QueryEvent.databaseId`); absent in logs of older versions. */
+  readonly db?: number
   readonly params?: readonly unknown[]
 }
 
@@ -128,6 +130,7 @@ export function toLogLine(event: QueryEvent, seq: number, allowed: boolean, with
     keys: event.origin?.kind !== 'loader' ? 1 : huge ? Math.max(2, event.parameters.length) : batchKeyCount(event.sql, event.parameters, event.dialect),
     allowed,
     error: event.error !== undefined,
+    db: event.databaseId,
     ...(withParams ? { params: event.parameters.map(jsonSafe) } : {}),
   }
 }
@@ -186,7 +189,7 @@ export function fromLogLine(line: unknown, index: number, cwd: string): QueryRec
   // Grouping fields, read by the caller: checked here so a bad one skips the line rather than regrouping it.
   for (const field of ['unit', 'root', 'scope'] as const) if (has(l, field) && l[field] !== null && !isShortString(l[field], MAX_NAME_CHARS)) return bad(field, 'a string or null', l[field])
   if (has(l, 'run') && !isShortString(l.run, MAX_DIGEST_CHARS)) return bad('run', 'a string', l.run)
-  for (const field of ['pid', 'seq'] as const) if (has(l, field) && !isCount(l[field])) return bad(field, 'a non-negative integer', l[field])
+  for (const field of ['pid', 'seq', 'db'] as const) if (has(l, field) && !isCount(l[field])) return bad(field, 'a non-negative integer', l[field])
 
   const stack = readStack(l.stack, cwd)
   if (typeof stack === 'string') return stack
@@ -205,6 +208,7 @@ export function fromLogLine(line: unknown, index: number, cwd: string): QueryRec
     origin,
     rowCount: (l.rows as number | undefined) ?? 0,
     durationMs: (l.ms as number | undefined) ?? 0,
+    database: (l.db as number | undefined) ?? 0,
     values: l.args,
     page,
     keyCount: (l.keys as number | undefined) ?? 1,

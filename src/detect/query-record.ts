@@ -25,6 +25,11 @@ export interface QueryRecord {
   readonly origin: QueryOrigin | undefined
   readonly rowCount: number
   readonly durationMs: number
+  /**
+   * The database handle it ran on (`QueryEvent.databaseId`; a log line's `db`), opaque: runs on two handles
+   * (one SQLite file per tenant, say) never group as one loop or one duplicate.
+   */
+  readonly database: number
   /** Opaque; equal exactly when two runs had the same SQL text and the same parameters. */
   readonly values: string
   readonly page: PageInfo | undefined
@@ -66,6 +71,7 @@ function hugeRecord(event: QueryEvent, index: number, allowed: boolean): QueryRe
     origin: event.origin,
     rowCount: event.rowCount,
     durationMs: event.durationMs,
+    database: event.databaseId,
     values: valuesKey(event.sql, event.parameters, event.startedAt),
     page: undefined,
     keyCount: event.origin?.kind === 'loader' ? Math.max(2, event.parameters.length) : 1,
@@ -106,6 +112,9 @@ class LiveRecord implements QueryRecord {
   }
   get durationMs(): number {
     return this.#event.durationMs
+  }
+  get database(): number {
+    return this.#event.databaseId
   }
   get kind(): StatementKind {
     this.#kind ??= statementKind(this.#event.sql, this.#event.dialect)

@@ -313,6 +313,7 @@ function emitStatement(connection: ObservedConnection, fields: StatementFields):
       inTransaction: fields.inTransaction,
       scope: fields.scope,
       connectionId: connection.id,
+      databaseId: hub.id,
       mode: fields.mode,
       origin: currentOrigin(),
       capture: fields.capture,

@@ -37,6 +37,8 @@ export interface DatabaseInfo {
   readonly database?: string | undefined
 }
 
+let nextHubId = 1
+
 /**
  * The fan-out point of one database handle: the observed driver emits here and `observe()` subscribes here.
  * A hub is found from any Kysely instance that shares the dialect adapter, so `db`, its transactions and its
@@ -44,6 +46,8 @@ export interface DatabaseInfo {
  */
 export class ObserverHub {
   readonly info: DatabaseInfo
+  /** The handle's number in the process (1, 2, … in the order handles are created); see `QueryEvent.databaseId`. */
+  readonly id = nextHubId++
   #listeners: QueryListener[] = []
   #wantCallSites = 0
   #onListenerError: (error: unknown) => void

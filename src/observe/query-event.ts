@@ -46,6 +46,12 @@ export interface QueryEvent {
   readonly scope: Scope | undefined
   /** Identifies the connection within its database handle (1, 2, …), so statements can be grouped by session. */
   readonly connectionId: number
+  /**
+   * Identifies the database handle within the process (1, 2, … in the order handles are created): a `createDb()`
+   * or `observeDialect()` database, shared by its transactions and `withSchema()` copies. Statements of two
+   * handles (one SQLite file per tenant, say) are never one loop to batch.
+   */
+  readonly databaseId: number
   readonly mode: QueryMode
   /** Set when dbperf itself issued the statement (a loader batch, a bulk chunk, a catalogue lookup). */
   readonly origin: QueryOrigin | undefined
@@ -89,6 +95,7 @@ export interface QueryEventInit {
   readonly inTransaction: boolean
   readonly scope: Scope | undefined
   readonly connectionId: number
+  readonly databaseId: number
   readonly mode: QueryMode
   readonly origin: QueryOrigin | undefined
   readonly capture: StackCapture
@@ -114,6 +121,7 @@ export class ObservedQuery implements QueryEvent {
   readonly inTransaction: boolean
   readonly scope: Scope | undefined
   readonly connectionId: number
+  readonly databaseId: number
   readonly mode: QueryMode
   readonly origin: QueryOrigin | undefined
   readonly servedBy: ServedBy
@@ -136,6 +144,7 @@ export class ObservedQuery implements QueryEvent {
     this.inTransaction = init.inTransaction
     this.scope = init.scope
     this.connectionId = init.connectionId
+    this.databaseId = init.databaseId
     this.mode = init.mode
     this.origin = init.origin
     this.servedBy = init.servedBy ?? 'primary'
@@ -178,6 +187,7 @@ export class ObservedQuery implements QueryEvent {
       inTransaction: this.inTransaction,
       scope: this.scope?.path,
       connectionId: this.connectionId,
+      databaseId: this.databaseId,
       mode: this.mode,
       origin: this.origin,
       servedBy: this.servedBy,

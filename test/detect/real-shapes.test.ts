@@ -65,4 +65,47 @@ describe.runIf(OBSERVER_ON)('real-suite shapes', () => {
       expect(summary(report.findings)).toEqual([['n+1', 9, `${shapesFile}:${lineOf(shapesFile, 'walkChildren')}`]])
     })
   })
+
+  eachDialect('one database per tenant', (dialect) => {
+    const tenants: Array<TestDb<AppDB>> = []
+    beforeAll(async () => {
+      for (let i = 0; i < 3; i++) {
+        const t = await openTestDb<AppDB>(dialect)
+        await createApp(t.db)
+        tenants.push(t)
+      }
+    })
+    afterAll(async () => {
+      for (const t of tenants) await t.cleanup()
+    })
+
+    it('passes a loop over tenants that reads once from each tenant’s own database', async () => {
+      const report = await detectNPlusOne(
+        tenants.map((t) => t.db),
+        async () => {
+          for (const [i, t] of tenants.entries()) await t.db.selectFrom('accounts').selectAll().where('id', '=', i + 1).executeTakeFirst()
+        },
+      )
+      expect(report.queryCount).toBe(3)
+      expect(report.findings).toEqual([])
+    })
+
+    it('still flags a loop on one tenant’s database, and a loop per tenant on each', async () => {
+      const [first] = tenants as [TestDb<AppDB>]
+      const one = await detectNPlusOne(first.db, async () => {
+        for (const id of [1, 2, 3]) await first.db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst() // @line:tenantLoop
+      })
+      expect(summary(one.findings)).toEqual([['n+1', 3, here('tenantLoop')]])
+      const each = await detectNPlusOne(
+        tenants.map((t) => t.db),
+        async () => {
+          for (const t of tenants) {
+            for (const id of [1, 2]) await t.db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst() // @line:perTenantLoop
+          }
+        },
+      )
+      // Three groups (one per database) through one loop line: one finding with their counts added.
+      expect(summary(each.findings)).toEqual([['n+1', 6, here('perTenantLoop')]])
+    })
+  })
 })

@@ -89,6 +89,7 @@ it('serialises events with bigint and binary parameters', () => {
     inTransaction: false,
     scope: undefined,
     connectionId: 1,
+    databaseId: 1,
     mode: 'execute',
     origin: undefined,
     capture: {},
