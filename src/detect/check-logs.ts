@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs'
 import { isTestFileLoop } from './allow.js'
 import { analyze, resolveOptions } from './analyze.js'
 import { baselineKey, readBaseline } from './baseline.js'
@@ -63,6 +64,14 @@ export interface CheckResult {
   readonly skipped: readonly SkippedLine[]
   /** Logs that held no line at all (DBPERF_LOG unset while the tests ran, or a wrong path). */
   readonly emptyFiles: readonly string[]
+  /**
+   * Source files named in the logs' stacks that are not on disk where `cwd` puts them (the first 20;
+   * `missingSourceCount` counts them all). Loops are found by reading the sources, so without them findings
+   * are reported at the innermost frame: usually a check run from another directory than the one the log
+   * was written from (stack paths are relative to it).
+   */
+  readonly missingSources: readonly string[]
+  readonly missingSourceCount: number
   /** Failing findings not in the baseline: the check fails when this is not empty. */
   readonly fresh: readonly CheckedFinding[]
 }
@@ -95,6 +104,7 @@ export async function checkQueryLogs(files: readonly string[], options: CheckLog
   const log = await readQueryLog(files, cwd, onProgress && ((p) => onProgress({ phase: 'read', ...p })))
   const units = [...log.units, ...log.unscoped]
   const scopedUnits = log.units.length
+  const missing = missingFiles(units.map((u) => u.records))
   const merged = new Map<string, { finding: Finding; count: number; units: string[]; scoped: boolean }>()
   let statements = 0
   let unscopedStatements = 0
@@ -135,6 +145,30 @@ export async function checkQueryLogs(files: readonly string[], options: CheckLog
     skippedLines: log.skipped,
     skipped: Object.freeze(log.skippedLines),
     emptyFiles: Object.freeze(log.emptyFiles),
+    missingSources: Object.freeze(missing.slice(0, 20)),
+    missingSourceCount: missing.length,
     fresh: Object.freeze(findings.filter((f) => f.failing && !f.known)),
   })
+}
+
+/** The distinct files of the records' stacks that are not regular files on disk. */
+function missingFiles(unitRecords: ReadonlyArray<ReadonlyArray<{ readonly stack: ReadonlyArray<{ readonly file: string }> }>>): string[] {
+  const seen = new Set<string>()
+  const missing: string[] = []
+  for (const records of unitRecords) {
+    for (const r of records) {
+      for (const { file } of r.stack) {
+        if (seen.has(file)) continue
+        seen.add(file)
+        let regular = false
+        try {
+          regular = statSync(file).isFile()
+        } catch {
+          // Not there: counted below.
+        }
+        if (!regular) missing.push(file)
+      }
+    }
+  }
+  return missing
 }

@@ -15,7 +15,7 @@ import { lineOf, serviceFile } from './fixtures/lines.js'
 import { createShop, POSTS, type ShopDB } from './fixtures/schema.js'
 import { authorsAndReviewers, feedWithAuthors } from './fixtures/service.js'
 
-async function check(args: string[], stdin?: string): Promise<{ code: number; out: string; err: string }> {
+async function check(args: string[], stdin?: string, cwd = process.cwd()): Promise<{ code: number; out: string; err: string }> {
   let out = ''
   let err = ''
   const sink = (append: (s: string) => void) => new Writable({ write: (chunk, _enc, cb) => (append(String(chunk)), cb()) })
@@ -24,7 +24,7 @@ async function check(args: string[], stdin?: string): Promise<{ code: number; ou
     stderr: sink((s) => (err += s)),
     ...(stdin === undefined ? {} : { stdin: Readable.from([stdin]) }),
     env: {},
-    cwd: process.cwd(),
+    cwd,
   }
   const code = await checkCommand.run(args, io)
   return { code, out, err }
@@ -77,7 +77,7 @@ describe.runIf(OBSERVER_ON)('query log and dbperf check', () => {
       const feed = lines.filter((l) => l.root === 'GET /feed')
       expect(feed).toHaveLength(1 + POSTS)
       const lookup = feed[1] as Record<string, any>
-      expect(lookup).toMatchObject({ v: 1, pid: process.pid, scope: 'GET /feed', kind: 'select', sql: 'select id, name from users where id = ?', rows: 1, origin: null, allowed: false })
+      expect(lookup).toMatchObject({ v: 1, pid: process.pid, scope: 'GET /feed', kind: 'select', sql: 'select id, name from users where id = ?', rows: 1, origin: null, allowed: false, db: expect.any(Number) })
       expect(lookup.stack[1]).toEqual([relService, lineOf(serviceFile, 'feedLoop'), expect.any(Number), 'feedWithAuthors'])
       expect(lookup.params).toBeUndefined()
       expect(JSON.stringify(lines)).not.toContain('user 1')
@@ -94,6 +94,20 @@ describe.runIf(OBSERVER_ON)('query log and dbperf check', () => {
       expect(out).toContain('seen: 12 runs in GET /feed')
       expect(out).toMatch(/dbperf check: 1 new finding \(4 units of work, \d+ statements\)\./)
       expect(out).toContain('Outside any scope: 1 statement(s), judged as one unit of work per process')
+    })
+
+    it('warns when the sources named in the stacks are not where it runs, and reads them from --root', async () => {
+      const here = await check([logFile])
+      expect(here.err).not.toContain('source file(s)')
+      // From another directory the log's relative paths name nothing: said, not silently judged without loops.
+      const elsewhere = await check([logFile], undefined, dir)
+      expect(elsewhere.err).toMatch(/warning: \d+ source file\(s\) named in the log's stacks are not under .* pass --root DIR/)
+      expect(elsewhere.out).toContain(`N+1 query: ${POSTS} runs of one query shape from this call site`)
+      const rooted = await check([logFile, '--root', process.cwd()], undefined, dir)
+      expect(rooted.err).not.toContain('source file(s)')
+      expect(rooted.code).toBe(1)
+      expect(rooted.out).toContain(`N+1 query: ${POSTS} runs of one query shape from this loop`)
+      expect(rooted.out).toContain(`${serviceFile}:${lineOf(serviceFile, 'feedLoop')}:`)
     })
 
     it('shares the grammar of explain and advise: - reads the log from standard input, -o writes the report, --fail-on takes a severity', async () => {

@@ -37,6 +37,8 @@ Options:
                             tests too (default: shown, not failing)
   --allow-call-site PATTERN exempt findings at matching call sites (glob, repeatable)
   --allow-sql PATTERN       exempt findings whose SQL contains PATTERN (repeatable)
+  --root DIR                the directory the logs were written from: their stack paths are relative to it,
+                            and loops are found by reading those sources (default: the current directory)
 `
 
 /** The severity of each kind, for `--fail-on warning|info` (the grammar explain and advise share). */
@@ -76,6 +78,7 @@ export const checkCommand: Command = {
     )
     const stdinLog = positionals.includes('-') ? await stdinToFile(io) : undefined
     const baselineFile = path.resolve(io.cwd, values.baseline ?? DEFAULT_BASELINE)
+    const root = path.resolve(io.cwd, values.root ?? '.')
     const bar = progressLine(io, 'dbperf check')
     const result = await checkQueryLogs(
       positionals.map((f) => (f === '-' ? (stdinLog as string) : path.resolve(io.cwd, f))),
@@ -86,7 +89,7 @@ export const checkCommand: Command = {
         baseline: values['update-baseline'] ? undefined : baselineFile,
         unscoped: values.unscoped === true,
         testFileLoops: values['test-files'] === true,
-        cwd: io.cwd,
+        cwd: root,
         onProgress: (p) => bar.update(describeProgress(p)),
       },
     ).finally(() => {
@@ -95,7 +98,7 @@ export const checkCommand: Command = {
     })
     const report: string[] = []
     const out = (line = '') => report.push(`${line}\n`)
-    warnAboutInput(result, io)
+    warnAboutInput(result, io, root)
 
     if (values['update-baseline']) {
       const n = writeBaseline(baselineFile, result.findings.map((c) => c.finding), io.cwd)
@@ -147,9 +150,17 @@ function describeProgress(p: CheckProgress): string {
 const MAX_WARNINGS = 20
 
 /** Skipped lines and empty logs go to stderr, one line each, naming the file and line: the verdict stands. */
-function warnAboutInput(result: Awaited<ReturnType<typeof checkQueryLogs>>, io: CliIo): void {
+function warnAboutInput(result: Awaited<ReturnType<typeof checkQueryLogs>>, io: CliIo, root: string): void {
   const warn = (text: string) => io.stderr.write(`dbperf check: warning: ${text}\n`)
   for (const file of result.emptyFiles) warn(`the query log ${file} is empty; was DBPERF_LOG set while the tests ran?`)
+  if (result.missingSourceCount > 0) {
+    const shown = result.missingSources.slice(0, 3).map((f) => path.relative(root, f) || f)
+    warn(
+      `${result.missingSourceCount} source file(s) named in the log's stacks are not under ${root} (${shown.join(', ')}${result.missingSourceCount > shown.length ? ', …' : ''}). ` +
+        'Stack paths are relative to the directory the log was written from: run dbperf check there, or pass --root DIR. ' +
+        'Without the sources, loops cannot be read and findings are reported at the innermost frame.',
+    )
+  }
   for (const s of result.skipped.slice(0, MAX_WARNINGS)) warn(`${s.file}:${s.line}: skipped: ${s.reason}`)
   const more = result.skippedLines - Math.min(result.skipped.length, MAX_WARNINGS)
   if (more > 0) warn(`… and ${more} more unreadable line(s) skipped.`)
@@ -171,6 +182,7 @@ function parse(args: readonly string[]) {
       'test-files': { type: 'boolean' },
       'allow-call-site': { type: 'string', multiple: true },
       'allow-sql': { type: 'string', multiple: true },
+      root: { type: 'string' },
     },
   })
 }
