@@ -26,7 +26,11 @@ export interface RequestDetectionOptions extends AnalyzeOptions {
    * observes every database of the process and captures a stack per statement, a cost for development.
    */
   readonly enabled?: boolean
-  /** Called after each request that had findings. Defaults to printing `formatReport(report)` on stderr. */
+  /**
+   * Called after each request that had findings (of any kind). Defaults to printing, on stderr, the report of
+   * the requests that had an N+1 (the kind that fails CI), with only those findings: duplicates and batchable
+   * writes are information, and printing them for every request drowns a test run's output.
+   */
   readonly onReport?: (report: NPlusOneReport, request: RequestInfo) => void
 }
 
@@ -45,8 +49,14 @@ function resolve(options: RequestDetectionOptions, caller: string): Resolved {
   return {
     enabled: options.enabled ?? process.env.NODE_ENV !== 'production',
     analyze: resolveOptions(options, caller),
-    onReport: options.onReport ?? ((report) => process.stderr.write(`${formatReport(report)}\n`)),
+    onReport: options.onReport ?? printNPlusOnes,
   }
+}
+
+/** The default `onReport`: the request's N+1 findings, if any, as the readable report on stderr. */
+function printNPlusOnes(report: NPlusOneReport): void {
+  const findings = report.findings.filter((f) => f.kind === 'n+1')
+  if (findings.length > 0) process.stderr.write(`${formatReport({ ...report, findings })}\n`)
 }
 
 /**

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { type NPlusOneReport, nPlusOneMiddleware, type RequestInfo, wrapHandler } from '../../src/detect/index.js'
 import { getLoaders } from '../../src/loader/index.js'
 import { allowNPlusOneInTest } from '../../src/vitest/index.js'
@@ -33,6 +33,10 @@ describe.runIf(OBSERVER_ON)('request middleware', () => {
         const posts = await t.db.selectFrom('posts').selectAll().execute()
         const authors = await Promise.all(posts.map((p) => getLoaders(t.db).one('users', 'id').load(p.author_id)))
         res.end(JSON.stringify(authors.length))
+      } else if (req.url?.startsWith('/twice')) {
+        // The same read twice: a duplicate, not an N+1.
+        for (let i = 0; i < 2; i++) await t.db.selectFrom('users').selectAll().where('id', '=', 1).execute()
+        res.end('ok')
       } else if (req.url?.startsWith('/feed')) {
         res.end(JSON.stringify((await feedWithAuthors(t.db)).length))
       } else {
@@ -40,6 +44,29 @@ describe.runIf(OBSERVER_ON)('request middleware', () => {
         res.end()
       }
     }
+
+    it('prints, by default, only the requests with an N+1 on stderr, and only their N+1 findings', async () => {
+      allowNPlusOneInTest()
+      const printed: string[] = []
+      const write = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (printed.push(String(chunk)), true))
+      try {
+        const middleware = nPlusOneMiddleware({ enabled: true })
+        const server = createServer((req, res) => middleware(req, res, () => void route(req, res)))
+        servers.push(server)
+        const base = await listen(server)
+        expect(await (await fetch(`${base}/twice`)).text()).toBe('ok')
+        await new Promise((r) => setTimeout(r, 50))
+        expect(printed.join('')).not.toContain('GET /twice')
+        expect(await (await fetch(`${base}/feed`)).text()).toBe(String(POSTS))
+        await new Promise((r) => setTimeout(r, 50))
+      } finally {
+        write.mockRestore()
+      }
+      const text = printed.join('')
+      expect(text).toContain('GET /feed')
+      expect(text).toContain(`${POSTS} runs of one query shape from this loop`)
+      expect(text).not.toContain('duplicate')
+    })
 
     // The servers listen inside the tests, so their requests are nested in the test's scope: when the vitest
     // check is on, these intended N+1s would fail the tests too.
