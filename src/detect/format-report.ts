@@ -81,7 +81,7 @@ function headline(f: Finding): string {
     case 'duplicate':
       return `the same statement with the same parameters ran ${f.count} times (${ms})`
     case 'batchable-write':
-      return `${f.count} writes of one shape from this loop, one row at a time (${ms})`
+      return `${f.count} writes of one shape from this ${f.inLoop ? 'loop' : 'call site'}, one row at a time (${ms})`
   }
 }
 

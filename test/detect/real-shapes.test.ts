@@ -3,8 +3,9 @@
  * them that must still be found, at the loop. Reproductions in fixtures/real-shapes.ts.
  */
 import { fileURLToPath } from 'node:url'
+import { type Kysely, type Migration, Migrator, sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { detectNPlusOne, type Finding } from '../../src/detect/index.js'
+import { detectNPlusOne, type Finding, formatReport } from '../../src/detect/index.js'
 import { eachDialect, OBSERVER_ON, openTestDb, type TestDb } from '../harness/databases.js'
 import { type AppDB, createApp } from './fixtures/adapter.js'
 import { lineOf } from './fixtures/lines.js'
@@ -106,6 +107,52 @@ describe.runIf(OBSERVER_ON)('real-suite shapes', () => {
       )
       // Three groups (one per database) through one loop line: one finding with their counts added.
       expect(summary(each.findings)).toEqual([['n+1', 6, here('perTenantLoop')]])
+    })
+  })
+
+  eachDialect('migrations and writes outside a loop', (dialect) => {
+    let t: TestDb<AppDB>
+    beforeAll(async () => {
+      t = await openTestDb<AppDB>(dialect)
+    })
+    afterAll(() => t.cleanup())
+
+    it('passes Kysely’s Migrator, which records each migration it runs with one insert (a loop in the library)', async () => {
+      const table = (name: string): Migration => ({
+        up: async (db: Kysely<any>) => {
+          await db.schema.createTable(name).addColumn('id', 'integer', (c) => c.primaryKey()).execute()
+        },
+      })
+      const migrations = { '001': table('m_one'), '002': table('m_two'), '003': table('m_three') }
+      const migrator = new Migrator({ db: t.db, provider: { getMigrations: async () => migrations } })
+      const report = await detectNPlusOne(t.db, async () => {
+        const { error, results } = await migrator.migrateToLatest()
+        expect(error).toBeUndefined()
+        expect(results?.map((r) => r.status)).toEqual(['Success', 'Success', 'Success'])
+      })
+      expect(report.findings).toEqual([])
+    })
+
+    it('says "call site", not "loop", for repeated writes with no loop in the application’s stack', async () => {
+      const insertTwice = () => Promise.all([1, 2].map((id) => sql`insert into m_one (id) values (${id})`.execute(t.db)))
+      const report = await detectNPlusOne(t.db, async () => {
+        await insertTwice()
+      })
+      const writes = report.findings.filter((f) => f.kind === 'batchable-write')
+      expect(writes.map((f) => [f.count, f.inLoop])).toEqual([[2, true]])
+      expect(formatReport(report)).toContain('2 writes of one shape from this loop')
+      const emitted = await detectNPlusOne(t.db, async () => {
+        // A stream fires the listener once per item from Node's own loop: no application frame is a loop.
+        const { Readable } = await import('node:stream')
+        const done: Array<Promise<unknown>> = []
+        const rows = Readable.from([1, 2, 3])
+        rows.on('data', (id: number) => done.push(sql`insert into m_two (id) values (${id})`.execute(t.db)))
+        await new Promise((resolve) => rows.on('end', resolve))
+        await Promise.all(done)
+      })
+      const fromEmitter = emitted.findings.filter((f) => f.kind === 'batchable-write')
+      expect(fromEmitter.map((f) => f.inLoop)).toEqual([false])
+      expect(formatReport(emitted)).toContain('3 writes of one shape from this call site')
     })
   })
 })
