@@ -139,6 +139,10 @@ export function analyze(records: readonly QueryRecord[], options: AnalyzeOptions
   const writeHits: Array<[Group, QueryRecord[]]> = writes.filter((g) => repeated(g, g.runs)).map((g) => [g, g.runs])
   for (const [group, runs] of bySiteLine(writeHits)) make('batchable-write', group, runs)
   for (const runs of duplicateRuns(judged, flagged, threshold)) {
+    // The same statement again from one retry or walk (`while`) with no loop over data around it: a retried
+    // read after a failure (a transaction retried on a busy database), not waste to cache away.
+    const head = blame((runs[0] as QueryRecord).stack)
+    if (head.bound === Number.POSITIVE_INFINITY && runs.every((r) => blame(r.stack).key === head.key)) continue
     make('duplicate', new Group(runs), runs)
   }
 

@@ -67,10 +67,11 @@ export function blame(stack: readonly CallSite[]): Blame {
     const frame = stack[i] as CallSite
     const loop = frameLoop(frame)
     if (!loop.inLoop) continue
-    // A retry (the statement's result is returned from inside the loop) runs again only on failure: a loop of
-    // tries, at most its literal count or MAX_FIXED_TRIES when the source does not fix one.
-    const tries = loop.retry ? Math.min(loop.bound ?? MAX_FIXED_TRIES, MAX_FIXED_TRIES) : loop.bound
-    if (tries !== undefined && tries <= MAX_FIXED_TRIES) {
+    // A retry (the statement's result is returned from inside the loop) runs again only on failure, and a walk
+    // (`while`, `do … while`) steps through state it reads as it goes: neither is a loop over data, however
+    // often it ran; a loop over data around them is still one.
+    const tries = loop.retry || loop.walk ? (loop.bound ?? Number.POSITIVE_INFINITY) : loop.bound
+    if (tries !== undefined && (loop.retry || loop.walk || tries <= MAX_FIXED_TRIES)) {
       // Nested fixed loops multiply; a loop over data further out still wins.
       fixed = fixed === undefined ? { index: i, bound: tries } : { index: fixed.index, bound: fixed.bound * tries }
       continue

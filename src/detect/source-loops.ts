@@ -46,6 +46,8 @@ interface Region {
    * however much data there is.
    */
   readonly bound?: number
+  /** A `while` or `do … while` loop: see `LoopAnswer.walk`. */
+  readonly walk?: true
 }
 
 /** What the source says about one position: inside a loop of its own function, and how often it can run. */
@@ -59,6 +61,13 @@ export interface LoopAnswer {
    * source says about the count.
    */
   readonly retry?: true
+  /**
+   * Set when the innermost loop is a `while` or `do … while`: iterations driven by state the body changes (a
+   * cursor, a tree walker, a linked list, a queue), not by a collection in hand, so each step usually needs
+   * what the last one read. In the real suites measured (issue #20), every such loop that repeated a query
+   * was such a walk or a pagination loop, and every true N+1 was a `for … of`, a `for` or an iteration callback.
+   */
+  readonly walk?: true
 }
 
 interface ParsedFile {
@@ -159,7 +168,7 @@ function answerAt(regions: readonly Region[], offset: number): LoopAnswer {
     if (loop === undefined || loop.kind === 'function') return NOT_IN_LOOP
     return { inLoop: true, bound: loop.bound, retry: true }
   }
-  return { inLoop: true, bound: found.bound }
+  return found.walk ? { inLoop: true, bound: found.bound, walk: true } : { inLoop: true, bound: found.bound }
 }
 
 type Parser = (filename: string, source: string, options: ParserOptions) => ParseResult
@@ -240,12 +249,16 @@ function collectRegions(program: Node, keys: Record<string, readonly string[]>):
   const scopes: Scope[] = [{ iterations: new Set(), loops: 0 }]
   const scope = (): Scope => scopes[scopes.length - 1] as Scope
 
-  const region = (kind: RegionKind, node: Node | null | undefined, bound?: number): void => {
-    if (node) regions.push(bound === undefined ? { kind, start: node.start, end: node.end } : { kind, start: node.start, end: node.end, bound })
-  }
-  const within = (kind: RegionKind, node: Node | null | undefined, bound?: number): void => {
+  const region = (kind: RegionKind, node: Node | null | undefined, bound?: number, walk?: true): void => {
     if (!node) return
-    region(kind, node, bound)
+    const r: { -readonly [K in keyof Region]: Region[K] } = { kind, start: node.start, end: node.end }
+    if (bound !== undefined) r.bound = bound
+    if (walk) r.walk = walk
+    regions.push(r)
+  }
+  const within = (kind: RegionKind, node: Node | null | undefined, bound?: number, walk?: true): void => {
+    if (!node) return
+    region(kind, node, bound, walk)
     const current = scope()
     current.loops++
     visit(node)
@@ -290,8 +303,8 @@ function collectRegions(program: Node, keys: Record<string, readonly string[]>):
       }
       case 'WhileStatement':
       case 'DoWhileStatement':
-        within('loop', node.test)
-        within('loop', node.body)
+        within('loop', node.test, undefined, true)
+        within('loop', node.body, undefined, true)
         return
       case 'FunctionDeclaration':
       case 'FunctionExpression':

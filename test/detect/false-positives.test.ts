@@ -181,6 +181,12 @@ describe('what counts as the clock, and as a loop of tries', () => {
     expect(answer('ids.map((id) => { return Q(id) })')).toEqual({ inLoop: true, bound: undefined })
     expect(answer('async function f(xs){ for (const x of xs) { const g = () => { return Q(x) }; await g() } }')).toEqual({ inLoop: false, bound: undefined })
   })
+  it('reads `while` and `do … while` as walks (state the body changes), and `for` loops as loops over data', () => {
+    expect(answer('async function f(){ while (node) { node = await Q(node.parent) } }')).toEqual({ inLoop: true, bound: undefined, walk: true })
+    expect(answer('async function f(){ do { page = await Q(page.next) } while (page) }')).toEqual({ inLoop: true, bound: undefined, walk: true })
+    expect(answer('async function f(){ while (more) { for (const id of ids) await Q(id) } }')).toEqual({ inLoop: true, bound: undefined })
+    expect(answer('async function f(ids){ for (let i = 0; i < ids.length; i++) await Q(ids[i]) }')).toEqual({ inLoop: true, bound: undefined })
+  })
   it('does not bound a loop over data, a literal list that always runs to the end, or a break of an inner loop', () => {
     expect(answer('async function f(ids){ for (const v of ids) { const r = await Q(v); if (r) return r } }')).toEqual({ inLoop: true, bound: undefined })
     expect(answer('async function f(){ for (const v of [1, 2, 3]) await Q(v) }')).toEqual({ inLoop: true, bound: undefined })

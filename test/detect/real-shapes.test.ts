@@ -9,7 +9,7 @@ import { detectNPlusOne, type Finding, formatReport } from '../../src/detect/ind
 import { eachDialect, OBSERVER_ON, openTestDb, type TestDb } from '../harness/databases.js'
 import { type AppDB, createApp } from './fixtures/adapter.js'
 import { lineOf } from './fixtures/lines.js'
-import { accountById, createTree, depthOf, firstLeaf, namesUnder, type TreeDB } from './fixtures/real-shapes.js'
+import { accountById, retry, createTree, depthOf, firstLeaf, namesUnder, pathToRoot, type TreeDB } from './fixtures/real-shapes.js'
 
 const thisFile = fileURLToPath(import.meta.url)
 const shapesFile = fileURLToPath(new URL('./fixtures/real-shapes.ts', import.meta.url))
@@ -30,6 +30,19 @@ describe.runIf(OBSERVER_ON)('real-suite shapes', () => {
         for (const id of [1, 2, 3]) await accountById(t.db, id) // @line:retryLoop
       })
       expect(summary(report.findings)).toEqual([['n+1', 3, here('retryLoop')]])
+    })
+
+    it('passes a statement retried many times until the work stops failing (a transaction retried on a busy database)', async () => {
+      let attempts = 0
+      const report = await detectNPlusOne(t.db, async () => {
+        await retry(async () => {
+          const row = await t.db.selectFrom('accounts').selectAll().where('id', '=', (attempts % 2) + 1).executeTakeFirst()
+          if (++attempts < 8) throw new Error('SQLITE_BUSY: database is locked')
+          return row
+        }, 20)
+      })
+      expect(attempts).toBe(8)
+      expect(report.findings).toEqual([])
     })
 
     it('passes calls from separate lines', async () => {
@@ -56,6 +69,21 @@ describe.runIf(OBSERVER_ON)('real-suite shapes', () => {
       })
       expect(report.queryCount).toBe(6)
       expect(report.findings).toEqual([])
+    })
+
+    it('passes a walk with a cursor (`while`): each step reads what the last one named', async () => {
+      const report = await detectNPlusOne(t.db, async () => {
+        expect(await pathToRoot(t.db, 9)).toEqual([9, 4, 1])
+      })
+      expect(report.queryCount).toBe(3)
+      expect(report.findings).toEqual([])
+    })
+
+    it('still flags a loop over data around a walk, at that loop', async () => {
+      const report = await detectNPlusOne(t.db, async () => {
+        for (const leaf of [5, 8, 10]) await pathToRoot(t.db, leaf) // @line:walkPerLeaf
+      })
+      expect(summary(report.findings)).toEqual([['n+1', 9, here('walkPerLeaf')]])
     })
 
     it('still flags a walk that visits the siblings of a level in a loop, at the loop', async () => {
