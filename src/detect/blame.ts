@@ -80,7 +80,12 @@ export function blame(stack: readonly CallSite[]): Blame {
     // synchronously and the column of the `await` when it was resumed, depending on the iteration.
     return { site: frame, siteIndex: i, inLoop: true, bound: undefined, key: `L ${stackKey(stack, false)}` }
   }
-  if (fixed !== undefined) return { site: stack[fixed.index], siteIndex: fixed.index, inLoop: true, bound: fixed.bound, key: `F ${stackKey(stack, false)}` }
+  if (fixed !== undefined) {
+    // A retry or walk is never the loop to fix (its runs are never a finding on their own): a group of them is
+    // shown, as the rows a loop read, at the statement's own line.
+    if (fixed.bound === Number.POSITIVE_INFINITY) return { site: stack[0], siteIndex: 0, inLoop: false, bound: fixed.bound, key: `F ${stackKey(stack, false)}` }
+    return { site: stack[fixed.index], siteIndex: fixed.index, inLoop: true, bound: fixed.bound, key: `F ${stackKey(stack, false)}` }
+  }
   const first = stack[0]
   if (!first) return { site: undefined, siteIndex: -1, inLoop: false, bound: undefined, key: 'none' }
   return { site: first, siteIndex: 0, inLoop: false, bound: undefined, key: `S ${stackKey(stack, true)}` }

@@ -36,7 +36,10 @@ export type CheckProgress =
 /** One finding of a check, merged over every unit of work that had it. */
 export interface CheckedFinding {
   readonly key: string
-  /** The finding as seen in the unit with the most runs. */
+  /**
+   * The finding as seen in the unit with the most runs, among the units with a scope when it was seen in any
+   * (the numbers and stack shown are then those of a unit that makes it fail, not of a process's unscoped mix).
+   */
   readonly finding: Finding
   /** Runs summed over units. */
   readonly count: number
@@ -120,8 +123,9 @@ export async function checkQueryLogs(files: readonly string[], options: CheckLog
       else {
         m.count += finding.count
         m.units.push(unit.name)
+        // Scoped units come first: an unscoped one never replaces a scoped one's finding.
+        if (scoped === m.scoped && finding.count > m.finding.count) m.finding = finding
         m.scoped ||= scoped
-        if (finding.count > m.finding.count) m.finding = finding
       }
     }
   }

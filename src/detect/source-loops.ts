@@ -182,7 +182,11 @@ let parser: { parse: Parser; keys: Record<string, readonly string[]> } | null | 
 function loadParser(): typeof parser {
   if (parser === undefined) {
     try {
-      const oxc = createRequire(import.meta.url)('oxc-parser') as typeof Oxc
+      // Node's own `createRequire`: under jest, `node:module` is jest's, whose require cannot load an ES module
+      // such as oxc-parser before Node 24.9 (a real suite on Node 22 lost every loop to this);
+      // `process.getBuiltinModule` (Node ≥ 20.16) hands out the real one.
+      const nodeModule = process.getBuiltinModule?.('node:module')
+      const oxc = (nodeModule?.createRequire ?? createRequire)(import.meta.url)('oxc-parser') as typeof Oxc
       parser = { parse: oxc.parseSync, keys: oxc.visitorKeys }
     } catch (error) {
       parser = null

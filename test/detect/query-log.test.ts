@@ -38,6 +38,7 @@ describe.runIf(OBSERVER_ON)('query log and dbperf check', () => {
     let dir: string
     let logFile: string
     let secondFile: string
+    let mixedFile: string
     beforeAll(async () => {
       t = await openTestDb<ShopDB>(dialect)
       await createShop(t.db)
@@ -66,6 +67,13 @@ describe.runIf(OBSERVER_ON)('query log and dbperf check', () => {
       await withScope('GET /feed', () => feedWithAuthors(t.db))
       await withScope('GET /people', () => authorsAndReviewers(t.db, [1, 2]))
       second.detach()
+      // A request, then the same loop twice outside any scope: more runs there than in the request.
+      mixedFile = path.join(dir, 'mixed.jsonl')
+      const mixed = attachQueryLog(t.db, mixedFile)
+      await withScope('GET /feed', () => feedWithAuthors(t.db))
+      await feedWithAuthors(t.db)
+      await feedWithAuthors(t.db)
+      mixed.detach()
     })
     afterAll(async () => {
       rmSync(dir, { recursive: true, force: true })
@@ -166,6 +174,14 @@ describe.runIf(OBSERVER_ON)('query log and dbperf check', () => {
       // (The scope is nested in the test's own when the vitest check is on.)
       expect(lines.map((l) => [l.scope.split(' > ').at(-1), l.params])).toEqual([['script', [3]]])
       log?.detach()
+    })
+
+    it('shows a failing finding with the numbers of a unit that makes it fail, not of the unscoped statements', async () => {
+      const { code, out } = await check([mixedFile])
+      expect(code).toBe(1)
+      expect(out).toContain(`N+1 query: ${POSTS} runs of one query shape from this loop`)
+      expect(out).not.toContain(`N+1 query: ${2 * POSTS} runs`)
+      expect(out).toContain(`seen: ${3 * POSTS} runs in 2 units of work`)
     })
 
     it('explains usage mistakes and unreadable logs', async () => {
