@@ -60,8 +60,27 @@ function frameLoop(frame: CallSite): LoopAnswer {
   return answer
 }
 
+let cutRecursions = 0
+
+/**
+ * Whether the stack ends inside a recursion (its two outermost frames are the same function on the same line):
+ * the capture was cut there (a stack holds at most 24 V8 frames, a query log line 24 application frames), so
+ * how deep the recursion was, the one thing that tells its levels apart, is unknown.
+ */
+function cutInRecursion(stack: readonly CallSite[]): boolean {
+  const last = stack[stack.length - 1]
+  const before = stack[stack.length - 2]
+  return last !== undefined && before !== undefined && last.functionName !== undefined && last.functionName === before.functionName && last.file === before.file && last.line === before.line
+}
+
 /** Chooses the frame to blame for one run. */
 export function blame(stack: readonly CallSite[]): Blame {
+  const chosen = choose(stack)
+  // A stack cut inside a recursion never groups with another: its levels cannot be told apart (see above).
+  return cutInRecursion(stack) ? { ...chosen, key: `${chosen.key} #cut${++cutRecursions}` } : chosen
+}
+
+function choose(stack: readonly CallSite[]): Blame {
   let fixed: { index: number; bound: number } | undefined
   for (let i = 0; i < stack.length; i++) {
     const frame = stack[i] as CallSite

@@ -43,7 +43,7 @@ export interface LogLine {
   readonly fp: string
   /** Normalized SQL (no literal values). */
   readonly sql: string
-  /** Application frames, innermost first: `[file, line, column, function?]`, the file relative to the writer's working directory when inside it. */
+  /** Application frames, innermost first (at most 24): `[file, line, column, function?]`, the file relative to the writer's working directory when inside it. */
   readonly stack: ReadonlyArray<readonly [string, number, number, string?]>
   readonly ms: number
   readonly rows: number
@@ -58,6 +58,9 @@ export interface LogLine {
   readonly db?: number
   readonly params?: readonly unknown[]
 }
+
+/** Application frames written per statement: as many as a capture can hold (24 V8 frames). */
+const MAX_LOGGED_FRAMES = 24
 
 // SHA-256 of the secret key and the text in one call: digests are only compared for equality, so the
 // one-shot hash of a secret prefix serves as an HMAC would, at a fifth of its cost per statement (0.5 µs
@@ -117,7 +120,7 @@ export function toLogLine(event: QueryEvent, seq: number, allowed: boolean, with
     kind: statementKind(event.sql, event.dialect),
     fp: fingerprint(event.sql, event.dialect),
     sql: normalizeCached(event.sql, event.dialect),
-    stack: event.stack.slice(0, 12).map((f) => {
+    stack: event.stack.slice(0, MAX_LOGGED_FRAMES).map((f) => {
       const file = shownFile(f.file, cwd)
       return f.functionName ? [file, f.line, f.column, f.functionName] : [file, f.line, f.column]
     }),
@@ -145,7 +148,7 @@ function jsonSafe(value: unknown): unknown {
 /*
  * Reading a log back: a log is input from outside (another process, another machine, an editor), so every
  * field is checked by type before the analyzer sees it, and a line that does not hold is skipped with the
- * reason, never half-read. Bounds are far above anything `toLogLine` writes (12 frames, 16-character
+ * reason, never half-read. Bounds are far above anything `toLogLine` writes (24 frames, 16-character
  * digests, normalized SQL) and keep one hostile line from costing seconds or megabytes downstream.
  */
 const MAX_FRAMES = 200

@@ -86,6 +86,20 @@ describe.runIf(OBSERVER_ON)('real-suite shapes', () => {
       expect(summary(report.findings)).toEqual([['n+1', 9, here('walkPerLeaf')]])
     })
 
+    it('passes a descent deeper than a stack holds (the levels past the cut cannot be told apart)', async () => {
+      // A chain of 40 more nodes under node 1: 11 → 1, 12 → 11, …, 50 → 49.
+      await t.db.insertInto('nodes').values(Array.from({ length: 40 }, (_, i) => ({ id: 11 + i, parent_id: i === 0 ? 1 : 10 + i, name: `c${i}` }))).execute()
+      try {
+        const report = await detectNPlusOne(t.db, async () => {
+          expect(await depthOf(t.db, 50)).toBe(40)
+        })
+        expect(report.queryCount).toBe(41)
+        expect(report.findings).toEqual([])
+      } finally {
+        await t.db.deleteFrom('nodes').where('id', '>', 10).execute()
+      }
+    })
+
     it('still flags a walk that visits the siblings of a level in a loop, at the loop', async () => {
       const report = await detectNPlusOne(t.db, async () => {
         expect((await namesUnder(t.db, 1)).length).toBe(9)
