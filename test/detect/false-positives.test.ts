@@ -6,16 +6,15 @@
  */
 import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { detectNPlusOne, type Finding } from '../../src/detect/index.js'
+import { detectNPlusOne } from '../../src/detect/index.js'
 import { isClockValue } from '../../src/detect/query-record.js'
 import { sourceLoopAt } from '../../src/detect/source-loops.js'
 import { eachDialect, OBSERVER_ON, openTestDb, type TestDb } from '../harness/databases.js'
 import { type AppDB, countExpired, createApp, findEither, findOne, findVerification, handle, readSession } from './fixtures/adapter.js'
-import { lineOf } from './fixtures/lines.js'
+import { lineOf, summary } from './fixtures/lines.js'
 
 const thisFile = fileURLToPath(import.meta.url)
 const adapterFile = fileURLToPath(new URL('./fixtures/adapter.ts', import.meta.url))
-const summary = (findings: readonly Finding[]) => findings.map((f) => [f.kind, f.count, f.callSite ? `${f.callSite.file}:${f.callSite.line}` : undefined])
 const here = (tag: string) => `${thisFile}:${lineOf(thisFile, tag)}`
 
 describe.runIf(OBSERVER_ON)('no N+1 where a statement runs once per call', () => {

@@ -5,15 +5,14 @@
 import { fileURLToPath } from 'node:url'
 import { type Kysely, type Migration, Migrator, sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { detectNPlusOne, type Finding, formatReport } from '../../src/detect/index.js'
+import { detectNPlusOne, formatReport } from '../../src/detect/index.js'
 import { eachDialect, OBSERVER_ON, openTestDb, type TestDb } from '../harness/databases.js'
 import { type AppDB, createApp } from './fixtures/adapter.js'
-import { lineOf } from './fixtures/lines.js'
+import { lineOf, summary } from './fixtures/lines.js'
 import { accountById, retry, createTree, depthOf, firstLeaf, namesUnder, pathToRoot, type TreeDB } from './fixtures/real-shapes.js'
 
 const thisFile = fileURLToPath(import.meta.url)
 const shapesFile = fileURLToPath(new URL('./fixtures/real-shapes.ts', import.meta.url))
-const summary = (findings: readonly Finding[]) => findings.map((f) => [f.kind, f.count, f.callSite ? `${f.callSite.file}:${f.callSite.line}` : undefined])
 const here = (tag: string) => `${thisFile}:${lineOf(thisFile, tag)}`
 
 describe.runIf(OBSERVER_ON)('real-suite shapes', () => {
