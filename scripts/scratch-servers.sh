@@ -50,10 +50,19 @@ pg_start() {
   locked pg_template || exit 1
   local dir; dir=$(pg_dir)
   if [ ! -f "$dir/PG_VERSION" ]; then rm -rf "$dir"; cp -a "$BASE/template-pg" "$dir" || die "could not copy the template to $dir"; fi
-  rm -f "$dir/postmaster.pid"
-  as_pg "$PG_BIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 30 \
-    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=16MB -c max_connections=60" \
-    start >/dev/null || die "PostgreSQL on port $port did not start, see $dir/server.log"
+  local try
+  # Two tries: once, under a loaded CI run, the postmaster exited at start and the log went with the test's cleanup.
+  for try in 1 2; do
+    rm -f "$dir/postmaster.pid"
+    as_pg "$PG_BIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 30 \
+      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=16MB -c max_connections=60" \
+      start >/dev/null && return 0
+    echo "scratch-servers: PostgreSQL on port $port did not start (try $try); its log ends with:" >&2
+    tail -n 15 "$dir/server.log" >&2 2>/dev/null
+    pg_up && return 0
+    sleep 1
+  done
+  die "PostgreSQL on port $port did not start, see $dir/server.log"
 }
 
 pg_stop() {
