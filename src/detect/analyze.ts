@@ -14,7 +14,7 @@ import { suggest } from './suggest.js'
  * `pg_*` relations are PostgreSQL's catalogue even without the `pg_catalog.` prefix.
  */
 const CATALOGUE =
-  /\b(information_schema|kysely_migration|kysely_migration_lock|knex_migrations|knex_migrations_lock|__drizzle_migrations|_prisma_migrations|pg_catalog|performance_schema|sqlite_master|sqlite_schema|sqlite_temp_master|pragma_\w+|pg_(class|namespace|attribute|attrdef|index|indexes|type|proc|constraint|settings|tables|views|matviews|roles|user|database|extension|am|inherits|description|locks|sequences?|trigger|depend|collation|enum|stat_\w+|statio_\w+))\b/i
+  /\b(information_schema|kysely_migration(?:_lock)?|knex_migrations(?:_lock)?|__drizzle_migrations|_prisma_migrations|pg_catalog|performance_schema|sqlite_master|sqlite_schema|sqlite_temp_master|pragma_\w+|pg_(class|namespace|attribute|attrdef|index|indexes|type|proc|constraint|settings|tables|views|matviews|roles|user|database|extension|am|inherits|description|locks|sequences?|trigger|depend|collation|enum|stat_\w+|statio_\w+))\b/i
 
 /** Validates and fills in {@link AnalyzeOptions}. */
 export function resolveOptions(options: AnalyzeOptions | undefined, caller: string): Required<AnalyzeOptions> {

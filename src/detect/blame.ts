@@ -33,7 +33,8 @@ export interface Blame {
   readonly inLoop: boolean
   /**
    * Set when the only loops around the statement run a number of times fixed in the source (at most
-   * {@link MAX_FIXED_TRIES}): the most runs that loop can make. Runs up to that count are not an N+1.
+   * {@link MAX_FIXED_TRIES}): the most runs that loop can make. Runs up to that count are not an N+1. Infinite
+   * when they are retries or walks, whose runs are never an N+1 on their own.
    */
   readonly bound: number | undefined
   /** Equal for runs that count as the same call site. */
@@ -89,8 +90,9 @@ function choose(stack: readonly CallSite[]): Blame {
     // A retry (the statement's result is returned from inside the loop) runs again only on failure, and a walk
     // (`while`, `do … while`) steps through state it reads as it goes: neither is a loop over data, however
     // often it ran; a loop over data around them is still one.
-    const tries = loop.retry || loop.walk ? (loop.bound ?? Number.POSITIVE_INFINITY) : loop.bound
-    if (tries !== undefined && (loop.retry || loop.walk || tries <= MAX_FIXED_TRIES)) {
+    const unbounded = loop.retry === true || loop.walk === true
+    const tries = unbounded ? (loop.bound ?? Number.POSITIVE_INFINITY) : loop.bound
+    if (tries !== undefined && (unbounded || tries <= MAX_FIXED_TRIES)) {
       // Nested fixed loops multiply; a loop over data further out still wins.
       fixed = fixed === undefined ? { index: i, bound: tries } : { index: fixed.index, bound: fixed.bound * tries }
       continue

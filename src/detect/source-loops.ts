@@ -29,7 +29,7 @@ const MAX_SOURCE_BYTES = 2 * 1024 * 1024
  * And one position inside a loop statement is only a try: the expression of a `return`, which leaves the
  * function, so no loop of that function runs it twice unless it throws (`while (…) { try { return await fn() }
  * catch { … } }`, a retry). Loops and callbacks inside the returned expression are regions of their own.
-Where the source cannot be read or parsed, the answer is "unknown" and the caller falls back to the
+ * Where the source cannot be read or parsed, the answer is "unknown" and the caller falls back to the
  * innermost frame.
  */
 
@@ -254,11 +254,7 @@ function collectRegions(program: Node, keys: Record<string, readonly string[]>):
   const scope = (): Scope => scopes[scopes.length - 1] as Scope
 
   const region = (kind: RegionKind, node: Node | null | undefined, bound?: number, walk?: true): void => {
-    if (!node) return
-    const r: { -readonly [K in keyof Region]: Region[K] } = { kind, start: node.start, end: node.end }
-    if (bound !== undefined) r.bound = bound
-    if (walk) r.walk = walk
-    regions.push(r)
+    if (node) regions.push({ kind, start: node.start, end: node.end, ...(bound === undefined ? {} : { bound }), ...(walk ? { walk } : {}) })
   }
   const within = (kind: RegionKind, node: Node | null | undefined, bound?: number, walk?: true): void => {
     if (!node) return
