@@ -74,9 +74,17 @@ function cutInRecursion(stack: readonly CallSite[]): boolean {
   return last !== undefined && before !== undefined && last.functionName !== undefined && last.functionName === before.functionName && last.file === before.file && last.line === before.line
 }
 
+// Runs of one loop share one frames array (call-site.ts resolves a repeated stack to the same frozen array),
+// so the choice is made once per stack, not once per run.
+const chosenFor = new WeakMap<readonly CallSite[], Blame>()
+
 /** Chooses the frame to blame for one run. */
 export function blame(stack: readonly CallSite[]): Blame {
-  const chosen = choose(stack)
+  let chosen = chosenFor.get(stack)
+  if (chosen === undefined) {
+    chosen = choose(stack)
+    chosenFor.set(stack, chosen)
+  }
   // A stack cut inside a recursion never groups with another: its levels cannot be told apart (see above).
   return cutInRecursion(stack) ? { ...chosen, key: `${chosen.key} #cut${++cutRecursions}` } : chosen
 }

@@ -61,6 +61,8 @@ interface V8CallSite {
   getFileName(): string | null | undefined
   getLineNumber(): number | null
   getColumnNumber(): number | null
+  /** The frame's character offset in its script (V8; absent in other engines). */
+  getPosition?(): number
 }
 
 type PrepareStackTrace = (error: Error, sites: V8CallSite[]) => unknown
@@ -69,10 +71,40 @@ const structured = (_error: Error, sites: V8CallSite[]): V8CallSite[] => sites
 
 // A loop issues the same statement from the same stack again and again. Formatting a stack into text costs
 // 25-50 µs (Node's formatter, and the source-map lookups of tsx, vitest or --enable-source-maps), so a capture
-// is read as V8's frame objects instead (about a fifth of that), keyed by the positions of its application
-// frames, and formatted and parsed only the first time that key is seen. Bounded: cleared when full.
-const parsed = new Map<string, readonly CallSite[]>()
-const PARSED_CAP = 2_000
+// is read as V8's frame objects instead, and formatted and parsed only the first time its application frames
+// are seen. Those frames are looked up in a tree keyed by each frame's file and position (its character offset
+// in the script: one call, where line and column are two lookups in V8's line table), level by level, so a
+// repeated stack costs a few `Map` lookups and allocates nothing. Bounded: cleared when it holds too many nodes.
+interface StackNode {
+  next: Map<string | number, StackNode> | undefined
+  frames: readonly CallSite[] | undefined
+}
+let stacks: StackNode = { next: undefined, frames: undefined }
+let stackNodes = 0
+const STACK_NODES_CAP = 100_000
+
+/** Whether a file name V8 reports is foreign (see {@link isForeignFile}), by name: a suite has few files. */
+const foreignFiles = new Map<string, boolean>()
+
+function isForeign(file: string): boolean {
+  let foreign = foreignFiles.get(file)
+  if (foreign === undefined) {
+    if (foreignFiles.size >= 10_000) foreignFiles.clear()
+    foreign = isForeignFile(file)
+    foreignFiles.set(file, foreign)
+  }
+  return foreign
+}
+
+function childOf(node: StackNode, key: string | number): StackNode {
+  let child = node.next?.get(key)
+  if (child === undefined) {
+    child = { next: undefined, frames: undefined }
+    ;(node.next ??= new Map()).set(key, child)
+    stackNodes++
+  }
+  return child
+}
 
 /**
  * Parses a V8 stack into frames, keeping only application frames (not dbperf, Kysely, node_modules or Node),
@@ -90,21 +122,30 @@ export function applicationFrames(capture: StackCapture): readonly CallSite[] {
   if (typeof value === 'string') return framesOfText(value)
   if (!Array.isArray(value)) return []
   const sites = value as V8CallSite[]
-  let key = ''
-  const own: V8CallSite[] = []
+  if (stackNodes >= STACK_NODES_CAP) {
+    stacks = { next: undefined, frames: undefined }
+    stackNodes = 0
+  }
+  let node = stacks
   for (const site of sites) {
     const file = site.getFileName()
-    if (file && !isForeignFile(file)) {
-      key += `${file}:${site.getLineNumber()}:${site.getColumnNumber()}\n`
-      own.push(site)
-    }
+    if (file && !isForeign(file)) node = childOf(childOf(node, file), site.getPosition?.() ?? `${site.getLineNumber()}:${site.getColumnNumber()}`)
   }
-  if (key === '') return []
+  if (node === stacks) return NO_FRAMES
   // Only the application's frames are formatted: a runner's formatter (vitest's, jest's) maps every frame it
   // is given through source maps, and the frames of Kysely, dbperf and node_modules would be dropped anyway
   // (a real suite's profile: formatting was most of reading a stack, 70 of 150 ms in one vitest file).
-  return memo(parsed, key, () => parseFrames(formatSites(own, previous)))
+  node.frames ??= Object.freeze(parseFrames(formatSites(sites.filter(isApplicationSite), previous)))
+  return node.frames
 }
+
+function isApplicationSite(site: V8CallSite): boolean {
+  const file = site.getFileName()
+  return file ? !isForeign(file) : false
+}
+
+const NO_FRAMES: readonly CallSite[] = Object.freeze([])
+const PARSED_CAP = 2_000
 
 /** `cache`'s frames for `key`, computed once (the cache is cleared when full). */
 function memo(cache: Map<string, readonly CallSite[]>, key: string, compute: () => CallSite[]): readonly CallSite[] {
