@@ -132,11 +132,47 @@ export function applicationFrames(capture: StackCapture): readonly CallSite[] {
     if (file && !isForeign(file)) node = childOf(childOf(node, file), site.getPosition?.() ?? `${site.getLineNumber()}:${site.getColumnNumber()}`)
   }
   if (node === stacks) return NO_FRAMES
-  // Only the application's frames are formatted: a runner's formatter (vitest's, jest's) maps every frame it
-  // is given through source maps, and the frames of Kysely, dbperf and node_modules would be dropped anyway
-  // (a real suite's profile: formatting was most of reading a stack, 70 of 150 ms in one vitest file).
-  node.frames ??= Object.freeze(parseFrames(formatSites(sites.filter(isApplicationSite), previous)))
+  node.frames ??= Object.freeze(formatApplicationFrames(sites.filter(isApplicationSite), previous))
   return node.frames
+}
+
+// Only the application's frames are formatted: a runner's formatter (vitest's, jest's) maps every frame it is
+// given through source maps, and the frames of Kysely, dbperf and node_modules would be dropped anyway (a real
+// suite's profile: formatting was most of reading a stack, 70 of 150 ms in one vitest file). And each frame
+// is formatted once: a new stack in a real suite mostly repeats frames seen before (the same test, the same
+// helpers). A frame is keyed by its position and its caller's, because formatters that read source maps
+// (Node's, and source-map-support's in jest and vitest) name a frame's function from the map at its caller.
+const formatted = new Map<string, CallSite | null>()
+const FORMATTED_CAP = 20_000
+
+function formatApplicationFrames(own: V8CallSite[], prepare: PrepareStackTrace | undefined): CallSite[] {
+  const frames: CallSite[] = []
+  for (let i = 0; i < own.length; i++) {
+    const site = own[i] as V8CallSite
+    const caller = own[i + 1]
+    const key = caller === undefined ? positionKey(site) : `${positionKey(site)} < ${positionKey(caller)}`
+    let frame = formatted.get(key)
+    if (frame === undefined) {
+      if (formatted.size >= FORMATTED_CAP) formatted.clear()
+      const parsed = formatFrame(caller === undefined ? [site] : [site, caller], prepare)
+      frame = parsed === undefined ? null : Object.freeze(parsed)
+      formatted.set(key, frame)
+    }
+    if (frame !== null) frames.push(frame)
+  }
+  return frames
+}
+
+function positionKey(site: V8CallSite): string {
+  return `${site.getFileName()}:${site.getPosition?.() ?? `${site.getLineNumber()}:${site.getColumnNumber()}`}`
+}
+
+/** The first of `sites` (a frame and its caller) as the process's formatter prints it, read back. */
+function formatFrame(sites: V8CallSite[], prepare: PrepareStackTrace | undefined): CallSite | undefined {
+  const lines = formatSites(sites, prepare).split('\n').filter((line) => FRAME.test(line))
+  // A formatter that printed a different number of frames (it dropped one): the frame alone, without its caller.
+  if (lines.length !== sites.length) return sites.length > 1 ? formatFrame(sites.slice(0, 1), prepare) : undefined
+  return parseFrames(lines[0] as string)[0]
 }
 
 function isApplicationSite(site: V8CallSite): boolean {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
-import { applicationFrames, captureStack } from '../../src/observe/call-site.js'
+import { applicationFrames, type CallSite, captureStack } from '../../src/observe/call-site.js'
 
 /*
  * Reading a captured stack (src/observe/call-site.ts): V8's frame objects are read through a structured
@@ -53,6 +53,34 @@ describe('call sites from captured stacks', () => {
     const frames = applicationFrames(capturedInLoop(1)[0]!)
     expect(Error.prepareStackTrace).toBe(installed)
     expect(frames[0]).toMatchObject({ file: thisFile, functionName: 'capturedInLoop' })
+  })
+
+  it('names a frame as a formatter that reads its caller does, formatting only the frames a new stack does not share', () => {
+    // source-map-support (jest, vitest) and Node's --enable-source-maps name a frame's function from the source
+    // map at its caller's position: a frame formatted apart from its caller would get another name.
+    let calls = 0
+    Error.prepareStackTrace = (error: Error, sites: NodeJS.CallSite[]) => {
+      calls++
+      const names = sites.map((site, i) => `${site.getFunctionName() ?? 'anon'}_from${sites[i + 1]?.getLineNumber() ?? 'top'}`)
+      return `${error.name}\n${sites.map((s, i) => `    at ${names[i]} (${s.getFileName()}:${s.getLineNumber()}:${s.getColumnNumber()})`).join('\n')}`
+    }
+    const viaA = (): ReturnType<typeof captureStack> => capturedHere()
+    const viaB = (): ReturnType<typeof captureStack> => capturedHere()
+    const through = (via: () => ReturnType<typeof captureStack>) => applicationFrames(via())
+    const [a, b, counts] = [[] as CallSite[], [] as CallSite[], [] as number[]]
+    for (const [via, frames] of [[viaA, a], [viaB, b]] as const) {
+      frames.push(...through(via))
+      counts.push(calls)
+    }
+    for (const frames of [a, b]) {
+      expect(frames[0]?.functionName).toBe(`capturedHere_from${frames[1]?.line}`)
+      // (This formatter maps nothing: lines are the ones V8 ran, vitest's transform of this file.)
+      expect(frames[2]?.functionName).toBe(`through_from${frames[3]?.line}`)
+    }
+    expect(a[1]?.line).not.toBe(b[1]?.line)
+    // b shares its outer frames with a: only capturedHere (its caller differs) and viaB were formatted.
+    expect((counts[1] as number) - (counts[0] as number)).toBe(2)
+    expect(b.slice(2)).toEqual(a.slice(2))
   })
 
   it('falls back to V8 frame text when the installed formatter throws or returns no text', () => {
