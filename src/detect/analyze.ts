@@ -5,7 +5,7 @@ import { type AnalyzeOptions, FINDING_KINDS, type Finding, type FindingKind, typ
 import { chainStarts } from './pagination.js'
 import { findParent, type RunGroup } from './parent.js'
 import { isJudged, type QueryRecord } from './query-record.js'
-import { readStatement } from '../sql/read-statement.js'
+import { statementTables } from '../sql/read-statement.js'
 import { suggest } from './suggest.js'
 
 /**
@@ -287,11 +287,11 @@ function duplicateRuns(records: readonly QueryRecord[], flagged: ReadonlySet<Que
 
 /** Every table a statement names, read or written (a write between two reads of a table makes them different). */
 function tablesOf(r: QueryRecord): readonly string[] {
-  const facts = readStatement(r.rawSql ?? r.sql, r.dialect)
-  return facts.tablesWritten.length === 0 ? facts.tablesRead : [...facts.tablesRead, ...facts.tablesWritten]
+  const tables = r.tables ?? statementTables(r.rawSql ?? r.sql, r.dialect)
+  return tables.written.length === 0 ? tables.read : [...tables.read, ...tables.written]
 }
 
 /** The tables a write writes; empty when the reader cannot tell, which the callers take as "any table". */
 function tablesWritten(r: QueryRecord): readonly string[] {
-  return readStatement(r.rawSql ?? r.sql, r.dialect).tablesWritten
+  return (r.tables ?? statementTables(r.rawSql ?? r.sql, r.dialect)).written
 }

@@ -5,6 +5,7 @@ import type { SqlDialect } from '../sql/fingerprinter.js'
 import type { CallSite } from '../observe/call-site.js'
 import type { QueryOrigin } from '../observe/origin.js'
 import type { QueryEvent } from '../observe/query-event.js'
+import type { StatementTables } from '../sql/read-statement.js'
 import { batchKeyCount, type PageInfo, pageInfo, stableValue } from '../sql/value-slots.js'
 
 /**
@@ -37,6 +38,8 @@ export interface QueryRecord {
   readonly keyCount: number
   /** True when the statement ran inside `allowNPlusOne()`. */
   readonly allowed: boolean
+  /** The tables it reads and writes, when known without reading its text (a live event's Kysely node). */
+  readonly tables?: StatementTables
 }
 
 /** Statements the analyzer never judges: only reads and writes matter. */
@@ -103,6 +106,9 @@ class LiveRecord implements QueryRecord {
   }
   get stack(): readonly CallSite[] {
     return this.#event.stack
+  }
+  get tables(): StatementTables {
+    return this.#event.tables
   }
   get origin(): QueryOrigin | undefined {
     return this.#event.origin

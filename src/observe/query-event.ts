@@ -1,6 +1,6 @@
 import type { OperationNode } from 'kysely'
 import type { SqlDialect } from '../sql/fingerprinter.js'
-import { readStatement } from '../sql/read-statement.js'
+import { readStatement, type StatementTables, statementTables } from '../sql/read-statement.js'
 import type { StatementFacts } from '../sql/statement-facts.js'
 import { applicationFrames, type CallSite, captureStack, NO_STACK, type StackCapture } from './call-site.js'
 import type { QueryOrigin } from './origin.js'
@@ -79,6 +79,11 @@ export interface QueryEvent {
    * text. See `readStatement`.
    */
   readonly statement: StatementFacts
+  /**
+   * The tables the statement reads and writes, and nothing else: from Kysely's operation node when it answers
+   * alone (exact, nothing parsed), else as {@link statement} reads them. See `statementTables`.
+   */
+  readonly tables: StatementTables
 }
 
 /** Fields known when the statement ends; `callSite` and `stack` are derived lazily from `capture`. */
@@ -156,6 +161,10 @@ export class ObservedQuery implements QueryEvent {
   get statement(): StatementFacts {
     this.#statement ??= readStatement(this.sql, this.dialect, this.#node)
     return this.#statement
+  }
+
+  get tables(): StatementTables {
+    return this.#statement === undefined ? statementTables(this.sql, this.dialect, this.#node) : { read: this.#statement.tablesRead, written: this.#statement.tablesWritten }
   }
 
   get stack(): readonly CallSite[] {

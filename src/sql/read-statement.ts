@@ -45,6 +45,42 @@ export function readStatement(sql: string, dialect: SqlDialect, node?: Operation
   return cached === undefined || facts.complete ? cache.replace(sql, facts) : cached
 }
 
+/** The tables a statement reads and writes (see {@link statementTables}). */
+export interface StatementTables {
+  readonly read: readonly string[]
+  readonly written: readonly string[]
+}
+
+const TABLE_CACHES: Readonly<Record<SqlDialect, TextCache<StatementTables>>> = {
+  postgres: new TextCache(),
+  mysql: new TextCache(),
+  sqlite: new TextCache(),
+}
+
+/**
+ * The tables a statement reads and writes, for a caller that needs nothing else (the N+1 detector's duplicate
+ * and loader checks): from Kysely's operation node when it answers alone (exact, and nothing is parsed: a test
+ * process whose statements all come from the query builder never loads the parser's code), else from
+ * {@link readStatement}. Cached per dialect and text, as `readStatement` is: a text names the same tables
+ * whoever reads it. Never throws; the result is frozen and shared.
+ */
+export function statementTables(sql: string, dialect: SqlDialect, node?: OperationNode): StatementTables {
+  const cache = TABLE_CACHES[dialect]
+  const cached = cache.get(sql)
+  if (cached !== undefined) return cached
+  const known = CACHES[dialect].get(sql)
+  const fromNode = known === undefined && node !== undefined && !isHuge(sql) ? operationNodeTables(node) : undefined
+  let tables: StatementTables
+  if (fromNode !== undefined) {
+    const { read: tablesRead, written } = tableNames(fromNode.tables)
+    tables = { read: tablesRead, written }
+  } else {
+    const facts = known ?? readStatement(sql, dialect, node)
+    tables = { read: facts.tablesRead, written: facts.tablesWritten }
+  }
+  return cache.set(sql, Object.freeze(tables))
+}
+
 function read(sql: string, dialect: SqlDialect, node: OperationNode | undefined): StatementFacts {
   // A huge statement is never parsed: its tables and key column are read from its head, where a statement names them.
   if (isHuge(sql)) return tokenFacts(sql.slice(0, HEAD_CHARS), dialect)
