@@ -1,6 +1,8 @@
-import { readFileSync, statSync } from 'node:fs'
+import { hash } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type * as Oxc from 'oxc-parser'
 import type { Node, ParserOptions, ParseResult } from 'oxc-parser'
 
@@ -139,11 +141,82 @@ function parseFile(file: string): ParsedFile | null {
   } catch {
     return null
   }
-  const regions = loopRegions(file, source)
+  const regions = storedRegions(file, source)
   if (regions === null) return null
   const lineStarts = [0]
   for (let i = source.indexOf('\n'); i >= 0; i = source.indexOf('\n', i + 1)) lineStarts.push(i + 1)
   return { lineStarts, regions }
+}
+
+/*
+ * Loop regions are kept on disk between processes, by the text they were read from: a test runner starts a
+ * process (or a fresh module registry) per test file, and each would otherwise load oxc-parser's native
+ * binding and parse the same sources again (a real vitest suite's profile: 0.75 s of 64 s, most of it
+ * loading the parser in each of 29 processes). The key is a hash of this module's own code, the file's
+ * language and its text, so an edit to either reads the file afresh; entries are read back as outside
+ * input, checked field by field, and a bad one is parsed again. Where: `DBPERF_CACHE_DIR`, else
+ * `node_modules/.cache/dbperf` in the working directory when it has a `node_modules`; `DBPERF_CACHE_DIR=off`
+ * keeps nothing.
+ */
+let cacheDir: { readonly dir: string; readonly salt: string } | null | undefined
+
+function diskCache(): typeof cacheDir {
+  if (cacheDir === undefined) {
+    cacheDir = null
+    try {
+      const configured = process.env.DBPERF_CACHE_DIR?.trim()
+      const modules = path.join(process.cwd(), 'node_modules')
+      const dir = configured ? (configured === 'off' ? undefined : path.resolve(configured)) : existsSync(modules) ? path.join(modules, '.cache', 'dbperf') : undefined
+      if (dir !== undefined) cacheDir = { dir: path.join(dir, 'loops'), salt: hash('sha256', readFileSync(fileURLToPath(import.meta.url)), 'base64url') }
+    } catch {
+      // No cache: every process parses.
+    }
+  }
+  return cacheDir
+}
+
+const REGION_KINDS: ReadonlySet<string> = new Set<RegionKind>(['loop', 'function', 'iteration-callback', 'exit'])
+
+/** The loop regions of `source`, from the disk cache or parsed (and then stored). */
+function storedRegions(file: string, source: string): Region[] | null {
+  const cache = diskCache()
+  if (!cache) return loopRegions(file, source)
+  const entry = path.join(cache.dir, `${hash('sha256', `${cache.salt}\u0000${languagesFor(file).join(',')}\u0000${source}`, 'base64url')}.json`)
+  try {
+    const stored = readRegions(JSON.parse(readFileSync(entry, 'utf8')), source.length)
+    if (stored !== undefined) return stored
+  } catch {
+    // Not there yet, or unreadable: parse.
+  }
+  const regions = loopRegions(file, source)
+  // A file that does not parse (or no parser) is not stored: the next process tries again.
+  if (regions === null) return null
+  try {
+    mkdirSync(cache.dir, { recursive: true })
+    // Whole files only: written aside, then renamed over the entry (processes may store one entry at once).
+    const temporary = `${entry}.${process.pid}.tmp`
+    writeFileSync(temporary, JSON.stringify(regions))
+    renameSync(temporary, entry)
+  } catch {
+    // A read-only or full disk: the answer stands, unstored.
+  }
+  return regions
+}
+
+/** Regions read back from the disk cache, or `undefined` when the entry is not exactly what this module writes. */
+function readRegions(value: unknown, length: number): Region[] | undefined {
+  if (!Array.isArray(value) || value.length > length + 1) return undefined
+  const regions: Region[] = []
+  for (const r of value as unknown[]) {
+    if (r === null || typeof r !== 'object') return undefined
+    const { kind, start, end, bound, walk, ...rest } = r as Record<string, unknown>
+    if (Object.keys(rest).length > 0 || typeof kind !== 'string' || !REGION_KINDS.has(kind)) return undefined
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || (start as number) < 0 || (end as number) < (start as number) || (end as number) > length) return undefined
+    if (bound !== undefined && !(Number.isSafeInteger(bound) && (bound as number) >= 0)) return undefined
+    if (walk !== undefined && walk !== true) return undefined
+    regions.push({ kind: kind as RegionKind, start: start as number, end: end as number, ...(bound !== undefined ? { bound: bound as number } : {}), ...(walk ? { walk: true as const } : {}) })
+  }
+  return regions
 }
 
 function answerAt(regions: readonly Region[], offset: number): LoopAnswer {
