@@ -248,6 +248,13 @@ function duplicateRuns(records: readonly QueryRecord[], flagged: ReadonlySet<Que
   }
   for (const r of records) {
     if (r.kind !== 'select') {
+      // No read is open to settle: the write's tables are not needed (a unit's setup, migrations, often runs
+      // raw DDL-like writes that only the parser can read, before any read).
+      if (open.size === 0) {
+        byTable.clear()
+        unindexed = []
+        continue
+      }
       let written = writeTables.get(r.fingerprint)
       if (written === undefined) writeTables.set(r.fingerprint, (written = tablesWritten(r)))
       if (written.length === 0) {
