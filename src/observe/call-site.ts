@@ -146,19 +146,28 @@ const formatted = new Map<string, CallSite | null>()
 const FORMATTED_CAP = 20_000
 
 function formatApplicationFrames(own: V8CallSite[], prepare: PrepareStackTrace | undefined): CallSite[] {
-  const frames: CallSite[] = []
-  for (let i = 0; i < own.length; i++) {
-    const site = own[i] as V8CallSite
+  const keys = own.map((site, i) => {
     const caller = own[i + 1]
-    const key = caller === undefined ? positionKey(site) : `${positionKey(site)} < ${positionKey(caller)}`
-    let frame = formatted.get(key)
-    if (frame === undefined) {
-      if (formatted.size >= FORMATTED_CAP) formatted.clear()
-      const parsed = formatFrame(caller === undefined ? [site] : [site, caller], prepare)
-      frame = parsed === undefined ? null : Object.freeze(parsed)
-      formatted.set(key, frame)
+    return caller === undefined ? positionKey(site) : `${positionKey(site)} < ${positionKey(caller)}`
+  })
+  if (formatted.size + own.length > FORMATTED_CAP) formatted.clear()
+  // The frames not seen before, in runs of neighbours: one call of the formatter per run (with the caller of
+  // its last frame), since a runner's formatter costs much per call (vitest's copies every frame it is given).
+  for (let i = 0; i < own.length; i++) {
+    if (formatted.has(keys[i] as string)) continue
+    let j = i
+    while (j + 1 < own.length && !formatted.has(keys[j + 1] as string)) j++
+    const parsed = formatRun(own.slice(i, j + 2), j + 1 - i, prepare)
+    for (let k = i; k <= j; k++) {
+      const frame = parsed[k - i]
+      formatted.set(keys[k] as string, frame === undefined ? null : Object.freeze(frame))
     }
-    if (frame !== null) frames.push(frame)
+    i = j
+  }
+  const frames: CallSite[] = []
+  for (const key of keys) {
+    const frame = formatted.get(key)
+    if (frame) frames.push(frame)
   }
   return frames
 }
@@ -167,12 +176,17 @@ function positionKey(site: V8CallSite): string {
   return `${site.getFileName()}:${site.getPosition?.() ?? `${site.getLineNumber()}:${site.getColumnNumber()}`}`
 }
 
-/** The first of `sites` (a frame and its caller) as the process's formatter prints it, read back. */
-function formatFrame(sites: V8CallSite[], prepare: PrepareStackTrace | undefined): CallSite | undefined {
+/**
+ * The first `count` of `sites` (a run of frames, and the caller of the last one when there is one) as the
+ * process's formatter prints them, read back; `undefined` for a frame that is not the application's.
+ */
+function formatRun(sites: V8CallSite[], count: number, prepare: PrepareStackTrace | undefined): Array<CallSite | undefined> {
   const lines = formatSites(sites, prepare).split('\n').filter((line) => FRAME.test(line))
-  // A formatter that printed a different number of frames (it dropped one): the frame alone, without its caller.
-  if (lines.length !== sites.length) return sites.length > 1 ? formatFrame(sites.slice(0, 1), prepare) : undefined
-  return parseFrames(lines[0] as string)[0]
+  if (lines.length === sites.length) return lines.slice(0, count).map((line) => parseFrames(line)[0])
+  // A formatter that printed a different number of frames (it dropped one): which is which is unknown, so each
+  // frame alone, with its caller, and without it when even that pair does not come back whole.
+  if (sites.length <= 2) return sites.length === 2 ? formatRun(sites.slice(0, 1), 1, prepare) : []
+  return Array.from({ length: count }, (_, k) => formatRun(sites.slice(k, k + 2), 1, prepare)[0])
 }
 
 function isApplicationSite(site: V8CallSite): boolean {

@@ -58,9 +58,9 @@ describe('call sites from captured stacks', () => {
   it('names a frame as a formatter that reads its caller does, formatting only the frames a new stack does not share', () => {
     // source-map-support (jest, vitest) and Node's --enable-source-maps name a frame's function from the source
     // map at its caller's position: a frame formatted apart from its caller would get another name.
-    let calls = 0
+    const calls: Array<Array<string | null>> = []
     Error.prepareStackTrace = (error: Error, sites: NodeJS.CallSite[]) => {
-      calls++
+      calls.push(sites.map((site) => site.getFunctionName()))
       const names = sites.map((site, i) => `${site.getFunctionName() ?? 'anon'}_from${sites[i + 1]?.getLineNumber() ?? 'top'}`)
       return `${error.name}\n${sites.map((s, i) => `    at ${names[i]} (${s.getFileName()}:${s.getLineNumber()}:${s.getColumnNumber()})`).join('\n')}`
     }
@@ -70,7 +70,7 @@ describe('call sites from captured stacks', () => {
     const [a, b, counts] = [[] as CallSite[], [] as CallSite[], [] as number[]]
     for (const [via, frames] of [[viaA, a], [viaB, b]] as const) {
       frames.push(...through(via))
-      counts.push(calls)
+      counts.push(calls.length)
     }
     for (const frames of [a, b]) {
       expect(frames[0]?.functionName).toBe(`capturedHere_from${frames[1]?.line}`)
@@ -78,9 +78,23 @@ describe('call sites from captured stacks', () => {
       expect(frames[2]?.functionName).toBe(`through_from${frames[3]?.line}`)
     }
     expect(a[1]?.line).not.toBe(b[1]?.line)
-    // b shares its outer frames with a: only capturedHere (its caller differs) and viaB were formatted.
-    expect((counts[1] as number) - (counts[0] as number)).toBe(2)
+    // b shares its outer frames with a: only capturedHere (its caller differs) and viaB were formatted, in one
+    // call, given through as viaB's caller.
+    expect(calls.slice(counts[0])).toEqual([['capturedHere', 'viaB', 'through']])
     expect(b.slice(2)).toEqual(a.slice(2))
+  })
+
+  it('reads the frames a formatter keeps when it drops one (an agent hiding its own frames)', () => {
+    Error.prepareStackTrace = (error: Error, sites: NodeJS.CallSite[]) => {
+      const kept = sites.filter((site) => site.getFunctionName() !== 'hidden')
+      return `${error.name}\n${kept.map((s) => `    at ${s.getFunctionName() ?? '<anonymous>'} (${s.getFileName()}:${s.getLineNumber()}:${s.getColumnNumber()})`).join('\n')}`
+    }
+    const hidden = (): ReturnType<typeof captureStack> => capturedHere()
+    const frames = applicationFrames(hidden())
+    const names = frames.map((f) => f.functionName)
+    expect(names[0]).toBe('capturedHere')
+    expect(names).not.toContain('hidden')
+    expect(frames.every((f) => f.file === thisFile)).toBe(true)
   })
 
   it('falls back to V8 frame text when the installed formatter throws or returns no text', () => {
