@@ -164,7 +164,8 @@ export class ObservedQuery implements QueryEvent {
   }
 
   get tables(): StatementTables {
-    return this.#statement === undefined ? statementTables(this.sql, this.dialect, this.#node) : { read: this.#statement.tablesRead, written: this.#statement.tablesWritten }
+    // Reuses the statement's facts when they were read (statementTables looks them up by text first).
+    return statementTables(this.sql, this.dialect, this.#node)
   }
 
   get stack(): readonly CallSite[] {

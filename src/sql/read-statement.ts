@@ -7,11 +7,12 @@ import { aliasesOf, type StatementFacts, tableNames } from './statement-facts.js
 import { TextCache } from './text-cache.js'
 import { tokenFacts } from './token-facts.js'
 
-const CACHES: Readonly<Record<SqlDialect, TextCache<StatementFacts>>> = {
-  postgres: new TextCache(),
-  mysql: new TextCache(),
-  sqlite: new TextCache(),
+/** One text cache per dialect: the same text can read differently in each. */
+function perDialect<V>(): Readonly<Record<SqlDialect, TextCache<V>>> {
+  return { postgres: new TextCache(), mysql: new TextCache(), sqlite: new TextCache() }
 }
+
+const CACHES = perDialect<StatementFacts>()
 
 /**
  * What a statement reads, writes and asks for: dbperf's one SQL reader. Every capability that needs to
@@ -51,11 +52,7 @@ export interface StatementTables {
   readonly written: readonly string[]
 }
 
-const TABLE_CACHES: Readonly<Record<SqlDialect, TextCache<StatementTables>>> = {
-  postgres: new TextCache(),
-  mysql: new TextCache(),
-  sqlite: new TextCache(),
-}
+const TABLE_CACHES = perDialect<StatementTables>()
 
 /**
  * The tables a statement reads and writes, for a caller that needs nothing else (the N+1 detector's duplicate
