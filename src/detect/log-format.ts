@@ -100,6 +100,53 @@ function shownFile(file: string, cwd: string): string {
   return shown
 }
 
+type LoggedFrame = LogLine['stack'][number]
+
+/**
+ * A stack as the log writes it, and its JSON text, kept per frames array: a repeated stack is the same frozen
+ * array (see `applicationFrames`), so a loop's statements share one entry and write it without rebuilding it.
+ */
+const shownStacks = new WeakMap<readonly CallSite[], { readonly cwd: string; readonly frames: readonly LoggedFrame[]; readonly json: string }>()
+
+function shownStack(stack: readonly CallSite[], cwd: string): { readonly frames: readonly LoggedFrame[]; readonly json: string } {
+  let shown = shownStacks.get(stack)
+  if (shown === undefined || shown.cwd !== cwd) {
+    const frames: readonly LoggedFrame[] = Object.freeze(
+      stack.slice(0, MAX_LOGGED_FRAMES).map((f): LoggedFrame => {
+        const file = shownFile(f.file, cwd)
+        return Object.freeze(f.functionName ? [file, f.line, f.column, f.functionName] : [file, f.line, f.column])
+      }),
+    )
+    shown = { cwd, frames, json: JSON.stringify(frames) }
+    if (Object.isFrozen(stack)) shownStacks.set(stack, shown)
+  }
+  return shown
+}
+
+/** The JSON text of each normalized statement written, kept per text (the cache of `normalizeCached` bounds the set). */
+const sqlTexts = new Map<string, string>()
+
+function sqlJson(sql: string): string {
+  if (isHuge(sql)) return JSON.stringify(sql)
+  let json = sqlTexts.get(sql)
+  if (json === undefined) {
+    json = JSON.stringify(sql)
+    if (sqlTexts.size >= 5_000) sqlTexts.clear()
+    sqlTexts.set(sql, json)
+  }
+  return json
+}
+
+/**
+ * The text of one event's log line: the JSON of {@link toLogLine}, with its statement and stack (the long parts,
+ * repeated from line to line in a loop) serialized once per text and per stack.
+ */
+export function logLineText(event: QueryEvent, seq: number, allowed: boolean, withParams: boolean, cwd: string): string {
+  const { sql, stack: _written, ...rest } = toLogLine(event, seq, allowed, withParams, cwd)
+  const head = JSON.stringify(rest)
+  return `${head.slice(0, -1)},"sql":${sqlJson(sql)},"stack":${shownStack(event.stack, cwd).json}}`
+}
+
 /** The log line of one event. */
 export function toLogLine(event: QueryEvent, seq: number, allowed: boolean, withParams: boolean, cwd: string): LogLine {
   let root: Scope | undefined = event.scope
@@ -120,10 +167,7 @@ export function toLogLine(event: QueryEvent, seq: number, allowed: boolean, with
     kind: statementKind(event.sql, event.dialect),
     fp: fingerprint(event.sql, event.dialect),
     sql: normalizeCached(event.sql, event.dialect),
-    stack: event.stack.slice(0, MAX_LOGGED_FRAMES).map((f) => {
-      const file = shownFile(f.file, cwd)
-      return f.functionName ? [file, f.line, f.column, f.functionName] : [file, f.line, f.column]
-    }),
+    stack: shownStack(event.stack, cwd).frames,
     ms: Math.round(event.durationMs * 1000) / 1000,
     rows: event.rowCount,
     affected: event.affectedRows ?? null,

@@ -5,7 +5,7 @@ import { DbperfError, describeValue } from '../errors.js'
 import { type ObserverHub, requireHub } from '../observe/observer-hub.js'
 import type { QueryEvent } from '../observe/query-event.js'
 import { isNPlusOneAllowed } from './allow.js'
-import { toLogLine } from './log-format.js'
+import { logLineText } from './log-format.js'
 
 /**
  * Options of {@link attachQueryLog}.
@@ -143,7 +143,7 @@ export function logHub(hub: ObserverHub, file: string, options: QueryLogOptions 
   const appender = appenderFor(absolute)
   appender.users++
   const stop = hub.subscribe((event: QueryEvent) => {
-    appender.add(JSON.stringify(toLogLine(event, seq++, isNPlusOneAllowed(), withParams, cwd)))
+    appender.add(logLineText(event, seq++, isNPlusOneAllowed(), withParams, cwd))
   })
   let attached = true
   return {
