@@ -1,7 +1,7 @@
 import { DbperfError, describeValue } from '../errors.js'
 import { type ObserverHub, requireHub } from '../observe/observer-hub.js'
 import { currentScope, type Scope, withScope } from '../observe/scope.js'
-import type { QueryRecord } from './query-record.js'
+import { needsCallSite, type QueryRecord } from './query-record.js'
 import { claimScope, recordStatement, type UnitLog } from './unit-collector.js'
 
 /** What {@link collectInScope} returns: the workload's result and the statements it ran, in completion order. */
@@ -35,7 +35,7 @@ export async function collectInScope<T>(dbs: unknown, name: string, caller: stri
       }
     }
   }
-  const stops = [...hubs].map((hub) => hub.subscribe(listener))
+  const stops = [...hubs].map((hub) => hub.subscribe(listener, { callSitesWhen: needsCallSite }))
   try {
     const result = await withScope(name, async () => {
       scope = currentScope() as Scope

@@ -1,7 +1,7 @@
 import { hash, randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { describeValue } from '../errors.js'
-import { fingerprint, normalizeSql, statementKind } from '../sql/index.js'
+import { fingerprint, normalizeSql, statementKind, type StatementKind } from '../sql/index.js'
 import { isSqlDialect } from '../sql/fingerprinter.js'
 import { isHuge } from '../sql/huge-statement.js'
 import { MAX_PARSE_CHARS } from '../sql/parse-limits.js'
@@ -9,7 +9,7 @@ import type { CallSite } from '../observe/call-site.js'
 import type { QueryEvent } from '../observe/query-event.js'
 import type { Scope } from '../observe/scope.js'
 import type { QueryRecord } from './query-record.js'
-import { valuesKey } from './query-record.js'
+import { isJudged, valuesKey } from './query-record.js'
 import { batchKeyCount, type PageInfo, pageInfo, stableValue } from '../sql/value-slots.js'
 
 /**
@@ -43,7 +43,11 @@ export interface LogLine {
   readonly fp: string
   /** Normalized SQL (no literal values). */
   readonly sql: string
-  /** Application frames, innermost first (at most 24): `[file, line, column, function?]`, the file relative to the writer's working directory when inside it. */
+  /**
+   * Application frames, innermost first (at most 24): `[file, line, column, function?]`, the file relative to the writer's
+   * working directory when inside it. Empty for the statements the analyzer never judges (schema changes, transaction
+   * control and other statements that neither read nor write rows): no stack is captured for them.
+   */
   readonly stack: ReadonlyArray<readonly [string, number, number, string?]>
   readonly ms: number
   readonly rows: number
@@ -144,7 +148,17 @@ function sqlJson(sql: string): string {
 export function logLineText(event: QueryEvent, seq: number, allowed: boolean, withParams: boolean, cwd: string): string {
   const { sql, stack: _written, ...rest } = toLogLine(event, seq, allowed, withParams, cwd)
   const head = JSON.stringify(rest)
-  return `${head.slice(0, -1)},"sql":${sqlJson(sql)},"stack":${shownStack(event.stack, cwd).json}}`
+  return `${head.slice(0, -1)},"sql":${sqlJson(sql)},"stack":${shownStack(loggedFrames(event, rest.kind as StatementKind), cwd).json}}`
+}
+
+const NO_FRAMES: readonly CallSite[] = Object.freeze([])
+
+/**
+ * The frames a line writes: none for a statement the analyzer never judges (no stack was captured for it; reading
+ * `event.stack` while the event is being emitted would capture one).
+ */
+function loggedFrames(event: QueryEvent, kind: StatementKind): readonly CallSite[] {
+  return isJudged(kind) ? event.stack : NO_FRAMES
 }
 
 /** The log line of one event. */
@@ -154,6 +168,7 @@ export function toLogLine(event: QueryEvent, seq: number, allowed: boolean, with
   // Pagination and IN-list keys are read from the whole text (and cached by it): not for a huge statement.
   const huge = isHuge(event.sql)
   const page = huge ? undefined : pageInfo(event.sql, event.parameters, event.dialect)
+  const kind = statementKind(event.sql, event.dialect)
   return {
     v: 1,
     pid: process.pid,
@@ -164,10 +179,10 @@ export function toLogLine(event: QueryEvent, seq: number, allowed: boolean, with
     seq,
     t: event.startedAt,
     dialect: event.dialect,
-    kind: statementKind(event.sql, event.dialect),
+    kind,
     fp: fingerprint(event.sql, event.dialect),
     sql: normalizeCached(event.sql, event.dialect),
-    stack: shownStack(event.stack, cwd).frames,
+    stack: shownStack(loggedFrames(event, kind), cwd).frames,
     ms: Math.round(event.durationMs * 1000) / 1000,
     rows: event.rowCount,
     affected: event.affectedRows ?? null,

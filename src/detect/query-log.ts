@@ -6,6 +6,7 @@ import { type ObserverHub, requireHub } from '../observe/observer-hub.js'
 import type { QueryEvent } from '../observe/query-event.js'
 import { isNPlusOneAllowed } from './allow.js'
 import { logLineText } from './log-format.js'
+import { needsCallSite } from './query-record.js'
 
 /**
  * Options of {@link attachQueryLog}.
@@ -142,9 +143,12 @@ export function logHub(hub: ObserverHub, file: string, options: QueryLogOptions 
   const cwd = process.cwd()
   const appender = appenderFor(absolute)
   appender.users++
-  const stop = hub.subscribe((event: QueryEvent) => {
-    appender.add(logLineText(event, seq++, isNPlusOneAllowed(), withParams, cwd))
-  })
+  const stop = hub.subscribe(
+    (event: QueryEvent) => {
+      appender.add(logLineText(event, seq++, isNPlusOneAllowed(), withParams, cwd))
+    },
+    { callSitesWhen: needsCallSite },
+  )
   let attached = true
   return {
     path: absolute,

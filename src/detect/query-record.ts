@@ -48,6 +48,15 @@ export function isJudged(kind: StatementKind): boolean {
 }
 
 /**
+ * Whether the analyzer may need a statement's call site: only for the kinds it judges (reads and writes), never
+ * for schema changes, transaction control and the rest. dbperf's collectors and the query log subscribe with
+ * it, so a test suite that migrates a fresh database before every test does not pay a stack per DDL statement.
+ */
+export function needsCallSite(sql: string, dialect: SqlDialect): boolean {
+  return isJudged(statementKind(sql, dialect))
+}
+
+/**
  * Builds the analyzer's view of a live event. Lazy where it can be: normalizing the SQL and reading LIMITs
  * tokenize the statement, so they run only when the analyzer asks.
  */

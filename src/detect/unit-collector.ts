@@ -1,8 +1,8 @@
-import { observeAll } from '../observe/global-observer.js'
+import { observeAllWith } from '../observe/global-observer.js'
 import type { QueryEvent } from '../observe/query-event.js'
 import type { Scope } from '../observe/scope.js'
 import { isNPlusOneAllowed } from './allow.js'
-import { type QueryRecord, recordFromEvent } from './query-record.js'
+import { needsCallSite, type QueryRecord, recordFromEvent } from './query-record.js'
 
 /**
  * Units of work collected from every observed database of the process (tests, requests): the vitest setup,
@@ -49,8 +49,8 @@ export interface UnitLog {
  */
 export function recordStatement(log: UnitLog, event: QueryEvent): void {
   if (log.records.length >= MAX_RECORDS_PER_UNIT) return
-  if (log.texts.has(event.sql)) void event.stack.length
-  else log.texts.add(event.sql)
+  if (!log.texts.has(event.sql)) log.texts.add(event.sql)
+  else if (needsCallSite(event.sql, event.dialect)) void event.stack.length
   log.records.push(recordFromEvent(event, log.records.length, isNPlusOneAllowed()))
 }
 
@@ -88,7 +88,7 @@ export function openUnit(scope: Scope, options: { readonly claims?: boolean } = 
     },
   }
   units.set(scope, unit)
-  stopObserving ??= observeAll(route)
+  stopObserving ??= observeAllWith(route, { callSitesWhen: needsCallSite })
   return unit
 }
 

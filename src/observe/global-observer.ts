@@ -1,5 +1,5 @@
 import { DbperfError, describeValue } from '../errors.js'
-import type { ObserverHub, QueryListener } from './observer-hub.js'
+import type { ObserverHub, QueryListener, SubscribeOptions } from './observer-hub.js'
 
 /**
  * A process-wide view of every observed database: the test-runner integration and the HTTP middleware must
@@ -75,8 +75,13 @@ export function observeAll(listener: QueryListener): () => void {
   if (typeof listener !== 'function') {
     throw new DbperfError('DBPERF_INVALID_INPUT', `observeAll(listener) needs a function listener, but got: ${describeValue(listener)}`)
   }
+  return observeAllWith(listener, {})
+}
+
+/** {@link observeAll} with subscription options (dbperf's own collectors pass `callSitesWhen`). */
+export function observeAllWith(listener: QueryListener, options: SubscribeOptions): () => void {
   const stops: Array<() => void> = []
-  const stopWatching = onDatabaseCreated((hub) => stops.push(hub.subscribe(listener)), { existing: true })
+  const stopWatching = onDatabaseCreated((hub) => stops.push(hub.subscribe(listener, options)), { existing: true })
   return () => {
     stopWatching()
     for (const stop of stops.splice(0)) stop()

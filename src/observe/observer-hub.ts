@@ -37,6 +37,18 @@ export interface DatabaseInfo {
   readonly database?: string | undefined
 }
 
+/**
+ * dbperf's own listeners (the N+1 check, the query log) need a call site only for the statements their analysis
+ * can judge: they pass `callSitesWhen` (true for a statement that may need one), and the driver captures a
+ * stack for the others only when some other listener wants every stack. Not part of the public options.
+ */
+export interface SubscribeOptions extends ObserveOptions {
+  readonly callSitesWhen?: CallSitePredicate
+}
+
+/** Whether a statement (its SQL text, in the handle's dialect) needs a call site. */
+export type CallSitePredicate = (sql: string, dialect: SqlDialect) => boolean
+
 let nextHubId = 1
 
 /**
@@ -50,6 +62,8 @@ export class ObserverHub {
   readonly id = nextHubId++
   #listeners: QueryListener[] = []
   #wantCallSites = 0
+  /** The predicates of listeners that want call sites for some statements, with how many listeners pass each. */
+  #callSitesWhen = new Map<CallSitePredicate, number>()
   #onListenerError: (error: unknown) => void
   #pending: Promise<unknown> | undefined
 
@@ -63,22 +77,39 @@ export class ObserverHub {
     return this.#listeners.length > 0
   }
 
-  /** True when some listener wants call sites, so the driver captures a stack per statement. */
+  /**
+   * True when some listener wants call sites for some statements, so the driver captures a stack when a
+   * connection is acquired (before it knows the statement; see {@link wantsCallSite}).
+   */
   get capturesCallSites(): boolean {
-    return this.#wantCallSites > 0
+    return this.#wantCallSites > 0 || this.#callSitesWhen.size > 0
   }
 
-  subscribe(listener: QueryListener, options: ObserveOptions = {}): () => void {
+  /** Whether some listener wants the call site of this statement: the driver captures a stack for it. */
+  wantsCallSite(sql: string): boolean {
+    if (this.#wantCallSites > 0) return true
+    for (const when of this.#callSitesWhen.keys()) if (when(sql, this.info.dialect)) return true
+    return false
+  }
+
+  subscribe(listener: QueryListener, options: SubscribeOptions = {}): () => void {
     // Copy on write: emit() iterates a snapshot, so a listener may unsubscribe itself while being called.
     this.#listeners = [...this.#listeners, listener]
-    // dbperf's own listeners (detector, query log, dev mode) subscribe without options: every stack, eagerly.
-    const callSites = options.callSites === undefined || options.callSites === true
+    // Without options: every stack, eagerly (observeAll, dev mode); with `callSitesWhen`: the stacks it asks for.
+    const when = options.callSitesWhen
+    const callSites = when === undefined && (options.callSites === undefined || options.callSites === true)
     if (callSites) this.#wantCallSites++
+    if (when !== undefined) this.#callSitesWhen.set(when, (this.#callSitesWhen.get(when) ?? 0) + 1)
     let subscribed = true
     return () => {
       if (!subscribed) return
       subscribed = false
       if (callSites) this.#wantCallSites--
+      if (when !== undefined) {
+        const n = (this.#callSitesWhen.get(when) ?? 1) - 1
+        if (n === 0) this.#callSitesWhen.delete(when)
+        else this.#callSitesWhen.set(when, n)
+      }
       const i = this.#listeners.indexOf(listener)
       if (i >= 0) this.#listeners = [...this.#listeners.slice(0, i), ...this.#listeners.slice(i + 1)]
     }
