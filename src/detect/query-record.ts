@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import type { OperationNode } from 'kysely'
 import { fingerprint, normalizeSql, statementKind, type StatementKind } from '../sql/index.js'
 import { isHuge } from '../sql/huge-statement.js'
 import type { SqlDialect } from '../sql/fingerprinter.js'
@@ -52,9 +53,13 @@ export function isJudged(kind: StatementKind): boolean {
  * for schema changes, transaction control and the rest. dbperf's collectors and the query log subscribe with
  * it, so a test suite that migrates a fresh database before every test does not pay a stack per DDL statement.
  */
-export function needsCallSite(sql: string, dialect: SqlDialect): boolean {
-  return isJudged(statementKind(sql, dialect))
+export function needsCallSite(sql: string, dialect: SqlDialect, node: OperationNode | undefined): boolean {
+  // The query builder's reads and writes, by their node (their text is read again only for the others: a raw
+  // statement, a schema change). Capturing for a builder statement the text would not judge costs only time.
+  return (node !== undefined && JUDGED_NODES.has(node.kind)) || isJudged(statementKind(sql, dialect))
 }
+
+const JUDGED_NODES: ReadonlySet<string> = new Set(['SelectQueryNode', 'InsertQueryNode', 'UpdateQueryNode', 'DeleteQueryNode', 'MergeQueryNode'])
 
 /**
  * Builds the analyzer's view of a live event. Lazy where it can be: normalizing the SQL and reading LIMITs

@@ -2,7 +2,7 @@ import { observeAllWith } from '../observe/global-observer.js'
 import type { QueryEvent } from '../observe/query-event.js'
 import type { Scope } from '../observe/scope.js'
 import { isNPlusOneAllowed } from './allow.js'
-import { needsCallSite, type QueryRecord, recordFromEvent } from './query-record.js'
+import { isJudged, needsCallSite, type QueryRecord, recordFromEvent } from './query-record.js'
 
 /**
  * Units of work collected from every observed database of the process (tests, requests): the vitest setup,
@@ -41,7 +41,7 @@ export interface UnitLog {
 }
 
 /**
- * Adds a statement to its unit. A statement whose SQL text already ran in the unit may be part of a loop,
+ * Adds a statement to its unit. A read or write whose SQL text already ran in the unit may be part of a loop,
  * so its call site is resolved at once and its captured V8 stack let go: holding thousands of captured
  * stacks until the unit is judged cost more in garbage collection than resolving them as they come
  * (callgrind, bench/detect's 200-shape workload on SQLite: 139k fewer instructions per statement). A first
@@ -49,9 +49,10 @@ export interface UnitLog {
  */
 export function recordStatement(log: UnitLog, event: QueryEvent): void {
   if (log.records.length >= MAX_RECORDS_PER_UNIT) return
+  const record = recordFromEvent(event, log.records.length, isNPlusOneAllowed())
   if (!log.texts.has(event.sql)) log.texts.add(event.sql)
-  else if (needsCallSite(event.sql, event.dialect)) void event.stack.length
-  log.records.push(recordFromEvent(event, log.records.length, isNPlusOneAllowed()))
+  else if (isJudged(record.kind)) void event.stack.length
+  log.records.push(record)
 }
 
 const units = new Map<Scope, OpenUnit>()

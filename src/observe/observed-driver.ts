@@ -197,7 +197,7 @@ class ObservedConnection implements DatabaseConnection {
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
     if (!this.hub.active) return this.inner.executeQuery<R>(compiledQuery)
-    const capture = this.#takeCapture(compiledQuery.sql)
+    const capture = this.#takeCapture(compiledQuery)
     const connectionWaitMs = this.#takeWait()
     const scope = currentScope()
     const inTransaction = this.inTransaction
@@ -221,7 +221,7 @@ class ObservedConnection implements DatabaseConnection {
       yield* this.inner.streamQuery<R>(compiledQuery, chunkSize)
       return
     }
-    const capture = this.#takeCapture(compiledQuery.sql)
+    const capture = this.#takeCapture(compiledQuery)
     const connectionWaitMs = this.#takeWait()
     const scope = currentScope()
     const inTransaction = this.inTransaction
@@ -247,10 +247,10 @@ class ObservedConnection implements DatabaseConnection {
    * The statement's stack: the one captured when its connection was acquired (it holds the application's
    * synchronous frames), else one captured now; none when no listener wants this statement's call site.
    */
-  #takeCapture(sql: string): StackCapture {
+  #takeCapture(compiledQuery: CompiledQuery): StackCapture {
     const pending = this.pendingCapture
     this.pendingCapture = undefined
-    if (!this.hub.wantsCallSite(sql)) return NO_STACK
+    if (!this.hub.wantsCallSite(compiledQuery.sql, compiledQuery.query)) return NO_STACK
     return pending ?? captureStack()
   }
 
@@ -372,6 +372,6 @@ export function reportStatement(connection: DatabaseConnection, statement: Drive
     inTransaction: connection.inTransaction,
     scope: currentScope(),
     mode: 'execute',
-    capture: connection.hub.wantsCallSite(statement.sql) ? captureStack() : NO_STACK,
+    capture: connection.hub.wantsCallSite(statement.sql, undefined) ? captureStack() : NO_STACK,
   })
 }

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely'
+import type { Kysely, OperationNode } from 'kysely'
 import { DbperfError, describeValue } from '../errors.js'
 import type { SqlDialect } from '../sql/fingerprinter.js'
 import { handleParts, type KyselyHandle, notAHandle } from '../handle.js'
@@ -46,8 +46,8 @@ export interface SubscribeOptions extends ObserveOptions {
   readonly callSitesWhen?: CallSitePredicate
 }
 
-/** Whether a statement (its SQL text, in the handle's dialect) needs a call site. */
-export type CallSitePredicate = (sql: string, dialect: SqlDialect) => boolean
+/** Whether a statement (its SQL text in the handle's dialect, and Kysely's node when Kysely compiled it) needs a call site. */
+export type CallSitePredicate = (sql: string, dialect: SqlDialect, node: OperationNode | undefined) => boolean
 
 let nextHubId = 1
 
@@ -86,9 +86,9 @@ export class ObserverHub {
   }
 
   /** Whether some listener wants the call site of this statement: the driver captures a stack for it. */
-  wantsCallSite(sql: string): boolean {
+  wantsCallSite(sql: string, node: OperationNode | undefined): boolean {
     if (this.#wantCallSites > 0) return true
-    for (const when of this.#callSitesWhen.keys()) if (when(sql, this.info.dialect)) return true
+    for (const when of this.#callSitesWhen.keys()) if (when(sql, this.info.dialect, node)) return true
     return false
   }
 
