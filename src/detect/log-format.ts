@@ -4,6 +4,7 @@ import { describeValue } from '../errors.js'
 import { fingerprint, normalizeSql, statementKind, type StatementKind } from '../sql/index.js'
 import { isSqlDialect } from '../sql/fingerprinter.js'
 import { isHuge } from '../sql/huge-statement.js'
+import { perDialect } from '../sql/text-cache.js'
 import { MAX_PARSE_CHARS } from '../sql/parse-limits.js'
 import type { CallSite } from '../observe/call-site.js'
 import type { QueryEvent } from '../observe/query-event.js'
@@ -74,19 +75,25 @@ const key = `${randomBytes(32).toString('base64')}\u0000`
 const RUN = randomBytes(6).toString('base64url')
 const digest = (text: string): string => hash('sha256', key + text, 'base64url').slice(0, 16)
 
-/** Statements kept per text for normalizing: a log sees the same texts again and again. */
-const normalized = new Map<string, string>()
+/** A statement's normalized text, and that text as JSON, as a log line writes it. */
+interface ShownSql {
+  readonly text: string
+  readonly json: string
+}
 
-function normalizeCached(sql: string, dialect: QueryEvent['dialect']): string {
-  // A huge statement is not a key worth megabytes of cache (its shape is cheap: see huge-statement.ts).
-  if (isHuge(sql)) return normalizeSql(sql, dialect)
-  let n = normalized.get(sql)
-  if (n === undefined) {
-    n = normalizeSql(sql, dialect)
-    if (normalized.size >= 5_000) normalized.clear()
-    normalized.set(sql, n)
+/** Kept per dialect and statement text: a log sees the same texts again and again. */
+const shownSqls = perDialect<ShownSql>({ maxEntries: 5_000 })
+
+function shownSql(sql: string, dialect: QueryEvent['dialect']): ShownSql {
+  const cache = shownSqls[dialect]
+  let shown = cache.get(sql)
+  if (shown === undefined) {
+    const text = normalizeSql(sql, dialect)
+    shown = { text, json: JSON.stringify(text) }
+    // A huge statement is not a key worth megabytes of cache (its shape is cheap: see huge-statement.ts).
+    if (!isHuge(sql)) cache.set(sql, shown)
   }
-  return n
+  return shown
 }
 
 /** Files as the log shows them (relative to the working directory when inside it), per working directory. */
@@ -110,9 +117,14 @@ type LoggedFrame = LogLine['stack'][number]
  * A stack as the log writes it, and its JSON text, kept per frames array: a repeated stack is the same frozen
  * array (see `applicationFrames`), so a loop's statements share one entry and write it without rebuilding it.
  */
-const shownStacks = new WeakMap<readonly CallSite[], { readonly cwd: string; readonly frames: readonly LoggedFrame[]; readonly json: string }>()
+interface ShownStack {
+  readonly frames: readonly LoggedFrame[]
+  readonly json: string
+}
 
-function shownStack(stack: readonly CallSite[], cwd: string): { readonly frames: readonly LoggedFrame[]; readonly json: string } {
+const shownStacks = new WeakMap<readonly CallSite[], ShownStack & { readonly cwd: string }>()
+
+function shownStack(stack: readonly CallSite[], cwd: string): ShownStack {
   let shown = shownStacks.get(stack)
   if (shown === undefined || shown.cwd !== cwd) {
     const frames: readonly LoggedFrame[] = Object.freeze(
@@ -127,28 +139,20 @@ function shownStack(stack: readonly CallSite[], cwd: string): { readonly frames:
   return shown
 }
 
-/** The JSON text of each normalized statement written, kept per text (the cache of `normalizeCached` bounds the set). */
-const sqlTexts = new Map<string, string>()
-
-function sqlJson(sql: string): string {
-  if (isHuge(sql)) return JSON.stringify(sql)
-  let json = sqlTexts.get(sql)
-  if (json === undefined) {
-    json = JSON.stringify(sql)
-    if (sqlTexts.size >= 5_000) sqlTexts.clear()
-    sqlTexts.set(sql, json)
-  }
-  return json
-}
-
 /**
  * The text of one event's log line: the JSON of {@link toLogLine}, with its statement and stack (the long parts,
  * repeated from line to line in a loop) serialized once per text and per stack.
  */
 export function logLineText(event: QueryEvent, seq: number, allowed: boolean, withParams: boolean, cwd: string): string {
-  const { sql, stack: _written, ...rest } = toLogLine(event, seq, allowed, withParams, cwd)
-  const head = JSON.stringify(rest)
-  return `${head.slice(0, -1)},"sql":${sqlJson(sql)},"stack":${shownStack(loggedFrames(event, rest.kind as StatementKind), cwd).json}}`
+  const { fields, sql, stack } = lineParts(event, seq, allowed, withParams, cwd)
+  const head = JSON.stringify(fields)
+  return `${head.slice(0, -1)},"sql":${sql.json},"stack":${stack.json}}`
+}
+
+/** The log line of one event. */
+export function toLogLine(event: QueryEvent, seq: number, allowed: boolean, withParams: boolean, cwd: string): LogLine {
+  const { fields, sql, stack } = lineParts(event, seq, allowed, withParams, cwd)
+  return { ...fields, sql: sql.text, stack: stack.frames }
 }
 
 const NO_FRAMES: readonly CallSite[] = Object.freeze([])
@@ -161,16 +165,22 @@ function loggedFrames(event: QueryEvent, kind: StatementKind): readonly CallSite
   return isJudged(kind) ? event.stack : NO_FRAMES
 }
 
-/** The log line of one event. */
-export function toLogLine(event: QueryEvent, seq: number, allowed: boolean, withParams: boolean, cwd: string): LogLine {
+/** A log line's fields, apart from its statement and stack (kept with their JSON text). */
+function lineParts(
+  event: QueryEvent,
+  seq: number,
+  allowed: boolean,
+  withParams: boolean,
+  cwd: string,
+): { readonly fields: Omit<LogLine, 'sql' | 'stack'>; readonly sql: ShownSql; readonly stack: ShownStack } {
   let root: Scope | undefined = event.scope
   while (root?.parent) root = root.parent
   // Pagination and IN-list keys are read from the whole text (and cached by it): not for a huge statement.
   const huge = isHuge(event.sql)
   const page = huge ? undefined : pageInfo(event.sql, event.parameters, event.dialect)
   const kind = statementKind(event.sql, event.dialect)
-  return {
-    v: 1,
+  const fields = {
+    v: 1 as const,
     pid: process.pid,
     run: RUN,
     unit: root ? `${process.pid}:${RUN}:${root.id}` : null,
@@ -181,8 +191,6 @@ export function toLogLine(event: QueryEvent, seq: number, allowed: boolean, with
     dialect: event.dialect,
     kind,
     fp: fingerprint(event.sql, event.dialect),
-    sql: normalizeCached(event.sql, event.dialect),
-    stack: shownStack(loggedFrames(event, kind), cwd).frames,
     ms: Math.round(event.durationMs * 1000) / 1000,
     rows: event.rowCount,
     affected: event.affectedRows ?? null,
@@ -195,6 +203,7 @@ export function toLogLine(event: QueryEvent, seq: number, allowed: boolean, with
     db: event.databaseId,
     ...(withParams ? { params: event.parameters.map(jsonSafe) } : {}),
   }
+  return { fields, sql: shownSql(event.sql, event.dialect), stack: shownStack(loggedFrames(event, kind), cwd) }
 }
 
 function jsonSafe(value: unknown): unknown {

@@ -4,13 +4,8 @@ import { HEAD_CHARS, isHuge } from './huge-statement.js'
 import { operationNodeTables } from './operation-node-facts.js'
 import { postgresFacts } from './postgres-facts.js'
 import { aliasesOf, type StatementFacts, tableNames } from './statement-facts.js'
-import { TextCache } from './text-cache.js'
+import { perDialect } from './text-cache.js'
 import { tokenFacts } from './token-facts.js'
-
-/** One text cache per dialect: the same text can read differently in each. */
-function perDialect<V>(): Readonly<Record<SqlDialect, TextCache<V>>> {
-  return { postgres: new TextCache(), mysql: new TextCache(), sqlite: new TextCache() }
-}
 
 const CACHES = perDialect<StatementFacts>()
 

@@ -1,3 +1,5 @@
+import type { SqlDialect } from './fingerprinter.js'
+
 /** Limits of a {@link TextCache}. */
 export interface TextCacheOptions {
   /** Most statements remembered. Defaults to `10_000`. */
@@ -69,4 +71,9 @@ export class TextCache<V> {
     this.#entries.clear()
     this.#chars = 0
   }
+}
+
+/** One {@link TextCache} per SQL dialect: the same text can read differently in each. */
+export function perDialect<V>(options: TextCacheOptions = {}): Readonly<Record<SqlDialect, TextCache<V>>> {
+  return { postgres: new TextCache(options), mysql: new TextCache(options), sqlite: new TextCache(options) }
 }
