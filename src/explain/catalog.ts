@@ -48,13 +48,17 @@ export async function loadTables(db: Kysely<any>, dialect: SqlDialect, names: re
       order by c.relname, a.attnum`.execute(db)
     rows = result.rows
   } else if (dialect === 'mysql') {
-    const result = await sql<Row>`
-      select t.table_name as name, t.table_rows as \`rows\`, c.column_name as col, c.column_type as type
-      from information_schema.tables t
-      join information_schema.columns c on c.table_schema = t.table_schema and c.table_name = t.table_name
-      where t.table_schema = database() and t.table_name in (${sql.join(unique)})
-      order by t.table_name, c.ordinal_position`.execute(db)
-    rows = result.rows
+    // Two reads, each filtered to this database: joined, information_schema.columns is filled from every
+    // database on the server (MariaDB pushes only a table's own constant conditions into its fill).
+    const sizes = await sql<{ name: string; rows: number | string | null }>`
+      select table_name as name, table_rows as \`rows\` from information_schema.tables
+      where table_schema = database() and table_name in (${sql.join(unique)})`.execute(db)
+    const count = new Map(sizes.rows.map((r) => [String(r.name), r.rows]))
+    const columns = sizes.rows.length === 0 ? { rows: [] } : await sql<{ name: string; col: string; type: string }>`
+      select table_name as name, column_name as col, column_type as type from information_schema.columns
+      where table_schema = database() and table_name in (${sql.join(sizes.rows.map((r) => r.name))})
+      order by table_name, ordinal_position`.execute(db)
+    rows = columns.rows.map((c) => ({ name: c.name, rows: count.get(String(c.name)) ?? null, col: c.col, type: c.type }))
   } else {
     rows = []
     for (const name of unique) {
