@@ -5,6 +5,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type * as Oxc from 'oxc-parser'
 import type { Node, ParserOptions, ParseResult } from 'oxc-parser'
+import { nestsDeeperThan } from './source-nesting.js'
 
 /**
  * Larger files are not hand-written source (bundles, generated code): no loop is looked for in them. (Parsing
@@ -295,6 +296,8 @@ function languagesFor(file: string): ReadonlyArray<NonNullable<ParserOptions['la
 
 /** Parses `source` and keeps its loop regions, or `null` when it does not parse (or no parser is available). */
 function loopRegions(file: string, source: string): Region[] | null {
+  // Before the parser: past this depth oxc-parser overflows the native stack and the process dies (see source-nesting).
+  if (nestsDeeperThan(source)) return null
   const oxc = loadParser()
   if (!oxc) return null
   let best: ParseResult | undefined
@@ -310,7 +313,14 @@ function loopRegions(file: string, source: string): Region[] | null {
       if (result.program.body.length > 0 && (best === undefined || result.errors.length < best.errors.length)) best = result
     }
   }
-  return best ? collectRegions(best.program, oxc.keys) : null
+  if (!best) return null
+  try {
+    return collectRegions(best.program, oxc.keys)
+  } catch (error) {
+    // The walk recurses with the tree; a tree deeper than the estimate let through is read as unparsable.
+    if (error instanceof RangeError) return null
+    throw error
+  }
 }
 
 interface Scope {
