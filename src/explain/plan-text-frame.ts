@@ -36,9 +36,15 @@ export function unframe(input: string): Unframed {
   // Markdown fences, and `...` lines where whoever pasted the plan left part of it out.
   lines = lines.filter((l) => !/^\s*```/.test(l) && !/^\s*(?:\.{3,}|…)\s*$/.test(l))
   // SQL comments before the plan (`-- recorded from …`, a note above a paste) are not part of it.
-  while (lines.length > 0 && (/^\s*--(?:\s|$)/.test(lines[0] as string) || (lines[0] as string).trim() === '')) lines.shift()
-  // The mysql client's batch output (`mysql -e`) puts the column name (`EXPLAIN`, `ANALYZE`) above the value.
-  if (/^(?:EXPLAIN|ANALYZE)\s*$/.test(lines[0] ?? '') && /^\s*(?:->|\{)/.test(lines[1] ?? '')) lines.shift()
+  let first = 0
+  while (first < lines.length && (/^\s*--(?:\s|$)/.test(lines[first] as string) || (lines[first] as string).trim() === '')) first++
+  lines = lines.slice(first)
+  // The mysql client's batch output (`mysql -e`) puts the column name (`EXPLAIN`, `ANALYZE`) above the value,
+  // and without `-r` (raw) writes the value's newlines and tabs as `\n` and `\t`, on one line.
+  if (/^(?:EXPLAIN|ANALYZE)\s*$/.test(lines[0] ?? '') && /^\s*(?:->|\{)/.test(lines[1] ?? '')) {
+    lines = lines.slice(1)
+    if (lines.slice(1).every((l) => l.trim() === '') && (lines[0] as string).includes('\\n')) lines = unescapeBatch(lines[0] as string).split('\n')
+  }
   const auto = autoExplain(lines)
   if (auto) return auto
   let framing: PlanFraming = 'bare'
@@ -152,4 +158,9 @@ function mysqlClient(lines: readonly string[]): Unframed | undefined {
     return { body: [firstCell, ...rest.slice(1)].join('\n'), framing: 'mysql-client' }
   }
   return undefined
+}
+
+/** A value as the mysql client writes it in batch mode without `-r`: `\\n`, `\\t`, `\\0` and `\\\\` escaped. */
+function unescapeBatch(value: string): string {
+  return value.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c === 't' ? '\t' : c === '0' ? '\0' : c))
 }

@@ -231,7 +231,15 @@ function joinWrapped(raw: readonly string[]): string[] {
   }
   // A cut line is not short (wrapped near 72 columns, or earlier before a long word), or its rest was moved to a line of its own, as the
   // 7.4 documentation did with `(cost=…)`; any other unknown line is an error below, not glued on.
-  const continues = lines.map((line, i) => i > 0 && !(ARROW.test(line) || SUBPLAN.test(line) || TARGET.test(line) || detail(line)) && ((lines[i - 1] as string).length >= 30 || /^\s*\(/.test(line)))
+  // A line with its own estimate or timing is a node, never the rest of one that has them (two plans pasted one
+  // after the other: the second's root is not glued onto the first's).
+  const continues = lines.map(
+    (line, i) =>
+      i > 0 &&
+      !(ARROW.test(line) || SUBPLAN.test(line) || TARGET.test(line) || detail(line)) &&
+      !(isNodeHead(line) && /\((?:cost=|actual |never executed\))/.test(lines[i - 1] as string)) &&
+      ((lines[i - 1] as string).length >= 30 || /^\s*\(/.test(line)),
+  )
   const cutLengths = new Set<number>()
   let cuts = 0
   for (let i = 1; i < lines.length; i++) {
@@ -242,17 +250,38 @@ function joinWrapped(raw: readonly string[]): string[] {
   const width = cutLengths.size === 1 ? [...cutLengths][0] : undefined
   // Terminals are at least 80 columns wide; mail clients wrap at 72 to 78.
   const terminal = width !== undefined && width >= 80 && (cuts >= 2 || [80, 100, 120, 132, 160, 200].includes(width))
-  const out: string[] = []
+  // Pieces of each line, joined once at the end: gluing onto the growing line copied it per cut (quadratic).
+  const out: string[][] = []
   for (const [i, line] of lines.entries()) {
-    const previous = out[out.length - 1]
-    if (!continues[i] || previous === undefined) {
-      out.push(line)
+    const pieces = out[out.length - 1]
+    if (!continues[i] || pieces === undefined) {
+      out.push([line])
       continue
     }
-    out[out.length - 1] = terminal ? `${previous}${line}` : `${previous.trimEnd()} ${line.trim()}`
+    if (pieces.length > MAX_CUTS) {
+      throw new DbperfError(
+        'DBPERF_INVALID_INPUT',
+        `${PARSER}: more than ${MAX_CUTS} lines read as the continuation of ${JSON.stringify((pieces[0] as string).trim().slice(0, 80))}; a plan line wrapped by a terminal or a mail client has a few. Is this an EXPLAIN plan?`,
+      )
+    }
+    if (terminal) pieces.push(line)
+    else {
+      pieces[pieces.length - 1] = (pieces[pieces.length - 1] as string).trimEnd()
+      pieces.push(' ', line.trim())
+    }
   }
-  return out.map((l) => l.trimEnd())
+  return out.map((pieces) => pieces.join('').trimEnd())
 }
+
+/** `Sort  (cost=…`: a node's name, then its estimate or timing (a root node's line, which has no arrow). */
+function isNodeHead(line: string): boolean {
+  const at = line.indexOf('  (')
+  if (at < 0 || !/^(?:cost=|actual |never executed\))/.test(line.slice(at + 3, at + 19))) return false
+  return /^[A-Z][^()=:]*$/.test(line.slice(0, at).trim())
+}
+
+/** Wrapped pieces of one plan line (a 64 KB filter wrapped at 72 columns is about 900). */
+const MAX_CUTS = 2_000
 
 /**
  * With ANALYZE, FORMAT JSON prints some counters even when they are zero, where text leaves the line out

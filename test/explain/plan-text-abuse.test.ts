@@ -49,6 +49,34 @@ describe('PostgreSQL text plans that are not what EXPLAIN prints', () => {
     }
   })
 
+  it('blank and comment lines before a plan, however many, are skipped in linear time', () => {
+    const plan = 'Seq Scan on t  (cost=0.00..1.00 rows=1 width=4)'
+    for (const lead of ['\n'.repeat(400_000), '-- c\n'.repeat(200_000)]) {
+      const { value, ms } = timed(() => analyzePlanText(lead + plan))
+      expect(value.plan.root.relation).toBe('t')
+      expect(ms).toBeLessThan(5000)
+    }
+  })
+
+  it('thousands of lines glued onto one as "wrapped" are refused, in linear time, not read as one node', () => {
+    const unknown = ['Seq Scan on t  (cost=0.00..1.00 rows=1 width=4)', ...Array.from({ length: 16_000 }, () => 'x'.repeat(39))].join('\n')
+    const plus = `QUERY PLAN\n----------\n${Array.from({ length: 32_000 }, () => ' Seq Scan on t  (cost=0.00..1.00 rows=1 width=4)+').join('\n')}\n(1 row)`
+    for (const text of [unknown, plus]) {
+      const { value, ms } = timed(() => thrown(() => analyzePlanText(text)))
+      expect(value).toEqual(expect.objectContaining({ code: 'DBPERF_INVALID_INPUT' }))
+      expect(ms).toBeLessThan(5000)
+    }
+    // A long line really wrapped (a filter of 400 columns at 72) still reads as one node.
+    const filter = `Filter: (id = ANY ('{${Array.from({ length: 80 }, (_, i) => i).join(',')}}'::integer[]))`
+    const wrapped = ['Seq Scan on t  (cost=0.00..1.00 rows=1 width=4)', ...`  ${filter}`.match(/.{1,72}/g)!].join('\n')
+    expect(analyzePlanText(wrapped).plan.nodes).toHaveLength(1)
+  })
+
+  it('two plans pasted one after the other are refused, not merged into a plan no server printed', () => {
+    const two = ['Seq Scan on a  (cost=0.00..78.00 rows=5000 width=13)', 'Sort  (cost=359.04..359.05 rows=4 width=14)', '  Sort Key: x', '  ->  Seq Scan on d  (cost=0.00..359.00 rows=4 width=14)', '        Filter: (a_id = 5)'].join('\n')
+    expect(thrown(() => analyzePlanText(two))).toEqual(expect.objectContaining({ code: 'DBPERF_INVALID_INPUT', message: expect.stringMatching(/Sort/) }))
+  })
+
   it('says what it expected of a line it cannot place, and of input that is not text', () => {
     expect(thrown(() => parsePostgresTextPlan('Result\nFoo: bar'))).toEqual(
       invalid(/^parsePostgresTextPlan\(text\): "Foo:" at the root's indentation is not a statement total PostgreSQL prints/),

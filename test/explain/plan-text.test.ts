@@ -251,4 +251,14 @@ describe('the mysql client\'s batch header', () => {
     expect(r.plan.root.operation).toBe('Limit: 3 row(s)')
     expect(parseMysqlAnalyzeTree(`EXPLAIN\n${tree}`).nodes.length).toBe(3)
   })
+
+  it('the value as `mariadb -e` prints it without -r (newlines written as \\n) reads as the same JSON plan', () => {
+    const shape = (text: string) => {
+      const r = analyzePlanText(text)
+      return { format: r.format, nodes: r.plan.nodes.map((n) => `${n.operation}${n.relation ? ` ${n.relation}` : ''}`) }
+    }
+    const nodes = ['query_block', 'filesort', 'temporary_table', 'nested_loop', 'ALL t', 'block-nl-join', 'ALL u']
+    expect(shape(fixture('recorded/clients/mariadb-explain-json.batch.txt'))).toEqual({ format: 'mysql-json', nodes })
+    expect(shape(fixture('recorded/clients/mariadb-analyze-json.batch.txt'))).toEqual({ format: 'mariadb-analyze-json', nodes })
+  })
 })
