@@ -1,5 +1,7 @@
 import { CompiledQuery, type Kysely } from 'kysely'
+import type { QualifiedName } from '../sql/postgres-statement.js'
 import { wordsOf } from '../sql/placeholders.js'
+import { checkStatement } from './statement-safety.js'
 import { listCalls, type SideEffectGuard, unsafe } from './side-effects.js'
 
 /*
@@ -34,38 +36,48 @@ export const mysqlGuard: SideEffectGuard = {
     const udfs = await loadable(conn, callNames)
     if (udfs.length > 0) throw unsafe(safety, `it calls the loadable function(s) ${listCalls(udfs)}, whose effects dbperf cannot know`)
     const routines = await storedFunctions(conn, callNames)
+    // Every stored function, whatever its declared data access: READ ONLY stops its table writes, but not a
+    // GET_LOCK in its body, and MariaDB runs some calls while it only plans (constant subqueries, derived
+    // tables, DETERMINISTIC functions of constants).
+    if (routines.length > 0) {
+      throw unsafe(safety, `it calls the stored function(s) ${listCalls(routines.map((r) => r.name))}, whose body may act outside the transaction (write a non-transactional table, take a lock)`, options)
+    }
+    // A plain EXPLAIN executes nothing else.
+    if (!options.analyze) return async () => []
     const writing = !safety.readOnly
-    // A read runs READ ONLY, so the server stops a stored function's writes; dev mode does not even try.
-    const risky = routines.filter((r) => writing || options.strict || r.access === 'MODIFIES SQL DATA')
-    if (risky.length > 0) throw unsafe(safety, `it calls the stored function(s) ${listCalls(risky.map((r) => r.name))}, which may write`)
-    const tables = await tablesOf(conn, safety.relations.map((r) => r[r.length - 1] ?? ''))
+    if (writing && (await rows<{ db: string | null }>(conn, 'select database() as db'))[0]?.db == null) {
+      throw unsafe(safety, 'the connection has no current database, so dbperf cannot look up the engines of the tables it writes')
+    }
+    const tables = await tablesOf(conn, safety.relations)
     let counters: Map<string, string | null> | undefined
     if (writing) {
       const plain = tables.filter((t) => t.transactional !== 'YES' && t.type !== 'VIEW')
       if (plain.length > 0) {
-        throw unsafe(safety, `it touches ${plain.map((t) => `${t.name} (${t.engine ?? 'no engine'})`).join(', ')}, whose engine ignores ROLLBACK`)
+        throw unsafe(safety, `it touches ${plain.map((t) => `${t.label} (${t.engine ?? 'no engine'})`).join(', ')}, whose engine ignores ROLLBACK`)
       }
-      const triggers = await rows<{ name: string; tbl: string }>(
+      const sequences = tables.filter((t) => t.type === 'SEQUENCE')
+      if (sequences.length > 0) throw unsafe(safety, `it writes the sequence(s) ${sequences.map((t) => t.label).join(', ')}, whose state a rollback does not restore`)
+      const triggers = await perSchema<{ name: string; tbl: string }>(
         conn,
-        `select TRIGGER_NAME as name, EVENT_OBJECT_TABLE as tbl from information_schema.TRIGGERS
-          where EVENT_OBJECT_SCHEMA = database() and EVENT_OBJECT_TABLE in (${placeholders(tables.length)})`,
-        tables.map((t) => t.name),
+        tables,
+        (names) => `select TRIGGER_NAME as name, EVENT_OBJECT_TABLE as tbl from information_schema.TRIGGERS
+          where EVENT_OBJECT_SCHEMA = ? and EVENT_OBJECT_TABLE in (${names})`,
       )
       if (triggers.length > 0) throw unsafe(safety, `it fires trigger(s) ${triggers.map((t) => `${t.name} on ${t.tbl}`).join(', ')}, whose effects dbperf cannot prove are undone`)
-      const sequenced = await rows<{ tbl: string; col: string }>(
+      const sequenced = await perSchema<{ tbl: string; col: string }>(
         conn,
-        `select TABLE_NAME as tbl, COLUMN_NAME as col from information_schema.COLUMNS
-          where TABLE_SCHEMA = database() and TABLE_NAME in (${placeholders(tables.length)})
+        tables,
+        (names) => `select TABLE_NAME as tbl, COLUMN_NAME as col from information_schema.COLUMNS
+          where TABLE_SCHEMA = ? and TABLE_NAME in (${names})
             and (lower(COLUMN_DEFAULT) like '%nextval%' or lower(COLUMN_DEFAULT) like '%next value for%')`,
-        tables.map((t) => t.name),
       )
       if (sequenced.length > 0) throw unsafe(safety, `column(s) ${sequenced.map((c) => `${c.tbl}.${c.col}`).join(', ')} default to a sequence's next value, which a rollback does not undo`)
-      counters = await autoIncrements(conn, tables.map((t) => t.name))
+      counters = await autoIncrements(conn, tables)
     }
     return async () => {
       if (!counters) return []
       const notes: string[] = []
-      const after = await autoIncrements(conn, [...counters.keys()])
+      const after = await autoIncrements(conn, tables)
       for (const [name, value] of after) {
         const old = counters.get(name)
         if (old !== value) notes.push(`AUTO_INCREMENT of ${name} advanced from ${old ?? 'none'} to ${value ?? 'none'}: a rollback does not undo that`)
@@ -106,58 +118,96 @@ async function storedFunctions(conn: Kysely<any>, names: string[]): Promise<Arra
 }
 
 interface TableRow {
+  schema: string
   name: string
+  /** The name as a message shows it: qualified when the table is in another database. */
+  label: string
   type: string
   engine: string | null
   transactional: string | null
 }
 
 /**
- * Every word of the statement that names a table of the current database, through views, with its engine.
+ * Every name of the statement that is a table, with its engine: unqualified names in the current database,
+ * `db.table` in its own; through views, whose definitions MariaDB stores with every table qualified.
  *
- * Each information_schema table is read on its own, filtered by `TABLE_SCHEMA = database()`: MariaDB pushes
+ * Each information_schema table is read on its own, filtered to one database (`TABLE_SCHEMA = ?`): MariaDB pushes
  * only a table's own constant conditions into its fill, so a VIEWS joined on `v.TABLE_SCHEMA = t.TABLE_SCHEMA`
  * opened every view of every database on the server ("Scanned all databases" in its EXPLAIN). That is slow on a
  * server with many schemas, and MariaDB 10.11.19 was seen to crash (signal 11 in `ha_maria::drop_table`, from
  * `open_tables_only_view_structure`) when another connection dropped a database with views during the scan.
  */
-async function tablesOf(conn: Kysely<any>, words: string[]): Promise<TableRow[]> {
+async function tablesOf(conn: Kysely<any>, names: readonly QualifiedName[]): Promise<TableRow[]> {
+  const current = (await rows<{ db: string | null }>(conn, 'select database() as db'))[0]?.db ?? undefined
   const found = new Map<string, TableRow>()
-  let pending = [...new Set(words.filter((w) => w !== ''))]
+  let pending: QualifiedName[] = [...names]
   for (let round = 0; pending.length > 0 && round < MAX_VIEWS; round++) {
-    const batch = await rows<TableRow>(
-      conn,
-      `select t.TABLE_NAME as name, t.TABLE_TYPE as type, t.ENGINE as engine, e.TRANSACTIONS as transactional
-         from information_schema.TABLES t
-         left join information_schema.ENGINES e on e.ENGINE = t.ENGINE
-        where t.TABLE_SCHEMA = database() and t.TABLE_NAME in (${placeholders(pending.length)})`,
-      pending,
-    )
-    const views: string[] = []
-    for (const r of batch) {
-      if (found.has(r.name.toLowerCase())) continue
-      found.set(r.name.toLowerCase(), { name: r.name, type: r.type, engine: r.engine, transactional: r.transactional })
-      if (r.type === 'VIEW') views.push(r.name)
+    const bySchema = new Map<string, Set<string>>()
+    for (const n of pending) {
+      const schema = n.length > 1 ? n[n.length - 2] : current
+      const name = n[n.length - 1]
+      if (schema === undefined || schema === '' || !name || found.has(key(schema, name))) continue
+      const set = bySchema.get(schema) ?? new Set<string>()
+      set.add(name)
+      bySchema.set(schema, set)
     }
     pending = []
-    if (views.length === 0) continue
-    const defs = await rows<{ def: string | null }>(
-      conn,
-      `select VIEW_DEFINITION as def from information_schema.VIEWS
-        where TABLE_SCHEMA = database() and TABLE_NAME in (${placeholders(views.length)})`,
-      views,
-    )
-    for (const d of defs) if (d.def) pending.push(...wordsOf(d.def, 'mysql'))
+    for (const [schema, set] of bySchema) {
+      const list = [...set]
+      const batch = await rows<TableRow>(
+        conn,
+        `select t.TABLE_SCHEMA as \`schema\`, t.TABLE_NAME as name, t.TABLE_TYPE as type, t.ENGINE as engine, e.TRANSACTIONS as transactional
+           from information_schema.TABLES t
+           left join information_schema.ENGINES e on e.ENGINE = t.ENGINE
+          where t.TABLE_SCHEMA = ? and t.TABLE_NAME in (${placeholders(list.length)})`,
+        [schema, ...list],
+      )
+      const views: string[] = []
+      for (const r of batch) {
+        if (found.has(key(r.schema, r.name))) continue
+        found.set(key(r.schema, r.name), { ...r, label: r.schema === current ? r.name : `${r.schema}.${r.name}` })
+        if (r.type === 'VIEW') views.push(r.name)
+      }
+      if (views.length === 0) continue
+      const defs = await rows<{ def: string | null }>(
+        conn,
+        `select VIEW_DEFINITION as def from information_schema.VIEWS where TABLE_SCHEMA = ? and TABLE_NAME in (${placeholders(views.length)})`,
+        [schema, ...views],
+      )
+      for (const d of defs) if (d.def) pending.push(...viewRelations(d.def))
+    }
   }
   return [...found.values()]
 }
 
-async function autoIncrements(conn: Kysely<any>, names: string[]): Promise<Map<string, string | null>> {
-  if (names.length === 0) return new Map()
-  const found = await rows<{ name: string; value: unknown }>(
+/** The names a view's definition reads (every word, and every `db.table`), as for the statement itself. */
+function viewRelations(definition: string): QualifiedName[] {
+  try {
+    return [...checkStatement(definition, 'mysql').relations]
+  } catch {
+    return wordsOf(definition, 'mysql').map((w) => [w])
+  }
+}
+
+function key(schema: string, name: string): string {
+  return `${schema.toLowerCase()}\u0000${name.toLowerCase()}`
+}
+
+/** One catalogue query per database of the tables, each filtered to that database (see tablesOf). */
+async function perSchema<R>(conn: Kysely<any>, tables: readonly TableRow[], sql: (names: string) => string): Promise<R[]> {
+  const bySchema = new Map<string, string[]>()
+  for (const t of tables) bySchema.set(t.schema, [...(bySchema.get(t.schema) ?? []), t.name])
+  const out: R[] = []
+  for (const [schema, names] of bySchema) out.push(...(await rows<R>(conn, sql(placeholders(names.length)), [schema, ...names])))
+  return out
+}
+
+async function autoIncrements(conn: Kysely<any>, tables: readonly TableRow[]): Promise<Map<string, string | null>> {
+  const found = await perSchema<{ schema: string; name: string; value: unknown }>(
     conn,
-    `select TABLE_NAME as name, AUTO_INCREMENT as value from information_schema.TABLES where TABLE_SCHEMA = database() and TABLE_NAME in (${placeholders(names.length)})`,
-    names,
+    tables,
+    (names) => `select TABLE_SCHEMA as \`schema\`, TABLE_NAME as name, AUTO_INCREMENT as value from information_schema.TABLES where TABLE_SCHEMA = ? and TABLE_NAME in (${names})`,
   )
-  return new Map(found.map((r) => [r.name, r.value === null || r.value === undefined ? null : String(r.value)]))
+  const labels = new Map(tables.map((t) => [key(t.schema, t.name), t.label]))
+  return new Map(found.map((r) => [labels.get(key(r.schema, r.name)) ?? r.name, r.value === null || r.value === undefined ? null : String(r.value)]))
 }

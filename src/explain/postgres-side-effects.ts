@@ -2,6 +2,7 @@ import { CompiledQuery, type Kysely } from 'kysely'
 import { DbperfError } from '../errors.js'
 import { parsePlPgSQLSync } from 'libpg-query'
 import { type QualifiedName, readPostgresStatement, readPostgresStatements } from '../sql/postgres-statement.js'
+import { wordsOf } from '../sql/placeholders.js'
 import { type SideEffectGuard, unsafe } from './side-effects.js'
 
 /*
@@ -26,12 +27,16 @@ const READ_ONLY_VOLATILE = new Set([
   'pg_last_wal_receive_lsn', 'pg_last_wal_replay_lsn', 'pg_last_xact_replay_timestamp', 'pg_current_xact_id_if_assigned',
   'txid_current_if_assigned',
 ])
-// In a write (never in a read, whose READ ONLY transaction refuses them): their effect is measured and reported.
-const SEQUENCE_FUNCTIONS = new Set(['nextval', 'setval'])
+// In a write (never in a read, whose READ ONLY transaction refuses it): its effect is measured and reported.
+// `setval` is not among them: it can move a sequence back, and a later nextval would hand out used values again.
+const SEQUENCE_FUNCTIONS = new Set(['nextval'])
 const MAX_VIEWS = 64
 
 interface ProcRow {
   oid: string
+  kind: string
+  /** An aggregate's support functions (`schema.name` or `-`), as regproc text. */
+  support: string[] | null
   schema: string
   name: string
   volatility: string
@@ -42,24 +47,26 @@ interface ProcRow {
 }
 
 export const postgresGuard: SideEffectGuard = {
-  async check(conn, safety) {
+  async check(conn, safety, options) {
     const calls: QualifiedName[] = [...safety.calls]
     const operators = new Set(safety.operators)
     const oids = await expandViews(conn, safety.relations, calls, operators)
     await policyCalls(conn, oids, calls)
-    const writing = !safety.readOnly
-    let triggers: string[] = []
+    // Calls no FuncCall shows: an operator's function (in any schema: `OPERATOR(s.===)` names one off the
+    // search_path), a row's attribute read as a function (`t.f` is `f(t)`), a cast's function, a domain's CHECK.
+    calls.push(...(await hiddenCalls(conn, safety.sql, [...operators])))
+    const writing = options.analyze && !safety.readOnly
+    const bodies: QualifiedName[] = []
     if (writing) {
       const written = await resolve(conn, safety.written)
       await defaultCalls(conn, written, calls)
-      triggers = await userTriggers(conn, written)
+      bodies.push(...(await triggerFunctions(conn, written)))
     }
-    const refused = await volatileCalls(conn, calls, writing)
+    const refused = await volatileCalls(conn, calls, bodies, writing, !options.analyze)
     if (refused.length > 0) {
-      throw unsafe(safety, `it reaches ${[...new Set(refused)].join(', ')}: a VOLATILE function in PostgreSQL's catalogue, or one whose body dbperf cannot prove harmless, may act outside the transaction (signal a backend, take a session lock, write a file, advance a sequence)`)
+      throw unsafe(safety, `it reaches ${[...new Set(refused)].join(', ')}: a VOLATILE function in PostgreSQL's catalogue, or one whose body dbperf cannot prove harmless, may act outside the transaction (signal a backend, take a session lock, write a file, advance a sequence)`, options)
     }
-    const badOperators = await volatileOperators(conn, [...operators])
-    if (badOperators.length > 0) throw unsafe(safety, `it uses the operator(s) ${badOperators.join(', ')}, whose functions are VOLATILE`)
+    const triggers = writing && bodies.length > 0 ? await userTriggers(conn, await resolve(conn, safety.written)) : []
     const before = writing ? await sequences(conn) : undefined
     return async () => {
       const notes: string[] = []
@@ -70,7 +77,7 @@ export const postgresGuard: SideEffectGuard = {
           if (old !== value) notes.push(`sequence ${name} advanced from ${old ?? 'unused'} to ${value ?? 'unused'}: a rollback does not undo that`)
         }
       }
-      for (const t of triggers) notes.push(`trigger ${t} ran: its writes were rolled back, but dbperf cannot prove it did nothing outside the database`)
+      for (const t of triggers) notes.push(`trigger ${t} ran: its writes were rolled back (its body calls nothing that acts outside the transaction)`)
       return notes
     }
   },
@@ -147,6 +154,51 @@ async function defaultCalls(conn: Kysely<any>, oids: number[], calls: QualifiedN
   for (const r of found) if (r.expr) calls.push(...readPostgresStatement(`select ${r.expr}`).calls)
 }
 
+/** The functions the user triggers of the written tables run: their bodies are read like any called function's. */
+async function triggerFunctions(conn: Kysely<any>, oids: number[]): Promise<QualifiedName[]> {
+  if (oids.length === 0) return []
+  const found = await rows<{ schema: string; name: string }>(
+    conn,
+    `select n.nspname as schema, p.proname as name from pg_trigger t join pg_proc p on p.oid = t.tgfoid join pg_namespace n on n.oid = p.pronamespace
+      where t.tgrelid = any($1::oid[]) and not t.tgisinternal`,
+    [oids],
+  )
+  return found.map((r) => [r.schema, r.name])
+}
+
+/**
+ * Functions a statement runs without a call in its text, found in the catalogue: the functions of the operators
+ * it uses that are not PostgreSQL's own; functions of one row-typed argument named like one of its words
+ * (attribute notation); user-defined casts to types it names or that apply unasked (implicit and assignment
+ * casts); and the CHECK constraints of domains it names. Over-inclusive on purpose: only a function that may act
+ * outside the transaction is refused.
+ */
+async function hiddenCalls(conn: Kysely<any>, sql: string, operators: string[]): Promise<QualifiedName[]> {
+  const words = [...new Set(wordsOf(sql, 'postgres').map((w) => w.toLowerCase()))]
+  const found = await rows<{ schema: string | null; name: string | null; expr: string | null }>(
+    conn,
+    `select n.nspname as schema, p.proname as name, null as expr
+       from pg_operator o join pg_proc p on p.oid = o.oprcode join pg_namespace n on n.oid = p.pronamespace join pg_namespace ons on ons.oid = o.oprnamespace
+      where o.oprname = any($1::text[]) and ons.nspname not in ('pg_catalog', 'information_schema')
+     union all
+     select n.nspname, p.proname, null from pg_proc p join pg_namespace n on n.oid = p.pronamespace join pg_type t on t.oid = p.proargtypes[0]
+      where p.pronargs = 1 and t.typrelid <> 0 and lower(p.proname) = any($2::text[]) and n.nspname not in ('pg_catalog', 'information_schema')
+     union all
+     select n.nspname, p.proname, null from pg_cast c join pg_proc p on p.oid = c.castfunc join pg_namespace n on n.oid = p.pronamespace join pg_type t on t.oid = c.casttarget
+      where n.nspname not in ('pg_catalog', 'information_schema') and (c.castcontext in ('i', 'a') or lower(t.typname) = any($2::text[]))
+     union all
+     select null, null, pg_get_expr(k.conbin, 0) from pg_constraint k join pg_type t on t.oid = k.contypid
+      where k.contype = 'c' and lower(t.typname) = any($2::text[])`,
+    [operators, words],
+  )
+  const calls: QualifiedName[] = []
+  for (const r of found) {
+    if (r.schema !== null && r.name !== null) calls.push([r.schema, r.name])
+    else if (r.expr) calls.push(...readPostgresStatement(`select ${r.expr}`).calls)
+  }
+  return calls
+}
+
 async function userTriggers(conn: Kysely<any>, oids: number[]): Promise<string[]> {
   if (oids.length === 0) return []
   const found = await rows<{ name: string }>(conn, `select tgname || ' on ' || tgrelid::regclass::text as name from pg_trigger where tgrelid = any($1::oid[]) and not tgisinternal`, [oids])
@@ -168,25 +220,34 @@ const MAX_FUNCTIONS = 128
  * A body that runs dynamic SQL (EXECUTE), or is written in another language (plpython3u…), is refused.
  * Returns why each refused function is refused.
  */
-async function volatileCalls(conn: Kysely<any>, calls: readonly QualifiedName[], writing: boolean): Promise<string[]> {
+async function volatileCalls(conn: Kysely<any>, calls: readonly QualifiedName[], bodies: readonly QualifiedName[], writing: boolean, planOnly: boolean): Promise<string[]> {
   const refused: string[] = []
   const seen = new Set<string>()
-  // Each call carries the chain of functions it was found in, so a refusal names the path to it.
-  let pending: ReadonlyArray<{ call: QualifiedName; via: string }> = calls.map((call) => ({ call, via: '' }))
+  // Each call carries the chain of functions it was found in, so a refusal names the path to it. `how`: 'run'
+  // (it runs), 'planned' (a plain EXPLAIN's own call: it runs only if the planner folds it, so only a
+  // function declared IMMUTABLE or STABLE is read), 'body' (a trigger function: its body is read, whatever its
+  // declared volatility, which is VOLATILE for every trigger function).
+  type Pending = { call: QualifiedName; via: string; how: 'run' | 'planned' | 'body' }
+  let pending: ReadonlyArray<Pending> = [
+    ...calls.map((call): Pending => ({ call, via: '', how: planOnly ? 'planned' : 'run' })),
+    ...bodies.map((call): Pending => ({ call, via: 'trigger ', how: 'body' })),
+  ]
   while (pending.length > 0) {
     const names = [...new Set(pending.map(({ call: c }) => c[c.length - 1] ?? '').filter((n) => n !== ''))]
     if (names.length === 0) break
     const procs = await rows<ProcRow>(
       conn,
-      `select p.oid::text as oid, n.nspname as schema, p.proname as name, p.provolatile as volatility, l.lanname as language,
+      `select p.oid::text as oid, n.nspname as schema, p.proname as name, p.provolatile as volatility, l.lanname as language, p.prokind as kind,
+              (select array[a.aggtransfn, a.aggfinalfn, a.aggcombinefn, a.aggserialfn, a.aggdeserialfn, a.aggmtransfn, a.aggminvtransfn, a.aggmfinalfn]::regproc[]::text[]
+                 from pg_aggregate a where a.aggfnoid = p.oid) as support,
               n.nspname = any(current_schemas(true)) as visible, p.prosrc as source,
               case when p.prokind in ('f', 'p') and l.lanname in ('sql', 'plpgsql') and n.nspname <> 'pg_catalog' then pg_get_functiondef(p.oid) end as definition
          from pg_proc p join pg_namespace n on n.oid = p.pronamespace join pg_language l on l.oid = p.prolang
         where p.proname = any($1::text[])`,
       [names],
     )
-    const next: Array<{ call: QualifiedName; via: string }> = []
-    for (const { call, via } of pending) {
+    const next: Pending[] = []
+    for (const { call, via, how } of pending) {
       const name = call[call.length - 1]
       const schema = call.length > 1 ? call[call.length - 2] : undefined
       // Every overload the call could resolve to counts: dbperf does not redo PostgreSQL's overload resolution.
@@ -195,17 +256,28 @@ async function volatileCalls(conn: Kysely<any>, calls: readonly QualifiedName[],
         seen.add(p.oid)
         if (seen.size > MAX_FUNCTIONS) return [...refused, `more than ${MAX_FUNCTIONS} functions reached (not all could be read)`]
         const label = `${via}${p.schema === 'pg_catalog' || schema === undefined ? p.name : `${p.schema}.${p.name}`}()`
-        if (p.schema === 'pg_catalog') {
-          if (RUNS_QUERIES.has(p.name)) refused.push(`${label}, which runs queries over relations it is given by name`)
-          else if (p.volatility === 'v' && !READ_ONLY_VOLATILE.has(p.name) && !(writing && SEQUENCE_FUNCTIONS.has(p.name))) refused.push(`${label} (VOLATILE)`)
+        if (RUNS_QUERIES.has(p.name) && p.schema === 'pg_catalog') {
+          refused.push(`${label}, which runs queries over relations it is given by name`)
           continue
         }
-        if (p.volatility === 'v') refused.push(`${label} (VOLATILE)`)
+        // The planner folds and estimates with IMMUTABLE and STABLE functions only, and runs no aggregate.
+        if (how === 'planned' && (p.volatility === 'v' || p.kind === 'a')) continue
+        if (p.schema === 'pg_catalog') {
+          // PostgreSQL's own trigger functions (tsvector_update_trigger…) act on the row they are given.
+          if (how !== 'body' && p.volatility === 'v' && !READ_ONLY_VOLATILE.has(p.name) && !(writing && SEQUENCE_FUNCTIONS.has(p.name))) refused.push(`${label} (VOLATILE)`)
+          continue
+        }
+        if (p.kind === 'a') {
+          // A user aggregate is declared in C (`internal`), but runs the functions it was made of.
+          for (const f of p.support ?? []) if (f !== '-') next.push({ call: f.split('.'), via: `${label} → `, how: 'run' })
+          continue
+        }
+        if (p.volatility === 'v' && how !== 'body') refused.push(`${label} (VOLATILE)`)
         else if (p.language === 'sql' || p.language === 'plpgsql') {
           const body = p.language === 'sql' ? sqlBodyCalls(p.source, p.definition) : plpgsqlCalls(p.definition)
           if (body === 'dynamic') refused.push(`${label}, which runs dynamic SQL (EXECUTE)`)
           else if (body === undefined) refused.push(`${label}, whose body dbperf could not read`)
-          else next.push(...body.map((c) => ({ call: c, via: `${label} → ` })))
+          else next.push(...body.map((c): Pending => ({ call: c, via: `${label} → `, how: 'run' })))
         } else if (p.language !== 'internal' && p.language !== 'c') refused.push(`${label}, written in ${p.language}, whose effects dbperf cannot read`)
       }
     }
@@ -267,18 +339,6 @@ function expressionCalls(query: string): QualifiedName[] | undefined {
     }
   }
   return undefined
-}
-
-async function volatileOperators(conn: Kysely<any>, operators: string[]): Promise<string[]> {
-  if (operators.length === 0) return []
-  const found = await rows<{ name: string }>(
-    conn,
-    `select distinct o.oprname as name from pg_operator o join pg_proc p on p.oid = o.oprcode
-       join pg_namespace n on n.oid = o.oprnamespace
-      where o.oprname = any($1::text[]) and p.provolatile = 'v' and n.nspname = any(current_schemas(true))`,
-    [operators],
-  )
-  return found.map((r) => r.name)
 }
 
 async function sequences(conn: Kysely<any>): Promise<Map<string, string | null>> {

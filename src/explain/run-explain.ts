@@ -41,7 +41,8 @@ class Rollback extends Error {
 }
 
 /**
- * Runs EXPLAIN for one statement on `db`. With `analyze`, the statement really runs, on one pinned connection,
+ * Runs EXPLAIN for one statement on `db`, always inside a transaction (or, in the caller's, a savepoint) that is
+ * rolled back, after the database's guard. With `analyze`, the statement really runs, on one pinned connection,
  * inside a transaction that dbperf opens itself and always rolls back: READ ONLY for a read (PostgreSQL,
  * MySQL), so the server refuses any write hidden in it; for a write, after the database's guard has refused
  * whatever a rollback cannot undo (see `side-effects.ts`).
@@ -49,11 +50,23 @@ class Rollback extends Error {
 export async function runExplain(db: Kysely<any>, dialect: SqlDialect, safety: StatementSafety, parameters: readonly unknown[], options: RunOptions): Promise<ExplainRun> {
   if (dialect === 'mysql') await assertSingleStatementServer(db)
   const names = Object.keys(options.settings)
-  if (!options.analyze && names.length === 0) return runOnce(db, dialect, safety.sql, parameters, false)
+  const guard = { strict: options.strict, analyze: options.analyze }
   if (db.isTransaction) {
-    throw new DbperfError('DBPERF_UNSUPPORTED', 'explain() with analyze or settings opens a transaction of its own and rolls it back; call it with the database handle, not inside a transaction')
+    if (options.analyze || names.length > 0) {
+      throw new DbperfError('DBPERF_UNSUPPORTED', 'explain() with analyze or settings opens a transaction of its own and rolls it back; call it with the database handle, not inside a transaction')
+    }
+    // Planned inside the caller's transaction: whatever planning runs is rolled back to a savepoint of dbperf's.
+    await raw(db, 'savepoint dbperf_explain')
+    try {
+      await GUARDS[dialect].check(db, safety, guard)
+      return await runOnce(db, dialect, safety.sql, parameters, false)
+    } finally {
+      await raw(db, 'rollback to savepoint dbperf_explain')
+    }
   }
-  const readOnly = options.analyze && safety.readOnly && dialect !== 'sqlite'
+  // A plain EXPLAIN too runs in a transaction that is rolled back, READ ONLY where the server allows it: planning
+  // evaluates functions (see GuardOptions.analyze). MariaDB refuses EXPLAIN of a write in a READ ONLY transaction.
+  const readOnly = dialect === 'postgres' ? !options.analyze || safety.readOnly : dialect === 'mysql' && safety.readOnly
   try {
     await db.connection().execute(async (conn) => {
       await raw(conn, dialect === 'sqlite' ? 'begin' : dialect === 'postgres' ? (readOnly ? 'start transaction read only' : 'begin') : readOnly ? 'start transaction read only' : 'start transaction')
@@ -62,9 +75,9 @@ export async function runExplain(db: Kysely<any>, dialect: SqlDialect, safety: S
         // MySQL has no transaction-scoped SET, so its session values are put back to their defaults after.
         for (const name of names) await raw(conn, setStatement(dialect, name, options.settings[name] as string | number))
         try {
-          const after = options.analyze ? await GUARDS[dialect].check(conn, safety, { strict: options.strict }) : undefined
+          const after = await GUARDS[dialect].check(conn, safety, guard)
           const run = await runOnce(conn, dialect, safety.sql, parameters, options.analyze)
-          throw new Rollback({ ...run, notUndone: after ? await after() : [] })
+          throw new Rollback({ ...run, notUndone: options.analyze ? await after() : [] })
         } finally {
           if (dialect === 'mysql') for (const name of names) await raw(conn, `set session ${name} = default`)
         }

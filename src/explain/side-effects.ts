@@ -23,13 +23,22 @@ export interface GuardOptions {
    * ONLY mode would stop anyway), because dev mode re-runs an application's statement unasked.
    */
   readonly strict: boolean
+  /**
+   * False for a plain EXPLAIN: the statement is only planned, but planning runs code too (PostgreSQL folds and
+   * estimates with IMMUTABLE and STABLE functions; MariaDB evaluates stored functions, constant subqueries and
+   * derived tables while it optimizes), so what planning may call is checked the same way.
+   */
+  readonly analyze: boolean
 }
 
 /** The refusal every guard throws. */
-export function unsafe(safety: StatementSafety, why: string): DbperfError {
+export function unsafe(safety: StatementSafety, why: string, options: { readonly analyze: boolean } = { analyze: true }): DbperfError {
+  const text = JSON.stringify(safety.sql.slice(0, 80))
   return new DbperfError(
     'DBPERF_EXPLAIN_UNSAFE',
-    `explain(…, { analyze: true }) runs the statement, and ${why}: ${JSON.stringify(safety.sql.slice(0, 80))}. A rollback would not undo that, so dbperf did not run it; explain it without analyze (the plan is still shown).`,
+    options.analyze
+      ? `explain(…, { analyze: true }) runs the statement, and ${why}: ${text}. A rollback would not undo that, so dbperf did not run it; explain it without analyze (the plan is still shown).`
+      : `explain(…) has the server plan the statement, and planning alone runs some of the code it calls: ${why}: ${text}. A rollback would not undo that, so dbperf did not send it.`,
     { sql: safety.sql },
   )
 }

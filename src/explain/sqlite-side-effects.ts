@@ -1,4 +1,5 @@
 import { withRawConnection } from '../driver/raw-connection.js'
+import { explainSqlError } from './explain-error.js'
 import { type SideEffectGuard, unsafe } from './side-effects.js'
 
 /*
@@ -9,12 +10,18 @@ import { type SideEffectGuard, unsafe } from './side-effects.js'
  * Functions an application registers in JavaScript run in the application: dbperf cannot see what they do.
  */
 export const sqliteGuard: SideEffectGuard = {
-  async check(conn, safety) {
-    if (safety.readOnly) {
+  async check(conn, safety, options) {
+    // A plain EXPLAIN QUERY PLAN compiles the statement and runs none of it.
+    if (options.analyze && safety.readOnly) {
       const readonly = await withRawConnection(conn, async (raw) => {
         const database = await raw.sqliteDatabase()
         if (!database) return undefined
-        return (database.prepare(safety.sql) as unknown as { readonly: boolean }).readonly
+        try {
+          return (database.prepare(safety.sql) as unknown as { readonly: boolean }).readonly
+        } catch (error) {
+          // SQLite's own compiler refused it (a syntax error, a missing table): said as the statement's error.
+          throw explainSqlError(error, 'sqlite', safety.sql, 0)
+        }
       })
       if (readonly === false) throw unsafe(safety, 'SQLite compiles it to a statement that writes')
     }

@@ -162,7 +162,12 @@ function checkTokens(sql: string, dialect: SqlDialect): StatementSafety {
       const qualifier = content[i - 1]?.text === '.' ? content[i - 2] : undefined
       calls.push(qualifier ? [unquote(qualifier.text), unquote(t.text)] : [unquote(t.text)])
     }
-    if (t.kind === 'word' || t.kind === 'identifier') relations.push([unquote(t.text)])
+    if (t.kind === 'word' || t.kind === 'identifier') {
+      relations.push([unquote(t.text)])
+      // `db.table` names a table of another database (or is `alias.column`: the catalogue tells which).
+      const name = content[i + 2]
+      if (next?.text === '.' && (name?.kind === 'word' || name?.kind === 'identifier')) relations.push([unquote(t.text), unquote(name.text)])
+    }
   }
   let reason: string | undefined
   if (writesFile) reason = 'SELECT … INTO OUTFILE/DUMPFILE writes a file on the database host'

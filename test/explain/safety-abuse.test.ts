@@ -333,7 +333,9 @@ eachDialect(
         dev.detach()
       }
       expect(await scalar(t.db, 'select count(*) from t_MyISAM')).toBe(before + 1)
-      expect(reports.map((r) => r.kind)).toContain('slow-query')
+      // Not even planned: MariaDB may run a stored function while it plans, so the slow statement is reported as
+      // one dbperf would not explain, and why.
+      expect(reports).toEqual([expect.objectContaining({ kind: 'explain-failed', message: expect.stringMatching(/stored function\(s\) .*f_slow\(\)/) })])
     })
   },
   ['mysql'],

@@ -1,0 +1,208 @@
+import { CompiledQuery, type Kysely, sql } from 'kysely'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { explain, ExplainSqlError } from '../../src/explain/index.js'
+import { createDb } from '../../src/index.js'
+import { eachDialect, openTestDb, type TestDb } from '../harness/databases.js'
+import { run } from './helpers.js'
+
+/*
+ * Statements an independent audit (session 10) got past explain's guards: each ran code dbperf was not asked
+ * to run, or left an effect no rollback undoes (a session lock, a committed row, rows of a MyISAM table in
+ * another database, a sequence moved). The effect is checked on the database itself after each refusal.
+ */
+
+async function scalar(db: Kysely<any>, text: string): Promise<number> {
+  const r = await db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text))
+  return Number(Object.values(r.rows[0] ?? {})[0])
+}
+
+const errorOf = (p: Promise<unknown>): Promise<unknown> => p.then(() => undefined, (e: unknown) => e)
+const refused = (why: RegExp) => expect.objectContaining({ code: 'DBPERF_EXPLAIN_UNSAFE', message: expect.stringMatching(why) })
+
+eachDialect(
+  'explain audit: code PostgreSQL runs without a call in the text, and code the planner runs',
+  () => {
+    let t: TestDb
+    let other: string
+    // Session advisory locks survive a rollback: every function below takes one, numbered by its case.
+    const locks = () => scalar(t.db, "select count(*) from pg_locks where locktype = 'advisory' and objid between 7000 and 7099")
+    beforeAll(async () => {
+      t = await openTestDb('postgres')
+      other = `${(await sql<{ s: string }>`select current_schema() as s`.execute(t.db)).rows[0]!.s}_y`
+      const lock = (n: number) => `begin perform pg_advisory_lock(${n}); end`
+      await run(
+        t.db,
+        'create table items (id int primary key, qty int not null)',
+        'insert into items values (1, 10), (2, 20), (3, 30)',
+        'create table log (v text)',
+        `create function evil(items) returns int volatile language plpgsql as $$ begin perform pg_advisory_lock(7001); return 1; end $$`,
+        'create type pair as (a int, b int)',
+        `create function to_pair(int) returns pair volatile language plpgsql as $$ begin perform pg_advisory_lock(7002); return row($1, $1)::pair; end $$`,
+        'create cast (int as pair) with function to_pair(int)',
+        `create function dom_ok(int) returns boolean immutable language plpgsql as $$ begin perform pg_advisory_lock(7003); return true; end $$`,
+        'create domain lockdom as int check (dom_ok(value))',
+        `create function agg_step(int, int) returns int volatile language plpgsql as $$ begin perform pg_advisory_lock(7004); return coalesce($1, 0) + $2; end $$`,
+        'create aggregate evilsum(int) (sfunc = agg_step, stype = int)',
+        `create schema ${other}`,
+        `create function ${other}.opf(int, int) returns boolean volatile language plpgsql as $$ begin perform pg_advisory_lock(7005); return true; end $$`,
+        `create operator ${other}.=== (leftarg = int, rightarg = int, function = ${other}.opf)`,
+        `create function liar_imm(int) returns int immutable language plpgsql as $$ begin perform pg_advisory_lock(7006); return $1; end $$`,
+        "create function vol_ins() returns int volatile language sql as $$ insert into log values ('planned') returning 1 $$",
+        'create function imm_ins() returns int immutable language plpgsql as $$ begin perform vol_ins(); return 1; end $$',
+        `create function plain_vol() returns int volatile language plpgsql as $$ begin perform pg_advisory_lock(7007); return 1; end $$`,
+        'create table trg (id int primary key)',
+        'insert into trg values (1)',
+        `create function trg_lock() returns trigger language plpgsql as $$ begin perform pg_advisory_lock(7008); return new; end $$`,
+        'create trigger trg_l before update on trg for each row execute function trg_lock()',
+        'create table audited (id int primary key)',
+        'insert into audited values (1)',
+        `create function audit_row() returns trigger language plpgsql as $$ begin insert into log values ('audit'); return new; end $$`,
+        'create trigger audited_a after update on audited for each row execute function audit_row()',
+        'create sequence s2',
+        "select nextval('s2'), nextval('s2'), nextval('s2')",
+      )
+      void lock
+    })
+    afterAll(async () => {
+      await run(t.db, `drop schema if exists ${other} cascade`)
+      await t.cleanup()
+    })
+
+    it('an analysed read reaching a VOLATILE function through attribute notation, a cast, a domain, an aggregate or an operator off the search_path is refused; no lock is left', async () => {
+      const cases: Array<[string, RegExp]> = [
+        ['select i.evil from items i', /evil\(\) \(VOLATILE\)/],
+        ['select 1::pair', /to_pair\(\) \(VOLATILE\)/],
+        ['select 5::lockdom', /dom_ok\(\)/],
+        ['select evilsum(qty) from items', /evilsum\(\) → .*agg_step\(\) \(VOLATILE\)/],
+        [`select 1 operator(${other}.===) 1`, /opf\(\) \(VOLATILE\)/],
+      ]
+      for (const [q, why] of cases) expect(await errorOf(explain(t.db, q, { analyze: true })), q).toEqual(refused(why))
+      expect(await locks()).toBe(0)
+      // The direct forms of the same functions stay refused, and an ordinary read still runs.
+      expect(await errorOf(explain(t.db, 'select evil(i) from items i', { analyze: true }))).toEqual(refused(/evil/))
+      expect((await explain(t.db, 'select sum(qty) from items where qty > 5', { analyze: true })).statement.rolledBack).toBe(true)
+    })
+
+    it('a plain EXPLAIN refuses IMMUTABLE or STABLE functions that write or lock (the planner runs them), commits nothing, and still plans a VOLATILE call', async () => {
+      expect(await errorOf(explain(t.db, 'select * from items where id = liar_imm(5)'))).toEqual(refused(/planning alone runs.*pg_advisory_lock/))
+      expect(await errorOf(explain(t.db, 'select imm_ins()'))).toEqual(refused(/imm_ins\(\) → vol_ins\(\) \(VOLATILE\)/))
+      expect(await locks()).toBe(0)
+      expect(await scalar(t.db, 'select count(*) from log')).toBe(0)
+      // A VOLATILE function is never run by the planner: the plan is shown, and the function did not run.
+      const planned = await explain(t.db, 'select plain_vol() from items')
+      expect(planned.plan.nodes.length).toBeGreaterThan(0)
+      expect(await locks()).toBe(0)
+    })
+
+    it("an analysed write reads its triggers' bodies: a trigger that takes a session lock is refused, one that writes a table runs and is rolled back", async () => {
+      expect(await errorOf(explain(t.db, 'update trg set id = 2', { analyze: true }))).toEqual(refused(/trigger (?:\S+\.)?trg_lock\(\) → pg_advisory_lock\(\) \(VOLATILE\)/))
+      expect(await locks()).toBe(0)
+      const ok = await explain(t.db, 'update audited set id = 2', { analyze: true })
+      expect(ok.statement.rolledBack).toBe(true)
+      expect(ok.statement.notUndone).toEqual([expect.stringMatching(/trigger audited_a on .*audited ran: its writes were rolled back/)])
+      expect(await scalar(t.db, 'select count(*) from log')).toBe(0)
+      expect(await scalar(t.db, 'select id from audited')).toBe(1)
+    })
+
+    it('setval, which can move a sequence back, is refused in an analysed write', async () => {
+      expect(await errorOf(explain(t.db, "select setval('s2', 1, false) from items for update", { analyze: true }))).toEqual(refused(/setval\(\) \(VOLATILE\)/))
+      expect(await scalar(t.db, 'select last_value from s2')).toBe(3)
+    })
+  },
+  ['postgres'],
+)
+
+eachDialect(
+  'explain audit: MariaDB tables of other databases, sequences, and stored functions the optimizer runs',
+  () => {
+    let t: TestDb
+    let other: string
+    beforeAll(async () => {
+      t = await openTestDb('mysql')
+      other = `${(await sql<{ d: string }>`select database() as d`.execute(t.db)).rows[0]!.d}_o`
+      await run(
+        t.db,
+        'create table items (id int primary key, qty int not null) engine=InnoDB',
+        'insert into items values (1, 10), (2, 20), (3, 30)',
+        'create table ilog (n int) engine=InnoDB',
+        `create database ${other}`,
+        `create table ${other}.m2 (id int primary key, v int) engine=MyISAM`,
+        `insert into ${other}.m2 values (1, 1), (2, 2), (3, 3)`,
+        `create table ${other}.inno (id int primary key) engine=InnoDB`,
+        `insert into ${other}.inno values (1)`,
+        `create view vo as select * from ${other}.m2`,
+        'create function f_inno() returns int modifies sql data begin insert into ilog values (1); return 1; end',
+        "create function lk() returns int contains sql begin do get_lock('dbperf_audit_lk', 0); return 1; end",
+        'create sequence sq',
+      )
+    })
+    afterAll(async () => {
+      await run(t.db, `drop database if exists ${other}`)
+      await t.cleanup()
+    })
+    const m2 = () => scalar(t.db, `select count(*) from ${other}.m2`)
+
+    it('an analysed write to a MyISAM table of another database, directly or through a view, is refused; its rows stay', async () => {
+      for (const q of [`delete from ${other}.m2`, `update ${other}.m2 set v = 0`, `insert into ${other}.m2 values (10, 10)`, 'delete from vo where id = 1']) {
+        expect(await errorOf(explain(t.db, q, { analyze: true })), q).toEqual(refused(new RegExp(`${other}\\.m2 \\(MyISAM\\).*ignores ROLLBACK`)))
+      }
+      expect(await m2()).toBe(3)
+      // InnoDB in another database: run and rolled back.
+      const ok = await explain(t.db, `delete from ${other}.inno`, { analyze: true })
+      expect(ok.statement.rolledBack).toBe(true)
+      expect(await scalar(t.db, `select count(*) from ${other}.inno`)).toBe(1)
+    })
+
+    it('with no current database, an analysed write is refused', async () => {
+      const url = new URL(t.url)
+      url.pathname = '/'
+      const bare = createDb(url.toString())
+      try {
+        expect(await errorOf(explain(bare, `delete from ${other}.m2 where id = 2`, { analyze: true }))).toEqual(refused(/no current database/))
+      } finally {
+        await bare.destroy()
+      }
+      expect(await m2()).toBe(3)
+    })
+
+    it('an analysed INSERT into a sequence is refused; the sequence is unchanged', async () => {
+      expect(await errorOf(explain(t.db, 'insert into sq values (500, 1, 9223372036854775806, 1, 1, 1000, 0, 0)', { analyze: true }))).toEqual(refused(/sequence\(s\) sq/))
+      expect(await scalar(t.db, 'select next value for sq')).toBe(1)
+    })
+
+    it('stored functions are refused with or without analyze: the optimizer runs some while it plans; nothing is written or locked', async () => {
+      for (const q of ['select * from (select f_inno() x) d', 'select * from items where id = (select f_inno())']) {
+        expect(await errorOf(explain(t.db, q)), q).toEqual(refused(/planning alone runs.*f_inno\(\)/))
+      }
+      expect(await scalar(t.db, 'select count(*) from ilog')).toBe(0)
+      for (const q of ['select lk()', 'select * from items where qty > lk()']) {
+        expect(await errorOf(explain(t.db, q, { analyze: true })), q).toEqual(refused(/lk\(\)/))
+      }
+      expect(await scalar(t.db, "select is_used_lock('dbperf_audit_lk') is null")).toBe(1)
+      // A plain EXPLAIN of a write still plans it (and runs nothing).
+      expect((await explain(t.db, 'delete from items where id = 1')).plan.nodes.length).toBeGreaterThan(0)
+      expect(await scalar(t.db, 'select count(*) from items')).toBe(3)
+    })
+  },
+  ['mysql'],
+)
+
+eachDialect(
+  'explain audit: SQLite says a statement it cannot compile is the statement\'s error, with analyze too',
+  () => {
+    let t: TestDb
+    beforeAll(async () => {
+      t = await openTestDb('sqlite')
+      await run(t.db, 'create table items (id integer primary key, qty int not null)')
+    })
+    afterAll(() => t.cleanup())
+
+    it('a syntax error with analyze is an ExplainSqlError, as without', async () => {
+      for (const analyze of [false, true]) {
+        const e = await errorOf(explain(t.db, 'select * from items where', { analyze }))
+        expect(e, String(analyze)).toBeInstanceOf(ExplainSqlError)
+      }
+    })
+  },
+  ['sqlite'],
+)
