@@ -1,6 +1,6 @@
 import { DbperfError } from '../errors.js'
 import type { SqlDialect } from '../sql/fingerprinter.js'
-import { assertParseable } from '../sql/parse-limits.js'
+import { assertParseable, withoutFinalSemicolons } from '../sql/parse-limits.js'
 import { BUILTIN_FUNCTIONS } from '../sql/builtin-functions.js'
 import { statementKind } from '../sql/statement-kind.js'
 import { type Token, tokenize } from '../sql/tokenizer.js'
@@ -87,7 +87,7 @@ function checkPostgres(sql: string): StatementSafety {
     if (error instanceof DbperfError) throw error
     // The grammar rejected it: the server will say where (the statement is only ever planned, never run).
     return {
-      sql: sql.trim().replace(/;+\s*$/, '').trim(), kind: 'unknown', writes: true, reason: 'PostgreSQL\'s parser could not read it', readOnly: false,
+      sql: withoutFinalSemicolons(sql), kind: 'unknown', writes: true, reason: 'PostgreSQL\'s parser could not read it', readOnly: false,
       parsed: false, calls: [], operators: [], relations: [], written: [], writesFile: false,
     }
   }

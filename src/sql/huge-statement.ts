@@ -1,5 +1,5 @@
 import type { SqlDialect } from './fingerprinter.js'
-import { MAX_PARSE_CHARS } from './parse-limits.js'
+import { MAX_PARSE_CHARS, tooManyCommentOpeners } from './parse-limits.js'
 import { tokenize } from './tokenizer.js'
 import { fnv1a64, normalizeTokens } from './tokenizer-fingerprint.js'
 
@@ -20,9 +20,12 @@ export const HEAD_CHARS = 16 * 1024
 /** Marks fingerprints of huge statements, so they never equal a full fingerprint. */
 export const HUGE_PREFIX = 'big:'
 
-/** Whether {@link hugeShape} applies instead of the parser and the full tokenizer. */
+/**
+ * Whether {@link hugeShape} applies instead of the parser and the full tokenizer: past {@link MAX_PARSE_CHARS},
+ * or with more comment openers than libpg_query reads in reasonable time (see `parse-limits.ts`).
+ */
 export function isHuge(sql: string): boolean {
-  return sql.length > MAX_PARSE_CHARS
+  return sql.length > MAX_PARSE_CHARS || tooManyCommentOpeners(sql)
 }
 
 /**

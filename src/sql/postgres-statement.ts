@@ -1,5 +1,5 @@
 import { loadModule, parseSync } from 'libpg-query'
-import { assertParseable } from './parse-limits.js'
+import { assertParseable, withoutFinalSemicolons } from './parse-limits.js'
 
 // The parser is PostgreSQL's own (libpg_query, WASM); loading it is idempotent and shared with the fingerprinter.
 await loadModule()
@@ -73,7 +73,7 @@ export function readPostgresStatement(sql: string): PostgresStatement {
   const first = stmts[0]
   const node = first?.stmt ? (Object.keys(first.stmt)[0] ?? 'Unknown') : 'Empty'
   const start = first?.stmt_location ?? 0
-  const text = (first?.stmt_len ? sql.slice(start, start + first.stmt_len) : sql.slice(start)).trim().replace(/;+\s*$/, '').trim()
+  const text = withoutFinalSemicolons(first?.stmt_len ? sql.slice(start, start + first.stmt_len) : sql.slice(start))
   const facts = walk(first?.stmt)
   const second = stmts[1]
   return {
