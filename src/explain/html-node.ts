@@ -114,7 +114,7 @@ const AGGREGATE: Readonly<Record<string, string>> = { Plain: 'Aggregate', Sorted
 function postgresLabel(type: string, raw: Raw): string {
   let name = type
   const strategy = typeof raw.Strategy === 'string' ? raw.Strategy : undefined
-  if (type === 'Aggregate' && strategy !== undefined) name = AGGREGATE[strategy] ?? type
+  if (type === 'Aggregate' && strategy !== undefined) name = (Object.hasOwn(AGGREGATE, strategy) ? AGGREGATE[strategy] : undefined) ?? type
   else if (type === 'SetOp' && strategy !== undefined) name = `${strategy === 'Hashed' ? 'HashSetOp' : 'SetOp'}${typeof raw.Command === 'string' ? ` ${raw.Command}` : ''}`
   else if (type === 'ModifyTable' && typeof raw.Operation === 'string') name = raw.Operation
   const join = typeof raw['Join Type'] === 'string' ? raw['Join Type'] : 'Inner'

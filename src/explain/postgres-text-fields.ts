@@ -35,7 +35,7 @@ export function nodeFromHeader(header: string): JsonNode {
     node['Partial Mode'] = mode[1]
     text = mode[2] ?? ''
   }
-  const strategy = AGGREGATE[text]
+  const strategy = Object.hasOwn(AGGREGATE, text) ? AGGREGATE[text] : undefined
   if (strategy !== undefined) return Object.assign(node, { 'Node Type': 'Aggregate', Strategy: strategy, 'Partial Mode': node['Partial Mode'] ?? 'Simple' })
   const setop = /^(HashSetOp|SetOp) (Intersect All|Intersect|Except All|Except)$/.exec(text)
   if (setop) return Object.assign(node, { 'Node Type': 'SetOp', Strategy: setop[1] === 'HashSetOp' ? 'Hashed' : 'Sorted', Command: setop[2] })

@@ -178,6 +178,18 @@ describe('serverLog / --server-log: abuse', () => {
   })
   afterAll(() => t.cleanup())
 
+  it('an auto_explain query text with a long line is read in linear time, up to the plan', () => {
+    const entry = (line: string) =>
+      `2026-12-07 04:17:11.819 UTC [26219] postgres@test LOG:  duration: 1.541 ms  plan:\n\tQuery Text: select o.id from orders o\n\t${line}\n\tSeq Scan on orders o  (cost=0.00..1.00 rows=1 width=4)\n`
+    for (const line of [`JOIN items i on i.order_id=ANY('{${Array.from({ length: 16_000 }, (_, k) => k).join(',')}}'::int[])`, `A on ${'x'.repeat(160_000)}`]) {
+      const start = performance.now()
+      const parsed = parseServerLog(entry(line))
+      expect(performance.now() - start).toBeLessThan(5000)
+      expect(parsed.queries).toHaveLength(1)
+      expect(parsed.queries[0]!.sql.endsWith(line)).toBe(true)
+    }
+  })
+
   it('pins the messages for a bad option, a log of another database, and bad flags', async () => {
     await expect(adviseIndexes(t.db, { serverLog: { path: fixture('mariadb-slow.log'), format: 'syslog' as never } })).rejects.toThrow(
       'adviseIndexes: option "serverLog" must be the path of a server log or { path, format?, database? } (format: postgres-stderr, postgres-csv, postgres-json, mysql-slow), but its format is: "syslog"',

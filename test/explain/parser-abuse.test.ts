@@ -10,6 +10,7 @@ import {
   parseMysqlAnalyzeTree,
   parseMysqlPlan,
   parsePostgresPlan,
+  parsePostgresTextPlan,
   parseSqlitePlan,
   type Plan,
   type SqliteQueryPlanRow,
@@ -63,6 +64,17 @@ function everyOutput(plan: Plan): void {
 }
 
 describe('plan parsers on hostile input', () => {
+  it('names that are members of every JavaScript object (__proto__, constructor) are node names, not lookups', () => {
+    for (const name of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+      const json = [{ Plan: { 'Node Type': 'Aggregate', Strategy: name, 'Startup Cost': 1, 'Total Cost': 2, 'Plan Rows': 1, 'Plan Width': 8 } }]
+      everyOutput(parsePostgresPlan(json))
+      expect(parsePostgresPlan(json).root.operation).toBe('Aggregate')
+      const text = parsePostgresTextPlan(`->  ${name}  (cost=0.00..1.00 rows=1 width=4)`)
+      expect(text.root.operation).toBe(name)
+      everyOutput(text)
+    }
+  })
+
   describe('too deep', () => {
     it('PostgreSQL JSON: 10,000 levels is a DbperfError, as text and as a parsed value', () => {
       expect(thrown(() => parsePostgresPlan(pgChain(10_000)))).toEqual(invalid(TOO_DEEP))
