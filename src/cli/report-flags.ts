@@ -1,5 +1,7 @@
-import { readFile, writeFile } from 'node:fs/promises'
+import { createReadStream } from 'node:fs'
+import { readFile, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import { DbperfError } from '../errors.js'
 import { SEVERITIES, type Severity } from '../explain/finding.js'
 import { type CliIo, UsageError } from './command.js'
 
@@ -79,8 +81,25 @@ export async function readInput(file: string, flag: string, io: CliIo): Promise<
     text = Buffer.concat(chunks).toString('utf8')
   } else {
     try {
-      text = await readFile(path.resolve(io.cwd, file), 'utf8')
+      const where = path.resolve(io.cwd, file)
+      // Read up to the same cap as standard input: a device (`/dev/zero`) would otherwise be read until memory
+      // runs out. Pipes and devices are read as streams (`--plan <(psql …)`, `-f /dev/null`).
+      const info = await stat(where)
+      if (info.isDirectory()) throw new UsageError(`cannot read ${file}: it is a directory`)
+      if (info.isFile() && info.size > MAX_INPUT_BYTES) throw new UsageError(`${flag} ${file}: the file is larger than ${MAX_INPUT_BYTES / 1024 / 1024} MB`)
+      if (info.isFile()) text = await readFile(where, 'utf8')
+      else {
+        const chunks: Buffer[] = []
+        let size = 0
+        for await (const chunk of createReadStream(where)) {
+          size += (chunk as Buffer).length
+          if (size > MAX_INPUT_BYTES) throw new UsageError(`${flag} ${file}: more than ${MAX_INPUT_BYTES / 1024 / 1024} MB`)
+          chunks.push(chunk as Buffer)
+        }
+        text = Buffer.concat(chunks).toString('utf8')
+      }
     } catch (error) {
+      if (error instanceof UsageError) throw error
       throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
     }
   }
@@ -93,6 +112,10 @@ export async function writeReport(io: CliIo, command: string, output: string | u
     io.stdout.write(text)
     return
   }
-  await writeFile(path.resolve(io.cwd, output), text)
+  try {
+    await writeFile(path.resolve(io.cwd, output), text)
+  } catch (error) {
+    throw new DbperfError('DBPERF_INVALID_OPTION', `cannot write ${output}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
+  }
   io.stderr.write(`dbperf ${command}: wrote ${output} (${summary})\n`)
 }

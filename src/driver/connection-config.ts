@@ -57,12 +57,18 @@ export function parseTarget(input: string | DbConfig): ConnectionTarget {
   )
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
 function parseUrl(url: string): ConnectionTarget {
   const trimmed = url.trim()
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(trimmed)?.[1]?.toLowerCase()
   if (scheme === 'sqlite') {
     let file = trimmed.slice('sqlite:'.length)
-    if (file.startsWith('//')) file = file.slice(2) // sqlite:///abs/path and sqlite://relative
+    if (file.startsWith('//')) {
+      file = file.slice(2) // sqlite:///abs/path and sqlite://relative
+      // `sqlite://user:secret@/path`: a file has no login, and the text before "@" must not be echoed as a path.
+      if (/^[^/]*@/.test(file)) throw new DbperfError('DBPERF_INVALID_URL', 'malformed database URL: a SQLite URL names a file and has no user name or password: sqlite:./app.db, sqlite:/abs/path.db or sqlite::memory:')
+    }
     if (file === '') throw invalidUrl(url, 'a SQLite URL needs a file: sqlite:./app.db, sqlite:/abs/path.db or sqlite::memory:')
     return { driver: 'better-sqlite3', dialect: 'sqlite', file, display: file }
   }
@@ -111,6 +117,10 @@ function parseUrl(url: string): ConnectionTarget {
   const database = decode(url, 'database name', parsed.pathname.replace(/^\//, '')) || undefined
   const user = rawUser ? decode(url, 'user name', rawUser) : undefined
   const password = rawPassword ? decode(url, 'password', rawPassword) : undefined
+  // A lone surrogate cannot be sent (encodeURIComponent throws a bare URIError on it).
+  for (const [part, value] of [['user name', user], ['password', password]] as const) {
+    if (value !== undefined && LONE_SURROGATE.test(value)) throw invalidUrl(url, `the ${part} is not valid Unicode text (it holds a lone surrogate)`)
+  }
   return {
     driver: network === 'postgres' ? 'pg' : 'mysql2',
     dialect: network,

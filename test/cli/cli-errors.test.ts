@@ -37,6 +37,19 @@ describe('dbperf CLI on SQLite files', () => {
     expect(run.stdout).toContain('dbperf explain · sqlite')
   })
 
+  it('a report it cannot write is one line; a plan "file" that is a device is read up to the input cap, a directory refused', async () => {
+    writeFileSync(path.join(dir, 'plan.txt'), 'Seq Scan on t  (cost=0.00..1.00 rows=1 width=4)\n')
+    for (const out of [path.join(dir, 'missing', 'out.txt'), dir]) {
+      const run = await cli(['explain', '--plan', 'plan.txt', '-o', out], { cwd: dir })
+      expect(run.code).not.toBe(0)
+      expect(run.stderr).toMatch(new RegExp(`^dbperf explain: cannot write ${out.replace(/[/.]/g, '\\$&')}: E[A-Z]+\n$`))
+    }
+    const device = await cli(['explain', '--plan', '/dev/zero'], { cwd: dir })
+    expect(device.stderr).toMatch(/^dbperf explain: --plan \/dev\/zero: more than 64 MB\n/)
+    const directory = await cli(['explain', '--plan', dir], { cwd: dir })
+    expect(directory.stderr).toMatch(/^dbperf explain: cannot read .*: it is a directory\n/)
+  })
+
   it('says SQLite rejected a statement, not a server', async () => {
     const run = await cli(['explain', '--db', 'sqlite:./app.sqlite', 'selec * from items'], { cwd: dir })
     expect(run.code).toBe(1)

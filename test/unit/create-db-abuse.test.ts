@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { sql } from 'kysely'
 import { describe, expect, it } from 'vitest'
 import { ConnectionError, createDb, DbperfError, observe, redactUrl, withScope } from '../../src/index.js'
 import { parseTarget } from '../../src/driver/connection-config.js'
@@ -18,6 +22,39 @@ describe('createDb: bad input gets a clear DbperfError', () => {
       const e = errorOf(() => createDb(url))
       expect(e.code).toBe('DBPERF_INVALID_URL')
       expect(e.message).not.toContain('sekret')
+    }
+  })
+
+  it('a lone surrogate in the login, and a login in a SQLite URL, are malformed URLs that echo no secret', () => {
+    for (const url of ['postgres://u:pw\uD800x@127.0.0.1:1/db', 'mysql://u\uDC00:pw@127.0.0.1:1/db', 'sqlite://u:SEKRETPW@/tmp/x.db']) {
+      const e = errorOf(() => createDb(url)) as DbperfError
+      expect(e, JSON.stringify(url)).toBeInstanceOf(DbperfError)
+      expect(e.code).toBe('DBPERF_INVALID_URL')
+      expect(e.message).not.toMatch(/pw|SEKRETPW/)
+    }
+  })
+
+  it('a SQLite file or PGlite directory that cannot be opened is a ConnectionError naming why, at the first statement', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'dbperf-open-'))
+    try {
+      writeFileSync(path.join(dir, 'not-a-db.sqlite'), 'this is text, not a database '.repeat(100))
+      const cases: Array<[string, RegExp]> = [
+        [`sqlite:${path.join(dir, 'missing-dir', 'app.sqlite')}`, /cannot open the SQLite database .*directory does not exist/],
+        [`sqlite:${path.join(dir, 'not-a-db.sqlite')}`, /cannot open the SQLite database .*not a database/],
+        [`pglite:${path.join(dir, 'not-a-db.sqlite')}`, /cannot open the embedded PostgreSQL database .*: (?!\[object Object\])\S/],
+      ]
+      for (const [url, why] of cases) {
+        const db = createDb(url)
+        try {
+          const e = await sql`select 1`.execute(db).then(() => undefined, (error: unknown) => error)
+          expect(e, url).toBeInstanceOf(ConnectionError)
+          expect((e as Error).message, url).toMatch(why)
+        } finally {
+          await db.destroy().catch(() => undefined)
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 

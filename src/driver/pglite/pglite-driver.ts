@@ -1,6 +1,8 @@
 import { CompiledQuery, type DatabaseConnection, type Driver, type QueryResult, type TransactionSettings } from 'kysely'
 import type { ConnectionTarget } from '../connection-config.js'
 import { DRIVER_KIND } from '../driver-kind.js'
+import { ConnectionError } from '../../errors.js'
+import { openFailure } from '../open-failure.js'
 import { loadPeer } from '../load-peer.js'
 import { ENTER_TRANSACTION } from '../../observe/routing.js'
 import { SingleConnectionGuard } from '../single-connection-guard.js'
@@ -49,12 +51,17 @@ export class PgliteDriver extends SqlTransactionControl implements Driver {
     // refuses. The same database must read the same through either driver, so int8 is a string here too.
     const userParsers = (this.#options as { parsers?: Record<number, unknown> }).parsers
     // One options object: `new PGlite(undefined, options)` ignores `options` (the in-memory case).
-    const instance = new PGlite({
-      ...this.#options,
-      ...(this.#target.file === undefined ? {} : { dataDir: this.#target.file }),
-      parsers: { [INT8_OID]: (text: string) => text, ...userParsers },
-    })
-    await instance.waitReady
+    let instance: PgliteInstance
+    try {
+      instance = new PGlite({
+        ...this.#options,
+        ...(this.#target.file === undefined ? {} : { dataDir: this.#target.file }),
+        parsers: { [INT8_OID]: (text: string) => text, ...userParsers },
+      })
+      await instance.waitReady
+    } catch (error) {
+      throw new ConnectionError(`cannot open the embedded PostgreSQL database ${this.#target.display}: ${openFailure(error)}`, {}, error)
+    }
     this.#connection = new PgliteConnection(instance)
   }
 

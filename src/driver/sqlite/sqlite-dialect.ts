@@ -1,6 +1,8 @@
 import { type Dialect, SqliteDialect, type SqliteDialectConfig } from 'kysely'
 import type { ConnectionTarget } from '../connection-config.js'
+import { ConnectionError } from '../../errors.js'
 import { loadPeer } from '../load-peer.js'
+import { openFailure } from '../open-failure.js'
 import { SqliteDriver } from './sqlite-driver.js'
 import { type BetterSqliteDatabase, exactIntegers } from './sqlite-integers.js'
 
@@ -16,7 +18,14 @@ export function createSqliteDialect(target: ConnectionTarget, options: SqliteOpt
     database: async () => {
       const mod = await loadPeer('better-sqlite3', `the SQLite database ${target.display}`, () => import('better-sqlite3'))
       const Database = mod.default
-      return exactIntegers(new Database(target.file ?? ':memory:', options) as unknown as BetterSqliteDatabase)
+      try {
+        const database = new Database(target.file ?? ':memory:', options) as unknown as BetterSqliteDatabase & { pragma(text: string): unknown }
+        // Reads the file's header now: a file that is not a database says so here, not at the first statement.
+        database.pragma('schema_version')
+        return exactIntegers(database)
+      } catch (error) {
+        throw new ConnectionError(`cannot open the SQLite database ${target.display}: ${openFailure(error)}`, {}, error)
+      }
     },
   }
   const dialect = new SqliteDialect(config)
