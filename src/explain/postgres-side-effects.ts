@@ -57,8 +57,14 @@ export const postgresGuard: SideEffectGuard = {
     calls.push(...(await hiddenCalls(conn, safety.sql, [...operators])))
     const writing = options.analyze && !safety.readOnly
     const bodies: QualifiedName[] = []
+    let written: number[] = []
+    if (!safety.readOnly) {
+      written = await withCascades(conn, await resolve(conn, safety.written))
+      // A rule rewrites the statement into others (DO ALSO / DO INSTEAD): EXPLAIN then prints several plans.
+      const rules = await rows<{ name: string }>(conn, `select rulename || ' on ' || ev_class::regclass::text as name from pg_rewrite where ev_class = any($1::oid[]) and rulename <> '_RETURN'`, [written])
+      if (rules.length > 0) throw unsafe(safety, `a rule rewrites it (${rules.map((r) => r.name).join(', ')}): the statement that runs is not the one given, and EXPLAIN shows one plan per rewritten statement`, options)
+    }
     if (writing) {
-      const written = await resolve(conn, safety.written)
       await defaultCalls(conn, written, calls)
       bodies.push(...(await triggerFunctions(conn, written)))
     }
@@ -66,7 +72,7 @@ export const postgresGuard: SideEffectGuard = {
     if (refused.length > 0) {
       throw unsafe(safety, `it reaches ${[...new Set(refused)].join(', ')}: a VOLATILE function in PostgreSQL's catalogue, or one whose body dbperf cannot prove harmless, may act outside the transaction (signal a backend, take a session lock, write a file, advance a sequence)`, options)
     }
-    const triggers = writing && bodies.length > 0 ? await userTriggers(conn, await resolve(conn, safety.written)) : []
+    const triggers = writing && bodies.length > 0 ? await userTriggers(conn, written) : []
     const before = writing ? await sequences(conn) : undefined
     return async () => {
       const notes: string[] = []
@@ -139,7 +145,8 @@ async function resolve(conn: Kysely<any>, names: readonly QualifiedName[]): Prom
 
 /**
  * Expressions a write evaluates on the written tables: column defaults, CHECK constraints, index expressions
- * and partial-index predicates (the functions there are declared IMMUTABLE, and read through their bodies).
+ * and partial-index predicates (the functions there are declared IMMUTABLE, and read through their bodies), and
+ * the defaults and CHECKs of the domains their columns are of.
  */
 async function defaultCalls(conn: Kysely<any>, oids: number[], calls: QualifiedName[]): Promise<void> {
   if (oids.length === 0) return
@@ -148,7 +155,11 @@ async function defaultCalls(conn: Kysely<any>, oids: number[], calls: QualifiedN
     `select pg_get_expr(adbin, adrelid) as expr from pg_attrdef where adrelid = any($1::oid[])
      union all select pg_get_expr(conbin, conrelid) from pg_constraint where conrelid = any($1::oid[]) and contype = 'c'
      union all select pg_get_expr(indexprs, indrelid) from pg_index where indrelid = any($1::oid[])
-     union all select pg_get_expr(indpred, indrelid) from pg_index where indrelid = any($1::oid[])`,
+     union all select pg_get_expr(indpred, indrelid) from pg_index where indrelid = any($1::oid[])
+     union all select pg_get_expr(t.typdefaultbin, 0) from pg_attribute a join pg_type t on t.oid = a.atttypid
+       where a.attrelid = any($1::oid[]) and a.attnum > 0 and not a.attisdropped and t.typtype = 'd'
+     union all select pg_get_expr(k.conbin, 0) from pg_attribute a join pg_constraint k on k.contypid = a.atttypid
+       where a.attrelid = any($1::oid[]) and a.attnum > 0 and not a.attisdropped and k.contype = 'c'`,
     [oids],
   )
   for (const r of found) if (r.expr) calls.push(...readPostgresStatement(`select ${r.expr}`).calls)
@@ -197,6 +208,26 @@ async function hiddenCalls(conn: Kysely<any>, sql: string, operators: string[]):
     else if (r.expr) calls.push(...readPostgresStatement(`select ${r.expr}`).calls)
   }
   return calls
+}
+
+/**
+ * The written tables and the tables a foreign key's ON DELETE/UPDATE CASCADE, SET NULL or SET DEFAULT writes when
+ * they change, transitively: their triggers, defaults and checks run too.
+ */
+async function withCascades(conn: Kysely<any>, oids: number[]): Promise<number[]> {
+  const all = new Set(oids)
+  let pending = oids
+  while (pending.length > 0 && all.size <= MAX_FUNCTIONS) {
+    const found = await rows<{ oid: string }>(
+      conn,
+      `select distinct conrelid::int8 as oid from pg_constraint
+        where contype = 'f' and confrelid = any($1::oid[]) and (confdeltype in ('c', 'n', 'd') or confupdtype in ('c', 'n', 'd'))`,
+      [pending],
+    )
+    pending = found.map((r) => Number(r.oid)).filter((o) => !all.has(o))
+    for (const o of pending) all.add(o)
+  }
+  return [...all]
 }
 
 async function userTriggers(conn: Kysely<any>, oids: number[]): Promise<string[]> {

@@ -64,6 +64,10 @@ const EXPLAINABLE = new Map<string, SafetyKind>([
  */
 export function checkStatement(sql: string, dialect: SqlDialect): StatementSafety {
   assertParseable(sql, 'explain()')
+  if (dialect === 'postgres' && sql.includes('\0')) {
+    // The wire protocol ends a statement at NUL: the server would read less than was checked ("invalid message format").
+    throw new DbperfError('DBPERF_INVALID_INPUT', `explain() got a statement holding a NUL byte (at character ${sql.indexOf('\0') + 1}), which PostgreSQL statements cannot contain`)
+  }
   return dialect === 'postgres' ? checkPostgres(sql) : checkTokens(sql, dialect)
 }
 

@@ -58,6 +58,17 @@ eachDialect(
         'insert into audited values (1)',
         `create function audit_row() returns trigger language plpgsql as $$ begin insert into log values ('audit'); return new; end $$`,
         'create trigger audited_a after update on audited for each row execute function audit_row()',
+        'create table parent (id int primary key)',
+        'insert into parent values (1)',
+        'create table child (id int primary key, parent_id int references parent on delete cascade)',
+        'insert into child values (1, 1)',
+        `create function child_lock() returns trigger language plpgsql as $$ begin perform pg_advisory_lock(7009); return old; end $$`,
+        'create trigger child_l before delete on child for each row execute function child_lock()',
+        `create function dom_def() returns int volatile language plpgsql as $$ begin perform pg_advisory_lock(7010); return 1; end $$`,
+        'create domain defdom as int default dom_def()',
+        'create table dd (id int primary key, v defdom)',
+        'create table ruled (id int primary key)',
+        'create rule ruled_r as on delete to ruled do also select pg_advisory_lock(7011)',
         'create sequence s2',
         "select nextval('s2'), nextval('s2'), nextval('s2')",
       )
@@ -102,6 +113,16 @@ eachDialect(
       expect(ok.statement.notUndone).toEqual([expect.stringMatching(/trigger audited_a on .*audited ran: its writes were rolled back/)])
       expect(await scalar(t.db, 'select count(*) from log')).toBe(0)
       expect(await scalar(t.db, 'select id from audited')).toBe(1)
+    })
+
+    it('an analysed write follows foreign-key cascades to the child triggers, and domain defaults; a table with a rule is refused, with or without analyze', async () => {
+      expect(await errorOf(explain(t.db, 'delete from parent', { analyze: true }))).toEqual(refused(/child_lock\(\) → pg_advisory_lock\(\)/))
+      expect(await errorOf(explain(t.db, 'insert into dd (id) values (1)', { analyze: true }))).toEqual(refused(/dom_def\(\) \(VOLATILE\)/))
+      for (const analyze of [true, false]) {
+        expect(await errorOf(explain(t.db, 'delete from ruled', { analyze })), String(analyze)).toEqual(refused(/a rule rewrites it \(ruled_r on /))
+      }
+      expect(await locks()).toBe(0)
+      expect(await scalar(t.db, 'select count(*) from child')).toBe(1)
     })
 
     it('setval, which can move a sequence back, is refused in an analysed write', async () => {

@@ -30,6 +30,10 @@ it('a run of semicolons before the text is read at once', () => {
   expect(checkStatement('select 1 ;;; ', 'postgres').sql).toBe('select 1')
 })
 
+it('a NUL byte in a PostgreSQL statement is named, not sent (the protocol would cut the statement there)', () => {
+  expect(thrown(() => checkStatement('select 1\0; drop table t', 'postgres'))).toEqual(expect.objectContaining({ code: 'DBPERF_INVALID_INPUT', message: expect.stringMatching(/NUL byte \(at character 9\)/) }))
+})
+
 it('thousands of comment openers: explain refuses them, the observed path reads the head, both at once', () => {
   const opened = `select 1 ${'/*'.repeat(125_000)}`
   const refused = timed(() => thrown(() => checkStatement(opened, 'postgres')))
