@@ -3,7 +3,7 @@ import type { SqlDialect } from '../sql/fingerprinter.js'
 import { assertParseable, withoutFinalSemicolons } from '../sql/parse-limits.js'
 import { BUILTIN_FUNCTIONS } from '../sql/builtin-functions.js'
 import { statementKind } from '../sql/statement-kind.js'
-import { type Token, tokenize } from '../sql/tokenizer.js'
+import { type MysqlMode, type Token, tokenize } from '../sql/tokenizer.js'
 import { type QualifiedName, readPostgresStatement } from '../sql/postgres-statement.js'
 
 /** What a statement is, for explain: the coarse kinds plus `merge`, `explain` and `unknown` (unparsed). */
@@ -129,8 +129,39 @@ function checkPostgres(sql: string): StatementSafety {
   }
 }
 
+/**
+ * MySQL/MariaDB: the statement read under each `sql_mode` that changes where a string ends (the session's mode
+ * is the server's to choose: a string that hides `f()` from one reading is code in another), and merged
+ * conservatively: a second statement in any reading is refused; every call and name of every reading is
+ * checked; it is a read only if every reading says so.
+ */
 function checkTokens(sql: string, dialect: SqlDialect): StatementSafety {
-  const tokens = tokenize(sql, dialect)
+  if (dialect !== 'mysql') return readTokens(sql, dialect)
+  const readings = MYSQL_MODES.map((mode) => readTokens(sql, dialect, mode))
+  const [first] = readings as [StatementSafety, ...StatementSafety[]]
+  const agree = readings.every((r) => r.kind === first.kind)
+  const writing = readings.find((r) => r.writes)
+  return {
+    ...first,
+    kind: agree ? first.kind : 'unknown',
+    writes: !agree || writing !== undefined,
+    reason: agree ? writing?.reason : 'it reads differently under the sql_mode flags NO_BACKSLASH_ESCAPES and ANSI_QUOTES',
+    readOnly: agree && readings.every((r) => r.readOnly),
+    calls: readings.flatMap((r) => r.calls),
+    relations: readings.flatMap((r) => r.relations),
+    writesFile: readings.some((r) => r.writesFile),
+  }
+}
+
+const MYSQL_MODES: readonly MysqlMode[] = [
+  { noBackslashEscapes: false, ansiQuotes: false },
+  { noBackslashEscapes: true, ansiQuotes: false },
+  { noBackslashEscapes: false, ansiQuotes: true },
+  { noBackslashEscapes: true, ansiQuotes: true },
+]
+
+function readTokens(sql: string, dialect: SqlDialect, mode?: MysqlMode): StatementSafety {
+  const tokens = tokenize(sql, dialect, mode)
   const content = tokens.filter((t) => t.text !== ';')
   if (content.length === 0) throw none()
   let seenSemicolon = false

@@ -33,7 +33,7 @@ export interface Token {
 
 /** The lexical differences between the dialects that matter for finding where tokens end. */
 interface LexRules {
-  /** MySQL: `\'` escapes a quote in `'…'` and `"…"` (unless `NO_BACKSLASH_ESCAPES`, which we do not detect). */
+  /** MySQL: `\'` escapes a quote in `'…'` and `"…"` (unless `NO_BACKSLASH_ESCAPES`: see {@link MysqlMode}). */
   readonly backslashEscapes: boolean
   /** MySQL: `"…"` is a string unless `ANSI_QUOTES` is set (the default sql_mode leaves it unset). */
   readonly doubleQuoteString: boolean
@@ -49,6 +49,15 @@ const RULES: Readonly<Record<SqlDialect, LexRules>> = {
   postgres: { backslashEscapes: false, doubleQuoteString: false, mysqlComments: false, postgres: true, sqlite: false },
   mysql: { backslashEscapes: true, doubleQuoteString: true, mysqlComments: true, postgres: false, sqlite: false },
   sqlite: { backslashEscapes: false, doubleQuoteString: false, mysqlComments: false, postgres: false, sqlite: true },
+}
+
+/**
+ * The two MySQL/MariaDB `sql_mode` flags that change where a string ends: `NO_BACKSLASH_ESCAPES` (a backslash is
+ * an ordinary character) and `ANSI_QUOTES` (`"…"` is an identifier). The server's default has neither.
+ */
+export interface MysqlMode {
+  readonly noBackslashEscapes: boolean
+  readonly ansiQuotes: boolean
 }
 
 /** Operators of two or three characters, longest first, so `<=>` is not read as `<=` then `>`. */
@@ -98,8 +107,8 @@ const PUNCTUATION = new Set(['(', ')', '[', ']', ',', ';', '.', ':', '{', '}'])
  * // ['word', 'identifier', 'word', 'word', 'word', 'word', 'operator', 'placeholder']
  * ```
  */
-export function tokenize(sql: string, dialect: SqlDialect): Token[] {
-  const rules = RULES[dialect]
+export function tokenize(sql: string, dialect: SqlDialect, mode?: MysqlMode): Token[] {
+  const rules = mode === undefined || dialect !== 'mysql' ? RULES[dialect] : { ...RULES.mysql, backslashEscapes: !mode.noBackslashEscapes, doubleQuoteString: !mode.ansiQuotes }
   const tokens: Token[] = []
   const n = sql.length
   // Depth of open MySQL `/*! … */` comments, whose contents are SQL the server runs.

@@ -186,6 +186,15 @@ eachDialect(
       expect(await m2()).toBe(3)
     })
 
+    it('a call hidden in a string under one sql_mode is seen: every reading of the statement is checked', async () => {
+      const hidden = "update items set qty = qty where id = 1 or 'a\\' = f_inno() -- '"
+      for (const mode of ['NO_BACKSLASH_ESCAPES', 'NO_BACKSLASH_ESCAPES,ANSI_QUOTES']) {
+        expect(await errorOf(explain(t.db, hidden, { analyze: true, settings: { sql_mode: mode } })), mode).toEqual(refused(/f_inno\(\)/))
+      }
+      expect(await errorOf(explain(t.db, 'select "a\\" , f_inno() -- "'))).toEqual(refused(/f_inno\(\)/))
+      expect(await scalar(t.db, 'select count(*) from ilog')).toBe(0)
+    })
+
     it('an analysed INSERT into a sequence is refused; the sequence is unchanged', async () => {
       expect(await errorOf(explain(t.db, 'insert into sq values (500, 1, 9223372036854775806, 1, 1, 1000, 0, 0)', { analyze: true }))).toEqual(refused(/sequence\(s\) sq/))
       expect(await scalar(t.db, 'select next value for sq')).toBe(1)
