@@ -42,7 +42,7 @@ export function mysqlSlowLogReader(emit: (entry: ServerLogEntry) => void): Serve
       if (!inEntry) return
       if (header) {
         if (line.startsWith('#')) {
-          const time = /^# Query_time: (\d+(?:\.\d+)?)/.exec(line)
+          const time = /^# Query_time: (\d{1,15}(?:\.\d+)?)/.exec(line)
           if (time) seconds = Number(time[1])
           const schema = /\bSchema: (\S+)(?=\s{2}|$)/.exec(line)
           if (schema) database = schema[1]

@@ -13,7 +13,7 @@ import type { ServerLogEntry, ServerLogReader } from './server-log-reader.js'
  * `log_statement` lines (no duration) carry no weight and are left out.
  */
 export function readPostgresMessage(message: string, detail: string | undefined, database: string | undefined): ServerLogEntry | undefined {
-  const m = /^duration: (\d+(?:\.\d+)?) ms {2}(statement|execute [^:]*|plan):(?: |\n|$)/.exec(message)
+  const m = /^duration: (\d{1,15}(?:\.\d+)?) ms {2}(statement|execute [^:]*|plan):(?: |\n|$)/.exec(message)
   if (m === null) return undefined
   const durationMs = Number(m[1])
   const rest = message.slice(m[0].length)

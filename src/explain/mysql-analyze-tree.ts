@@ -43,7 +43,7 @@ export function parseMysqlAnalyzeTree(text: string): Plan {
   const stack: Array<{ indent: number; node: DraftNode }> = []
   let root: DraftNode | undefined
   let analyzed = false
-  for (const line of text.split('\n')) {
+  for (const line of text.split(/\r\n?|\n/)) {
     const m = LINE.exec(line)
     if (!m) continue
     const indent = (m[1] ?? '').length

@@ -14,7 +14,7 @@ export interface Unframed {
 }
 
 // `2026-12-07 04:00:00.123 UTC [1234] LOG:  duration: 3.797 ms  plan:`
-const AUTO_EXPLAIN = /duration: (\d+(?:\.\d+)?) ms\s+plan:(.*)$/
+const AUTO_EXPLAIN = /duration: (\d{1,15}(?:\.\d+)?) ms\s+plan:(.*)$/
 // The first line of another log entry ends auto_explain's.
 const LOG_ENTRY = /^\S.*\b(?:LOG|ERROR|WARNING|STATEMENT|DETAIL|HINT|CONTEXT|NOTICE|FATAL|PANIC|INFO|DEBUG\d?):\s/
 
@@ -29,7 +29,7 @@ export function unframe(input: string): Unframed {
   // Web pages put zero-width spaces in long rules (PostgreSQL's HTML docs do) and non-breaking spaces in indentation.
   let lines = input
     .replace(/^\uFEFF/, '')
-    .replace(/\r\n?/g, '\n')
+    .replace(/\r\n?|[\u2028\u2029]/g, '\n')
     .replace(/[\u200B\u2060\uFEFF]/g, '')
     .replace(/\u00A0/g, ' ')
     .split('\n')
@@ -97,7 +97,14 @@ function autoExplain(lines: readonly string[]): Unframed | undefined {
   const start = starts[0] as number
   const m = AUTO_EXPLAIN.exec(lines[start] as string) as RegExpExecArray
   const body: string[] = []
-  if ((m[2] ?? '').trim() !== '') body.push((m[2] ?? '').trim())
+  const rest = (m[2] ?? '').trim()
+  if (rest !== '') {
+    // The plan starts on the next line; on this one only a JSON plan or the query text can follow `plan:`.
+    if (!/^(?:[{[]|Query Text:)/.test(rest)) {
+      throw new DbperfError('DBPERF_INVALID_INPUT', `the auto_explain entry at line ${start + 1} has ${JSON.stringify(rest.slice(0, 40))} after "plan:", where its plan starts on the next line; is the entry cut or edited?`)
+    }
+    body.push(rest)
+  }
   for (const line of lines.slice(start + 1)) {
     if (LOG_ENTRY.test(line)) break
     // The server log starts each continued line of a message with a tab.

@@ -169,15 +169,18 @@ export function* walkPlan(root: PlanNode): Generator<PlanNode> {
   }
 }
 
-/** A finite number from a number or a numeric string (MySQL 8 writes costs and percentages as strings). */
+/**
+ * A finite number from a number or a numeric string (MySQL 8 writes costs and percentages as strings). Magnitudes
+ * past {@link MAX_PLAN_NUMBER} are no server's figures and are left out: `1e308` loops times a row count
+ * overflowed to Infinity, and reports printed "Infinity ms" and "NaN %".
+ */
 export function num(value: unknown): number | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined
-  if (typeof value === 'string' && value.trim() !== '') {
-    const n = Number(value)
-    return Number.isFinite(n) ? n : undefined
-  }
-  return undefined
+  const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN
+  return Number.isFinite(n) && Math.abs(n) <= MAX_PLAN_NUMBER ? n : undefined
 }
+
+/** Larger than any cost, row count or time a plan holds (a cartesian product's estimate stays far below), small enough that a product of two stays finite. */
+export const MAX_PLAN_NUMBER = 1e100
 
 /** A string field, or undefined. */
 export function str(value: unknown): string | undefined {

@@ -70,7 +70,7 @@ interface Open {
  * this text plan. Exported for tests and for callers that want the JSON form.
  */
 export function postgresTextToJson(text: string): Record<string, unknown> {
-  const lines = joinWrapped(text.split('\n'))
+  const lines = joinWrapped(text.split(/\r\n?|\n/))
   const doc: Record<string, unknown> = {}
   const stack: Open[] = []
   let root: JsonNode | undefined

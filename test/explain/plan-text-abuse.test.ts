@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { analyzePlanText, parsePostgresTextPlan } from '../../src/explain/index.js'
+import { parseServerLog } from '../../src/advise/index.js'
+import { analyzePlanText, formatText, parseMysqlAnalyzeTree, parsePostgresPlan, parsePostgresTextPlan } from '../../src/explain/index.js'
 import { MAX_PLAN_DEPTH } from '../../src/explain/plan-tree.js'
 import { invalid, thrown } from './helpers.js'
 
@@ -14,6 +16,8 @@ function timed<T>(fn: () => T): { value: T; ms: number } {
   const value = fn()
   return { value, ms: performance.now() - start }
 }
+
+const fixture = (p: string): string => readFileSync(new URL(`../fixtures/plans/${p}`, import.meta.url), 'utf8')
 
 const node = (depth: number, i: number): string => `${depth === 0 ? '' : `${' '.repeat(depth * 6 - 4)}->  `}Limit  (cost=0.00..${i}.00 rows=1 width=4)`
 
@@ -75,6 +79,38 @@ describe('PostgreSQL text plans that are not what EXPLAIN prints', () => {
   it('two plans pasted one after the other are refused, not merged into a plan no server printed', () => {
     const two = ['Seq Scan on a  (cost=0.00..78.00 rows=5000 width=13)', 'Sort  (cost=359.04..359.05 rows=4 width=14)', '  Sort Key: x', '  ->  Seq Scan on d  (cost=0.00..359.00 rows=4 width=14)', '        Filter: (a_id = 5)'].join('\n')
     expect(thrown(() => analyzePlanText(two))).toEqual(expect.objectContaining({ code: 'DBPERF_INVALID_INPUT', message: expect.stringMatching(/Sort/) }))
+  })
+
+  it('the exported text parsers read Windows line endings as analyzePlanText does', () => {
+    const pg = fixture('recorded/pglite/bitmap-heap-scan.text.txt').replace(/^--.*\n/gm, '')
+    const tree = fixture('public/mysql-tree/condition-subquery.tree.txt').replace(/^--.*\n/gm, '')
+    expect(parsePostgresTextPlan(pg.replace(/\n/g, '\r\n')).nodes).toHaveLength(parsePostgresTextPlan(pg).nodes.length)
+    expect(parseMysqlAnalyzeTree(tree.replace(/\n/g, '\r\n')).nodes).toHaveLength(parseMysqlAnalyzeTree(tree).nodes.length)
+    // U+2028 (a web page's line separator) ends a line too.
+    expect(analyzePlanText(pg.replace(/\n/g, '\u2028')).plan.nodes).toHaveLength(parsePostgresTextPlan(pg).nodes.length)
+  })
+
+  it('text after "plan:" on an auto_explain line is refused, not read as the plan', () => {
+    const entry = fixture('recorded/pg15-auto-explain/hash-join-batches.text.log')
+    expect(analyzePlanText(entry).plan.nodes.length).toBeGreaterThan(1)
+    for (const tail of [' x', '\0', '\uD800']) {
+      expect(thrown(() => analyzePlanText(entry.replace(/plan:\n/, `plan:${tail}\n`)))).toEqual(invalid(/after "plan:"/))
+    }
+  })
+
+  it('numbers no server writes (1e308 loops, a 400-digit duration) are left out, never printed as Infinity or NaN', () => {
+    const json = JSON.parse(fixture('recorded/pglite/bitmap-heap-scan.json')) as Array<{ Plan: Record<string, unknown> }>
+    json[0]!.Plan['Actual Loops'] = 1e308
+    json[0]!.Plan['Plan Rows'] = 1e308
+    const text = formatText(analyzePlanText(JSON.stringify(json)))
+    expect(text).not.toMatch(/Infinity|NaN/)
+    expect(parsePostgresPlan(json).root.estimatedRows).toBeUndefined()
+    const log = [
+      `2026-12-07 04:17:11.819 UTC [26219] postgres@test LOG:  duration: ${'9'.repeat(400)}.5 ms  statement: select 1 from t`,
+      '2026-12-07 04:17:12.001 UTC [26219] postgres@test LOG:  duration: 2.5 ms  statement: select 2 from t',
+      '',
+    ].join('\n')
+    expect(parseServerLog(log).queries.every((q) => Number.isFinite(q.totalTimeMs))).toBe(true)
   })
 
   it('says what it expected of a line it cannot place, and of input that is not text', () => {
