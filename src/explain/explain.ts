@@ -162,6 +162,7 @@ export function analyzePlan(
     measuredRows?: number | undefined
   } = {},
 ): Finding[] {
+  checkAnalysisOptions(context)
   const shape = context.sql === undefined ? undefined : readStatement(context.sql, plan.dialect)
   const tables = context.tables ?? new Map<string, TableInfo>()
   const total = plan.timing.executionMs ?? plan.root.inclusiveTimeMs
@@ -177,6 +178,35 @@ export function analyzePlan(
     timeShare: (node) => (total === undefined || total <= 0 || node.exclusiveTimeMs === undefined ? undefined : Math.min(1, node.exclusiveTimeMs / total)),
   }
   return runRules(ctx, context.rules)
+}
+
+/**
+ * The analysis options as callers pass them (explain, analyzePlanText, analyzePlan): a wrong type is a
+ * `DBPERF_INVALID_OPTION` naming the option, never a TypeError from deep inside a rule, and a threshold that is
+ * not a non-negative number (NaN compared false everywhere and changed the verdict) is refused.
+ */
+function checkAnalysisOptions(context: unknown): void {
+  const bad = (what: string, value: unknown): never => {
+    throw new DbperfError('DBPERF_INVALID_OPTION', `the plan analysis option ${what}, but got: ${describeValue(value)}`)
+  }
+  if (context === null || typeof context !== 'object') bad('object must be an object of options', context)
+  const c = context as Record<string, unknown>
+  if (c.sql !== undefined && typeof c.sql !== 'string') bad('"sql" must be the statement\'s text', c.sql)
+  if (c.tables !== undefined && !(c.tables instanceof Map)) bad('"tables" must be a Map of table name to TableInfo', c.tables)
+  if (c.rules !== undefined) {
+    if (!Array.isArray(c.rules)) bad('"rules" must be an array of rules', c.rules)
+    for (const rule of c.rules as unknown[]) {
+      const r = rule as Partial<Rule> | null
+      if (r === null || typeof r !== 'object' || typeof r.check !== 'function' || !Array.isArray(r.dialects)) bad('"rules" must hold rules ({ id, dialects, check })', rule)
+    }
+  }
+  if (c.thresholds !== undefined) {
+    if (c.thresholds === null || typeof c.thresholds !== 'object') bad('"thresholds" must be an object', c.thresholds)
+    for (const [name, value] of Object.entries(c.thresholds as object)) {
+      if (!Object.hasOwn(DEFAULT_THRESHOLDS, name)) bad(`"thresholds" has no "${name}" (known: ${Object.keys(DEFAULT_THRESHOLDS).join(', ')})`, name)
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) bad(`"thresholds.${name}" must be a non-negative number`, value)
+    }
+  }
 }
 
 /** The real table behind a node: PostgreSQL names it; MySQL and SQLite name the alias, resolved here. */

@@ -1,4 +1,5 @@
 import type { ExplainResult } from './explain.js'
+import { checkFormatInput } from './format-input.js'
 import type { Finding } from './finding.js'
 import { BANDS, CSP, CSS, SCRIPT } from './html-assets.js'
 import { bandOf, esc, fmt, msText, treeHtml } from './html-node.js'
@@ -30,6 +31,7 @@ export interface HtmlFormatOptions {
  * ```
  */
 export function formatHtml(result: ExplainResult, options: HtmlFormatOptions = {}): string {
+  checkFormatInput('formatHtml', result, options)
   const { plan, findings, timing, statement } = result
   const total = timing.executionMs ?? plan.root.inclusiveTimeMs
   const byNode = new Map<number, Array<{ index: number; finding: Finding }>>()

@@ -1,4 +1,5 @@
 import type { ExplainResult } from './explain.js'
+import { checkFormatInput } from './format-input.js'
 import type { PlanNode } from './plan.js'
 
 /**
@@ -12,6 +13,7 @@ import type { PlanNode } from './plan.js'
  * ```
  */
 export function formatJson(result: ExplainResult, options: { raw?: boolean } = {}): string {
+  checkFormatInput('formatJson', result, options)
   // A node's raw object holds its children's raw objects (PostgreSQL's `Plans`, MySQL's nested blocks), so
   // printed whole at every node a deep plan repeats each subtree once per ancestor: quadratic text, cubic
   // with indentation (a 1,000-level plan ran out of memory). Each raw is printed down to the next node's

@@ -1,4 +1,6 @@
+import { DbperfError, describeValue } from '../errors.js'
 import type { ExplainResult } from './explain.js'
+import { checkFormatInput } from './format-input.js'
 import type { Finding, Severity } from './finding.js'
 import type { PlanNode } from './plan.js'
 
@@ -20,6 +22,7 @@ const ICON: Record<Severity, string> = { critical: '✖', warning: '▲', info: 
  * ```
  */
 export function formatText(result: ExplainResult, options: TextFormatOptions = {}): string {
+  checkFormatInput('formatText', result, options)
   const c = palette(options.color === true)
   const { plan, findings, timing } = result
   const lines: string[] = []
@@ -126,6 +129,8 @@ function palette(on: boolean): Palette {
  * ```
  */
 export function formatGithub(result: ExplainResult, file?: string): string {
+  checkFormatInput('formatGithub', result, undefined)
+  if (file !== undefined && typeof file !== 'string') throw new DbperfError('DBPERF_INVALID_OPTION', `formatGithub(result, file) needs the file's path as a string, but got: ${describeValue(file)}`)
   const level: Record<Severity, string> = { critical: 'error', warning: 'warning', info: 'notice' }
   const esc = (s: string): string => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A')
   const escProp = (s: string): string => esc(s).replace(/:/g, '%3A').replace(/,/g, '%2C')

@@ -66,6 +66,7 @@ export interface PlanTextResult extends ExplainResult {
  */
 export function analyzePlanText(text: string, options: PlanTextOptions = {}): PlanTextResult {
   if (typeof text !== 'string') throw new DbperfError('DBPERF_INVALID_INPUT', `analyzePlanText(text) expects the text of an EXPLAIN plan, but got: ${describeValue(text)}`)
+  if (options === null || typeof options !== 'object') throw new DbperfError('DBPERF_INVALID_OPTION', `analyzePlanText(text, options) needs an object of options, but got: ${describeValue(options)}`)
   const wanted = normaliseDialect(options.dialect)
   const { body, framing, sql: loggedSql, durationMs } = unframe(text)
   if (body.trim() === '') throw new DbperfError('DBPERF_INVALID_INPUT', 'analyzePlanText(text): the text holds no plan (it is empty once its frame is removed); pass the output of EXPLAIN.')

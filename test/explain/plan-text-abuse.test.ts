@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { parseServerLog } from '../../src/advise/index.js'
-import { analyzePlanText, formatText, parseMysqlAnalyzeTree, parsePostgresPlan, parsePostgresTextPlan } from '../../src/explain/index.js'
+import { analyzePlanText, formatGithub, formatHtml, formatJson, formatText, parseMysqlAnalyzeTree, parsePostgresPlan, parsePostgresTextPlan } from '../../src/explain/index.js'
 import { MAX_PLAN_DEPTH } from '../../src/explain/plan-tree.js'
 import { invalid, thrown } from './helpers.js'
 
@@ -111,6 +111,28 @@ describe('PostgreSQL text plans that are not what EXPLAIN prints', () => {
       '',
     ].join('\n')
     expect(parseServerLog(log).queries.every((q) => Number.isFinite(q.totalTimeMs))).toBe(true)
+  })
+
+  it('wrong option types are DBPERF_INVALID_OPTION naming the option, and a NaN threshold cannot change a verdict', () => {
+    const plan = fixture('recorded/pglite/bitmap-heap-scan.text.txt')
+    const option = (what: RegExp) => expect.objectContaining({ code: 'DBPERF_INVALID_OPTION', message: expect.stringMatching(what) })
+    const cases: Array<[unknown, RegExp]> = [
+      [null, /needs an object of options/],
+      [{ sql: 42 }, /"sql" must be/],
+      [{ tables: {} }, /"tables" must be a Map/],
+      [{ rules: 'seq-scan' }, /"rules" must be an array/],
+      [{ rules: [null] }, /"rules" must hold rules/],
+      [{ thresholds: { misestimateFactor: Number.NaN } }, /"thresholds.misestimateFactor" must be a non-negative number/],
+      [{ thresholds: { largeTableRows: -1 } }, /"thresholds.largeTableRows"/],
+      [{ thresholds: { largeTableRow: 5 } }, /has no "largeTableRow"/],
+    ]
+    for (const [options, why] of cases) expect(thrown(() => analyzePlanText(plan, options as never)), JSON.stringify(options)).toEqual(option(why))
+    const result = analyzePlanText(plan)
+    for (const [name, format] of [['formatText', formatText], ['formatHtml', formatHtml], ['formatJson', formatJson]] as const) {
+      expect(thrown(() => format(result, null as never)), name).toEqual(option(new RegExp(`${name}\\(result, options\\) needs an object`)))
+      expect(thrown(() => format({} as never)), name).toEqual(invalid(new RegExp(`${name}\\(result\\) needs the result`)))
+    }
+    expect(thrown(() => formatGithub(result, 7 as never))).toEqual(option(/formatGithub\(result, file\)/))
   })
 
   it('says what it expected of a line it cannot place, and of input that is not text', () => {
