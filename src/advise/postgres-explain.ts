@@ -1,4 +1,6 @@
 import type { Kysely } from 'kysely'
+import { postgresGuard } from '../explain/postgres-side-effects.js'
+import { checkStatement } from '../explain/statement-safety.js'
 import { readPostgresStatement } from '../sql/postgres-statement.js'
 import { parameterCount } from '../sql/placeholders.js'
 import { num, query } from './internal-query.js'
@@ -122,6 +124,17 @@ function quoteLiteral(value: string): string {
  * Plans every query; a statement that fails maps to its error message. Inside a transaction each EXPLAIN
  * runs under a savepoint, so one failure does not abort the others.
  */
+/** Throws explain()'s refusal when planning `text` may run code that acts outside the transaction. */
+async function guarded(conn: Kysely<any>, text: string): Promise<void> {
+  let safety
+  try {
+    safety = checkStatement(text, 'postgres')
+  } catch {
+    return // not one statement PostgreSQL's parser reads: assertOnePlannable says so, or the server does
+  }
+  await postgresGuard.check(conn, safety, { analyze: false, strict: false })
+}
+
 export async function planAllPostgres(
   conn: Kysely<any>,
   queries: readonly { readonly sql: string; readonly parameters: readonly unknown[] | undefined; readonly fingerprint: string }[],
@@ -130,14 +143,18 @@ export async function planAllPostgres(
 ): Promise<Map<string, PlanSummary | string>> {
   const out = new Map<string, PlanSummary | string>()
   const attempt = async (text: string, parameters: readonly unknown[] | undefined): Promise<PlanSummary | string> => {
-    if (inTransaction) await query(conn, 'savepoint dbperf_advise_explain')
+    // Planning runs code (IMMUTABLE and STABLE functions are folded and estimated with): each statement is first
+    // checked as explain() checks one, and planned in a READ ONLY transaction (or a savepoint of the caller's)
+    // that is rolled back, so nothing the planner runs is kept. Hypothetical indexes live in the session.
+    await query(conn, inTransaction ? 'savepoint dbperf_advise_explain' : 'start transaction read only')
     try {
-      const plan = await explainPostgres(conn, text, parameters, version, inTransaction)
-      if (inTransaction) await query(conn, 'release savepoint dbperf_advise_explain')
-      return plan
+      await guarded(conn, text)
+      return await explainPostgres(conn, text, parameters, version, true)
     } catch (error) {
-      if (inTransaction) await query(conn, 'rollback to savepoint dbperf_advise_explain')
       return error instanceof Error ? error.message : String(error)
+    } finally {
+      await query(conn, inTransaction ? 'rollback to savepoint dbperf_advise_explain' : 'rollback')
+      if (inTransaction) await query(conn, 'release savepoint dbperf_advise_explain')
     }
   }
   for (const q of queries) {

@@ -1,5 +1,6 @@
 import { CompiledQuery, type Kysely, sql } from 'kysely'
 import { afterAll, beforeAll, expect, it } from 'vitest'
+import { adviseIndexes } from '../../src/advise/index.js'
 import { explain, ExplainSqlError } from '../../src/explain/index.js'
 import { createDb } from '../../src/index.js'
 import { eachDialect, openTestDb, type TestDb } from '../harness/databases.js'
@@ -105,6 +106,14 @@ eachDialect(
       expect(await locks()).toBe(0)
     })
 
+    it('index advice plans a workload with the same checks: a statement whose planning would run a locking function is skipped, nothing kept', async () => {
+      const advice = await adviseIndexes(t.db, { queries: ['select * from items where id = liar_imm(5)', 'select * from items where qty = imm_ins()', 'select * from items where qty = 20'] })
+      expect(advice.skipped.map((x) => x.subject)).toEqual(['select * from items where id = liar_imm(5)', 'select * from items where qty = imm_ins()'])
+      expect(advice.skipped.every((x) => /planning alone runs/.test(x.reason))).toBe(true)
+      expect(await locks()).toBe(0)
+      expect(await scalar(t.db, 'select count(*) from log')).toBe(0)
+    })
+
     it("an analysed write reads its triggers' bodies: a trigger that takes a session lock is refused, one that writes a table runs and is rolled back", async () => {
       expect(await errorOf(explain(t.db, 'update trg set id = 2', { analyze: true }))).toEqual(refused(/trigger (?:\S+\.)?trg_lock\(\) → pg_advisory_lock\(\) \(VOLATILE\)/))
       expect(await locks()).toBe(0)
@@ -192,6 +201,12 @@ eachDialect(
         expect(await errorOf(explain(t.db, hidden, { analyze: true, settings: { sql_mode: mode } })), mode).toEqual(refused(/f_inno\(\)/))
       }
       expect(await errorOf(explain(t.db, 'select "a\\" , f_inno() -- "'))).toEqual(refused(/f_inno\(\)/))
+      expect(await scalar(t.db, 'select count(*) from ilog')).toBe(0)
+    })
+
+    it('index advice does not plan a statement with a stored function (MariaDB runs some while it plans); nothing is written', async () => {
+      const advice = await adviseIndexes(t.db, { queries: ['select * from items where id = (select f_inno())', 'select * from items where qty = 20'] })
+      expect(advice.skipped).toEqual([expect.objectContaining({ subject: 'select * from items where id = (select f_inno())', reason: expect.stringMatching(/f_inno\(\)/) })])
       expect(await scalar(t.db, 'select count(*) from ilog')).toBe(0)
     })
 
