@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs'
 import { readFile, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { DbperfError } from '../errors.js'
 import { SEVERITIES, type Severity } from '../explain/finding.js'
 import { type CliIo, UsageError } from './command.js'
@@ -20,6 +21,20 @@ export const REPORT_OPTIONS = {
   output: { type: 'string', short: 'o' },
   'fail-on': { type: 'string' },
 } as const
+
+/**
+ * Refuses a value option given twice (`--plan a --plan b`): parseArgs keeps the last one silently, and the report
+ * would be of a file other than the one the user meant.
+ */
+export function refuseRepeatedOptions(args: readonly string[], options: NonNullable<ParseArgsConfig['options']>): void {
+  const { tokens } = parseArgs({ args: [...args], options, strict: false, allowPositionals: true, tokens: true })
+  const seen = new Set<string>()
+  for (const t of tokens) {
+    if (t.kind !== 'option' || options[t.name]?.type !== 'string' || options[t.name]?.multiple === true) continue
+    if (seen.has(t.name)) throw new UsageError(`--${t.name} was given more than once; give it once`)
+    seen.add(t.name)
+  }
+}
 
 /** What `--fail-on` asked for: a severity threshold, or a set of kinds. */
 export type FailOn = { readonly severity: Severity } | { readonly kinds: ReadonlySet<string> }

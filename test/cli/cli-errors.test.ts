@@ -50,6 +50,17 @@ describe('dbperf CLI on SQLite files', () => {
     expect(directory.stderr).toMatch(/^dbperf explain: cannot read .*: it is a directory\n/)
   })
 
+  it('a value option given twice is refused, not silently the last one', async () => {
+    writeFileSync(path.join(dir, 'a.txt'), 'Seq Scan on a  (cost=0.00..1.00 rows=1 width=4)\n')
+    writeFileSync(path.join(dir, 'b.txt'), 'Seq Scan on b  (cost=0.00..1.00 rows=1 width=4)\n')
+    for (const args of [['explain', '--plan', 'a.txt', '--plan', 'b.txt'], ['explain', '--plan', 'a.txt', '-o', 'x.txt', '--output', 'y.txt'], ['check', 'q.jsonl', '--baseline', 'a', '--baseline', 'b']]) {
+      const run = await cli(args, { cwd: dir })
+      expect(run.code, args.join(' ')).toBe(2)
+      expect(run.stderr).toMatch(/was given more than once; give it once/)
+    }
+    expect(existsSync(path.join(dir, 'x.txt')) || existsSync(path.join(dir, 'y.txt'))).toBe(false)
+  })
+
   it('says SQLite rejected a statement, not a server', async () => {
     const run = await cli(['explain', '--db', 'sqlite:./app.sqlite', 'selec * from items'], { cwd: dir })
     expect(run.code).toBe(1)

@@ -10,7 +10,7 @@ import { assertParseable } from '../../sql/parse-limits.js'
 import { DbperfError } from '../../errors.js'
 import { getDatabaseInfo } from '../../observe/observer-hub.js'
 import { type CliIo, type Command, UsageError } from '../command.js'
-import { describeFailOn, type FailOn, failing, readFailOn, readFormat, readInput, REPORT_OPTIONS, writeReport } from '../report-flags.js'
+import { describeFailOn, type FailOn, failing, readFailOn, readFormat, readInput, refuseRepeatedOptions, REPORT_OPTIONS, writeReport } from '../report-flags.js'
 import { openCliDb } from '../open-db.js'
 import { progressLine } from '../progress.js'
 
@@ -120,6 +120,7 @@ export const adviseCommand: Command = {
     } catch (error) {
       throw new UsageError((error as Error).message)
     }
+    refuseRepeatedOptions(args, OPTIONS)
     const url = values.db ?? io.env.DATABASE_URL
     if (url === undefined || url === '') throw new UsageError('needs a database: --db URL, or set DATABASE_URL')
     const format = readFormat(values.format, ['text', 'json'] as const, 'text')

@@ -12,7 +12,7 @@ import { formatCallSite } from '../../observe/call-site.js'
 import { SEVERITIES, type Severity } from '../../explain/finding.js'
 import { FINDING_KINDS, type FindingKind } from '../../detect/finding.js'
 import { type CliIo, type Command, UsageError } from '../command.js'
-import { readFailOn, readFormat, readInput, REPORT_OPTIONS, writeReport } from '../report-flags.js'
+import { readFailOn, readFormat, readInput, refuseRepeatedOptions, REPORT_OPTIONS, writeReport } from '../report-flags.js'
 import { formatCount, progressLine } from '../progress.js'
 
 const USAGE = `Usage: dbperf check <log.jsonl>... [options]      (- reads a log from standard input)
@@ -166,25 +166,24 @@ function warnAboutInput(result: Awaited<ReturnType<typeof checkQueryLogs>>, io: 
   if (more > 0) warn(`… and ${more} more unreadable line(s) skipped.`)
 }
 
+const CHECK_OPTIONS = {
+  threshold: { type: 'string' },
+  ...REPORT_OPTIONS,
+  json: { type: 'boolean' },
+  baseline: { type: 'string' },
+  'update-baseline': { type: 'boolean' },
+  max: { type: 'string' },
+  unscoped: { type: 'boolean' },
+  'test-files': { type: 'boolean' },
+  'allow-call-site': { type: 'string', multiple: true },
+  'allow-sql': { type: 'string', multiple: true },
+  root: { type: 'string' },
+} as const
+
 function parse(args: readonly string[]) {
-  return parseArgs({
-    args: [...args],
-    allowPositionals: true,
-    strict: true,
-    options: {
-      threshold: { type: 'string' },
-      ...REPORT_OPTIONS,
-      json: { type: 'boolean' },
-      baseline: { type: 'string' },
-      'update-baseline': { type: 'boolean' },
-      max: { type: 'string' },
-      unscoped: { type: 'boolean' },
-      'test-files': { type: 'boolean' },
-      'allow-call-site': { type: 'string', multiple: true },
-      'allow-sql': { type: 'string', multiple: true },
-      root: { type: 'string' },
-    },
-  })
+  const parsed = parseArgs({ args: [...args], allowPositionals: true, strict: true, options: CHECK_OPTIONS })
+  refuseRepeatedOptions(args, CHECK_OPTIONS)
+  return parsed
 }
 
 function summaryFields(result: Awaited<ReturnType<typeof checkQueryLogs>>) {

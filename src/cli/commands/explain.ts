@@ -6,7 +6,7 @@ import { formatGithub, formatText } from '../../explain/format-text.js'
 import { analyzePlanText } from '../../explain/plan-text.js'
 import { RULES } from '../../explain/rules/index.js'
 import { type CliIo, type Command, UsageError } from '../command.js'
-import { describeFailOn, type FailOn, failing, readFailOn, readFormat, readInput, REPORT_OPTIONS, writeReport } from '../report-flags.js'
+import { describeFailOn, type FailOn, failing, readFailOn, readFormat, readInput, refuseRepeatedOptions, REPORT_OPTIONS, writeReport } from '../report-flags.js'
 import { openCliDb } from '../open-db.js'
 
 const FORMATS = ['text', 'json', 'github', 'html'] as const
@@ -70,6 +70,7 @@ function readArgs(argv: readonly string[]): Args {
   } catch (error) {
     throw new UsageError((error as Error).message)
   }
+  refuseRepeatedOptions(argv, OPTIONS)
   const { values, positionals } = parsed
   const format = readFormat(values.format, FORMATS, 'text')
   const failOn = readFailOn(values['fail-on'], RULES.map((r) => r.id))
