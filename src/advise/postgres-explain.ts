@@ -3,7 +3,7 @@ import { postgresGuard } from '../explain/postgres-side-effects.js'
 import { checkStatement } from '../explain/statement-safety.js'
 import { readPostgresStatement } from '../sql/postgres-statement.js'
 import { parameterCount } from '../sql/placeholders.js'
-import { num, query } from './internal-query.js'
+import { asAdvisor, num, query } from './internal-query.js'
 import { type PlanSummary, readPostgresPlan } from './plan-reader.js'
 
 /** The PostgreSQL server's `server_version_num` (PGlite 0.5 reports 18xxxx). */
@@ -132,7 +132,7 @@ async function guarded(conn: Kysely<any>, text: string): Promise<void> {
   } catch {
     return // not one statement PostgreSQL's parser reads: assertOnePlannable says so, or the server does
   }
-  await postgresGuard.check(conn, safety, { analyze: false, strict: false })
+  await asAdvisor(() => postgresGuard.check(conn, safety, { analyze: false, strict: false }))
 }
 
 export async function planAllPostgres(

@@ -26,7 +26,9 @@ const MAX_VIEWS = 64
 export const mysqlGuard: SideEffectGuard = {
   async check(conn, safety, options) {
     if (safety.writesFile) throw unsafe(safety, 'INTO OUTFILE/DUMPFILE writes a file on the database host')
-    const callNames = [...new Set(safety.calls.map((c) => (c[c.length - 1] ?? '').toLowerCase()))]
+    // Views are read first: a function called in a view's definition runs as if the statement called it.
+    const { tables, calls: viewCalls } = await tablesOf(conn, safety.relations)
+    const callNames = [...new Set([...safety.calls, ...viewCalls].map((c) => (c[c.length - 1] ?? '').toLowerCase()))]
     const words = wordsOf(safety.sql, 'mysql').map((w) => w.toLowerCase())
     if (words.some((w, i) => w === 'next' && words[i + 1] === 'value' && words[i + 2] === 'for')) {
       throw unsafe(safety, 'NEXT VALUE FOR advances a sequence, which a rollback does not undo')
@@ -48,7 +50,6 @@ export const mysqlGuard: SideEffectGuard = {
     if (writing && (await rows<{ db: string | null }>(conn, 'select database() as db'))[0]?.db == null) {
       throw unsafe(safety, 'the connection has no current database, so dbperf cannot look up the engines of the tables it writes')
     }
-    const tables = await tablesOf(conn, safety.relations)
     let counters: Map<string, string | null> | undefined
     if (writing) {
       const plain = tables.filter((t) => t.transactional !== 'YES' && t.type !== 'VIEW')
@@ -137,7 +138,8 @@ interface TableRow {
  * server with many schemas, and MariaDB 10.11.19 was seen to crash (signal 11 in `ha_maria::drop_table`, from
  * `open_tables_only_view_structure`) when another connection dropped a database with views during the scan.
  */
-async function tablesOf(conn: Kysely<any>, names: readonly QualifiedName[]): Promise<TableRow[]> {
+async function tablesOf(conn: Kysely<any>, names: readonly QualifiedName[]): Promise<{ tables: TableRow[]; calls: QualifiedName[] }> {
+  const calls: QualifiedName[] = []
   const current = (await rows<{ db: string | null }>(conn, 'select database() as db'))[0]?.db ?? undefined
   const found = new Map<string, TableRow>()
   let pending: QualifiedName[] = [...names]
@@ -174,18 +176,26 @@ async function tablesOf(conn: Kysely<any>, names: readonly QualifiedName[]): Pro
         `select VIEW_DEFINITION as def from information_schema.VIEWS where TABLE_SCHEMA = ? and TABLE_NAME in (${placeholders(views.length)})`,
         [schema, ...views],
       )
-      for (const d of defs) if (d.def) pending.push(...viewRelations(d.def))
+      for (const d of defs) {
+        if (!d.def) continue
+        const read = viewRead(d.def)
+        pending.push(...read.relations)
+        calls.push(...read.calls)
+      }
     }
   }
-  return [...found.values()]
+  return { tables: [...found.values()], calls }
 }
 
-/** The names a view's definition reads (every word, and every `db.table`), as for the statement itself. */
-function viewRelations(definition: string): QualifiedName[] {
+/** The names a view's definition reads (every word, and every `db.table`) and the functions it calls, as for the statement itself. */
+function viewRead(definition: string): { relations: QualifiedName[]; calls: QualifiedName[] } {
   try {
-    return [...checkStatement(definition, 'mysql').relations]
+    const read = checkStatement(definition, 'mysql')
+    return { relations: [...read.relations], calls: [...read.calls] }
   } catch {
-    return wordsOf(definition, 'mysql').map((w) => [w])
+    // Unreadable: every word may be a table or a function.
+    const words = wordsOf(definition, 'mysql').map((w): QualifiedName => [w])
+    return { relations: words, calls: words }
   }
 }
 

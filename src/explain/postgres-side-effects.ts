@@ -50,16 +50,17 @@ export const postgresGuard: SideEffectGuard = {
   async check(conn, safety, options) {
     const calls: QualifiedName[] = [...safety.calls]
     const operators = new Set(safety.operators)
-    const oids = await expandViews(conn, safety.relations, calls, operators)
+    const definitions: string[] = []
+    const oids = await expandViews(conn, safety.relations, calls, operators, definitions)
     await policyCalls(conn, oids, calls)
     // Calls no FuncCall shows: an operator's function (in any schema: `OPERATOR(s.===)` names one off the
     // search_path), a row's attribute read as a function (`t.f` is `f(t)`), a cast's function, a domain's CHECK.
-    calls.push(...(await hiddenCalls(conn, safety.sql, [...operators])))
+    calls.push(...(await hiddenCalls(conn, [safety.sql, ...definitions], [...operators], oids)))
     const writing = options.analyze && !safety.readOnly
     const bodies: QualifiedName[] = []
     let written: number[] = []
     if (!safety.readOnly) {
-      written = await withCascades(conn, await resolve(conn, safety.written))
+      written = await withCascades(conn, await writtenTables(conn, await resolve(conn, safety.written)))
       // A rule rewrites the statement into others (DO ALSO / DO INSTEAD): EXPLAIN then prints several plans.
       const rules = await rows<{ name: string }>(conn, `select rulename || ' on ' || ev_class::regclass::text as name from pg_rewrite where ev_class = any($1::oid[]) and rulename <> '_RETURN'`, [written])
       if (rules.length > 0) throw unsafe(safety, `a rule rewrites it (${rules.map((r) => r.name).join(', ')}): the statement that runs is not the one given, and EXPLAIN shows one plan per rewritten statement`, options)
@@ -98,7 +99,7 @@ async function rows<R>(conn: Kysely<any>, sql: string, parameters: unknown[] = [
 }
 
 /** The relations' oids; views among them are parsed and their calls, operators and relations added, recursively. */
-async function expandViews(conn: Kysely<any>, relations: readonly QualifiedName[], calls: QualifiedName[], operators: Set<string>): Promise<number[]> {
+async function expandViews(conn: Kysely<any>, relations: readonly QualifiedName[], calls: QualifiedName[], operators: Set<string>, definitions: string[] = []): Promise<number[]> {
   const seen = new Set<number>()
   let pending = relations.map(quoted)
   let views = 0
@@ -117,6 +118,7 @@ async function expandViews(conn: Kysely<any>, relations: readonly QualifiedName[
       if (r.def === null) continue
       if (++views > MAX_VIEWS) throw new DbperfError('DBPERF_EXPLAIN_UNSAFE', `explain(…, { analyze: true }) reads the views a statement uses to see what they call, and this one reaches more than ${MAX_VIEWS}; explain it without analyze.`)
       const inner = readPostgresStatement(r.def)
+      definitions.push(r.def)
       calls.push(...inner.calls)
       for (const o of inner.operators) operators.add(o)
       pending.push(...inner.relations.map(quoted))
@@ -156,10 +158,9 @@ async function defaultCalls(conn: Kysely<any>, oids: number[], calls: QualifiedN
      union all select pg_get_expr(conbin, conrelid) from pg_constraint where conrelid = any($1::oid[]) and contype = 'c'
      union all select pg_get_expr(indexprs, indrelid) from pg_index where indrelid = any($1::oid[])
      union all select pg_get_expr(indpred, indrelid) from pg_index where indrelid = any($1::oid[])
-     union all select pg_get_expr(t.typdefaultbin, 0) from pg_attribute a join pg_type t on t.oid = a.atttypid
-       where a.attrelid = any($1::oid[]) and a.attnum > 0 and not a.attisdropped and t.typtype = 'd'
-     union all select pg_get_expr(k.conbin, 0) from pg_attribute a join pg_constraint k on k.contypid = a.atttypid
-       where a.attrelid = any($1::oid[]) and a.attnum > 0 and not a.attisdropped and k.contype = 'c'`,
+     union all select pg_get_expr(t.typdefaultbin, 0) from pg_type t
+       where t.oid in (${DOMAINS_OF(COLUMN_TYPES)}) and t.typdefaultbin is not null
+     union all select pg_get_expr(k.conbin, 0) from pg_constraint k where k.contype = 'c' and k.contypid in (${DOMAINS_OF(COLUMN_TYPES)})`,
     [oids],
   )
   for (const r of found) if (r.expr) calls.push(...readPostgresStatement(`select ${r.expr}`).calls)
@@ -184,8 +185,8 @@ async function triggerFunctions(conn: Kysely<any>, oids: number[]): Promise<Qual
  * casts); and the CHECK constraints of domains it names. Over-inclusive on purpose: only a function that may act
  * outside the transaction is refused.
  */
-async function hiddenCalls(conn: Kysely<any>, sql: string, operators: string[]): Promise<QualifiedName[]> {
-  const words = [...new Set(wordsOf(sql, 'postgres').map((w) => w.toLowerCase()))]
+async function hiddenCalls(conn: Kysely<any>, texts: readonly string[], operators: string[], relations: number[]): Promise<QualifiedName[]> {
+  const words = [...new Set(texts.flatMap((text) => wordsOf(text, 'postgres')).map((w) => w.toLowerCase()))]
   const found = await rows<{ schema: string | null; name: string | null; expr: string | null }>(
     conn,
     `select n.nspname as schema, p.proname as name, null as expr
@@ -195,12 +196,17 @@ async function hiddenCalls(conn: Kysely<any>, sql: string, operators: string[]):
      select n.nspname, p.proname, null from pg_proc p join pg_namespace n on n.oid = p.pronamespace join pg_type t on t.oid = p.proargtypes[0]
       where p.pronargs = 1 and t.typrelid <> 0 and lower(p.proname) = any($2::text[]) and n.nspname not in ('pg_catalog', 'information_schema')
      union all
-     select n.nspname, p.proname, null from pg_cast c join pg_proc p on p.oid = c.castfunc join pg_namespace n on n.oid = p.pronamespace join pg_type t on t.oid = c.casttarget
-      where n.nspname not in ('pg_catalog', 'information_schema') and (c.castcontext in ('i', 'a') or lower(t.typname) = any($2::text[]))
+     select n.nspname, p.proname, null from pg_cast c join pg_proc p on p.oid = c.castfunc join pg_namespace n on n.oid = p.pronamespace
+      where n.nspname not in ('pg_catalog', 'information_schema') and (
+        c.casttarget in (select oid from pg_type where lower(typname) = any($2::text[]))
+        -- applied unasked: between a column's type and a value's, for the columns of the relations it names
+        -- (to a column's type, or from a column's type of the user's own)
+        or (c.castcontext in ('i', 'a') and exists (select 1 from pg_attribute a join pg_type at on at.oid = a.atttypid join pg_namespace an on an.oid = at.typnamespace
+              where a.attrelid = any($3::oid[]) and a.attnum > 0 and (a.atttypid = c.casttarget or (a.atttypid = c.castsource and an.nspname <> 'pg_catalog')))))
      union all
-     select null, null, pg_get_expr(k.conbin, 0) from pg_constraint k join pg_type t on t.oid = k.contypid
-      where k.contype = 'c' and lower(t.typname) = any($2::text[])`,
-    [operators, words],
+     select null, null, pg_get_expr(k.conbin, 0) from pg_constraint k
+      where k.contype = 'c' and k.contypid in (${DOMAINS_OF('select oid from pg_type where lower(typname) = any($2::text[])')})`,
+    [operators, words, relations],
   )
   const calls: QualifiedName[] = []
   for (const r of found) {
@@ -208,6 +214,38 @@ async function hiddenCalls(conn: Kysely<any>, sql: string, operators: string[]):
     else if (r.expr) calls.push(...readPostgresStatement(`select ${r.expr}`).calls)
   }
   return calls
+}
+
+/** The types of the columns of the relations `$1`. */
+const COLUMN_TYPES = 'select a.atttypid from pg_attribute a where a.attrelid = any($1::oid[]) and a.attnum > 0 and not a.attisdropped'
+
+/**
+ * The types `of` (a query of type oids) and every type they are made of: a domain's base type (a domain over a
+ * domain checks both), an array's element type (a column of `d[]` checks `d`).
+ */
+const DOMAINS_OF = (of: string): string => `with recursive ty(oid) as (${of} union select x.oid from pg_type t join ty on t.oid = ty.oid
+  cross join lateral (values (t.typbasetype), (t.typelem)) as x(oid) where x.oid <> 0) select oid from ty`
+
+/**
+ * The relations a write changes rows of: the named tables; for a view written through (auto-updatable), the
+ * relations it reads; and every partition and inheritance child of those, whose triggers fire for their rows.
+ */
+async function writtenTables(conn: Kysely<any>, oids: number[]): Promise<number[]> {
+  if (oids.length === 0) return []
+  const found = await rows<{ oid: string }>(
+    conn,
+    `with recursive w(oid) as (
+       select unnest($1::oid[])
+       union
+       select x.oid from w cross join lateral (
+         select i.inhrelid as oid from pg_inherits i where i.inhparent = w.oid
+         union all select d.refobjid from pg_rewrite r join pg_depend d on d.classid = 'pg_rewrite'::regclass and d.objid = r.oid
+           where r.ev_class = w.oid and r.rulename = '_RETURN' and d.refclassid = 'pg_class'::regclass and d.refobjid <> w.oid
+       ) x
+     ) select oid::int8 as oid from w`,
+    [oids],
+  )
+  return found.map((r) => Number(r.oid))
 }
 
 /**
