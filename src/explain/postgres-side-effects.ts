@@ -69,7 +69,7 @@ export const postgresGuard: SideEffectGuard = {
       await defaultCalls(conn, written, calls)
       bodies.push(...(await triggerFunctions(conn, written)))
     }
-    const refused = await volatileCalls(conn, calls, bodies, writing, !options.analyze)
+    const refused = await volatileCalls(conn, calls, bodies, writing, !options.analyze, written)
     if (refused.length > 0) {
       throw unsafe(safety, `it reaches ${[...new Set(refused)].join(', ')}: a VOLATILE function in PostgreSQL's catalogue, or one whose body dbperf cannot prove harmless, may act outside the transaction (signal a backend, take a session lock, write a file, advance a sequence)`, options)
     }
@@ -289,7 +289,14 @@ const MAX_FUNCTIONS = 128
  * A body that runs dynamic SQL (EXECUTE), or is written in another language (plpython3u…), is refused.
  * Returns why each refused function is refused.
  */
-async function volatileCalls(conn: Kysely<any>, calls: readonly QualifiedName[], bodies: readonly QualifiedName[], writing: boolean, planOnly: boolean): Promise<string[]> {
+async function volatileCalls(
+  conn: Kysely<any>,
+  calls: readonly QualifiedName[],
+  bodies: readonly QualifiedName[],
+  writing: boolean,
+  planOnly: boolean,
+  alreadyWritten: readonly number[] = [],
+): Promise<string[]> {
   const refused: string[] = []
   const seen = new Set<string>()
   // Each call carries the chain of functions it was found in, so a refusal names the path to it. `how`: 'run'
@@ -297,6 +304,9 @@ async function volatileCalls(conn: Kysely<any>, calls: readonly QualifiedName[],
   // function declared IMMUTABLE or STABLE is read), 'body' (a trigger function: its body is read, whatever its
   // declared volatility, which is VOLATILE for every trigger function).
   type Pending = { call: QualifiedName; via: string; how: 'run' | 'planned' | 'body' }
+  // Tables written by function bodies, waiting to be resolved; and the tables whose triggers are already read.
+  const writes: Array<{ table: QualifiedName; via: string }> = []
+  const written = new Set<number>(alreadyWritten)
   let pending: ReadonlyArray<Pending> = [
     ...calls.map((call): Pending => ({ call, via: '', how: planOnly ? 'planned' : 'run' })),
     ...bodies.map((call): Pending => ({ call, via: 'trigger ', how: 'body' })),
@@ -346,20 +356,46 @@ async function volatileCalls(conn: Kysely<any>, calls: readonly QualifiedName[],
           const body = p.language === 'sql' ? sqlBodyCalls(p.source, p.definition) : plpgsqlCalls(p.definition)
           if (body === 'dynamic') refused.push(`${label}, which runs dynamic SQL (EXECUTE)`)
           else if (body === undefined) refused.push(`${label}, whose body dbperf could not read`)
-          else next.push(...body.map((c): Pending => ({ call: c, via: `${label} → `, how: 'run' })))
+          else {
+            next.push(...body.calls.map((c): Pending => ({ call: c, via: `${label} → `, how: 'run' })))
+            for (const w of body.written) writes.push({ table: w, via: `${label} → ` })
+          }
         } else if (p.language !== 'internal' && p.language !== 'c') refused.push(`${label}, written in ${p.language}, whose effects dbperf cannot read`)
       }
+    }
+    // What the bodies write: those tables' triggers, column defaults and checks run too (an audit trigger whose
+    // audit table has a trigger of its own).
+    if (writes.length > 0) {
+      const batch = writes.splice(0)
+      const oids = await withCascades(conn, await writtenTables(conn, await resolve(conn, batch.map((w) => w.table))))
+      const fresh = oids.filter((o) => !written.has(o))
+      for (const o of fresh) written.add(o)
+      const via = batch[0]?.via ?? ''
+      const more: QualifiedName[] = []
+      await defaultCalls(conn, fresh, more)
+      next.push(...more.map((c): Pending => ({ call: c, via, how: 'run' })))
+      next.push(...(await triggerFunctions(conn, fresh)).map((c): Pending => ({ call: c, via: `${via}trigger `, how: 'body' })))
     }
     pending = next
   }
   return refused
 }
 
-function sqlBodyCalls(source: string | null, definition: string | null): QualifiedName[] | undefined {
+/** What a function body calls, and the relations it writes (their triggers, defaults and checks run too). */
+interface Body {
+  readonly calls: QualifiedName[]
+  readonly written: QualifiedName[]
+}
+
+function bodyOf(statements: ReadonlyArray<{ calls: readonly QualifiedName[]; written: readonly QualifiedName[] }>): Body {
+  return { calls: statements.flatMap((s) => [...s.calls]), written: statements.flatMap((s) => [...s.written]) }
+}
+
+function sqlBodyCalls(source: string | null, definition: string | null): Body | undefined {
   for (const text of [source, definition]) {
     if (!text || text.trim() === '') continue
     try {
-      return readPostgresStatements(text).flatMap((s) => s.calls)
+      return bodyOf(readPostgresStatements(text))
     } catch {
       // Not parseable alone (a body with `$1` is fine; anything else falls through to the definition).
     }
@@ -368,7 +404,7 @@ function sqlBodyCalls(source: string | null, definition: string | null): Qualifi
 }
 
 /** Every function a PL/pgSQL body calls, read from libpg_query's PL/pgSQL tree (each expression parsed). */
-function plpgsqlCalls(definition: string | null): QualifiedName[] | 'dynamic' | undefined {
+function plpgsqlCalls(definition: string | null): Body | 'dynamic' | undefined {
   if (!definition) return undefined
   let tree: unknown
   try {
@@ -377,6 +413,7 @@ function plpgsqlCalls(definition: string | null): QualifiedName[] | 'dynamic' | 
     return undefined
   }
   const calls: QualifiedName[] = []
+  const written: QualifiedName[] = []
   let dynamic = false
   const stack: unknown[] = [tree]
   while (stack.length > 0) {
@@ -388,21 +425,22 @@ function plpgsqlCalls(definition: string | null): QualifiedName[] | 'dynamic' | 
         const query = (child as { query?: unknown })?.query
         const found = typeof query === 'string' ? expressionCalls(query) : undefined
         if (found === undefined) return undefined
-        calls.push(...found)
+        calls.push(...found.calls)
+        written.push(...found.written)
       }
       stack.push(child)
     }
   }
-  return dynamic ? 'dynamic' : calls
+  return dynamic ? 'dynamic' : { calls, written }
 }
 
 /** A PL/pgSQL expression is a statement, an expression, or `target := expression`. */
-function expressionCalls(query: string): QualifiedName[] | undefined {
+function expressionCalls(query: string): Body | undefined {
   const assignment = /^[^'"]*?:=/.exec(query)
   const candidates = assignment ? [`select ${query.slice(assignment[0].length)}`] : [query, `select ${query}`]
   for (const text of candidates) {
     try {
-      return readPostgresStatements(text).flatMap((s) => s.calls)
+      return bodyOf(readPostgresStatements(text))
     } catch {
       // try the next reading
     }

@@ -90,6 +90,11 @@ eachDialect(
         `create function to_mood(int) returns mood volatile language plpgsql as $$ begin perform pg_advisory_lock(7014); return row($1)::mood; end $$`,
         'create cast (int as mood) with function to_mood(int) as implicit',
         'create table moods (m mood)',
+        'create table audit2 (id int)',
+        'create trigger audit2_t before insert on audit2 for each row execute function trg_lock12()',
+        `create function to_audit2() returns trigger language plpgsql as $$ begin insert into audit2 values (new.id); return new; end $$`,
+        'create table chained (id int)',
+        'create trigger chained_t after insert on chained for each row execute function to_audit2()',
         'create sequence s2',
         "select nextval('s2'), nextval('s2'), nextval('s2')",
       )
@@ -166,6 +171,12 @@ eachDialect(
       expect(await errorOf(explain(t.db, 'select 1::d2', { analyze: true }))).toEqual(refused(/dchk\(\)/))
       expect(await errorOf(explain(t.db, 'select * from v_cast', { analyze: true }))).toEqual(refused(/to_pair\(\)/))
       expect(await locks()).toBe(0)
+    })
+
+    it('the tables a trigger body writes are followed: their own triggers are read too', async () => {
+      expect(await errorOf(explain(t.db, 'insert into chained values (1)', { analyze: true }))).toEqual(refused(/to_audit2\(\) → trigger (?:\S+\.)?trg_lock12\(\) → pg_advisory_lock/))
+      expect(await locks()).toBe(0)
+      expect(await scalar(t.db, 'select count(*) from audit2')).toBe(0)
     })
 
     it('an implicit cast of a type no named relation uses does not refuse an unrelated statement', async () => {
