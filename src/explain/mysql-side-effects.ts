@@ -1,6 +1,7 @@
 import { CompiledQuery, type Kysely } from 'kysely'
 import type { QualifiedName } from '../sql/postgres-statement.js'
 import { wordsOf } from '../sql/placeholders.js'
+import { tokenize } from '../sql/tokenizer.js'
 import { checkStatement } from './statement-safety.js'
 import { listCalls, type SideEffectGuard, unsafe } from './side-effects.js'
 
@@ -33,6 +34,11 @@ export const mysqlGuard: SideEffectGuard = {
     if (words.some((w, i) => w === 'next' && words[i + 1] === 'value' && words[i + 2] === 'for')) {
       throw unsafe(safety, 'NEXT VALUE FOR advances a sequence, which a rollback does not undo')
     }
+    // `select … into @v` and `@v := …` set a user variable, which lives on the (pooled) connection after the rollback.
+    const tokens = tokenize(safety.sql, 'mysql')
+    const user = (i: number): boolean => tokens[i]?.kind === 'variable' && !(tokens[i]?.text ?? '').startsWith('@@')
+    const assigned = tokens.findIndex((t, i) => user(i) && (tokens[i + 1]?.text === ':=' || /^into$/i.test(tokens[i - 1]?.text ?? '')))
+    if (assigned >= 0 && options.analyze) throw unsafe(safety, `it sets the user variable ${tokens[assigned]?.text}, which keeps its value on the connection after the rollback`)
     const session = callNames.filter((n) => SESSION_EFFECTS.has(n))
     if (session.length > 0) throw unsafe(safety, `it calls ${listCalls(session)}, which act(s) outside the transaction`)
     const udfs = await loadable(conn, callNames)

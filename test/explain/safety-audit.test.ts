@@ -273,6 +273,13 @@ eachDialect(
       expect(await scalar(t.db, 'select count(*) from ilog')).toBe(0)
     })
 
+    it('an analysed statement that sets a user variable is refused (it outlives the rollback on a pooled connection)', async () => {
+      for (const q of ['select qty into @dbperf_v from items where id = 1', 'select @dbperf_v := qty from items where id = 1']) {
+        expect(await errorOf(explain(t.db, q, { analyze: true })), q).toEqual(refused(/user variable @dbperf_v/))
+      }
+      expect((await explain(t.db, 'select @dbperf_v, qty from items where id = 1', { analyze: true })).statement.rolledBack).toBe(true)
+    })
+
     it('an analysed INSERT into a sequence is refused; the sequence is unchanged', async () => {
       expect(await errorOf(explain(t.db, 'insert into sq values (500, 1, 9223372036854775806, 1, 1, 1000, 0, 0)', { analyze: true }))).toEqual(refused(/sequence\(s\) sq/))
       expect(await scalar(t.db, 'select next value for sq')).toBe(1)
