@@ -306,6 +306,8 @@ async function volatileCalls(
   type Pending = { call: QualifiedName; via: string; how: 'run' | 'planned' | 'body' }
   // Tables written by function bodies, waiting to be resolved; and the tables whose triggers are already read.
   const writes: Array<{ table: QualifiedName; via: string }> = []
+  // Bodies whose relations and operators are still to be read: views' calls, operators' functions, casts.
+  const reads: Array<{ body: Body; via: string }> = []
   const written = new Set<number>(alreadyWritten)
   let pending: ReadonlyArray<Pending> = [
     ...calls.map((call): Pending => ({ call, via: '', how: planOnly ? 'planned' : 'run' })),
@@ -359,9 +361,19 @@ async function volatileCalls(
           else {
             next.push(...body.calls.map((c): Pending => ({ call: c, via: `${label} → `, how: 'run' })))
             for (const w of body.written) writes.push({ table: w, via: `${label} → ` })
+            reads.push({ body, via: `${label} → ` })
           }
         } else if (p.language !== 'internal' && p.language !== 'c') refused.push(`${label}, written in ${p.language}, whose effects dbperf cannot read`)
       }
+    }
+    // What the bodies read through views, operators and casts runs as their own calls do.
+    for (const { body, via } of reads.splice(0)) {
+      const found: QualifiedName[] = []
+      const operators = new Set(body.operators)
+      const definitions: string[] = []
+      const oids = await expandViews(conn, body.relations, found, operators, definitions)
+      found.push(...(await hiddenCalls(conn, [...body.texts, ...definitions], [...operators], oids)))
+      next.push(...found.map((c): Pending => ({ call: c, via, how: 'run' })))
     }
     // What the bodies write: those tables' triggers, column defaults and checks run too (an audit trigger whose
     // audit table has a trigger of its own).
@@ -385,17 +397,28 @@ async function volatileCalls(
 interface Body {
   readonly calls: QualifiedName[]
   readonly written: QualifiedName[]
+  /** Relations it reads or writes: views among them are read for their calls, as the statement's are. */
+  readonly relations: QualifiedName[]
+  readonly operators: string[]
+  /** The SQL it runs (a PL/pgSQL body's expressions), for the names a cast or attribute call may use. */
+  readonly texts: string[]
 }
 
-function bodyOf(statements: ReadonlyArray<{ calls: readonly QualifiedName[]; written: readonly QualifiedName[] }>): Body {
-  return { calls: statements.flatMap((s) => [...s.calls]), written: statements.flatMap((s) => [...s.written]) }
+function bodyOf(statements: ReadonlyArray<{ calls: readonly QualifiedName[]; written: readonly QualifiedName[]; relations: readonly QualifiedName[]; operators: readonly string[] }>, text: string): Body {
+  return {
+    texts: [text],
+    calls: statements.flatMap((s) => [...s.calls]),
+    written: statements.flatMap((s) => [...s.written]),
+    relations: statements.flatMap((s) => [...s.relations]),
+    operators: statements.flatMap((s) => [...s.operators]),
+  }
 }
 
 function sqlBodyCalls(source: string | null, definition: string | null): Body | undefined {
   for (const text of [source, definition]) {
     if (!text || text.trim() === '') continue
     try {
-      return bodyOf(readPostgresStatements(text))
+      return bodyOf(readPostgresStatements(text), text)
     } catch {
       // Not parseable alone (a body with `$1` is fine; anything else falls through to the definition).
     }
@@ -414,6 +437,9 @@ function plpgsqlCalls(definition: string | null): Body | 'dynamic' | undefined {
   }
   const calls: QualifiedName[] = []
   const written: QualifiedName[] = []
+  const relations: QualifiedName[] = []
+  const operators: string[] = []
+  const texts: string[] = []
   let dynamic = false
   const stack: unknown[] = [tree]
   while (stack.length > 0) {
@@ -427,11 +453,14 @@ function plpgsqlCalls(definition: string | null): Body | 'dynamic' | undefined {
         if (found === undefined) return undefined
         calls.push(...found.calls)
         written.push(...found.written)
+        relations.push(...found.relations)
+        operators.push(...found.operators)
+        texts.push(...found.texts)
       }
       stack.push(child)
     }
   }
-  return dynamic ? 'dynamic' : { calls, written }
+  return dynamic ? 'dynamic' : { calls, written, relations, operators, texts }
 }
 
 /** A PL/pgSQL expression is a statement, an expression, or `target := expression`. */
@@ -440,7 +469,7 @@ function expressionCalls(query: string): Body | undefined {
   const candidates = assignment ? [`select ${query.slice(assignment[0].length)}`] : [query, `select ${query}`]
   for (const text of candidates) {
     try {
-      return bodyOf(readPostgresStatements(text))
+      return bodyOf(readPostgresStatements(text), text)
     } catch {
       // try the next reading
     }

@@ -94,6 +94,10 @@ eachDialect(
         'create trigger audit2_t before insert on audit2 for each row execute function trg_lock12()',
         `create function to_audit2() returns trigger language plpgsql as $$ begin insert into audit2 values (new.id); return new; end $$`,
         'create table chained (id int)',
+        `create function lock15() returns int volatile language plpgsql as $$ begin perform pg_advisory_lock(7015); return 1; end $$`,
+        'create view v_lock15 as select lock15() as x',
+        'create function via_view() returns int immutable language sql as $$ select x from v_lock15 $$',
+        'create function via_cast(int) returns int immutable language plpgsql as $$ begin return ($1::pair).a; end $$',
         'create trigger chained_t after insert on chained for each row execute function to_audit2()',
         'create sequence s2',
         "select nextval('s2'), nextval('s2'), nextval('s2')",
@@ -170,6 +174,14 @@ eachDialect(
       for (const [q, why] of cases) expect(await errorOf(explain(t.db, q, { analyze: true })), q).toEqual(refused(why))
       expect(await errorOf(explain(t.db, 'select 1::d2', { analyze: true }))).toEqual(refused(/dchk\(\)/))
       expect(await errorOf(explain(t.db, 'select * from v_cast', { analyze: true }))).toEqual(refused(/to_pair\(\)/))
+      expect(await locks()).toBe(0)
+    })
+
+    it('a function body is read like the statement: the views it reads and the casts it makes', async () => {
+      for (const analyze of [false, true]) {
+        expect(await errorOf(explain(t.db, 'select * from items where id = via_view()', { analyze })), String(analyze)).toEqual(refused(/via_view\(\) → lock15\(\) \(VOLATILE\)/))
+        expect(await errorOf(explain(t.db, 'select * from items where id = via_cast(1)', { analyze })), String(analyze)).toEqual(refused(/via_cast\(\) → (?:\S+\.)?to_pair\(\) \(VOLATILE\)/))
+      }
       expect(await locks()).toBe(0)
     })
 
