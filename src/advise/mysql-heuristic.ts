@@ -29,7 +29,7 @@ export async function withMysqlSession<T>(db: Kysely<any>, catalog: Catalog, max
   // Logged parameters that do not bind as they were sent (an array logged as text) are replaced the same way.
   const explain = async (q: PlannedQuery): Promise<MysqlPlan> => {
     // MariaDB runs stored functions while it optimizes (derived tables, constant subqueries): refused as explain() refuses them.
-    await asAdvisor(() => mysqlGuard.check(db, checkStatement(q.sql, 'mysql'), { analyze: false, strict: false }))
+    await asAdvisor(() => mysqlGuard.check(db, checkStatement(q.sql, 'mysql'), { analyze: false }))
     const run = (parameters: readonly unknown[]) => query<Record<string, unknown>>(db, `explain format=json ${q.sql}`, parameters)
     const sampled = () => representativeValues(db, q.sql, catalog, samples)
     const [row] = q.parameters === undefined ? await run(await sampled()) : await run(q.parameters).catch(async () => run(await sampled()))

@@ -132,7 +132,7 @@ async function guarded(conn: Kysely<any>, text: string): Promise<void> {
   } catch {
     return // not one statement PostgreSQL's parser reads: assertOnePlannable says so, or the server does
   }
-  await asAdvisor(() => postgresGuard.check(conn, safety, { analyze: false, strict: false }))
+  await asAdvisor(() => postgresGuard.check(conn, safety, { analyze: false }))
 }
 
 export async function planAllPostgres(

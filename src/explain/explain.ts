@@ -119,9 +119,9 @@ export async function explain(db: Kysely<any>, query: ExplainInput, options: Exp
   return withOrigin({ kind: 'internal', name: 'explain' }, async () => {
     // A statement PostgreSQL's parser rejected is planned once without analyze, so the server reports its own
     // syntax error and position; if the server plans it after all (a newer grammar), analyze is still refused.
-    if (analyze && !safety.parsed) await runExplain(db, dialect, safety, parameters, { analyze: false, settings: {}, strict: true })
+    if (analyze && !safety.parsed) await runExplain(db, dialect, safety, parameters, { analyze: false, settings: {} })
     if (analyze) refuseUnsafe(safety, dialect, options.strict === true)
-    const run = await runExplain(db, dialect, safety, parameters, { analyze, settings, strict: options.strict === true })
+    const run = await runExplain(db, dialect, safety, parameters, { analyze, settings })
     const wallMs = performance.now() - started
     const shape = readStatement(safety.sql, dialect)
     const names = new Set<string>()

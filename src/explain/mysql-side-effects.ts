@@ -28,7 +28,7 @@ export const mysqlGuard: SideEffectGuard = {
   async check(conn, safety, options) {
     if (safety.writesFile) throw unsafe(safety, 'INTO OUTFILE/DUMPFILE writes a file on the database host')
     // Views are read first: a function called in a view's definition runs as if the statement called it.
-    const { tables, calls: viewCalls } = await tablesOf(conn, safety.relations)
+    const { tables, calls: viewCalls, current } = await tablesOf(conn, safety.relations)
     const callNames = [...new Set([...safety.calls, ...viewCalls].map((c) => (c[c.length - 1] ?? '').toLowerCase()))]
     const words = wordsOf(safety.sql, 'mysql').map((w) => w.toLowerCase())
     if (words.some((w, i) => w === 'next' && words[i + 1] === 'value' && words[i + 2] === 'for')) {
@@ -53,7 +53,7 @@ export const mysqlGuard: SideEffectGuard = {
     // A plain EXPLAIN executes nothing else.
     if (!options.analyze) return async () => []
     const writing = !safety.readOnly
-    if (writing && (await rows<{ db: string | null }>(conn, 'select database() as db'))[0]?.db == null) {
+    if (writing && current === undefined) {
       throw unsafe(safety, 'the connection has no current database, so dbperf cannot look up the engines of the tables it writes')
     }
     let counters: Map<string, string | null> | undefined
@@ -144,7 +144,7 @@ interface TableRow {
  * server with many schemas, and MariaDB 10.11.19 was seen to crash (signal 11 in `ha_maria::drop_table`, from
  * `open_tables_only_view_structure`) when another connection dropped a database with views during the scan.
  */
-async function tablesOf(conn: Kysely<any>, names: readonly QualifiedName[]): Promise<{ tables: TableRow[]; calls: QualifiedName[] }> {
+async function tablesOf(conn: Kysely<any>, names: readonly QualifiedName[]): Promise<{ tables: TableRow[]; calls: QualifiedName[]; current: string | undefined }> {
   const calls: QualifiedName[] = []
   const current = (await rows<{ db: string | null }>(conn, 'select database() as db'))[0]?.db ?? undefined
   const found = new Map<string, TableRow>()
@@ -190,7 +190,7 @@ async function tablesOf(conn: Kysely<any>, names: readonly QualifiedName[]): Pro
       }
     }
   }
-  return { tables: [...found.values()], calls }
+  return { tables: [...found.values()], calls, current }
 }
 
 /** The names a view's definition reads (every word, and every `db.table`) and the functions it calls, as for the statement itself. */

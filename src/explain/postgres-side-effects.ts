@@ -48,26 +48,22 @@ interface ProcRow {
 
 export const postgresGuard: SideEffectGuard = {
   async check(conn, safety, options) {
-    const calls: QualifiedName[] = [...safety.calls]
-    const operators = new Set(safety.operators)
-    const definitions: string[] = []
-    const oids = await expandViews(conn, safety.relations, calls, operators, definitions)
-    await policyCalls(conn, oids, calls)
-    // Calls no FuncCall shows: an operator's function (in any schema: `OPERATOR(s.===)` names one off the
-    // search_path), a row's attribute read as a function (`t.f` is `f(t)`), a cast's function, a domain's CHECK.
-    calls.push(...(await hiddenCalls(conn, [safety.sql, ...definitions], [...operators], oids)))
+    const read = await readEffects(conn, safety.relations, safety.operators, [safety.sql])
+    const calls: QualifiedName[] = [...safety.calls, ...read.calls]
+    await policyCalls(conn, read.oids, calls)
     const writing = options.analyze && !safety.readOnly
     const bodies: QualifiedName[] = []
     let written: number[] = []
     if (!safety.readOnly) {
-      written = await withCascades(conn, await writtenTables(conn, await resolve(conn, safety.written)))
+      written = await writtenBy(conn, safety.written)
       // A rule rewrites the statement into others (DO ALSO / DO INSTEAD): EXPLAIN then prints several plans.
       const rules = await rows<{ name: string }>(conn, `select rulename || ' on ' || ev_class::regclass::text as name from pg_rewrite where ev_class = any($1::oid[]) and rulename <> '_RETURN'`, [written])
       if (rules.length > 0) throw unsafe(safety, `a rule rewrites it (${rules.map((r) => r.name).join(', ')}): the statement that runs is not the one given, and EXPLAIN shows one plan per rewritten statement`, options)
     }
     if (writing) {
-      await defaultCalls(conn, written, calls)
-      bodies.push(...(await triggerFunctions(conn, written)))
+      const effects = await writeEffects(conn, written)
+      calls.push(...effects.calls)
+      bodies.push(...effects.triggers)
     }
     const refused = await volatileCalls(conn, calls, bodies, writing, !options.analyze, written)
     if (refused.length > 0) {
@@ -99,7 +95,7 @@ async function rows<R>(conn: Kysely<any>, sql: string, parameters: unknown[] = [
 }
 
 /** The relations' oids; views among them are parsed and their calls, operators and relations added, recursively. */
-async function expandViews(conn: Kysely<any>, relations: readonly QualifiedName[], calls: QualifiedName[], operators: Set<string>, definitions: string[] = []): Promise<number[]> {
+async function expandViews(conn: Kysely<any>, relations: readonly QualifiedName[], calls: QualifiedName[], operators: Set<string>, definitions: string[]): Promise<number[]> {
   const seen = new Set<number>()
   let pending = relations.map(quoted)
   let views = 0
@@ -125,6 +121,33 @@ async function expandViews(conn: Kysely<any>, relations: readonly QualifiedName[
     }
   }
   return [...seen]
+}
+
+/**
+ * What reading `relations` runs besides the calls written in `texts`: the calls of the views among them
+ * (recursively), and the calls no FuncCall shows (see hiddenCalls). Also the oids reached, views included.
+ */
+async function readEffects(conn: Kysely<any>, relations: readonly QualifiedName[], operators: readonly string[], texts: readonly string[]): Promise<{ calls: QualifiedName[]; oids: number[] }> {
+  const calls: QualifiedName[] = []
+  const reached = new Set(operators)
+  const definitions: string[] = []
+  const oids = await expandViews(conn, relations, calls, reached, definitions)
+  // Calls no FuncCall shows: an operator's function (in any schema: `OPERATOR(s.===)` names one off the
+  // search_path), a row's attribute read as a function (`t.f` is `f(t)`), a cast's function, a domain's CHECK.
+  calls.push(...(await hiddenCalls(conn, [...texts, ...definitions], [...reached], oids)))
+  return { calls, oids }
+}
+
+/** The relations writing the named ones changes rows of (writtenTables), with their foreign-key cascades. */
+async function writtenBy(conn: Kysely<any>, names: readonly QualifiedName[]): Promise<number[]> {
+  return withCascades(conn, await writtenTables(conn, await resolve(conn, names)))
+}
+
+/** What writing rows of `oids` runs: default and check expressions (calls), and trigger functions (bodies to read). */
+async function writeEffects(conn: Kysely<any>, oids: number[]): Promise<{ calls: QualifiedName[]; triggers: QualifiedName[] }> {
+  const calls: QualifiedName[] = []
+  await defaultCalls(conn, oids, calls)
+  return { calls, triggers: await triggerFunctions(conn, oids) }
 }
 
 /** Row-level security policies run their expressions on every row read or written. */
@@ -368,25 +391,19 @@ async function volatileCalls(
     }
     // What the bodies read through views, operators and casts runs as their own calls do.
     for (const { body, via } of reads.splice(0)) {
-      const found: QualifiedName[] = []
-      const operators = new Set(body.operators)
-      const definitions: string[] = []
-      const oids = await expandViews(conn, body.relations, found, operators, definitions)
-      found.push(...(await hiddenCalls(conn, [...body.texts, ...definitions], [...operators], oids)))
+      const { calls: found } = await readEffects(conn, body.relations, body.operators, body.texts)
       next.push(...found.map((c): Pending => ({ call: c, via, how: 'run' })))
     }
     // What the bodies write: those tables' triggers, column defaults and checks run too (an audit trigger whose
     // audit table has a trigger of its own).
     if (writes.length > 0) {
       const batch = writes.splice(0)
-      const oids = await withCascades(conn, await writtenTables(conn, await resolve(conn, batch.map((w) => w.table))))
-      const fresh = oids.filter((o) => !written.has(o))
+      const fresh = (await writtenBy(conn, batch.map((w) => w.table))).filter((o) => !written.has(o))
       for (const o of fresh) written.add(o)
       const via = batch[0]?.via ?? ''
-      const more: QualifiedName[] = []
-      await defaultCalls(conn, fresh, more)
-      next.push(...more.map((c): Pending => ({ call: c, via, how: 'run' })))
-      next.push(...(await triggerFunctions(conn, fresh)).map((c): Pending => ({ call: c, via: `${via}trigger `, how: 'body' })))
+      const effects = await writeEffects(conn, fresh)
+      next.push(...effects.calls.map((c): Pending => ({ call: c, via, how: 'run' })))
+      next.push(...effects.triggers.map((c): Pending => ({ call: c, via: `${via}trigger `, how: 'body' })))
     }
     pending = next
   }
@@ -405,12 +422,16 @@ interface Body {
 }
 
 function bodyOf(statements: ReadonlyArray<{ calls: readonly QualifiedName[]; written: readonly QualifiedName[]; relations: readonly QualifiedName[]; operators: readonly string[] }>, text: string): Body {
+  return merged(statements.map((s) => ({ calls: [...s.calls], written: [...s.written], relations: [...s.relations], operators: [...s.operators], texts: [] })), [text])
+}
+
+function merged(parts: readonly Body[], texts: string[] = []): Body {
   return {
-    texts: [text],
-    calls: statements.flatMap((s) => [...s.calls]),
-    written: statements.flatMap((s) => [...s.written]),
-    relations: statements.flatMap((s) => [...s.relations]),
-    operators: statements.flatMap((s) => [...s.operators]),
+    calls: parts.flatMap((p) => p.calls),
+    written: parts.flatMap((p) => p.written),
+    relations: parts.flatMap((p) => p.relations),
+    operators: parts.flatMap((p) => p.operators),
+    texts: [...texts, ...parts.flatMap((p) => p.texts)],
   }
 }
 
@@ -435,11 +456,7 @@ function plpgsqlCalls(definition: string | null): Body | 'dynamic' | undefined {
   } catch {
     return undefined
   }
-  const calls: QualifiedName[] = []
-  const written: QualifiedName[] = []
-  const relations: QualifiedName[] = []
-  const operators: string[] = []
-  const texts: string[] = []
+  const parts: Body[] = []
   let dynamic = false
   const stack: unknown[] = [tree]
   while (stack.length > 0) {
@@ -451,16 +468,12 @@ function plpgsqlCalls(definition: string | null): Body | 'dynamic' | undefined {
         const query = (child as { query?: unknown })?.query
         const found = typeof query === 'string' ? expressionCalls(query) : undefined
         if (found === undefined) return undefined
-        calls.push(...found.calls)
-        written.push(...found.written)
-        relations.push(...found.relations)
-        operators.push(...found.operators)
-        texts.push(...found.texts)
+        parts.push(found)
       }
       stack.push(child)
     }
   }
-  return dynamic ? 'dynamic' : { calls, written, relations, operators, texts }
+  return dynamic ? 'dynamic' : merged(parts)
 }
 
 /** A PL/pgSQL expression is a statement, an expression, or `target := expression`. */

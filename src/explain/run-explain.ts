@@ -27,8 +27,6 @@ export interface ExplainRun {
 export interface RunOptions {
   readonly analyze: boolean
   readonly settings: Readonly<Record<string, string | number>>
-  /** Dev mode: refuse also what is only probably harmless (see GuardOptions). */
-  readonly strict: boolean
 }
 
 const GUARDS: Readonly<Record<SqlDialect, SideEffectGuard>> = { postgres: postgresGuard, mysql: mysqlGuard, sqlite: sqliteGuard }
@@ -50,7 +48,7 @@ class Rollback extends Error {
 export async function runExplain(db: Kysely<any>, dialect: SqlDialect, safety: StatementSafety, parameters: readonly unknown[], options: RunOptions): Promise<ExplainRun> {
   if (dialect === 'mysql') await assertSingleStatementServer(db)
   const names = Object.keys(options.settings)
-  const guard = { strict: options.strict, analyze: options.analyze }
+  const guard = { analyze: options.analyze }
   if (db.isTransaction) {
     if (options.analyze || names.length > 0) {
       throw new DbperfError('DBPERF_UNSUPPORTED', 'explain() with analyze or settings opens a transaction of its own and rolls it back; call it with the database handle, not inside a transaction')

@@ -19,11 +19,6 @@ export interface SideEffectGuard {
 /** Options of {@link SideEffectGuard.check}. */
 export interface GuardOptions {
   /**
-   * Dev mode: also refuse what is only probably harmless (user-defined functions that the transaction's READ
-   * ONLY mode would stop anyway), because dev mode re-runs an application's statement unasked.
-   */
-  readonly strict: boolean
-  /**
    * False for a plain EXPLAIN: the statement is only planned, but planning runs code too (PostgreSQL folds and
    * estimates with IMMUTABLE and STABLE functions; MariaDB evaluates stored functions, constant subqueries and
    * derived tables while it optimizes), so what planning may call is checked the same way.

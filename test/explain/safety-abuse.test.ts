@@ -83,7 +83,7 @@ eachDialect('explain abuse: hidden statements', (dialect) => {
   it.runIf(dialect === 'postgres' || dialect === 'pglite')('the server refuses a second statement even if the parser were fooled (extended protocol)', async () => {
     // A forged check result that lets two statements through: the protocol is the second wall.
     const forged: StatementSafety = { ...checkStatement('select 1', 'postgres'), sql: 'select 1; delete from items' }
-    const e = await errorOf(runExplain(t.db, 'postgres', forged, [], { analyze: false, settings: {}, strict: false }))
+    const e = await errorOf(runExplain(t.db, 'postgres', forged, [], { analyze: false, settings: {} }))
     expect(e).toBeInstanceOf(Error)
     expect(await count()).toBe(3)
   })
@@ -192,7 +192,7 @@ eachDialect(
     it('reads run READ ONLY: a write hidden from the checks is refused by the server itself', async () => {
       // A forged check result that hides the function call: the READ ONLY transaction is the second wall.
       const forged: StatementSafety = { ...checkStatement('select 1', 'postgres'), sql: 'select bump()' }
-      const e = await errorOf(runExplain(t.db, 'postgres', forged, [], { analyze: true, settings: {}, strict: false }))
+      const e = await errorOf(runExplain(t.db, 'postgres', forged, [], { analyze: true, settings: {} }))
       expect(String((e as Error).message)).toMatch(/read-only transaction/)
       expect(await count()).toBe(3)
     })
@@ -277,7 +277,7 @@ eachDialect(
       expect(e).toMatchObject({ code: 'DBPERF_EXPLAIN_UNSAFE', message: expect.stringMatching(/f_write\(\)/) })
       // The READ ONLY wall alone, with the checks fooled:
       const forged: StatementSafety = { ...checkStatement('select 1', 'mysql'), sql: 'select f_sneaky()' }
-      const wall = await errorOf(runExplain(t.db, 'mysql', forged, [], { analyze: true, settings: {}, strict: false }))
+      const wall = await errorOf(runExplain(t.db, 'mysql', forged, [], { analyze: true, settings: {} }))
       expect(String((wall as Error).message)).toMatch(/READ ONLY/)
       expect(await rows('MyISAM')).toBe(before)
     })
