@@ -12,8 +12,14 @@
  * Queries are counted with `observe`. The issue's target for one() is loaders/hand ≤ 1.2.
  * Three warm-up rounds come first, so every path is measured JIT-compiled, as in a running server.
  *
- *   npx tsx bench/loader.ts [--posts=1000] [--rounds=7] [--inner=10] [--scale=0.1] [--dialects=postgres,mysql,sqlite,pglite]
+ * On Node 20 every promise costs about twice as much in a process with an enabled AsyncLocalStorage (Node runs
+ * its promise hooks for each). dbperf's loaders take none (src/observe/async-context.ts), so by default this
+ * runs as an application with no async context of its own; `--app-context` enables one first, as OpenTelemetry
+ * or a framework's request context would, and every way pays for it alike.
+ *
+ *   npx tsx bench/loader.ts [--posts=1000] [--rounds=7] [--inner=10] [--scale=0.1] [--app-context] [--dialects=postgres,mysql,sqlite,pglite]
  */
+import { AsyncLocalStorage } from 'node:async_hooks'
 import DataLoader from 'dataloader'
 import { type Kysely, sql } from 'kysely'
 import { up as createDemoSchema } from '../migrations/2026-01-01-001-blog-schema.js'
@@ -21,6 +27,7 @@ import type { DB } from '../src/demo/schema.js'
 import { seedDemo } from '../src/demo/seed.js'
 import { getDatabaseInfo, observe } from '../src/index.js'
 import { createLoaders } from '../src/loader/index.js'
+import { asyncContextEnabled } from '../src/observe/async-context.js'
 import { benchDialects, benchTarget, fmt, median, numberArg, printTable } from './bench-util.js'
 
 const POSTS = numberArg('posts', 1_000)
@@ -28,6 +35,11 @@ const ROUNDS = Math.max(5, numberArg('rounds', 7))
 const SCALE = numberArg('scale', 0.1)
 const WARMUP = 3
 const INNER = numberArg('inner', 10)
+const APP_CONTEXT = process.argv.includes('--app-context')
+// The application's own async context, for the whole run (see the module comment).
+if (APP_CONTEXT) new AsyncLocalStorage<object>().enterWith({ request: 1 })
+// Whether dbperf's own storage was enabled during any measured run (it should not be: loaders take none).
+let dbperfContextInRuns = false
 
 type Post = { id: number; author_id: number }
 type Way = 'naive' | 'loaders' | 'dataloader' | 'promises' | 'hand'
@@ -175,6 +187,7 @@ for (const dialect of benchDialects()) {
           const ms = performance.now() - start
           const used = process.cpuUsage(startCpu)
           stop()
+          if (round >= WARMUP && asyncContextEnabled()) dbperfContextInRuns = true
           if (round < WARMUP) continue // connections, server-side plans, the JIT, the loader catalogue
           times[way].push(ms)
           cpu[way].push((used.user + used.system) / 1000)
@@ -207,7 +220,8 @@ for (const dialect of benchDialects()) {
   await target.drop()
 }
 
-console.log(`\nbench/loader: ${POSTS.toLocaleString('en-US')} posts, demo data at scale ${SCALE}, median of ${ROUNDS} rounds (naive loop) or ${ROUNDS * INNER} runs (the others), after ${WARMUP} warm-up rounds; cells are time / queries issued\n`)
+console.log(`\nbench/loader: ${POSTS.toLocaleString('en-US')} posts, demo data at scale ${SCALE}, median of ${ROUNDS} rounds (naive loop) or ${ROUNDS * INNER} runs (the others), after ${WARMUP} warm-up rounds; cells are time / queries issued`)
+console.log(`async context: ${APP_CONTEXT ? 'the application has one (--app-context): every promise runs Node\'s promise hooks' : 'none of the application\'s'}; dbperf's own was ${dbperfContextInRuns ? 'ENABLED' : 'not enabled'} during the measured runs (Node ${process.version})\n`)
 printTable(['database', 'workload', 'naive loop', 'dbperf loaders', 'plain DataLoader', 'hand-written', 'naive/loaders', 'naive/hand', 'loaders/DataLoader', 'promises/hand', 'loaders/hand (round range)'], rows)
 console.log('\nthis process\'s CPU time per run, ms (median): less disturbed by a busy machine than the times above')
 printTable(['database', 'workload', 'loaders', 'DataLoader', 'promises', 'hand', 'loaders - hand', 'promises - hand'], cpuRows)
@@ -217,5 +231,5 @@ console.log('naive/hand is the ceiling of any batching: where the rows themselve
 console.log('about 3,500 rows and 470 KB at scale 0.1), one statement cannot be 20x faster than 1,000, loaders or not.')
 console.log('loaders/hand includes DataLoader itself (one promise and cache entry per load); loaders/DataLoader is dbperf\'s own share.')
 console.log('promises/hand is the floor of any API with a promise per key: the hand-written query, then Promise.all over')
-console.log('1,000 already resolved promises (in a process where AsyncLocalStorage is in use, as it is under dbperf, each')
-console.log('promise also runs Node\'s async hooks).')
+console.log('1,000 already resolved promises (in a process where an AsyncLocalStorage is enabled, each promise also runs')
+console.log('Node\'s promise hooks: compare a run with --app-context).')

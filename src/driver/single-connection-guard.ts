@@ -1,4 +1,4 @@
-import { contextSlot } from '../observe/async-context.js'
+import { transientContextSlot } from '../observe/async-context.js'
 import { DbperfError } from '../errors.js'
 
 /** The transaction holding a single-connection driver's connection, as seen from the code it runs. */
@@ -10,7 +10,8 @@ interface HeldBy {
   readonly outer: HeldBy | undefined
 }
 
-const holders = contextSlot<HeldBy>('transactionHolder')
+// Transient: the mark matters only while the transaction is open, so dbperf's async context is held only meanwhile.
+const holders = transientContextSlot<HeldBy>('transactionHolder')
 
 /**
  * Turns a sure deadlock of a single-connection database into an error. SQLite (and PGlite) have one
@@ -32,6 +33,8 @@ const holders = contextSlot<HeldBy>('transactionHolder')
 export class SingleConnectionGuard {
   readonly #database: string
   #held: HeldBy | undefined
+  // Ends the hold on dbperf's async context taken when the open transaction began.
+  #release: (() => void) | undefined
 
   /** `database` names the database in the error: `SQLite`. */
   constructor(database: string) {
@@ -46,12 +49,14 @@ export class SingleConnectionGuard {
     // Entered already for this transaction (the routing stage marks the callback's context before it borrows):
     // the same mark, so that one `end()` closes it everywhere.
     if (this.#held?.open === true) {
-      holders.enterWith(this.#held)
+      // Held already by the first mark; this one needs no hold of its own.
+      holders.enterWith(this.#held)()
       return
     }
     const held: HeldBy = { guard: this, open: true, outer: holders.get() }
     this.#held = held
-    holders.enterWith(held)
+    this.#release?.()
+    this.#release = holders.enterWith(held)
   }
 
   /**
@@ -62,6 +67,8 @@ export class SingleConnectionGuard {
   end(): void {
     if (this.#held) this.#held.open = false
     this.#held = undefined
+    this.#release?.()
+    this.#release = undefined
   }
 
   /** Throws when the caller is inside the callback of the transaction that holds this database's connection. */

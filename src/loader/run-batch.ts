@@ -11,7 +11,7 @@ import type { DialectAdapter, Kysely } from 'kysely'
 import { DbperfError } from '../errors.js'
 import { newPluginSlot, pluginSlot, type PluginSlot } from '../plugin-names.js'
 import type { SqlDialect } from '../sql/fingerprinter.js'
-import { withOrigin } from '../observe/origin.js'
+import { executeWithOrigin } from '../observe/origin.js'
 import type { BatchQuery, BatchStatement, LoaderPlan } from './batch-query.js'
 import { knownMaxParametersNow, lowerMaxParameters, maxParameters } from './catalog.js'
 import { echo, joinKeyParts, type KeyPart, normalizeKeyPart } from './key.js'
@@ -113,7 +113,7 @@ async function fetchRows(db: Kysely<any>, dialect: SqlDialect, query: BatchQuery
   const run = async (chunk: readonly unknown[]): Promise<Row[]> => {
     try {
       // Compiled without the handle's plugins, run through them: a renaming plugin's rows come back renamed.
-      const result = await withOrigin(origin, () => db.executeQuery(statement.compile(chunk)))
+      const result = await executeWithOrigin(db, origin, statement.compile(chunk))
       return result.rows
     } catch (error) {
       // The limit read at start-up can be higher than the connection's own (SQLite's sqlite3_limit()):

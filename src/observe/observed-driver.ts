@@ -276,6 +276,7 @@ class ObservedConnection implements DatabaseConnection {
     // A connection lent lazily by the routing stage borrowed from the pool inside the statement: that is wait.
     const borrowWaitMs = this.routing.takeBorrowWaitMs(this.inner)
     emitStatement(this, {
+      origin: currentOrigin(compiledQuery),
       sql: compiledQuery.sql,
       parameters: compiledQuery.parameters,
       node: compiledQuery.query,
@@ -296,7 +297,7 @@ class ObservedConnection implements DatabaseConnection {
 /** The fields of one statement's event that depend on how it ran; the rest come from its connection. */
 type StatementFields = Pick<
   QueryEventInit,
-  'sql' | 'parameters' | 'startedAt' | 'durationMs' | 'rowCount' | 'affectedRows' | 'error' | 'connectionWaitMs' | 'inTransaction' | 'scope' | 'mode' | 'capture' | 'node'
+  'sql' | 'parameters' | 'startedAt' | 'durationMs' | 'rowCount' | 'affectedRows' | 'error' | 'connectionWaitMs' | 'inTransaction' | 'scope' | 'mode' | 'capture' | 'node' | 'origin'
 >
 
 /** The one place that builds a query event. */
@@ -320,7 +321,7 @@ function emitStatement(connection: ObservedConnection, fields: StatementFields):
       connectionId: connection.id,
       databaseId: hub.id,
       mode: fields.mode,
-      origin: currentOrigin(),
+      origin: fields.origin,
       capture: fields.capture,
       servedBy: connection.routing.servedBy(connection.inner),
       server: connection.routing.serverOf(connection.inner),
@@ -367,6 +368,7 @@ export function reportStatement(connection: DatabaseConnection, statement: Drive
   if (!connection.hub.active) return
   emitStatement(connection, {
     ...statement,
+    origin: currentOrigin(),
     rowCount: 0,
     connectionWaitMs: 0,
     inTransaction: connection.inTransaction,
