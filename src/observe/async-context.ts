@@ -34,11 +34,11 @@ interface Shared {
   kept: boolean
 }
 
-const SHARED = Symbol.for('dbperf.asyncContext.shared')
-// The storage itself stays under the symbol older loadings of dbperf read.
-const STORAGE = Symbol.for('dbperf.asyncContext')
-const holder = globalThis as { [SHARED]?: Shared; [STORAGE]?: AsyncLocalStorage<Context> }
-const shared: Shared = (holder[SHARED] ??= { storage: (holder[STORAGE] ??= new AsyncLocalStorage<Context>()), holds: 0, kept: false })
+// Not the storage older versions of dbperf share (`dbperf.asyncContext`): they set it without counting, and
+// one of them loaded beside this one would lose its scopes when this one disabled the storage.
+const SHARED = Symbol.for('dbperf.asyncContext.v2')
+const holder = globalThis as { [SHARED]?: Shared }
+const shared: Shared = (holder[SHARED] ??= { storage: new AsyncLocalStorage<Context>(), holds: 0, kept: false })
 const storage = shared.storage
 
 /** One named value in dbperf's async context (see the module comment). */

@@ -29,8 +29,7 @@ describe.runIf(hooked)("dbperf's async context in an application that has none",
       const { explain } = await import(${src('explain/index.ts')})
       const { createLoaders } = await import(${src('loader/index.ts')})
       const { insertMany } = await import(${src('bulk/index.ts')})
-      // Node's own flag on dbperf's storage (the storage is kept on globalThis under this symbol).
-      const asyncContextEnabled = () => globalThis[Symbol.for('dbperf.asyncContext')]?.enabled === true
+      const { asyncContextEnabled } = await import(${src('observe/async-context.ts')})
       const { withScope } = await import(${src('observe/scope.ts')})
       const seen = { atStart: asyncContextEnabled() }
       const db = createDb('sqlite::memory:')

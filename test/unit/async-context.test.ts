@@ -8,7 +8,7 @@ import { describe, expect, it, vi } from 'vitest'
  * process, so one storage per loading made every await slower the more test files a jest worker had run
  * (src/observe/async-context.ts has the measurements).
  */
-const STORAGE = Symbol.for('dbperf.asyncContext')
+const SHARED = Symbol.for('dbperf.asyncContext.v2')
 
 async function loadDbperfAfresh() {
   vi.resetModules()
@@ -23,13 +23,13 @@ describe('one async context storage per process', () => {
     const first = await loadDbperfAfresh()
     // The test itself may run in a scope (this suite's vitest setup scopes every test): that is "outside" here.
     const outside = first.currentScope()
-    const storage = (globalThis as Record<symbol, unknown>)[STORAGE]
+    const storage = ((globalThis as Record<symbol, unknown>)[SHARED] as { storage: unknown }).storage
     expect(storage).toBeInstanceOf(AsyncLocalStorage)
     for (let i = 0; i < 20; i++) {
       const again = await loadDbperfAfresh()
       await again.withScope(`file ${i}`, () => again.withOrigin({ kind: 'internal', name: 'x' }, () => again.allowNPlusOne(async () => Promise.resolve())))
     }
-    expect((globalThis as Record<symbol, unknown>)[STORAGE]).toBe(storage)
+    expect(((globalThis as Record<symbol, unknown>)[SHARED] as { storage: unknown }).storage).toBe(storage)
     const second = await loadDbperfAfresh()
     const seen = await first.withScope('outer', () =>
       second.withOrigin({ kind: 'loader', name: 'users.id' }, () =>
