@@ -62,6 +62,14 @@ export const mysqlGuard: SideEffectGuard = {
       if (plain.length > 0) {
         throw unsafe(safety, `it touches ${plain.map((t) => `${t.label} (${t.engine ?? 'no engine'})`).join(', ')}, whose engine ignores ROLLBACK`)
       }
+      // A TEMPORARY table is in no information_schema table (MariaDB 10.11) and hides a base table of its name
+      // from the statement: its own engine decides (a pooled connection may hold one the application created).
+      const temporary = await temporaryTables(conn, safety.relations, current)
+      if (temporary === undefined) throw unsafe(safety, `it names more than ${MAX_TEMPORARY_LOOKUPS} relations, too many to look up one by one for temporary tables of this connection`)
+      const plainTemporary = temporary.filter((t) => t.transactional !== 'YES')
+      if (plainTemporary.length > 0) {
+        throw unsafe(safety, `it touches the temporary table(s) ${plainTemporary.map((t) => (t.engine === 'sequence' ? t.label : `${t.label} (${t.engine})`)).join(', ')} of this connection, whose state a rollback does not restore`)
+      }
       const sequences = tables.filter((t) => t.type === 'SEQUENCE')
       if (sequences.length > 0) throw unsafe(safety, `it writes the sequence(s) ${sequences.map((t) => t.label).join(', ')}, whose state a rollback does not restore`)
       const triggers = await perSchema<{ name: string; tbl: string }>(
@@ -100,6 +108,50 @@ function placeholders(n: number): string {
 
 async function rows<R>(conn: Kysely<any>, sql: string, parameters: unknown[] = []): Promise<R[]> {
   return (await conn.executeQuery<R>(CompiledQuery.raw(sql, parameters))).rows
+}
+
+/** More names than this in one analysed write, and the temporary tables are not looked for one by one: refused. */
+const MAX_TEMPORARY_LOOKUPS = 256
+
+/**
+ * The temporary tables of this connection among `names`, with their engines: `SHOW CREATE TABLE` resolves a
+ * name as the statement will (a temporary table first), and says `CREATE TEMPORARY TABLE … ENGINE=…`.
+ */
+async function temporaryTables(conn: Kysely<any>, names: readonly QualifiedName[], current: string | undefined): Promise<Array<{ label: string; engine: string; transactional: string | null }> | undefined> {
+  const distinct = new Map<string, { schema: string; name: string }>()
+  for (const n of names) {
+    const schema = n.length > 1 ? n[n.length - 2] : current
+    const name = n[n.length - 1]
+    if (schema && name) distinct.set(key(schema, name), { schema, name })
+  }
+  if (distinct.size > MAX_TEMPORARY_LOOKUPS) return undefined
+  const found: Array<{ label: string; engine: string; transactional: string | null }> = []
+  for (const { schema, name } of distinct.values()) {
+    let text: unknown
+    try {
+      const row = (await rows<Record<string, unknown>>(conn, `show create table ${quoteName(schema)}.${quoteName(name)}`))[0]
+      text = row?.['Create Table']
+    } catch {
+      continue // not a table (a column, an alias, a CTE, a view's name read as a word): nothing to look up
+    }
+    if (typeof text !== 'string' || !/^CREATE\s+TEMPORARY\s+TABLE\b/i.test(text)) continue
+    // A temporary sequence shows as a temporary table with the option `SEQUENCE=1` after its columns; its state,
+    // like any sequence's, is not rolled back whatever the engine. (Looked for anywhere: a comment that holds the
+    // words only makes a table refused.)
+    if (/\bSEQUENCE\s*=\s*1\b/i.test(text)) {
+      found.push({ label: `${schema === current ? name : `${schema}.${name}`} (a sequence)`, engine: 'sequence', transactional: null })
+      continue
+    }
+    // The engine clause follows the closing parenthesis of the column list; absent, the session default was used.
+    const engine = /\)\s*ENGINE\s*=\s*([A-Za-z0-9_]+)/i.exec(text)?.[1] ?? (await rows<{ e: string }>(conn, 'select @@default_tmp_storage_engine as e'))[0]?.e ?? 'unknown'
+    const known = await rows<{ t: string | null }>(conn, 'select TRANSACTIONS as t from information_schema.ENGINES where ENGINE = ?', [engine])
+    found.push({ label: schema === current ? name : `${schema}.${name}`, engine, transactional: known[0]?.t ?? null })
+  }
+  return found
+}
+
+function quoteName(name: string): string {
+  return `\`${name.replaceAll('`', '``')}\``
 }
 
 async function loadable(conn: Kysely<any>, names: string[]): Promise<string[]> {

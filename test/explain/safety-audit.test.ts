@@ -250,6 +250,26 @@ eachDialect(
       expect(await scalar(t.db, `select count(*) from ${other}.inno`)).toBe(1)
     })
 
+    it("an analysed write to a TEMPORARY table of the connection (MyISAM, a sequence, or one hiding an InnoDB table of its name) is refused; its rows stay", async () => {
+      // A pooled connection can hold the application's temporary tables; information_schema lists none of them.
+      await t.db.connection().execute(async (c) => {
+        await run(c, 'create temporary table tmp_m (id int) engine=MyISAM', 'insert into tmp_m values (1), (2), (3)', 'create temporary table items (id int primary key, qty int) engine=MyISAM', 'insert into items values (9, 9)', 'create temporary sequence tmp_sq')
+        try {
+          for (const [q, name] of [['delete from tmp_m', 'tmp_m \\(MyISAM\\)'], ['update items set qty = 0', 'items \\(MyISAM\\)'], ['insert into tmp_sq values (500, 1, 9223372036854775806, 1, 1, 1000, 0, 0)', 'tmp_sq \\(a sequence\\)']] as const) {
+            expect(await errorOf(explain(c, q, { analyze: true })), q).toEqual(refused(new RegExp(`temporary table\\(s\\) ${name} of this connection`)))
+          }
+          expect([await scalar(c, 'select count(*) from tmp_m'), await scalar(c, 'select sum(qty) from items'), await scalar(c, 'select next value for tmp_sq')]).toEqual([3, 9, 1])
+          // An InnoDB temporary table rolls back: run, and nothing stays.
+          await run(c, 'create temporary table tmp_i (id int) engine=InnoDB', 'insert into tmp_i values (1)')
+          expect((await explain(c, 'delete from tmp_i', { analyze: true })).statement.rolledBack).toBe(true)
+          expect(await scalar(c, 'select count(*) from tmp_i')).toBe(1)
+        } finally {
+          await run(c, 'drop temporary table if exists tmp_m, items, tmp_i', 'drop temporary sequence if exists tmp_sq')
+        }
+      })
+      expect(await scalar(t.db, 'select sum(qty) from items')).toBe(60)
+    })
+
     it('with no current database, an analysed write is refused', async () => {
       const url = new URL(t.url)
       url.pathname = '/'
