@@ -5,7 +5,8 @@ import { dialectOfAdapterClass, isKyselyHandle } from '../handle.js'
 import type { IndexAdvice, SkippedItem } from './advice.js'
 import { generateCandidates, nameCandidates } from './candidates.js'
 import { type Catalog, type CatalogTable, distinctValues, findTable, readCatalog } from './catalog.js'
-import { query, run } from './internal-query.js'
+import { analyzeHazard } from '../explain/postgres-side-effects.js'
+import { asAdvisor, query, run } from './internal-query.js'
 import { ignoresDescendingKeys, withMysqlSession } from './mysql-heuristic.js'
 import { type AdviseOptions, resolveOptions, type WorkloadQueryInput } from './options.js'
 import type { PlanSummary } from './plan-reader.js'
@@ -128,8 +129,18 @@ export async function adviseIndexes(db: Kysely<any>, options: AdviseOptions): Pr
   if (stale.length > 0 && standby) {
     notes.push(`${stale.map((t) => t.name).join(', ')} ${stale.length === 1 ? 'has' : 'have'} no statistics and this server is a standby: run ANALYZE on the primary, or the planner guesses.`)
   } else if (stale.length > 0) {
-    for (const t of stale) await run(db, sql`analyze ${t.schema === undefined ? sql.id(t.name) : sql.id(t.schema, t.name)}`)
-    notes.push(`ANALYZE ran on ${stale.map((t) => t.name).join(', ')}: ${stale.length === 1 ? 'it had' : 'they had'} no statistics, so the planner would have guessed.`)
+    const analyzed: string[] = []
+    for (const t of stale) {
+      // ANALYZE runs the functions of the table's expression indexes and statistics: the explain guard reads them first.
+      const hazard = await asAdvisor(() => analyzeHazard(db, t.schema === undefined ? [t.name] : [t.schema, t.name]))
+      if (hazard !== undefined) {
+        notes.push(`ANALYZE was not run on ${t.name}, which has no statistics (the planner guesses): ${hazard}, which ANALYZE would run on sampled rows and dbperf cannot prove harmless.`)
+        continue
+      }
+      await run(db, sql`analyze ${t.schema === undefined ? sql.id(t.name) : sql.id(t.schema, t.name)}`)
+      analyzed.push(t.name)
+    }
+    if (analyzed.length > 0) notes.push(`ANALYZE ran on ${analyzed.join(', ')}: ${analyzed.length === 1 ? 'it had' : 'they had'} no statistics, so the planner would have guessed.`)
     catalog = await readCatalog(db, dialect, schemas)
   }
 

@@ -39,6 +39,10 @@ export const mysqlGuard: SideEffectGuard = {
     const user = (i: number): boolean => tokens[i]?.kind === 'variable' && !(tokens[i]?.text ?? '').startsWith('@@')
     const assigned = tokens.findIndex((t, i) => user(i) && (tokens[i + 1]?.text === ':=' || /^into$/i.test(tokens[i - 1]?.text ?? '')))
     if (assigned >= 0 && options.analyze) throw unsafe(safety, `it sets the user variable ${tokens[assigned]?.text}, which keeps its value on the connection after the rollback`)
+    // LAST_INSERT_ID(expr) sets the value LAST_INSERT_ID() returns on the connection; MariaDB evaluates it while it
+    // only plans, too. (Without an argument it reads.)
+    const setsInsertId = tokens.findIndex((t, i) => t.text.replaceAll('`', '').toLowerCase() === 'last_insert_id' && tokens[i + 1]?.text === '(' && tokens[i + 2] !== undefined && tokens[i + 2]?.text !== ')')
+    if (setsInsertId >= 0) throw unsafe(safety, 'LAST_INSERT_ID(expr) sets the value LAST_INSERT_ID() returns on the connection, which a rollback does not restore', options)
     const session = callNames.filter((n) => SESSION_EFFECTS.has(n))
     if (session.length > 0) throw unsafe(safety, `it calls ${listCalls(session)}, which act(s) outside the transaction`)
     const udfs = await loadable(conn, callNames)

@@ -1,7 +1,7 @@
 import { CompiledQuery, type Kysely } from 'kysely'
 import { DbperfError } from '../errors.js'
 import { parsePlPgSQLSync } from 'libpg-query'
-import { type QualifiedName, readPostgresStatement, readPostgresStatements } from '../sql/postgres-statement.js'
+import { parsePostgres, type QualifiedName, readPostgresStatement, readPostgresStatements } from '../sql/postgres-statement.js'
 import { wordsOf } from '../sql/placeholders.js'
 import { type SideEffectGuard, unsafe } from './side-effects.js'
 
@@ -25,7 +25,7 @@ const READ_ONLY_VOLATILE = new Set([
   'pg_sleep_for', 'pg_sleep_until', 'pg_relation_size', 'pg_total_relation_size', 'pg_table_size', 'pg_indexes_size',
   'pg_database_size', 'pg_tablespace_size', 'pg_current_wal_lsn', 'pg_current_wal_insert_lsn', 'pg_current_wal_flush_lsn',
   'pg_last_wal_receive_lsn', 'pg_last_wal_replay_lsn', 'pg_last_xact_replay_timestamp', 'pg_current_xact_id_if_assigned',
-  'txid_current_if_assigned',
+  'txid_current_if_assigned', 'pg_lock_status', 'pg_prepared_xact',
 ])
 // In a write (never in a read, whose READ ONLY transaction refuses it): its effect is measured and reported.
 // `setval` is not among them: it can move a sequence back, and a later nextval would hand out used values again.
@@ -44,18 +44,25 @@ interface ProcRow {
   visible: boolean
   source: string | null
   definition: string | null
+  /** Functions its parameter defaults (and a SQL-standard body) call, from pg_depend, as regproc text. */
+  uses: string[] | null
+  /** Its `SET` clauses (`search_path=evil, pg_catalog`). */
+  config: string[] | null
 }
 
 export const postgresGuard: SideEffectGuard = {
   async check(conn, safety, options) {
-    const read = await readEffects(conn, safety.relations, safety.operators, [safety.sql])
-    const calls: QualifiedName[] = [...safety.calls, ...read.calls]
+    // EXECUTE plans (and with analyze runs) a statement prepared earlier on this connection: it is read as well.
+    const prepared = await preparedStatement(conn, safety.sql)
+    const relations = [...safety.relations, ...(prepared?.relations ?? [])]
+    const read = await readEffects(conn, relations, [...safety.operators, ...(prepared?.operators ?? [])], [safety.sql, ...(prepared ? [prepared.text] : [])])
+    const calls: QualifiedName[] = [...safety.calls, ...(prepared?.calls ?? []), ...read.calls]
     await policyCalls(conn, read.oids, calls)
     const writing = options.analyze && !safety.readOnly
     const bodies: QualifiedName[] = []
     let written: number[] = []
     if (!safety.readOnly) {
-      written = await writtenBy(conn, safety.written)
+      written = await writtenBy(conn, [...safety.written, ...(prepared?.written ?? [])])
       // A rule rewrites the statement into others (DO ALSO / DO INSTEAD): EXPLAIN then prints several plans.
       const rules = await rows<{ name: string }>(conn, `select rulename || ' on ' || ev_class::regclass::text as name from pg_rewrite where ev_class = any($1::oid[]) and rulename <> '_RETURN'`, [written])
       if (rules.length > 0) throw unsafe(safety, `a rule rewrites it (${rules.map((r) => r.name).join(', ')}): the statement that runs is not the one given, and EXPLAIN shows one plan per rewritten statement`, options)
@@ -65,7 +72,14 @@ export const postgresGuard: SideEffectGuard = {
       calls.push(...effects.calls)
       bodies.push(...effects.triggers)
     }
-    const refused = await volatileCalls(conn, calls, bodies, writing, !options.analyze, written)
+    // What the planner evaluates of the relations themselves (index expressions, constraints, partition keys…).
+    const reached = [...new Set([...read.oids, ...written])]
+    const planned = await catalogCalls(conn, reached)
+    if (options.analyze) {
+      const foreign = await foreignTables(conn, reached)
+      if (foreign.length > 0) throw unsafe(safety, `it reads the foreign table(s) ${foreign.join(', ')}, whose wrapper may run a program on the database host or a statement on another server`, options)
+    }
+    const refused = await volatileCalls(conn, calls, bodies, writing, !options.analyze, written, planned)
     if (refused.length > 0) {
       throw unsafe(safety, `it reaches ${[...new Set(refused)].join(', ')}: a VOLATILE function in PostgreSQL's catalogue, or one whose body dbperf cannot prove harmless, may act outside the transaction (signal a backend, take a session lock, write a file, advance a sequence)`, options)
     }
@@ -160,6 +174,72 @@ async function policyCalls(conn: Kysely<any>, oids: number[], calls: QualifiedNa
     [oids],
   )
   for (const r of found) if (r.expr) calls.push(...readPostgresStatement(`select ${r.expr}`).calls)
+}
+
+/**
+ * The user functions the planner may run for relations a statement reads or writes without any call in its text:
+ * their index expressions and partial-index predicates (it reads them, folded, to match indexes), CHECK constraints
+ * (constraint exclusion), partition keys (pruning), extended-statistics expressions (estimates), column defaults
+ * and generated columns (folded when an INSERT is planned), of the relations and of every partition and inheritance
+ * child; and the support functions of range types among their columns' types (`subtype_diff` runs in selectivity
+ * estimation). Read from pg_depend, where PostgreSQL records what each of these expressions calls (its own
+ * built-ins are not recorded, and are trusted as elsewhere).
+ */
+async function catalogCalls(conn: Kysely<any>, oids: number[]): Promise<QualifiedName[]> {
+  if (oids.length === 0) return []
+  const found = await rows<{ schema: string; name: string }>(
+    conn,
+    `with recursive rel(oid) as (select unnest($1::oid[]) union select i.inhrelid from pg_inherits i join rel on i.inhparent = rel.oid),
+     objs(classid, objid) as (
+       select 'pg_class'::regclass::oid, oid from rel
+       union all select 'pg_class'::regclass::oid, indexrelid from pg_index where indrelid in (select oid from rel)
+       union all select 'pg_constraint'::regclass::oid, oid from pg_constraint where conrelid in (select oid from rel)
+       union all select 'pg_attrdef'::regclass::oid, oid from pg_attrdef where adrelid in (select oid from rel)
+       union all select 'pg_statistic_ext'::regclass::oid, oid from pg_statistic_ext where stxrelid in (select oid from rel)
+     ),
+     procs(oid) as (
+       select d.refobjid from objs o join pg_depend d on d.classid = o.classid and d.objid = o.objid and d.refclassid = 'pg_proc'::regclass
+       union all
+       select f.oid from pg_range r cross join lateral (values (r.rngsubdiff), (r.rngcanonical)) as f(oid)
+        where f.oid <> 0 and r.rngtypid in (${DOMAINS_OF('select a.atttypid from pg_attribute a where a.attrelid in (select oid from rel) and a.attnum > 0 and not a.attisdropped')})
+     )
+     select distinct n.nspname as schema, p.proname as name from procs x join pg_proc p on p.oid = x.oid join pg_namespace n on n.oid = p.pronamespace`,
+    [oids],
+  )
+  return found.map((r) => [r.schema, r.name])
+}
+
+/**
+ * Why `ANALYZE` of `table` may run code dbperf cannot prove harmless, or `undefined`: ANALYZE evaluates the
+ * expressions of the table's expression indexes and extended statistics on sampled rows, so a function there
+ * declared IMMUTABLE whose body takes a lock or signals a backend runs for real (index advice analyzes tables that
+ * have no statistics). Read as a plain EXPLAIN reads what the planner folds.
+ */
+export async function analyzeHazard(conn: Kysely<any>, table: QualifiedName): Promise<string | undefined> {
+  const refused = await volatileCalls(conn, [], [], false, true, [], await catalogCalls(conn, await resolve(conn, [table])))
+  return refused.length > 0 ? `it reaches ${[...new Set(refused)].join(', ')}` : undefined
+}
+
+/** The foreign tables among `oids` and their partitions and inheritance children. */
+async function foreignTables(conn: Kysely<any>, oids: number[]): Promise<string[]> {
+  if (oids.length === 0) return []
+  const found = await rows<{ name: string }>(
+    conn,
+    `with recursive rel(oid) as (select unnest($1::oid[]) union select i.inhrelid from pg_inherits i join rel on i.inhparent = rel.oid)
+     select c.oid::regclass::text as name from pg_class c where c.oid in (select oid from rel) and c.relkind = 'f'`,
+    [oids],
+  )
+  return found.map((r) => r.name)
+}
+
+/** The statement `EXECUTE name` runs, as prepared on this connection (none for another statement, or an unknown name). */
+async function preparedStatement(conn: Kysely<any>, sql: string): Promise<(ReturnType<typeof readPostgresStatement> & { text: string }) | undefined> {
+  const stmt = parsePostgres(sql)?.stmts[0]?.stmt as { ExecuteStmt?: { name?: unknown } } | undefined
+  const name = stmt?.ExecuteStmt?.name
+  if (typeof name !== 'string') return undefined
+  const found = await rows<{ statement: string }>(conn, 'select statement from pg_prepared_statements where name = $1', [name])
+  const text = found[0]?.statement
+  return text === undefined ? undefined : { ...readPostgresStatement(text), text }
 }
 
 async function resolve(conn: Kysely<any>, names: readonly QualifiedName[]): Promise<number[]> {
@@ -319,6 +399,7 @@ async function volatileCalls(
   writing: boolean,
   planOnly: boolean,
   alreadyWritten: readonly number[] = [],
+  planned: readonly QualifiedName[] = [],
 ): Promise<string[]> {
   const refused: string[] = []
   const seen = new Set<string>()
@@ -326,7 +407,9 @@ async function volatileCalls(
   // (it runs), 'planned' (a plain EXPLAIN's own call: it runs only if the planner folds it, so only a
   // function declared IMMUTABLE or STABLE is read), 'body' (a trigger function: its body is read, whatever its
   // declared volatility, which is VOLATILE for every trigger function).
-  type Pending = { call: QualifiedName; via: string; how: 'run' | 'planned' | 'body' }
+  // `anywhere`: an unqualified call in the body of a function with its own `SET search_path`, which resolves in
+  // that path, not dbperf's: every schema's function of the name counts.
+  type Pending = { call: QualifiedName; via: string; how: 'run' | 'planned' | 'body'; anywhere?: boolean }
   // Tables written by function bodies, waiting to be resolved; and the tables whose triggers are already read.
   const writes: Array<{ table: QualifiedName; via: string }> = []
   // Bodies whose relations and operators are still to be read: views' calls, operators' functions, casts.
@@ -335,6 +418,7 @@ async function volatileCalls(
   let pending: ReadonlyArray<Pending> = [
     ...calls.map((call): Pending => ({ call, via: '', how: planOnly ? 'planned' : 'run' })),
     ...bodies.map((call): Pending => ({ call, via: 'trigger ', how: 'body' })),
+    ...planned.map((call): Pending => ({ call, via: '', how: 'planned' })),
   ]
   while (pending.length > 0) {
     const names = [...new Set(pending.map(({ call: c }) => c[c.length - 1] ?? '').filter((n) => n !== ''))]
@@ -345,21 +429,24 @@ async function volatileCalls(
               (select array[a.aggtransfn, a.aggfinalfn, a.aggcombinefn, a.aggserialfn, a.aggdeserialfn, a.aggmtransfn, a.aggminvtransfn, a.aggmfinalfn]::regproc[]::text[]
                  from pg_aggregate a where a.aggfnoid = p.oid) as support,
               n.nspname = any(current_schemas(true)) as visible, p.prosrc as source,
-              case when p.prokind in ('f', 'p') and l.lanname in ('sql', 'plpgsql') and n.nspname <> 'pg_catalog' then pg_get_functiondef(p.oid) end as definition
+              case when p.prokind in ('f', 'p') and l.lanname in ('sql', 'plpgsql') and n.nspname <> 'pg_catalog' then pg_get_functiondef(p.oid) end as definition,
+              (select array_agg(d.refobjid::regproc::text) from pg_depend d
+                where d.classid = 'pg_proc'::regclass and d.objid = p.oid and d.refclassid = 'pg_proc'::regclass) as uses,
+              p.proconfig as config
          from pg_proc p join pg_namespace n on n.oid = p.pronamespace join pg_language l on l.oid = p.prolang
         where p.proname = any($1::text[])`,
       [names],
     )
     const next: Pending[] = []
-    for (const { call, via, how } of pending) {
+    for (const { call, via, how, anywhere } of pending) {
       const name = call[call.length - 1]
       const schema = call.length > 1 ? call[call.length - 2] : undefined
       // Every overload the call could resolve to counts: dbperf does not redo PostgreSQL's overload resolution.
-      for (const p of procs.filter((q) => q.name === name && (schema === undefined ? q.visible : q.schema === schema))) {
+      for (const p of procs.filter((q) => q.name === name && (schema === undefined ? q.visible || anywhere === true : q.schema === schema))) {
         if (seen.has(p.oid)) continue
         seen.add(p.oid)
         if (seen.size > MAX_FUNCTIONS) return [...refused, `more than ${MAX_FUNCTIONS} functions reached (not all could be read)`]
-        const label = `${via}${p.schema === 'pg_catalog' || schema === undefined ? p.name : `${p.schema}.${p.name}`}()`
+        const label = `${via}${p.schema === 'pg_catalog' || (schema === undefined && p.visible) ? p.name : `${p.schema}.${p.name}`}()`
         if (RUNS_QUERIES.has(p.name) && p.schema === 'pg_catalog') {
           refused.push(`${label}, which runs queries over relations it is given by name`)
           continue
@@ -376,15 +463,19 @@ async function volatileCalls(
           for (const f of p.support ?? []) if (f !== '-') next.push({ call: f.split('.'), via: `${label} → `, how: 'run' })
           continue
         }
+        // Parameter defaults are evaluated (or folded) where the call is: as the call is.
+        for (const f of p.uses ?? []) next.push({ call: f.split('.'), via: `${label} → `, how: how === 'body' ? 'run' : how })
+        const ownPath = (p.config ?? []).some((c) => /^search_path=/i.test(c))
         if (p.volatility === 'v' && how !== 'body') refused.push(`${label} (VOLATILE)`)
         else if (p.language === 'sql' || p.language === 'plpgsql') {
           const body = p.language === 'sql' ? sqlBodyCalls(p.source, p.definition) : plpgsqlCalls(p.definition)
           if (body === 'dynamic') refused.push(`${label}, which runs dynamic SQL (EXECUTE)`)
           else if (body === undefined) refused.push(`${label}, whose body dbperf could not read`)
           else {
-            next.push(...body.calls.map((c): Pending => ({ call: c, via: `${label} → `, how: 'run' })))
-            for (const w of body.written) writes.push({ table: w, via: `${label} → ` })
-            reads.push({ body, via: `${label} → ` })
+            next.push(...body.calls.map((c): Pending => ({ call: c, via: `${label} → `, how: 'run', anywhere: ownPath })))
+            const tables = ownPath ? await everySchema(conn, body) : body
+            for (const w of tables.written) writes.push({ table: w, via: `${label} → ` })
+            reads.push({ body: tables, via: `${label} → ` })
           }
         } else if (p.language !== 'internal' && p.language !== 'c') refused.push(`${label}, written in ${p.language}, whose effects dbperf cannot read`)
       }
@@ -408,6 +499,22 @@ async function volatileCalls(
     pending = next
   }
   return refused
+}
+
+/**
+ * A body's relations as they may resolve under the function's own `SET search_path`: each unqualified name in
+ * every schema that has a relation of that name (the calls are looked up in every schema the same way).
+ */
+async function everySchema(conn: Kysely<any>, body: Body): Promise<Body> {
+  const bare = [...new Set([...body.relations, ...body.written].filter((n) => n.length === 1).map((n) => n[0] as string))]
+  if (bare.length === 0) return body
+  const found = await rows<{ schema: string; name: string }>(
+    conn,
+    'select n.nspname as schema, c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relname = any($1::text[])',
+    [bare],
+  )
+  const qualify = (names: readonly QualifiedName[]): QualifiedName[] => [...names, ...names.filter((n) => n.length === 1).flatMap((n) => found.filter((f) => f.name === n[0]).map((f): QualifiedName => [f.schema, f.name]))]
+  return { ...body, relations: qualify(body.relations), written: qualify(body.written) }
 }
 
 /** What a function body calls, and the relations it writes (their triggers, defaults and checks run too). */
@@ -463,7 +570,8 @@ function plpgsqlCalls(definition: string | null): Body | 'dynamic' | undefined {
     const value = stack.pop()
     if (value === null || typeof value !== 'object') continue
     for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
-      if (key === 'PLpgSQL_stmt_dynexecute' || key === 'PLpgSQL_stmt_dynfors' || key === 'PLpgSQL_stmt_open') dynamic ||= key !== 'PLpgSQL_stmt_open' || JSON.stringify(child).includes('dynquery')
+      // EXECUTE, FOR … IN EXECUTE, and any statement with a query string (`dynquery`: OPEN … FOR EXECUTE, RETURN QUERY EXECUTE).
+      if (key === 'PLpgSQL_stmt_dynexecute' || key === 'PLpgSQL_stmt_dynfors' || key === 'dynquery') dynamic = true
       if (key === 'PLpgSQL_expr') {
         const query = (child as { query?: unknown })?.query
         const found = typeof query === 'string' ? expressionCalls(query) : undefined

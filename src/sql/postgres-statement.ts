@@ -39,6 +39,33 @@ export interface PostgresStatement {
 
 const WRITE_NODES = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt'])
 
+/*
+ * The parser is PostgreSQL 18's grammar; the server may be older. Since 16 and 17, these spellings are SQL/JSON
+ * syntax (and `merge_action()` a MERGE support node), not function calls, so the tree has no FuncCall for them;
+ * on PostgreSQL 15 they call whatever function of that name the search path finds, a user's included. They are
+ * read as calls of that name. For the same reason a call the grammar itself qualifies with `pg_catalog`
+ * (`json_object('a', 1)` became special syntax in 16) is read unqualified as well: on an older server the
+ * search path resolves it.
+ */
+const SYNTAX_CALLS: Readonly<Record<string, string>> = {
+  JsonScalarExpr: 'json_scalar',
+  JsonSerializeExpr: 'json_serialize',
+  JsonParseExpr: 'json',
+  JsonObjectConstructor: 'json_object',
+  JsonArrayConstructor: 'json_array',
+  JsonArrayQueryConstructor: 'json_array',
+  JsonObjectAgg: 'json_objectagg',
+  JsonArrayAgg: 'json_arrayagg',
+  JsonTable: 'json_table',
+  MergeSupportFunc: 'merge_action',
+}
+const JSON_FUNC_OPS: Readonly<Record<string, string>> = {
+  JSON_EXISTS_OP: 'json_exists',
+  JSON_QUERY_OP: 'json_query',
+  JSON_VALUE_OP: 'json_value',
+  JSON_TABLE_OP: 'json_table',
+}
+
 /** libpg_query's parse result: the statements of a text, each with where it starts and its length. */
 export interface ParsedPostgres {
   readonly stmts: ReadonlyArray<{ readonly stmt?: Record<string, unknown>; readonly stmt_location?: number; readonly stmt_len?: number }>
@@ -114,7 +141,15 @@ function walk(root: unknown): StatementFacts {
     }
     for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
       const body = child as Record<string, unknown> | undefined
-      if (key === 'FuncCall') calls.push(names(body?.['funcname']))
+      if (key === 'FuncCall') {
+        const name = names(body?.['funcname'])
+        calls.push(name)
+        if (name.length === 2 && name[0] === 'pg_catalog') calls.push([name[1] as string])
+      } else if (Object.hasOwn(SYNTAX_CALLS, key)) calls.push([SYNTAX_CALLS[key] as string])
+      else if (key === 'JsonFuncExpr') {
+        const op = String(body?.['op'])
+        for (const n of Object.hasOwn(JSON_FUNC_OPS, op) ? [JSON_FUNC_OPS[op] as string] : Object.values(JSON_FUNC_OPS)) calls.push([n])
+      }
       else if (key === 'A_Expr') {
         const op = names(body?.['name'])
         const last = op[op.length - 1]

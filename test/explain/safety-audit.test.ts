@@ -208,6 +208,129 @@ eachDialect(
 )
 
 eachDialect(
+  'explain audit, round 3: PostgreSQL code reached through newer syntax, the catalogue, and the connection',
+  () => {
+    let t: TestDb
+    let other: string
+    // Every function below takes a session advisory lock numbered 7100-7199 when it runs.
+    const locks = () => scalar(t.db, "select count(*) from pg_locks where locktype = 'advisory' and objid between 7100 and 7199")
+    const liar = (name: string, args: string, returns: string, n: number, value: string) =>
+      `create function ${name}(${args}) returns ${returns} immutable language plpgsql as $$ begin perform pg_advisory_lock(${n}); return ${value}; end $$`
+    beforeAll(async () => {
+      t = await openTestDb('postgres')
+      other = `${(await sql<{ s: string }>`select current_schema() as s`.execute(t.db)).rows[0]!.s}_r3`
+      await run(
+        t.db,
+        // SQL/JSON syntax in PostgreSQL 16+ (the parser's grammar), ordinary calls on 15.
+        liar('json_scalar', 'int', 'int', 7101, '$1'),
+        liar('json_value', 'int, text', 'int', 7102, '$1'),
+        liar('merge_action', '', 'int', 7103, '1'),
+        liar('json_array', 'int', 'int', 7104, '$1'),
+        "create function rq() returns setof bigint stable language plpgsql as $$ begin return query execute 'select 1::bigint from pg_advisory_lock(7105)'; end $$",
+        liar('lie', 'int', 'int', 7106, '$1'),
+        liar('lieb', 'int', 'boolean', 7107, 'true'),
+        'create table ix (id int, v int)',
+        'create index on ix ((v + lie(1)))',
+        'create table pi (id int, v int)',
+        'create index on pi (v) where lieb(1)',
+        'create table st (a int, b int)',
+        'create statistics st_s on (a + lie(2)) from st',
+        'create table par (a int)',
+        'create table chi (a int check (lieb(2))) inherits (par)',
+        'create table pk (a int) partition by range ((a + lie(3)))',
+        'create table pk1 partition of pk for values from (0) to (100)',
+        'create table dflt (id int, v int default lie(4))',
+        'create table gen (id int, g int generated always as (id + lie(5)) stored)',
+        "create function withdef(a int default lie(6)) returns int immutable language sql as 'select $1'",
+        `create schema ${other}`,
+        `create function ${other}.g() returns int volatile language plpgsql as $$ begin perform pg_advisory_lock(7108); return 1; end $$`,
+        `create function sp_f() returns int immutable language sql set search_path = ${other}, pg_catalog as 'select g()'`,
+        // Its lock is outside the counted range: the setup's own ANALYZE takes it.
+        liar('lie_diff', 'int4, int4', 'float8', 7299, '($1 - $2)::float8'),
+        'create type myr as range (subtype = int4, subtype_diff = lie_diff)',
+        'create table rt (r myr)',
+        'insert into rt select myr(g, g + 5) from generate_series(1, 200) g',
+        'analyze rt',
+        // Ordinary tables the same checks must not refuse: a trusted expression index, a serial column.
+        'create table ok_t (id serial primary key, name text)',
+        'create index on ok_t (lower(name))',
+        'create extension if not exists file_fdw',
+        `create server ${other}_files foreign data wrapper file_fdw`,
+        `create foreign table ft (line text) server ${other}_files options (program 'echo hi')`,
+      )
+    })
+    afterAll(async () => {
+      await run(t.db, 'drop foreign table if exists ft', `drop server if exists ${other}_files`, `drop schema if exists ${other} cascade`)
+      await t.cleanup()
+    })
+
+    it('calls the parser reads as SQL/JSON syntax (json_scalar, json_value, json_array, merge_action) are checked as the calls they are on PostgreSQL 15', async () => {
+      for (const q of ['select json_scalar(1)', "select json_value(1, '$')", 'select merge_action()', 'select json_array(1)']) {
+        for (const analyze of [false, true]) expect(await errorOf(explain(t.db, q, { analyze })), `${q} ${analyze}`).toEqual(refused(/pg_advisory_lock/))
+      }
+      expect(await locks()).toBe(0)
+    })
+
+    it('RETURN QUERY EXECUTE is dynamic SQL: refused', async () => {
+      expect(await errorOf(explain(t.db, 'select * from rq()', { analyze: true }))).toEqual(refused(/rq\(\), which runs dynamic SQL/))
+      expect(await locks()).toBe(0)
+    })
+
+    it('a plain EXPLAIN reads what the planner evaluates of the tables: index expressions and predicates, statistics, constraints of children, partition keys, defaults, parameter defaults, a function\'s own search_path, range support', async () => {
+      for (const q of [
+        'select * from ix where v = 1',
+        'select * from pi where v = 1',
+        'select * from st where a + 1 = 2',
+        'select * from par where a = 1',
+        'select * from pk where a = 1',
+        'insert into dflt (id) values (1)',
+        'insert into gen (id) values (1)',
+        'select withdef()',
+        'select sp_f()',
+        'select * from rt where r && myr(1, 5)',
+      ]) {
+        expect(await errorOf(explain(t.db, q)), q).toEqual(refused(/planning alone runs.*(pg_advisory_lock|g\(\) \(VOLATILE\))/))
+      }
+      expect(await locks()).toBe(0)
+      // No false refusal: a trusted expression index, a serial default, with and without analyze.
+      for (const analyze of [false, true]) {
+        expect((await explain(t.db, "select * from ok_t where lower(name) = 'a'", { analyze })).plan.nodes.length, String(analyze)).toBeGreaterThan(0)
+        expect((await explain(t.db, "insert into ok_t (name) values ('a')", { analyze })).plan.nodes.length, String(analyze)).toBeGreaterThan(0)
+      }
+    })
+
+    it('index advice does not ANALYZE a table whose expression index would run such a function, and says why', async () => {
+      const advice = await adviseIndexes(t.db, { queries: ['select * from ix where v = 1'] })
+      expect(advice.notes.join('\n')).toMatch(/ANALYZE was not run on ix.*lie\(\)/)
+      expect(await locks()).toBe(0)
+    })
+
+    it('an analysed read of a foreign table (its wrapper may run a program) is refused; a plain EXPLAIN plans it', async () => {
+      expect(await errorOf(explain(t.db, 'select * from ft', { analyze: true }))).toEqual(refused(/foreign table\(s\) ft/))
+      expect((await explain(t.db, 'select * from ft')).plan.nodes.length).toBeGreaterThan(0)
+    })
+
+    it('EXECUTE of a statement prepared on the connection is read like the statement itself', async () => {
+      await t.db.connection().execute(async (c) => {
+        await run(c, 'prepare p_lie as select lie(7)', 'prepare p_ok as select * from ok_t where id = $1')
+        try {
+          expect(await errorOf(explain(c, 'execute p_lie'))).toEqual(refused(/lie\(\)/))
+          expect(await locks()).toBe(0)
+          expect((await explain(c, 'execute p_ok(1)')).plan.nodes.length).toBeGreaterThan(0)
+        } finally {
+          await run(c, 'deallocate all')
+        }
+      })
+    })
+
+    it('pg_locks and pg_prepared_xacts only read: explained with analyze', async () => {
+      for (const q of ['select * from pg_locks', 'select * from pg_prepared_xacts']) expect((await explain(t.db, q, { analyze: true })).statement.rolledBack, q).toBe(true)
+    })
+  },
+  ['postgres'],
+)
+
+eachDialect(
   'explain audit: MariaDB tables of other databases, sequences, and stored functions the optimizer runs',
   () => {
     let t: TestDb
@@ -317,6 +440,18 @@ eachDialect(
       expect(await scalar(t.db, 'select next value for sq')).toBe(1)
     })
 
+    it('LAST_INSERT_ID(expr), which MariaDB evaluates even to plan, is refused with or without analyze; the connection keeps its value', async () => {
+      await t.db.connection().execute(async (c) => {
+        const before = await scalar(c, 'select last_insert_id()')
+        for (const [q, analyze] of [['select * from items where id = last_insert_id(7)', false], ['select * from (select last_insert_id(9) x) d', false], ['select last_insert_id(42)', true]] as const) {
+          expect(await errorOf(explain(c, q, { analyze })), q).toEqual(refused(/LAST_INSERT_ID\(expr\)/))
+        }
+        expect(await scalar(c, 'select last_insert_id()')).toBe(before)
+        // Reading it is fine.
+        expect((await explain(c, 'select last_insert_id(), qty from items where id = 1', { analyze: true })).statement.rolledBack).toBe(true)
+      })
+    })
+
     it('stored functions are refused with or without analyze: the optimizer runs some while it plans; nothing is written or locked', async () => {
       for (const q of ['select * from (select f_inno() x) d', 'select * from items where id = (select f_inno())']) {
         expect(await errorOf(explain(t.db, q)), q).toEqual(refused(/planning alone runs.*f_inno\(\)/))
@@ -343,6 +478,16 @@ eachDialect(
       await run(t.db, 'create table items (id integer primary key, qty int not null)')
     })
     afterAll(() => t.cleanup())
+
+    it('a PRAGMA (applied when SQLite only compiles it) is refused without analyze too; the connection is unchanged', async () => {
+      for (const q of ['pragma query_only = 1', 'pragma ignore_check_constraints = 1', 'pragma case_sensitive_like = 1', 'pragma cache_size = 7']) {
+        for (const analyze of [false, true]) expect(await errorOf(explain(t.db, q, { analyze })), `${q} ${analyze}`).toMatchObject({ code: 'DBPERF_EXPLAIN_UNSAFE' })
+      }
+      expect(await scalar(t.db, 'pragma query_only')).toBe(0)
+      expect(await scalar(t.db, 'pragma ignore_check_constraints')).toBe(0)
+      expect(await scalar(t.db, 'pragma cache_size')).not.toBe(7)
+      expect((await explain(t.db, 'insert into items values (1, 1)', { analyze: true })).statement.rolledBack).toBe(true)
+    })
 
     it('a syntax error with analyze is an ExplainSqlError, as without', async () => {
       for (const analyze of [false, true]) {
