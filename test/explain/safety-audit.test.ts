@@ -447,6 +447,8 @@ eachDialect(
           expect(await errorOf(explain(c, q, { analyze })), q).toEqual(refused(/LAST_INSERT_ID\(expr\)/))
         }
         expect(await scalar(c, 'select last_insert_id()')).toBe(before)
+        // The planning time limit a plain EXPLAIN runs under is the connection's own again afterwards.
+        expect(await scalar(c, 'select @@session.max_statement_time = @@global.max_statement_time')).toBe(1)
         // Reading it is fine.
         expect((await explain(c, 'select last_insert_id(), qty from items where id = 1', { analyze: true })).statement.rolledBack).toBe(true)
       })
