@@ -1,11 +1,12 @@
 import { hash } from 'node:crypto'
+import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type * as Oxc from 'oxc-parser'
 import type { Node, ParserOptions, ParseResult } from 'oxc-parser'
-import { nestsDeeperThan } from './source-nesting.js'
+import { mayOverflowParser, nestsDeeperThan } from './source-nesting.js'
 
 /**
  * Larger files are not hand-written source (bundles, generated code): no loop is looked for in them. (Parsing
@@ -300,6 +301,9 @@ function loopRegions(file: string, source: string): Region[] | null {
   if (nestsDeeperThan(source)) return null
   const oxc = loadParser()
   if (!oxc) return null
+  // Constructs the estimate does not count (an `else if` chain of 8,000 branches, `if (a) ` repeated) crash it
+  // too: a text with room for them is parsed first in a child process, whose crash costs only that process.
+  if (mayOverflowParser(source) && !survivesParse(file, source)) return null
   let best: ParseResult | undefined
   attempts: for (const lang of languagesFor(file)) {
     // Modules first (top-level `await`), then CommonJS (top-level `return`).
@@ -321,6 +325,34 @@ function loopRegions(file: string, source: string): Region[] | null {
     if (error instanceof RangeError) return null
     throw error
   }
+}
+
+const probed = new Map<string, boolean>()
+
+/**
+ * Parses `source` as {@link loopRegions} would, in a child process: false when that process dies (the native
+ * stack overflowed), or cannot be started. Remembered per text for the life of the process.
+ */
+function survivesParse(file: string, source: string): boolean {
+  const langs = languagesFor(file).join(',')
+  const key = hash('sha256', `${langs}\u0000${source}`, 'base64url')
+  let ok = probed.get(key)
+  if (ok === undefined) {
+    const script = `const oxc = require('node:module').createRequire(process.argv[1])('oxc-parser'); const chunks = [];
+      process.stdin.on('data', (c) => chunks.push(c)).on('end', () => { const source = Buffer.concat(chunks).toString('utf8');
+      for (const lang of process.argv[3].split(',')) for (const sourceType of ['module', 'commonjs'])
+        oxc.parseSync(process.argv[2], source, { lang, sourceType, astType: 'js', preserveParens: false });
+      process.exit(0) })`
+    const run = spawnSync(process.execPath, ['-e', script, fileURLToPath(import.meta.url), file, langs], {
+      input: source,
+      stdio: ['pipe', 'ignore', 'ignore'],
+      timeout: 60_000,
+      env: { ...process.env, NODE_OPTIONS: '' },
+    })
+    ok = run.status === 0
+    probed.set(key, ok)
+  }
+  return ok
 }
 
 interface Scope {

@@ -28,6 +28,13 @@ const DEEP: Record<string, string> = {
   'type arguments': `let x: ${'A<'.repeat(10_000)}B${'>'.repeat(10_000)}\n`,
 }
 
+/** Nesting the estimate does not count, which still crashed oxc-parser 0.160 (a third audit): parsed in a child first. */
+const UNCOUNTED: Record<string, string> = {
+  'else if chain': `export function f(a: number) { if (a) {} ${'else if (a) {} '.repeat(10_000)}}\n`,
+  'if without braces': `export function g(a: number) { ${'if (a) '.repeat(10_000)}g(a) }\n`,
+  typeof: `export const y = ${'typeof '.repeat(60_000)}a\n`,
+}
+
 let dir: string
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'dbperf-nesting-'))
@@ -52,6 +59,29 @@ it('a deeply nested file is not read for loops, and the process lives (a fresh p
   expect(run.signal, run.stderr).toBeNull()
   expect(run.status, run.stderr).toBe(0)
   expect(run.stdout.trim().split('\n')).toEqual(files.map(() => 'null'))
+})
+
+it('nesting the estimate does not count is parsed in a child process first: the file is not read for loops, and the process lives', () => {
+  const files = Object.entries(UNCOUNTED).map(([name, deep]) => {
+    const file = path.join(dir, `${name.replaceAll(' ', '-')}.ts`)
+    writeFileSync(file, LOOP + deep)
+    return file
+  })
+  // A long file of ordinary code, past the size that is probed: its loop is still read.
+  const long = path.join(dir, 'long.ts')
+  writeFileSync(long, LOOP + Array.from({ length: 4_000 }, (_, i) => `export const v${i} = { a: ${i}, b: 'x${i}' }\n`).join(''))
+  const script = `
+    const { loopAt } = await import(${JSON.stringify(path.join(root, 'src', 'detect', 'source-loops.ts'))})
+    for (const file of ${JSON.stringify([...files, long])}) console.log(JSON.stringify(loopAt(file, 3, 5)?.inLoop ?? null))
+  `
+  const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: root,
+    env: { ...process.env, NODE_OPTIONS: '', DBPERF_CACHE_DIR: 'off' },
+    encoding: 'utf8',
+  })
+  expect(run.signal, run.stderr).toBeNull()
+  expect(run.status, run.stderr).toBe(0)
+  expect(run.stdout.trim().split('\n')).toEqual([...files.map(() => 'null'), 'true'])
 })
 
 it('nesting inside strings, comments, templates and regular expressions does not count; shallow nesting is still read', () => {
