@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, writeSync } from 'node:fs'
 import path from 'node:path'
 import type { Kysely } from 'kysely'
 import { DbperfError, describeValue } from '../errors.js'
@@ -49,7 +49,11 @@ class Appender {
     this.file = file
   }
 
+  /** Set when the file could not be written: the log then drops its lines (see `flush`). */
+  #failed = false
+
   add(line: string): void {
+    if (this.#failed) return
     this.#buffer.push(line)
     this.#bytes += line.length + 1
     if (this.#bytes >= FLUSH_BYTES) this.flush()
@@ -66,18 +70,46 @@ class Appender {
     const data = `${this.#buffer.join('\n')}\n`
     this.#buffer = []
     this.#bytes = 0
-    if (this.#fd === undefined) {
-      mkdirSync(path.dirname(this.file), { recursive: true })
-      this.#fd = openSync(this.file, 'a')
+    try {
+      if (this.#fd === undefined) {
+        makeDirectories(path.dirname(this.file))
+        this.#fd = openSync(this.file, 'a')
+      }
+      writeSync(this.#fd, data)
+    } catch (error) {
+      // A diagnostics log must never take the application down (a directory given as the file, a full disk, a
+      // read-only mount): said once, and the log stops.
+      this.#failed = true
+      process.emitWarning(
+        `dbperf could not write the query log ${this.file} (${error instanceof Error ? error.message : String(error)}); it logs nothing more in this process`,
+        { code: 'DBPERF_QUERY_LOG' },
+      )
     }
-    writeSync(this.#fd, data)
   }
 
   close(): void {
     this.flush()
-    if (this.#fd !== undefined) closeSync(this.#fd)
+    try {
+      if (this.#fd !== undefined) closeSync(this.#fd)
+    } catch {
+      // Already said by flush, or nothing left to lose.
+    }
     this.#fd = undefined
   }
+}
+
+/**
+ * `mkdir -p`, one level at a time from the nearest directory that exists: Node's recursive mkdirSync never
+ * returns for a path under /proc (it retries forever), and a log path is configuration, not code.
+ */
+function makeDirectories(dir: string): void {
+  const missing: string[] = []
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    if (existsSync(d)) break
+    missing.push(d)
+    if (path.dirname(d) === d) break
+  }
+  for (const d of missing.reverse()) mkdirSync(d)
 }
 
 const appenders = new Map<string, Appender>()

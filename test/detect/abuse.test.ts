@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -140,6 +141,43 @@ const HOSTILE: ReadonlyArray<readonly [string, (good: Line) => unknown]> = [
   ['the line is not JSON', () => '{"v":1,'],
   ['a 50 MB line', (l) => ({ ...l, sql: `select '${'y'.repeat(50_000_000)}'` })],
 ]
+
+describe.runIf(OBSERVER_ON)('a query log that cannot be written', () => {
+  // In a process of its own: the failure came from a flush timer, after the statements, and ended the process.
+  const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..')
+  const app = (log: string) =>
+    spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        `const { createDb } = await import(${JSON.stringify(path.join(root, 'src', 'index.ts'))})
+         const db = createDb('sqlite::memory:')
+         for (let i = 0; i < 3; i++) await db.selectNoFrom((eb) => eb.val(i).as('n')).execute()
+         await new Promise((r) => setTimeout(r, 400))
+         for (let i = 0; i < 3; i++) await db.selectNoFrom((eb) => eb.val(i).as('n')).execute()
+         await db.destroy()
+         console.log('app done')`,
+      ],
+      { cwd: root, env: { ...process.env, NODE_OPTIONS: '', DBPERF_LOG: log }, encoding: 'utf8', timeout: 60_000 },
+    )
+
+  it('never stops the application: a directory, a full device, a path under /proc; one warning, and the log stops', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'dbperf-log-fail-'))
+    try {
+      for (const log of [dir, '/dev/full', '/proc/dbperf-nope/queries.jsonl']) {
+        const run = app(log)
+        expect(run.status, `${log}: ${run.stderr}`).toBe(0)
+        expect(run.stdout, log).toContain('app done')
+        expect(run.stderr.match(/could not write the query log/g), log).toHaveLength(1)
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
 
 describe.runIf(OBSERVER_ON)('dbperf check on hostile log lines', () => {
   let dir: string
