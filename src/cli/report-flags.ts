@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs'
-import { readFile, stat, writeFile } from 'node:fs/promises'
+import { stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { DbperfError } from '../errors.js'
@@ -102,8 +102,8 @@ export async function readInput(file: string, flag: string, io: CliIo): Promise<
       const info = await stat(where)
       if (info.isDirectory()) throw new UsageError(`cannot read ${file}: it is a directory`)
       if (info.isFile() && info.size > MAX_INPUT_BYTES) throw new UsageError(`${flag} ${file}: the file is larger than ${MAX_INPUT_BYTES / 1024 / 1024} MB`)
-      if (info.isFile()) text = await readFile(where, 'utf8')
-      else {
+      // Regular files too are read up to the cap: files under /proc say they are empty and read for gigabytes.
+      {
         const chunks: Buffer[] = []
         let size = 0
         for await (const chunk of createReadStream(where)) {

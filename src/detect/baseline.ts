@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { readRegularFile } from '../read-capped.js'
+import { existsSync, renameSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { DbperfError } from '../errors.js'
 import { functionLabel } from './blame.js'
@@ -51,12 +52,20 @@ function entryParts(finding: Finding, cwd: string): Omit<BaselineEntry, 'key'> {
  * const known = readBaseline('.dbperf-baseline.json')
  * ```
  */
+/** A baseline holds one short key per known finding: far below this. */
+const MAX_BASELINE_BYTES = 64 * 1024 * 1024
+
 export function readBaseline(file: string): Set<string> {
   if (!existsSync(file)) return new Set()
   let parsed: unknown
   try {
-    parsed = JSON.parse(readFileSync(file, 'utf8'))
+    const text = readRegularFile(file, MAX_BASELINE_BYTES)
+    if (text === undefined) {
+      throw new DbperfError('DBPERF_INVALID_INPUT', `the baseline ${file} is not a regular file of at most ${MAX_BASELINE_BYTES / 1024 / 1024} MB; regenerate it with \`dbperf check <log> --update-baseline\``)
+    }
+    parsed = JSON.parse(text)
   } catch (error) {
+    if (error instanceof DbperfError) throw error
     throw new DbperfError('DBPERF_INVALID_INPUT', `the baseline ${file} is not valid JSON (${(error as Error).message}); regenerate it with \`dbperf check <log> --update-baseline\``, { cause: error })
   }
   const findings = (parsed as { findings?: unknown })?.findings

@@ -1,6 +1,7 @@
+import { readRegularFile } from '../read-capped.js'
 import { hash } from 'node:crypto'
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -137,9 +138,9 @@ function parseFile(file: string): ParsedFile | null {
   try {
     // A stack path can come from a query log (outside input): read only regular files of source size, never
     // a device (`/dev/zero` reads forever), a FIFO or a multi-gigabyte file.
-    const info = statSync(file)
-    if (!info.isFile() || info.size > MAX_SOURCE_BYTES) return null
-    source = readFileSync(file, 'utf8')
+    const text = readRegularFile(file, MAX_SOURCE_BYTES)
+    if (text === undefined) return null
+    source = text
   } catch {
     return null
   }

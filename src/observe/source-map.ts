@@ -1,4 +1,5 @@
-import { readFileSync, statSync } from 'node:fs'
+import { readRegularFile } from '../read-capped.js'
+import { statSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { AnyMap, traceSegment, type TraceMap } from '@jridgewell/trace-mapping'
@@ -97,9 +98,7 @@ function loadMap(file: string): TraceMap | null {
 
 /** The file's text, if it is a regular file of at most {@link MAX_FILE_BYTES} (never a device or a FIFO). */
 function readSmallFile(file: string): string | undefined {
-  const info = statSync(file)
-  if (!info.isFile() || info.size > MAX_FILE_BYTES) return undefined
-  return readFileSync(file, 'utf8')
+  return readRegularFile(file, MAX_FILE_BYTES)
 }
 
 /** The URL of the last `//# sourceMappingURL=` (or `//@`, or `/*#`) comment. */

@@ -46,6 +46,9 @@ describe('dbperf CLI on SQLite files', () => {
     }
     const device = await cli(['explain', '--plan', '/dev/zero'], { cwd: dir })
     expect(device.stderr).toMatch(/^dbperf explain: --plan \/dev\/zero: more than 64 MB\n/)
+    // A /proc file says it is empty, then reads for gigabytes: read up to the cap as well.
+    const proc = await cli(['explain', '--plan', '/proc/self/pagemap'], { cwd: dir })
+    expect(proc.stderr).toMatch(/^dbperf explain: --plan \/proc\/self\/pagemap: more than 64 MB\n/)
     const directory = await cli(['explain', '--plan', dir], { cwd: dir })
     expect(directory.stderr).toMatch(/^dbperf explain: cannot read .*: it is a directory\n/)
   })
