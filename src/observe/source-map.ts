@@ -82,14 +82,17 @@ function loadMap(file: string): TraceMap | null {
     if (code === undefined) return null
     const url = mappingUrl(code)
     if (url === undefined) return null
+    const lines = lineCount(code)
     if (url.startsWith('data:')) {
       const json = dataUrlText(url)
-      return json === undefined ? null : new AnyMap(json, file)
+      const parsed = json === undefined ? undefined : fitting(json, lines)
+      return parsed === undefined ? null : new AnyMap(parsed, file)
     }
     const mapFile = localPath(url, file)
     if (mapFile === undefined) return null
     const json = readSmallFile(mapFile)
-    return json === undefined ? null : new AnyMap(json, mapFile)
+    const parsed = json === undefined ? undefined : fitting(json, lines)
+    return parsed === undefined ? null : new AnyMap(parsed, mapFile)
   } catch {
     // Unreadable or malformed maps leave the compiled positions, as Node does.
     return null
@@ -99,6 +102,41 @@ function loadMap(file: string): TraceMap | null {
 /** The file's text, if it is a regular file of at most {@link MAX_FILE_BYTES} (never a device or a FIFO). */
 function readSmallFile(file: string): string | undefined {
   return readRegularFile(file, MAX_FILE_BYTES)
+}
+
+function lineCount(code: string): number {
+  let n = 1
+  for (let i = code.indexOf('\n'); i >= 0; i = code.indexOf('\n', i + 1)) n++
+  return n
+}
+
+type MapJson = ConstructorParameters<typeof AnyMap>[0]
+
+/**
+ * The map, parsed, when it describes no more lines than the compiled file has: trace-mapping builds its tables
+ * line by line up to the last line a map names, so a 168-byte indexed map whose section starts at line
+ * 400,000,000 ran the process out of memory, and 15 MB of `;` took seconds, on the query path. A map that names
+ * lines past the file's end does not belong to it.
+ */
+function fitting(json: string, lines: number): MapJson | undefined {
+  const parsed: unknown = JSON.parse(json)
+  const fits = (map: unknown, depth: number): boolean => {
+    if (map === null || typeof map !== 'object' || depth > 16) return false
+    const { sections, mappings } = map as { sections?: unknown; mappings?: unknown }
+    if (Array.isArray(sections)) {
+      if (sections.length > lines) return false
+      return sections.every((section: unknown) => {
+        const offset = (section as { offset?: { line?: unknown; column?: unknown } } | null)?.offset
+        const line = offset?.line
+        return typeof line === 'number' && Number.isInteger(line) && line >= 0 && line < lines && fits((section as { map?: unknown }).map, depth + 1)
+      })
+    }
+    if (typeof mappings !== 'string') return false
+    let semicolons = 0
+    for (let i = mappings.indexOf(';'); i >= 0; i = mappings.indexOf(';', i + 1)) if (++semicolons >= lines) return false
+    return true
+  }
+  return fits(parsed, 0) ? (parsed as MapJson) : undefined
 }
 
 /** The URL of the last `//# sourceMappingURL=` (or `//@`, or `/*#`) comment. */
