@@ -1,5 +1,5 @@
 import { readRegularFile } from '../read-capped.js'
-import { existsSync, renameSync, writeFileSync } from 'node:fs'
+import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { DbperfError } from '../errors.js'
 import { functionLabel } from './blame.js'
@@ -93,7 +93,13 @@ export function writeBaseline(file: string, findings: readonly Finding[], cwd: s
   }
   const entries = [...byKey.values()].sort((a, b) => a.key.localeCompare(b.key))
   const tmp = `${file}.${process.pid}.tmp`
-  writeFileSync(tmp, `${JSON.stringify({ version: 1, findings: entries }, null, 2)}\n`)
-  renameSync(tmp, file)
+  try {
+    writeFileSync(tmp, `${JSON.stringify({ version: 1, findings: entries }, null, 2)}\n`)
+    renameSync(tmp, file)
+  } catch (error) {
+    rmSync(tmp, { force: true })
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message
+    throw new DbperfError('DBPERF_INVALID_INPUT', `cannot write the baseline ${file}: ${reason === 'EISDIR' ? 'it is a directory' : reason}`, { cause: error })
+  }
   return entries.length
 }

@@ -1,6 +1,8 @@
+import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDb } from '../../src/index.js'
 import { eachDialect } from '../harness/databases.js'
@@ -70,6 +72,28 @@ describe('dbperf CLI on SQLite files', () => {
     // Before: 'the SQLite server rejected the statement'.
     expect(run.stderr).toMatch(/^dbperf explain: SQLite rejected the statement \(at line 1, column 1\): near "selec": syntax error/)
     expect(run.stderr).not.toContain('server')
+  })
+})
+
+describe('dbperf CLI writing into a closed pipe', () => {
+  it('a reader that stops early (| head -1) ends the report quietly, exit 0, no stack', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'dbperf-epipe-'))
+    try {
+      let plan = 'Append  (cost=0.00..100.00 rows=100 width=4)\n'
+      for (let i = 0; i < 20_000; i++) plan += `  ->  Seq Scan on t${i}  (cost=0.00..1.00 rows=1 width=4)\n`
+      writeFileSync(path.join(dir, 'big.txt'), plan)
+      const root = fileURLToPath(new URL('../../', import.meta.url))
+      const bin = path.join(root, 'src', 'cli', 'bin.ts')
+      const run = spawnSync('bash', ['-c', `"${process.execPath}" --import tsx "${bin}" explain --plan "${path.join(dir, 'big.txt')}" | head -1; echo "status=\${PIPESTATUS[0]}" >&2`], {
+        cwd: root,
+        env: { ...process.env, NODE_OPTIONS: '' },
+        encoding: 'utf8',
+      })
+      expect(run.stdout).toMatch(/^dbperf explain · postgres/)
+      expect(run.stderr.trim()).toBe('status=0')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
 

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Writable } from 'node:stream'
@@ -249,6 +249,18 @@ describe.runIf(OBSERVER_ON)('dbperf check on hostile log lines', () => {
     expect(Date.now() - started).toBeLessThan(5_000)
     expect(r.out).toContain('dbperf check: 1 new finding (1 unit of work, 3 statements).')
   }, 20_000)
+
+  it('a baseline that cannot be written, or is a device, is one line; nothing is left behind', async () => {
+    const file = path.join(dir, 'ok.jsonl')
+    writeFileSync(file, good.join('\n'))
+    const target = mkdtempSync(path.join(dir, 'as-dir-'))
+    const r = await checkCli([file, '--update-baseline', '--baseline', target])
+    expect(r.code).not.toBe(0)
+    expect(r.err).toBe(`dbperf check: cannot write the baseline ${target}: it is a directory\n`)
+    expect(readdirSync(dir).filter((f) => f.includes('.tmp'))).toEqual([])
+    const device = await checkCli([file, '--baseline', '/dev/zero'])
+    expect(device.err).toMatch(/^dbperf check: the baseline \/dev\/zero is not a regular file/)
+  })
 
   it('shows at most 20 warnings, then counts the rest', async () => {
     const file = path.join(dir, 'many.jsonl')
