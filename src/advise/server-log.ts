@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs'
 import { open, stat } from 'node:fs/promises'
-import { createInterface } from 'node:readline'
+import { readLines } from '../read-lines.js'
 import { parse as csvStream } from 'csv-parse'
 import { parse as csvSync } from 'csv-parse/sync'
 import { DbperfError, describeValue } from '../errors.js'
@@ -11,6 +11,9 @@ import { mysqlSlowLogReader } from './mysql-slow-log.js'
 import type { WorkloadQueryInput } from './options.js'
 import { postgresJsonReader, postgresStderrReader, readPostgresCsvRecord } from './postgres-log.js'
 import type { ServerLogEntry, ServerLogReader } from './server-log-reader.js'
+
+/** The longest line of a server log read whole; the rest of a longer one is dropped. */
+const MAX_LINE_CHARS = 16 * 1024 * 1024
 
 /**
  * The log formats {@link readServerLog} reads: PostgreSQL's `stderr` text, `csvlog` and `jsonlog` (15+)
@@ -134,8 +137,8 @@ export async function readServerLog(path: string, options: ServerLogOptions = {}
     for await (const record of parser as AsyncIterable<string[]>) acc.csvRecord(record)
   } else {
     const reader = acc.lineReader()
-    const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Number.POSITIVE_INFINITY })
-    for await (const line of lines) reader.line(line)
+    // A line past the cap (a multi-gigabyte single line, /dev/zero) is read in part: statements are cut far shorter anyway.
+    for await (const { text } of readLines(createReadStream(path, { encoding: 'utf8' }), MAX_LINE_CHARS)) reader.line(text)
     reader.end()
   }
   return acc.result(path)

@@ -1,9 +1,12 @@
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
-import { createInterface } from 'node:readline'
+import { readLines } from '../read-lines.js'
 import { DbperfError } from '../errors.js'
 import { fromLogLine } from './log-format.js'
 import type { QueryRecord } from './query-record.js'
+
+/** A line of dbperf's query log is a few kilobytes; past this it is not one (and is not held whole). */
+const MAX_LINE_CHARS = 64 * 1024 * 1024
 
 /** The statements of one unit of work (a root scope of one process) read from a query log. */
 export interface LoggedUnit {
@@ -90,10 +93,14 @@ export async function readQueryLog(files: readonly string[], cwd: string = proce
     let any = false
     const report = (): void => onProgress?.({ file, fileIndex, files: files.length, bytesRead: Math.min(input.bytesRead, bytesTotal), bytesTotal, lines: lineNo })
     try {
-      for await (const bytes of createInterface({ input, crlfDelay: Infinity })) {
+      for await (const { text: bytes, long } of readLines(input, MAX_LINE_CHARS)) {
         lineNo++
         if (lineNo % PROGRESS_LINES === 0) report()
         any = true
+        if (long) {
+          skip(file, lineNo, `the line is longer than ${MAX_LINE_CHARS / 1024 / 1024} MB (dbperf writes far shorter ones: a torn or foreign file?)`)
+          continue
+        }
         if (bytes.trim() === '') continue
         lines++
         let text: string

@@ -262,6 +262,17 @@ describe.runIf(OBSERVER_ON)('dbperf check on hostile log lines', () => {
     expect(device.err).toMatch(/^dbperf check: the baseline \/dev\/zero is not a regular file/)
   })
 
+  it('a line too long for a log (a torn file, /dev/zero) is skipped or refused in one line, never held whole', async () => {
+    const file = path.join(dir, 'torn.jsonl')
+    writeFileSync(file, [...good, 'x'.repeat(65 * 1024 * 1024)].join('\n'))
+    const torn = await checkCli([file])
+    expect(torn.err).toMatch(/torn\.jsonl:4: skipped: the line is longer than 64 MB/)
+    expect(torn.out).toContain('dbperf check: 1 new finding (1 unit of work, 3 statements')
+    const device = await checkCli(['/dev/zero'])
+    expect(device.code).not.toBe(0)
+    expect(device.err).toMatch(/^dbperf check: cannot read the query log \/dev\/zero: a line runs past \d+ MB without a line break: this is not a log/)
+  }, 60_000)
+
   it('shows at most 20 warnings, then counts the rest', async () => {
     const file = path.join(dir, 'many.jsonl')
     writeFileSync(file, [...good, ...Array.from({ length: 50 }, () => '{"v":1,"stack":[null]}')].join('\n'))
