@@ -41,15 +41,20 @@ beforeAll(() => {
 })
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-it('a deeply nested file is not read for loops, and the process lives (a fresh process per file, as dbperf check reads them)', () => {
-  const files = Object.entries(DEEP).map(([name, deep]) => {
-    const file = path.join(dir, `${name.replace(' ', '-')}.ts`)
-    writeFileSync(file, LOOP + deep)
+/** Each text after the loop, written to a file of its own under `dir`. */
+function withLoop(cases: Record<string, string>): string[] {
+  return Object.entries(cases).map(([name, text]) => {
+    const file = path.join(dir, `${name.replaceAll(' ', '-')}.ts`)
+    writeFileSync(file, LOOP + text)
     return file
   })
+}
+
+/** Asks each file about the loop's line in one fresh process (as dbperf check reads them), which must live. */
+function inLoopInFreshProcess(files: readonly string[]): string[] {
   const script = `
     const { loopAt } = await import(${JSON.stringify(path.join(root, 'src', 'detect', 'source-loops.ts'))})
-    for (const file of ${JSON.stringify(files)}) console.log(JSON.stringify(loopAt(file, 3, 5) ?? null))
+    for (const file of ${JSON.stringify(files)}) console.log(JSON.stringify(loopAt(file, 3, 5)?.inLoop ?? null))
   `
   const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
     cwd: root,
@@ -58,30 +63,18 @@ it('a deeply nested file is not read for loops, and the process lives (a fresh p
   })
   expect(run.signal, run.stderr).toBeNull()
   expect(run.status, run.stderr).toBe(0)
-  expect(run.stdout.trim().split('\n')).toEqual(files.map(() => 'null'))
+  return run.stdout.trim().split('\n')
+}
+
+it('a deeply nested file is not read for loops, and the process lives (a fresh process per file, as dbperf check reads them)', () => {
+  const files = withLoop(DEEP)
+  expect(inLoopInFreshProcess(files)).toEqual(files.map(() => 'null'))
 })
 
 it('nesting the estimate does not count is parsed in a child process first: the file is not read for loops, and the process lives', () => {
-  const files = Object.entries(UNCOUNTED).map(([name, deep]) => {
-    const file = path.join(dir, `${name.replaceAll(' ', '-')}.ts`)
-    writeFileSync(file, LOOP + deep)
-    return file
-  })
-  // A long file of ordinary code, past the size that is probed: its loop is still read.
-  const long = path.join(dir, 'long.ts')
-  writeFileSync(long, LOOP + Array.from({ length: 4_000 }, (_, i) => `export const v${i} = { a: ${i}, b: 'x${i}' }\n`).join(''))
-  const script = `
-    const { loopAt } = await import(${JSON.stringify(path.join(root, 'src', 'detect', 'source-loops.ts'))})
-    for (const file of ${JSON.stringify([...files, long])}) console.log(JSON.stringify(loopAt(file, 3, 5)?.inLoop ?? null))
-  `
-  const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-    cwd: root,
-    env: { ...process.env, NODE_OPTIONS: '', DBPERF_CACHE_DIR: 'off' },
-    encoding: 'utf8',
-  })
-  expect(run.signal, run.stderr).toBeNull()
-  expect(run.status, run.stderr).toBe(0)
-  expect(run.stdout.trim().split('\n')).toEqual([...files.map(() => 'null'), 'true'])
+  // And a long file of ordinary code written without semicolons, past the size that is probed: its loop is still read.
+  const files = withLoop({ ...UNCOUNTED, long: Array.from({ length: 4_000 }, (_, i) => `export const v${i} = { a: ${i}, b: 'x${i}' }\n`).join('') })
+  expect(inLoopInFreshProcess(files)).toEqual([...Object.keys(UNCOUNTED).map(() => 'null'), 'true'])
 })
 
 it('nesting inside strings, comments, templates and regular expressions does not count; shallow nesting is still read', () => {
