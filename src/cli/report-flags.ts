@@ -85,40 +85,36 @@ const MAX_INPUT_BYTES = 64 * 1024 * 1024
 export async function readInput(file: string, flag: string, io: CliIo): Promise<string> {
   let text: string
   if (file === '-') {
-    const chunks: Buffer[] = []
-    let size = 0
-    for await (const chunk of io.stdin ?? process.stdin) {
-      const b = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer)
-      size += b.length
-      if (size > MAX_INPUT_BYTES) throw new UsageError(`${flag} -: standard input is larger than ${MAX_INPUT_BYTES / 1024 / 1024} MB`)
-      chunks.push(b)
-    }
-    text = Buffer.concat(chunks).toString('utf8')
+    text = await readCapped(io.stdin ?? process.stdin, () => new UsageError(`${flag} -: standard input is larger than ${MAX_INPUT_BYTES / 1024 / 1024} MB`))
   } else {
     try {
       const where = path.resolve(io.cwd, file)
-      // Read up to the same cap as standard input: a device (`/dev/zero`) would otherwise be read until memory
-      // runs out. Pipes and devices are read as streams (`--plan <(psql …)`, `-f /dev/null`).
+      // Read up to the same cap as standard input, as a stream whatever the file is: a device (`/dev/zero`) would
+      // otherwise be read until memory runs out, and files under /proc say they are empty and read for gigabytes.
+      // Pipes are read the same way (`--plan <(psql …)`, `-f /dev/null`).
       const info = await stat(where)
       if (info.isDirectory()) throw new UsageError(`cannot read ${file}: it is a directory`)
       if (info.isFile() && info.size > MAX_INPUT_BYTES) throw new UsageError(`${flag} ${file}: the file is larger than ${MAX_INPUT_BYTES / 1024 / 1024} MB`)
-      // Regular files too are read up to the cap: files under /proc say they are empty and read for gigabytes.
-      {
-        const chunks: Buffer[] = []
-        let size = 0
-        for await (const chunk of createReadStream(where)) {
-          size += (chunk as Buffer).length
-          if (size > MAX_INPUT_BYTES) throw new UsageError(`${flag} ${file}: more than ${MAX_INPUT_BYTES / 1024 / 1024} MB`)
-          chunks.push(chunk as Buffer)
-        }
-        text = Buffer.concat(chunks).toString('utf8')
-      }
+      text = await readCapped(createReadStream(where), () => new UsageError(`${flag} ${file}: more than ${MAX_INPUT_BYTES / 1024 / 1024} MB`))
     } catch (error) {
       if (error instanceof UsageError) throw error
       throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
     }
   }
   return text.replace(/^\uFEFF/, '')
+}
+
+/** A stream's text, refused with `tooLarge()` past {@link MAX_INPUT_BYTES}. */
+async function readCapped(stream: AsyncIterable<unknown>, tooLarge: () => UsageError): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of stream) {
+    const b = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer)
+    size += b.length
+    if (size > MAX_INPUT_BYTES) throw tooLarge()
+    chunks.push(b)
+  }
+  return Buffer.concat(chunks).toString('utf8')
 }
 
 /** Writes the report to `output` (with one line on standard error saying so) or to standard output. */

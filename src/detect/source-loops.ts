@@ -296,6 +296,10 @@ function languagesFor(file: string): ReadonlyArray<NonNullable<ParserOptions['la
   }
 }
 
+/** Modules first (top-level `await`), then CommonJS (top-level `return`); the same options in the child probe. */
+const SOURCE_TYPES = ['module', 'commonjs'] as const
+const PARSE_OPTIONS = { astType: 'js', preserveParens: false } as const
+
 /** Parses `source` and keeps its loop regions, or `null` when it does not parse (or no parser is available). */
 function loopRegions(file: string, source: string): Region[] | null {
   // Before the parser: past this depth oxc-parser overflows the native stack and the process dies (see source-nesting).
@@ -307,9 +311,8 @@ function loopRegions(file: string, source: string): Region[] | null {
   if (mayOverflowParser(source) && !survivesParse(file, source)) return null
   let best: ParseResult | undefined
   attempts: for (const lang of languagesFor(file)) {
-    // Modules first (top-level `await`), then CommonJS (top-level `return`).
-    for (const sourceType of ['module', 'commonjs'] as const) {
-      const result = oxc.parse(file, source, { lang, sourceType, astType: 'js', preserveParens: false })
+    for (const sourceType of SOURCE_TYPES) {
+      const result = oxc.parse(file, source, { lang, sourceType, ...PARSE_OPTIONS })
       if (result.errors.length === 0) {
         best = result
         break attempts
@@ -328,32 +331,23 @@ function loopRegions(file: string, source: string): Region[] | null {
   }
 }
 
-const probed = new Map<string, boolean>()
-
 /**
  * Parses `source` as {@link loopRegions} would, in a child process: false when that process dies (the native
- * stack overflowed), or cannot be started. Remembered per text for the life of the process.
+ * stack overflowed), or cannot be started. (Asked once per text: loop regions are cached per file and on disk.)
  */
 function survivesParse(file: string, source: string): boolean {
-  const langs = languagesFor(file).join(',')
-  const key = hash('sha256', `${langs}\u0000${source}`, 'base64url')
-  let ok = probed.get(key)
-  if (ok === undefined) {
-    const script = `const oxc = require('node:module').createRequire(process.argv[1])('oxc-parser'); const chunks = [];
-      process.stdin.on('data', (c) => chunks.push(c)).on('end', () => { const source = Buffer.concat(chunks).toString('utf8');
-      for (const lang of process.argv[3].split(',')) for (const sourceType of ['module', 'commonjs'])
-        oxc.parseSync(process.argv[2], source, { lang, sourceType, astType: 'js', preserveParens: false });
-      process.exit(0) })`
-    const run = spawnSync(process.execPath, ['-e', script, fileURLToPath(import.meta.url), file, langs], {
-      input: source,
-      stdio: ['pipe', 'ignore', 'ignore'],
-      timeout: 60_000,
-      env: { ...process.env, NODE_OPTIONS: '' },
-    })
-    ok = run.status === 0
-    probed.set(key, ok)
-  }
-  return ok
+  const script = `const oxc = require('node:module').createRequire(process.argv[1])('oxc-parser'); const chunks = [];
+    process.stdin.on('data', (c) => chunks.push(c)).on('end', () => { const source = Buffer.concat(chunks).toString('utf8');
+    for (const lang of process.argv[3].split(',')) for (const sourceType of ${JSON.stringify(SOURCE_TYPES)})
+      oxc.parseSync(process.argv[2], source, { lang, sourceType, ...${JSON.stringify(PARSE_OPTIONS)} });
+    process.exit(0) })`
+  const run = spawnSync(process.execPath, ['-e', script, fileURLToPath(import.meta.url), file, languagesFor(file).join(',')], {
+    input: source,
+    stdio: ['pipe', 'ignore', 'ignore'],
+    timeout: 60_000,
+    env: { ...process.env, NODE_OPTIONS: '' },
+  })
+  return run.status === 0
 }
 
 interface Scope {

@@ -53,7 +53,7 @@ interface ProcRow {
 export const postgresGuard: SideEffectGuard = {
   async check(conn, safety, options) {
     // EXECUTE plans (and with analyze runs) a statement prepared earlier on this connection: it is read as well.
-    const prepared = await preparedStatement(conn, safety.sql)
+    const prepared = safety.kind === 'other' ? await preparedStatement(conn, safety.sql) : undefined
     const relations = [...safety.relations, ...(prepared?.relations ?? [])]
     const read = await readEffects(conn, relations, [...safety.operators, ...(prepared?.operators ?? [])], [safety.sql, ...(prepared ? [prepared.text] : [])])
     const calls: QualifiedName[] = [...safety.calls, ...(prepared?.calls ?? []), ...read.calls]
@@ -176,6 +176,9 @@ async function policyCalls(conn: Kysely<any>, oids: number[], calls: QualifiedNa
   for (const r of found) if (r.expr) calls.push(...readPostgresStatement(`select ${r.expr}`).calls)
 }
 
+/** `rel`: the relations `$1` and every partition and inheritance child of them, recursively. */
+const WITH_CHILDREN = 'with recursive rel(oid) as (select unnest($1::oid[]) union select i.inhrelid from pg_inherits i join rel on i.inhparent = rel.oid)'
+
 /**
  * The user functions the planner may run for relations a statement reads or writes without any call in its text:
  * their index expressions and partial-index predicates (it reads them, folded, to match indexes), CHECK constraints
@@ -189,7 +192,7 @@ async function catalogCalls(conn: Kysely<any>, oids: number[]): Promise<Qualifie
   if (oids.length === 0) return []
   const found = await rows<{ schema: string; name: string }>(
     conn,
-    `with recursive rel(oid) as (select unnest($1::oid[]) union select i.inhrelid from pg_inherits i join rel on i.inhparent = rel.oid),
+    `${WITH_CHILDREN},
      objs(classid, objid) as (
        select 'pg_class'::regclass::oid, oid from rel
        union all select 'pg_class'::regclass::oid, indexrelid from pg_index where indrelid in (select oid from rel)
@@ -225,14 +228,17 @@ async function foreignTables(conn: Kysely<any>, oids: number[]): Promise<string[
   if (oids.length === 0) return []
   const found = await rows<{ name: string }>(
     conn,
-    `with recursive rel(oid) as (select unnest($1::oid[]) union select i.inhrelid from pg_inherits i join rel on i.inhparent = rel.oid)
+    `${WITH_CHILDREN}
      select c.oid::regclass::text as name from pg_class c where c.oid in (select oid from rel) and c.relkind = 'f'`,
     [oids],
   )
   return found.map((r) => r.name)
 }
 
-/** The statement `EXECUTE name` runs, as prepared on this connection (none for another statement, or an unknown name). */
+/**
+ * The statement `EXECUTE name` runs, as prepared on this connection (none for another statement, or an unknown name).
+ * Asked only for statements of kind `other` (EXECUTE, DECLARE): the others are not parsed a second time.
+ */
 async function preparedStatement(conn: Kysely<any>, sql: string): Promise<(ReturnType<typeof readPostgresStatement> & { text: string }) | undefined> {
   const stmt = parsePostgres(sql)?.stmts[0]?.stmt as { ExecuteStmt?: { name?: unknown } } | undefined
   const name = stmt?.ExecuteStmt?.name

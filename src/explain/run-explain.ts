@@ -77,17 +77,17 @@ export async function runExplain(db: Kysely<any>, dialect: SqlDialect, safety: S
       try {
         // Settings go on the explain's own connection, for this transaction only (PostgreSQL `SET LOCAL`);
         // MySQL has no transaction-scoped SET, so its session values are put back to their defaults after.
-        for (const name of names) await raw(conn, setStatement(dialect, name, options.settings[name] as string | number))
         // A plain EXPLAIN only plans, yet planning evaluates what it folds (MariaDB's BENCHMARK(), a huge regexp on
         // PostgreSQL): bounded, unless the caller set the limit itself.
         const limit = options.analyze ? undefined : PLAN_LIMIT[dialect]
-        if (limit !== undefined && !names.includes(limit.name)) await raw(conn, setStatement(dialect, limit.name, limit.value))
+        const values: Record<string, string | number> = limit === undefined || names.includes(limit.name) ? options.settings : { ...options.settings, [limit.name]: limit.value }
+        for (const [name, value] of Object.entries(values)) await raw(conn, setStatement(dialect, name, value))
         try {
           const after = await GUARDS[dialect].check(conn, safety, guard)
           const run = await runOnce(conn, dialect, safety.sql, parameters, options.analyze)
           throw new Rollback({ ...run, notUndone: options.analyze ? await after() : [] })
         } finally {
-          if (dialect === 'mysql') for (const name of limit === undefined || names.includes(limit.name) ? names : [...names, limit.name]) await raw(conn, `set session ${name} = default`)
+          if (dialect === 'mysql') for (const name of Object.keys(values)) await raw(conn, `set session ${name} = default`)
         }
       } finally {
         await raw(conn, 'rollback')
