@@ -26,6 +26,8 @@ export class LoaderSet<DB> implements Loaders<DB> {
   // by table then column, two lookups of strings the caller usually wrote as literals, with nothing built.
   readonly #plain: Record<LoaderKind, Map<string, Map<string, TableLoader>>> = { one: new Map(), many: new Map() }
   readonly #byTable = new Map<string, TableEntry>()
+  // The last plain loader asked for: a resolver asks for the same one once per key, in a row.
+  #last: { readonly kind: LoaderKind; readonly table: string; readonly key: string; readonly loader: TableLoader } | undefined
 
   constructor(db: Kysely<DB>, dialect: SqlDialect) {
     this.db = db
@@ -55,8 +57,13 @@ export class LoaderSet<DB> implements Loaders<DB> {
   #loader(kind: LoaderKind, table: unknown, key: unknown, options: unknown): TableLoader {
     const plain = options === undefined && typeof table === 'string' && typeof key === 'string'
     if (plain) {
+      const last = this.#last
+      if (last !== undefined && last.table === table && last.key === key && last.kind === kind) return last.loader
       const hit = this.#plain[kind].get(table)?.get(key)
-      if (hit) return hit
+      if (hit) {
+        this.#last = { kind, table, key, loader: hit }
+        return hit
+      }
     }
     const spec = plain ? plainSpec(kind, table, key) : parseSpec(kind, table, key, options)
     let loader = this.#bySpec.get(spec.identity)
@@ -72,6 +79,7 @@ export class LoaderSet<DB> implements Loaders<DB> {
       let columns = byKey.get(table)
       if (!columns) byKey.set(table, (columns = new Map()))
       columns.set(key, loader)
+      this.#last = { kind, table, key, loader }
     }
     return loader
   }

@@ -25,8 +25,10 @@ export class TableLoader extends DataLoader<unknown, unknown, KeyPart> {
   readonly #cache: Map<KeyPart, Promise<unknown>>
   readonly #cacheKey: (key: unknown) => KeyPart
   readonly #clock: BatchClock
-  // The batch each key went out in, for keys loaded (not primed) since they were last cleared.
-  readonly #batchOf = new Map<KeyPart, number>()
+  // The keys queued in batch `#queuedIn` (the clock's number) by `load`, with their promises: a key asked
+  // for again while that batch is still gathering gets its first promise back.
+  #queued = new Map<KeyPart, Promise<unknown>>()
+  #queuedIn = 0
 
   constructor(batch: (keys: readonly unknown[]) => Promise<unknown[]>, spec: LoaderSpec, maxBatchSize: number) {
     const arity = spec.keyColumns.length
@@ -50,15 +52,31 @@ export class TableLoader extends DataLoader<unknown, unknown, KeyPart> {
   }
 
   override load(key: unknown): Promise<unknown> {
-    const problem = checkKey(key, this.#arity, this.#displayName, 'load(key)')
-    if (problem !== undefined) return Promise.reject(problem)
-    const cacheKey = this.#cacheKey(key)
-    const cached = this.#cache.get(cacheKey)
+    let cacheKey: KeyPart
+    // The common key, one integer or string column: already valid and its own cache key (genericKeyPart).
+    if (this.#arity === 1 && (typeof key === 'string' || (typeof key === 'number' && Number.isSafeInteger(key)))) cacheKey = key
+    else {
+      const problem = checkKey(key, this.#arity, this.#displayName, 'load(key)')
+      if (problem !== undefined) return Promise.reject(problem)
+      cacheKey = this.#cacheKey(key)
+    }
     const open = this.#clock.open
-    if (cached !== undefined) return open !== 0 && this.#batchOf.get(cacheKey) === open ? cached : super.load(key)
+    if (open !== 0 && open === this.#queuedIn) {
+      const queued = this.#queued.get(cacheKey)
+      if (queued !== undefined) return queued
+    }
+    // A key cached by an earlier batch (or by `prime`) takes DataLoader's own path and is not queued.
+    const fresh = !this.#cache.has(cacheKey)
     const promise = super.load(key)
-    // DataLoader put the key in its open batch (scheduling a new one if needed): remember which.
-    this.#batchOf.set(cacheKey, this.#clock.open)
+    if (fresh) {
+      // DataLoader put the key in its open batch (scheduling a new one if needed): remember it there.
+      const now = this.#clock.open
+      if (now !== this.#queuedIn) {
+        this.#queued = new Map()
+        this.#queuedIn = now
+      }
+      this.#queued.set(cacheKey, promise)
+    }
     return promise
   }
 
@@ -96,12 +114,12 @@ export class TableLoader extends DataLoader<unknown, unknown, KeyPart> {
   override clear(key: unknown): this {
     const problem = checkKey(key, this.#arity, this.#displayName, 'clear(key)')
     if (problem !== undefined) throw problem
-    this.#batchOf.delete(this.#cacheKey(key))
+    this.#queued.delete(this.#cacheKey(key))
     return super.clear(key)
   }
 
   override clearAll(): this {
-    this.#batchOf.clear()
+    this.#queued.clear()
     return super.clearAll()
   }
 }

@@ -290,6 +290,38 @@ eachDialect('loaders on the demo schema', (dialect) => {
     }
   })
 
+  it.runIf(OBSERVER_ON)('a key asked for again in its tick shares its first load; cached keys, clear(key) and full batches keep their answers', { tags: ['allow-n+1'] }, async () => {
+    const { events, stop } = recordLoaderStatements(t.db)
+    const loaders = createLoaders(t.db)
+    const users = loaders.one('users', 'id')
+    const sent = (i: number) => {
+      const p = t.sqlDialect === 'postgres' ? (events[i]?.parameters[0] as unknown[]) : events[i]?.parameters
+      return [...(p ?? [])].map(Number).sort((a, b) => a - b)
+    }
+    const row = async (id: number) => t.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst()
+    // The same tick: one promise for both loads, one statement.
+    const first = users.load(3)
+    expect(users.load(3)).toBe(first)
+    expect(await first).toEqual(await row(3))
+    // The next tick: 3 comes from the cache (not sent again), 4 is sent, and 3 again shares the tick's answer.
+    const [again, four, againTwice] = await Promise.all([users.load(3), users.load(4), users.load(3)])
+    expect(again).toBe(await first)
+    expect(againTwice).toBe(await first)
+    expect(four).toEqual(await row(4))
+    // clear(key) in the middle of a tick: the load after it is a new one, answered by the same statement.
+    const before = users.load(7)
+    users.clear(7)
+    const after = users.load(7)
+    expect(after).not.toBe(before)
+    expect(await Promise.all([before, after])).toEqual([await row(7), await row(7)])
+    // A full batch (maxBatchSize 2) opens another in the same tick; a key of the first asked for again waits for it.
+    const small = loaders.one('users', 'id', { maxBatchSize: 2 })
+    const got = await Promise.all([1, 2, 5, 1, 6, 2].map((id) => small.load(id)))
+    expect(got.map((u) => u?.id)).toEqual([1, 2, 5, 1, 6, 2])
+    stop()
+    expect(events.map((_, i) => sent(i))).toEqual([[3], [4], [7], [1, 2], [5, 6]])
+  })
+
   it('prime() and clear(table) control the cache; invalidateLoaders clears the scope set', async () => {
     const loaders = createLoaders(t.db)
     const fake = { id: 5, email: 'primed@example.com', name: 'Primed', created_at: '2025-01-01 00:00:00' }
