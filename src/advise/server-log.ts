@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs'
-import { open, stat } from 'node:fs/promises'
+import { stat } from 'node:fs/promises'
+import { Readable } from 'node:stream'
 import { readLines } from '../read-lines.js'
 import { parse as csvStream } from 'csv-parse'
 import { parse as csvSync } from 'csv-parse/sync'
@@ -115,31 +116,46 @@ export async function readServerLog(path: string, options: ServerLogOptions = {}
   checkOptions(options)
   const unreadable = (why: string, cause?: unknown): DbperfError =>
     new DbperfError('DBPERF_INVALID_INPUT', `Cannot read the server log ${JSON.stringify(path)}: ${why}`, cause === undefined ? {} : { cause })
-  let head: string
+  // One stream, read once: the head that tells the format is its first chunks, so a pipe (`/dev/stdin`,
+  // `<(zcat postgresql.log.1.gz)`, a FIFO) reads as well as a file, which cannot be read from its start twice.
+  let chunks: AsyncIterator<string>
+  const head: string[] = []
+  let headLength = 0
   try {
     if ((await stat(path)).isDirectory()) throw unreadable('it is a directory; give the log file itself (log_directory/log_filename, slow_query_log_file).')
-    const file = await open(path, 'r')
-    try {
-      const buffer = Buffer.alloc(SNIFF_BYTES)
-      const { bytesRead } = await file.read(buffer, 0, SNIFF_BYTES, 0)
-      head = buffer.subarray(0, bytesRead).toString('utf8')
-    } finally {
-      await file.close()
+    chunks = (createReadStream(path, { encoding: 'utf8' }) as AsyncIterable<string>)[Symbol.asyncIterator]()
+    while (headLength < SNIFF_BYTES) {
+      const next = await chunks.next()
+      if (next.done === true) break
+      head.push(next.value)
+      headLength += next.value.length
     }
   } catch (error) {
     if (error instanceof DbperfError) throw error
     throw unreadable((error as Error).message, error)
   }
-  const format = options.format ?? formatOf(head, path)
+  const format = options.format ?? formatOf(head.join('').slice(0, SNIFF_BYTES), path)
   const acc = new Accumulator(format, options.database)
-  if (format === 'postgres-csv') {
-    const parser = createReadStream(path).pipe(csvStream({ relax_column_count: true, relax_quotes: true, skip_records_with_error: true }))
-    for await (const record of parser as AsyncIterable<string[]>) acc.csvRecord(record)
-  } else {
-    const reader = acc.lineReader()
-    // A line past the cap (a multi-gigabyte single line, /dev/zero) is read in part: statements are cut far shorter anyway.
-    for await (const { text } of readLines(createReadStream(path, { encoding: 'utf8' }), MAX_LINE_CHARS)) reader.line(text)
-    reader.end()
+  const text = Readable.from(
+    (async function* () {
+      yield* head
+      for (let next = await chunks.next(); next.done !== true; next = await chunks.next()) yield next.value
+    })(),
+    { objectMode: false, encoding: 'utf8' },
+  )
+  try {
+    if (format === 'postgres-csv') {
+      const parser = text.pipe(csvStream({ relax_column_count: true, relax_quotes: true, skip_records_with_error: true }))
+      for await (const record of parser as AsyncIterable<string[]>) acc.csvRecord(record)
+    } else {
+      const reader = acc.lineReader()
+      // A line past the cap (a multi-gigabyte single line, /dev/zero) is read in part: statements are cut far shorter anyway.
+      for await (const { text: line } of readLines(text, MAX_LINE_CHARS)) reader.line(line)
+      reader.end()
+    }
+  } catch (error) {
+    if (error instanceof DbperfError) throw error
+    throw unreadable((error as Error).message, error)
   }
   return acc.result(path)
 }

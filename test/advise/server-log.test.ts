@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { adviseIndexes, detectServerLogFormat, parseServerLog, readServerLog, type ServerLogContents, type ServerLogFormat } from '../../src/advise/index.js'
@@ -142,6 +144,45 @@ describe('MariaDB slow query log', () => {
     ].join('\n')
     const log = parseServerLog(text)
     expect(log.queries).toEqual([{ sql: 'select * from sl_orders where customer_id = 5', calls: 1, totalTimeMs: 250 }])
+  })
+})
+
+describe('logs that are not regular files', () => {
+  // A FIFO stands for a pipe: `--server-log <(zcat postgresql.log.1.gz)` or `/dev/stdin`. It can be read once,
+  // from its start, and has no position to read the format's head at.
+  const throughFifo = async (text: string): Promise<ServerLogContents> => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'dbperf-fifo-'))
+    const fifo = path.join(dir, 'log')
+    execFileSync('mkfifo', [fifo])
+    try {
+      const writer = createWriteStream(fifo)
+      const written = new Promise<void>((resolve, reject) => writer.on('finish', resolve).on('error', reject))
+      writer.end(text)
+      const [log] = await Promise.all([readServerLog(fifo), written])
+      return log
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+
+  it('reads each format from a FIFO as from the file', async () => {
+    for (const [file] of [...POSTGRES_DURATION, ...POSTGRES_AUTO_EXPLAIN, ['mariadb-slow.log']]) {
+      const fromFile = await readServerLog(fixture(file as string))
+      const fromFifo = await throughFifo(readFileSync(fixture(file as string), 'utf8'))
+      expect(fromFifo.format).toBe(fromFile.format)
+      expect(fromFifo.queries).toEqual(fromFile.queries)
+    }
+  })
+
+  it('a log whose head spans many chunks loses no line at the seam', async () => {
+    // 2 MB of one statement repeated: the format is told from the first 64 KB, and every line is still read once.
+    const line = (i: number) => `2026-12-07 04:04:36.${String(i % 1000).padStart(3, '0')} UTC [8879] LOG:  duration: 1.${i % 10} ms  statement: select * from t where id = ${i}\n`
+    const lines = Array.from({ length: 20_000 }, (_, i) => line(i))
+    const log = await throughFifo(lines.join(''))
+    expect(log.format).toBe('postgres-stderr')
+    expect(log.statements).toBe(20_000)
+    expect(log.queries).toHaveLength(1)
+    expect(log.queries[0]?.calls).toBe(20_000)
   })
 })
 

@@ -24,7 +24,8 @@ Workload (at least one):
   --log FILE                 a dbperf query log (DBPERF_LOG=FILE): JSON lines with "sql" (and "ms", "count", "params");
                              dbperf's own statements in it are left out
   --server-log FILE          the log the database server writes: PostgreSQL's (log_min_duration_statement or
-                             auto_explain; stderr, csvlog or jsonlog) or the MySQL/MariaDB slow query log
+                             auto_explain; stderr, csvlog or jsonlog) or the MySQL/MariaDB slow query log;
+                             read once as a stream, so a pipe works: <(zcat postgresql.log.1.gz), /dev/stdin
   --log-format FORMAT        force the server log's format: ${SERVER_LOG_FORMATS.join(', ')}
                              (default: detected)
   --log-database NAME        keep only the server log's statements that ran in database NAME
