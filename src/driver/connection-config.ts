@@ -41,6 +41,8 @@ export interface ConnectionTarget {
   readonly url?: string | undefined
   /** Where it points, for messages: `host:port/database`, a file, or `:memory:`. Never holds a password. */
   readonly display: string
+  /** MySQL/MariaDB: driver options the URL's parameters give (`?socket=`, `?ssl=`, `?charset=` …). */
+  readonly options?: Readonly<Record<string, unknown>> | undefined
 }
 
 const SCHEMES = 'postgres://, postgresql://, mysql://, mariadb://, sqlite:<path>, sqlite::memory:, pglite: or pglite:<dir>'
@@ -106,7 +108,9 @@ function parseUrl(url: string): ConnectionTarget {
   } catch {
     throw invalidUrl(url, `expected ${form} (the host "${hostPort}" is not a host name or address)`)
   }
-  if (!parsed.hostname && network === 'mysql') throw invalidUrl(url, `expected ${form} (the host is missing)`)
+  const query = new URLSearchParams(/\?([^#]*)/.exec(tail)?.[1] ?? '')
+  const options = network === 'mysql' ? mysqlUrlOptions(query) : undefined
+  if (!parsed.hostname && network === 'mysql' && options?.socketPath === undefined) throw invalidUrl(url, `expected ${form} (the host is missing; or give ?socket=/path/to/mysqld.sock)`)
   let port: number | undefined
   if (parsed.port !== '') {
     port = Number(parsed.port)
@@ -132,8 +136,70 @@ function parseUrl(url: string): ConnectionTarget {
     // pg reads its own options (`sslmode`, …) from the URL and re-parses the credentials from it: hand it one
     // whose credentials are percent-encoded, so it reads them as dbperf did.
     url: `${prefix}${user === undefined ? '' : `${encodeURIComponent(user)}${password === undefined ? '' : `:${encodeURIComponent(password)}`}@`}${hostPort}${tail}`,
-    display: `${host ?? 'localhost'}:${port ?? defaultPort}${database ? `/${database}` : ''}`,
+    display: `${where(network, host, port ?? defaultPort, query, options)}${database ? `/${database}` : ''}`,
+    ...(options === undefined || Object.keys(options).length === 0 ? {} : { options }),
   }
+}
+
+/**
+ * Where a network URL points, for messages: `host:port`, or the Unix socket (pg reads `?host=/dir`, which
+ * wins over the URL's host, and connects to `/dir/.s.PGSQL.port`; mysql2 to `?socket=`).
+ */
+function where(network: 'postgres' | 'mysql', host: string | undefined, port: number, query: URLSearchParams, options: Readonly<Record<string, unknown>> | undefined): string {
+  const socketDir = network === 'postgres' ? query.get('host') : null
+  if (socketDir !== null && socketDir.startsWith('/')) return `${socketDir}/.s.PGSQL.${port}`
+  if (network === 'postgres' && host?.startsWith('/')) return `${host}/.s.PGSQL.${port}`
+  if (typeof options?.socketPath === 'string') return options.socketPath
+  return `${host ?? 'localhost'}:${port}`
+}
+
+// MySQL/MariaDB URL parameters read as mysql2 reads them (a JSON value, else the text), for the options a URL
+// commonly carries. Others are refused by name: mysql2 would only warn and drop them, and a dropped `ssl`
+// connects in the clear. Options that would change what a statement returns or how many run
+// (`multipleStatements`, `rowsAsArray`, `namedPlaceholders`, …) are not taken from a URL at all.
+const MYSQL_URL_OPTIONS = new Set(['socketPath', 'ssl', 'charset', 'timezone', 'connectTimeout', 'compress', 'localAddress', 'connectAttributes', 'enableKeepAlive', 'keepAliveInitialDelay'])
+const MYSQL_URL_ALIASES: Readonly<Record<string, string>> = { socket: 'socketPath' }
+const MYSQL_SSL_MODES = ['sslmode', 'ssl-mode', 'ssl_mode', 'sslaccept']
+
+function mysqlUrlOptions(query: URLSearchParams): Record<string, unknown> {
+  const options: Record<string, unknown> = {}
+  const bad = (why: string) => new DbperfError('DBPERF_INVALID_URL', `malformed database URL: ${why}`)
+  for (const [rawKey, value] of query) {
+    if (MYSQL_SSL_MODES.includes(rawKey)) {
+      const mode = value.toLowerCase().replace(/_/g, '-')
+      if (mode === 'disabled' || mode === 'disable') continue
+      if (mode === 'required' || mode === 'require' || mode === 'accept-invalid-certs') options.ssl = { rejectUnauthorized: false }
+      else if (mode === 'verify-ca' || mode === 'verify-identity' || mode === 'verify-full' || mode === 'strict') options.ssl = {}
+      else {
+        throw bad(
+          `the URL parameter "${rawKey}" must be one of DISABLED, REQUIRED (encrypted, certificate not checked), VERIFY_CA or VERIFY_IDENTITY (checked)` +
+            (mode === 'preferred' || mode === 'prefer' ? '; PREFERRED (encrypt when the server can) is not something mysql2 can do: choose REQUIRED or DISABLED' : ''),
+        )
+      }
+      continue
+    }
+    const key = MYSQL_URL_ALIASES[rawKey] ?? rawKey
+    if (!MYSQL_URL_OPTIONS.has(key)) {
+      throw bad(
+        `the MySQL/MariaDB URL parameter ${JSON.stringify(rawKey.slice(0, 40))} is not one dbperf reads. A URL can give socket, ssl (a JSON object, or true), sslmode, ` +
+          `charset, timezone, connectTimeout, compress, localAddress, connectAttributes, enableKeepAlive and keepAliveInitialDelay; ` +
+          `give other mysql2 options in createDb's driverOptions, and pool sizes in its pool option`,
+      )
+    }
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(value)
+    } catch {
+      parsed = value
+    }
+    if (key === 'ssl') {
+      if (parsed === false || parsed === 'false') continue
+      if (parsed === true || parsed === 'true' || parsed === '') parsed = {}
+    }
+    if (key === 'socketPath' && (typeof parsed !== 'string' || parsed === '')) throw bad('the URL parameter "socket" must be the path of the server\'s Unix socket')
+    options[key] = parsed
+  }
+  return options
 }
 
 /** Percent-decoding that never throws a bare `URIError` and never echoes the (possibly secret) text. */

@@ -62,6 +62,8 @@ class MysqlConnectionFactory implements ConnectionFactory<MysqlRawConnection> {
       // A peer that vanished (a crashed host, a dropped NAT entry) is noticed instead of waited on forever.
       enableKeepAlive: true,
       keepAliveInitialDelay: KEEPALIVE_INITIAL_DELAY_MS,
+      // The URL's parameters (`?socket=`, `?ssl=` …), then createDb's driverOptions over them.
+      ...t.options,
       ...this.#connectionOptions,
     }
     for (const key of Object.keys(config)) if (config[key] === undefined) delete config[key]
