@@ -39,6 +39,21 @@ export function formatJson(result: ExplainResult, options: { raw?: boolean } = {
       plan: node(result.plan.root),
     },
     null,
-    2,
+    planDepth(result.plan.root) > MAX_INDENTED_DEPTH ? undefined : 2,
   )}\n`
+}
+
+// Indentation grows with depth, and a node's lines with it: a 990-level plan printed 300 times the size of
+// the same JSON unindented. Past this depth the document is printed compact (same content, one line).
+const MAX_INDENTED_DEPTH = 64
+
+function planDepth(root: PlanNode): number {
+  let deepest = 0
+  const stack: Array<[PlanNode, number]> = [[root, 1]]
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const [n, depth] = next
+    if (depth > deepest) deepest = depth
+    for (const child of n.children) stack.push([child, depth + 1])
+  }
+  return deepest
 }

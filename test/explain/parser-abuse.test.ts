@@ -53,9 +53,13 @@ const mysqlChainText = (depth: number): string =>
 const treeChain = (depth: number): string => Array.from({ length: depth }, (_, i) => `${' '.repeat(4 * i)}-> Limit: 10 row(s)  (cost=1 rows=10)`).join('\n')
 const sqliteChain = (depth: number): SqliteQueryPlanRow[] => Array.from({ length: depth }, (_, i) => ({ id: i + 1, parent: i, notused: 0, detail: i === depth - 1 ? 'SCAN t' : 'CO-ROUTINE x' }))
 
-function everyOutput(plan: Plan): void {
+function resultOf(plan: Plan): ExplainResult {
   const findings = analyzePlan(plan, { sql: 'select * from t' })
-  const result = { plan, findings, timing: { ...plan.timing, wallMs: 1 }, statement: { sql: 'select * from t', parameters: [], kind: 'select', writes: false, rolledBack: false, notUndone: [] }, tables: new Map() } as unknown as ExplainResult
+  return { plan, findings, timing: { ...plan.timing, wallMs: 1 }, statement: { sql: 'select * from t', parameters: [], kind: 'select', writes: false, rolledBack: false, notUndone: [] }, tables: new Map() } as unknown as ExplainResult
+}
+
+function everyOutput(plan: Plan): void {
+  const result = resultOf(plan)
   expect(formatText(result).length).toBeGreaterThan(0)
   expect(formatGithub(result)).toBeTypeOf('string')
   expect(formatHtml(result)).toContain('<')
@@ -104,6 +108,17 @@ describe('plan parsers on hostile input', () => {
       everyOutput(parseMysqlAnalyzeTree(treeChain(MAX_PLAN_DEPTH)))
       everyOutput(parseSqlitePlan(sqliteChain(MAX_PLAN_DEPTH - 1)))
       everyOutput(parseMysqlPlan(mysqlChain(Math.floor(MAX_PLAN_DEPTH / 3))))
+    })
+    it('the JSON format of a deep plan is not inflated by indentation; a shallow one stays indented', () => {
+      for (const depth of [MAX_PLAN_DEPTH, 65]) {
+        const result = resultOf(parsePostgresPlan(pgChain(depth)))
+        const printed = formatJson(result)
+        // The same document: indentation only. Indented, its spaces grew with depth squared (300 times the size at 990 levels).
+        expect(JSON.parse(printed)).toEqual(JSON.parse(JSON.stringify(JSON.parse(printed))))
+        expect(printed.length).toBeLessThan(JSON.stringify(JSON.parse(printed)).length * 1.1)
+      }
+      const shallow = formatJson(resultOf(parsePostgresPlan(pgChain(64))))
+      expect(shallow).toContain('\n  "dialect": "postgres"')
     })
   })
 
