@@ -100,7 +100,8 @@ function choose(stack: readonly CallSite[]): Blame {
     // often it ran; a loop over data around them is still one.
     const unbounded = loop.retry === true || loop.walk === true
     const tries = unbounded ? (loop.bound ?? Number.POSITIVE_INFINITY) : loop.bound
-    if (tries !== undefined && (unbounded || tries <= MAX_FIXED_TRIES)) {
+    // Calls written out in `await Promise.all([…])` are as many as the list, however long it is.
+    if (tries !== undefined && (unbounded || loop.list === true || tries <= MAX_FIXED_TRIES)) {
       // Nested fixed loops multiply; a loop over data further out still wins.
       fixed = fixed === undefined ? { index: i, bound: tries } : { index: fixed.index, bound: fixed.bound * tries }
       continue

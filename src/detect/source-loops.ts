@@ -31,6 +31,8 @@ const MAX_SOURCE_BYTES = 2 * 1024 * 1024
  *  - `await Promise.all(ids.map(…))` (also `allSettled`, `any`, `race`, and a `const` holding the `.map(…)`):
  *    when the callback returns a promise without awaiting it, the async stack of a statement run after the
  *    helper's first `await` skips the callback and holds only the `await Promise.all(` frame.
+ * One position counts as a bounded list, not a loop: `await Promise.all([a(x), a(y)])` (no spread), whose calls
+ * are written out; they are as many as its elements, and a loop of its function around it is the loop that counts.
  * And one position inside a loop statement is only a try: the expression of a `return`, which leaves the
  * function, so no loop of that function runs it twice unless it throws (`while (…) { try { return await fn() }
  * catch { … } }`, a retry). Loops and callbacks inside the returned expression are regions of their own.
@@ -38,7 +40,7 @@ const MAX_SOURCE_BYTES = 2 * 1024 * 1024
  * innermost frame.
  */
 
-type RegionKind = 'loop' | 'function' | 'iteration-callback' | 'exit'
+type RegionKind = 'loop' | 'function' | 'iteration-callback' | 'exit' | 'list'
 
 interface Region {
   readonly kind: RegionKind
@@ -73,6 +75,11 @@ export interface LoopAnswer {
    * was such a walk or a pagination loop, and every true N+1 was a `for … of`, a `for` or an iteration callback.
    */
   readonly walk?: true
+  /**
+   * Set when the position is in `await Promise.all([a(x), a(y)])` (no loop of its function around it): calls
+   * written out, `bound` of them, whatever their number. Not a loop over data.
+   */
+  readonly list?: true
 }
 
 interface ParsedFile {
@@ -178,7 +185,7 @@ function diskCache(): typeof cacheDir {
   return cacheDir
 }
 
-const REGION_KINDS: ReadonlySet<string> = new Set<RegionKind>(['loop', 'function', 'iteration-callback', 'exit'])
+const REGION_KINDS: ReadonlySet<string> = new Set<RegionKind>(['loop', 'function', 'iteration-callback', 'exit', 'list'])
 
 /** The loop regions of `source`, from the disk cache or parsed (and then stored). */
 function storedRegions(file: string, source: string): Region[] | null {
@@ -233,18 +240,35 @@ function answerAt(regions: readonly Region[], offset: number): LoopAnswer {
       innerStart = r.start
     }
   }
-  const found = regions[inner]
+  return answerIn(regions, regions[inner])
+}
+
+/** The answer for a position whose innermost region is `found`. */
+function answerIn(regions: readonly Region[], found: Region | undefined): LoopAnswer {
   if (found === undefined || found.kind === 'function') return NOT_IN_LOOP
+  if (found.kind === 'list') {
+    // `await Promise.all([a(x), a(y)])`: as many calls as the list has elements, once per evaluation. A loop of
+    // the function around it runs the whole list per iteration, and is the loop that counts.
+    const around = enclosing(regions, found)
+    return around !== undefined && around.kind !== 'function' ? answerIn(regions, around) : { inLoop: true, bound: found.bound, list: true }
+  }
   if (found.kind === 'exit') {
-    // The loop around the `return`: the innermost other region holding it (exits are only recorded in loops).
-    let loop: Region | undefined
-    for (const r of regions) {
-      if (r.kind !== 'exit' && r.start <= found.start && found.end <= r.end && (loop === undefined || r.start >= loop.start)) loop = r
-    }
+    // The loop around the `return` (exits are only recorded in loops).
+    const loop = enclosing(regions, found, 'exit')
     if (loop === undefined || loop.kind === 'function') return NOT_IN_LOOP
     return { inLoop: true, bound: loop.bound, retry: true }
   }
   return found.walk ? { inLoop: true, bound: found.bound, walk: true } : { inLoop: true, bound: found.bound }
+}
+
+/** The innermost region holding `region`, other than itself (and other than regions of kind `skip`). */
+function enclosing(regions: readonly Region[], region: Region, skip?: RegionKind): Region | undefined {
+  let around: Region | undefined
+  for (const r of regions) {
+    if (r === region || r.kind === skip || r.kind === region.kind) continue
+    if (r.start <= region.start && region.end <= r.end && (around === undefined || r.start >= around.start)) around = r
+  }
+  return around
 }
 
 type Parser = (filename: string, source: string, options: ParserOptions) => ParseResult
@@ -438,9 +462,17 @@ function collectRegions(program: Node, keys: Record<string, readonly string[]>):
       case 'VariableDeclarator':
         if (node.id.type === 'Identifier' && node.init && isIterationCall(unwrap(node.init))) scope().iterations.add(node.id.name)
         break
-      case 'AwaitExpression':
+      case 'AwaitExpression': {
         if (awaitsEachElement(node.argument, scope())) region('loop', node)
+        else {
+          // `await Promise.all([a(x), a(y), a(z)])`: calls written out, not a loop over data. A helper that awaits
+          // before its statement leaves only this frame in the statement's stack (`at async Promise.all (index i)`
+          // holds no position), so the calls look like one loop's runs: they can be at most the list's length.
+          const count = combinedList(node.argument)
+          if (count !== undefined) region('list', node, count)
+        }
         break
+      }
       case 'ReturnStatement':
         // `while (…) { try { return await fn() } catch { … } }`: the call's result leaves the function, so no
         // loop of this function runs it twice unless it throws (a retry). Loops and callbacks written inside
@@ -484,6 +516,17 @@ function awaitsEachElement(argument: Node, scope: Scope): boolean {
   if (first === undefined || first.type === 'SpreadElement') return false
   const inner = unwrap(first)
   return isIterationCall(inner) || (inner.type === 'Identifier' && scope.iterations.has(inner.name))
+}
+
+/** `Promise.all([a, b, c])` (also `allSettled`, `any`, `race`) over a list written without spreads: its length. */
+function combinedList(argument: Node): number | undefined {
+  const call = unwrap(argument)
+  if (call.type !== 'CallExpression') return undefined
+  const callee = call.callee
+  if (callee.type !== 'MemberExpression' || callee.computed || callee.object.type !== 'Identifier' || callee.object.name !== 'Promise') return undefined
+  if (callee.property.type !== 'Identifier' || !PROMISE_COMBINATORS.has(callee.property.name)) return undefined
+  const first = call.arguments[0]
+  return first === undefined || first.type === 'SpreadElement' ? undefined : literalLength(first)
 }
 
 /**

@@ -10,7 +10,7 @@ import { detectNPlusOne } from '../../src/detect/index.js'
 import { isClockValue } from '../../src/detect/query-record.js'
 import { sourceLoopAt } from '../../src/detect/source-loops.js'
 import { eachDialect, OBSERVER_ON, openTestDb, type TestDb } from '../harness/databases.js'
-import { type AppDB, countExpired, createApp, findEither, findOne, findVerification, handle, readSession } from './fixtures/adapter.js'
+import { type AppDB, countExpired, createApp, findEither, findOne, findVerification, handle, loadAccount, readSession } from './fixtures/adapter.js'
 import { lineOf, summary } from './fixtures/lines.js'
 
 const thisFile = fileURLToPath(import.meta.url)
@@ -68,6 +68,24 @@ describe.runIf(OBSERVER_ON)('no N+1 where a statement runs once per call', () =>
         for (const n of [5, 6, 7]) await findVerification(t.db, `user${n}@example.com`) // @line:verifyLoop
       })
       expect(summary(report.findings)).toEqual([['n+1', 6, here('verifyLoop')]])
+    })
+
+    it('passes calls written out in Promise.all([…]) through a helper that awaits first, and flags the same list in a loop', async () => {
+      // After the helper's own await, V8's stack holds `at async Promise.all (index i)` (no position) and the
+      // `await Promise.all(` frame: the three calls had identical stacks and were grouped as a loop of three.
+      const listed = await detectNPlusOne(t.db, async () => {
+        await Promise.all([loadAccount(t.db, 1), loadAccount(t.db, 2), loadAccount(t.db, 3)])
+      })
+      expect(listed.queryCount).toBe(3)
+      expect(listed.findings).toEqual([])
+      const looped = await detectNPlusOne(t.db, async () => {
+        for (const id of [1, 2, 3]) await Promise.all([loadAccount(t.db, id), loadAccount(t.db, id + 1)]) // @line:listLoop
+      })
+      expect(summary(looped.findings)).toEqual([['n+1', 6, here('listLoop')]])
+      const mapped = await detectNPlusOne(t.db, async () => {
+        await Promise.all([1, 2, 3].map((id) => loadAccount(t.db, id))) // @line:mapAll
+      })
+      expect(summary(mapped.findings)).toEqual([['n+1', 3, here('mapAll')]])
     })
 
     it('passes a cleanup that runs once per read', async () => {
@@ -179,6 +197,15 @@ describe('what counts as the clock, and as a loop of tries', () => {
     expect(answer('async function f(gs){ for (const g of gs) { return await Promise.all(g.map(async (id) => { await Q(id) })) } }')).toEqual({ inLoop: true, bound: undefined })
     expect(answer('ids.map((id) => { return Q(id) })')).toEqual({ inLoop: true, bound: undefined })
     expect(answer('async function f(xs){ for (const x of xs) { const g = () => { return Q(x) }; await g() } }')).toEqual({ inLoop: false, bound: undefined })
+  })
+  it('reads calls written out in `await Promise.all([…])` as that many calls; a loop around the list still counts', () => {
+    expect(answer('async function f(){ await Promise.all([Q(a), Q(b), Q(c)]) }')).toEqual({ inLoop: true, bound: 3, list: true })
+    expect(answer('async function f(){ const [x, y] = await Promise.allSettled([Q(a), R(b)]) }')).toEqual({ inLoop: true, bound: 2, list: true })
+    expect(answer('async function f(xs){ for (const x of xs) await Promise.all([Q(x), R(x)]) }')).toEqual({ inLoop: true, bound: undefined })
+    expect(answer('async function f(xs){ await Promise.all(xs.map(async (x) => await Promise.all([Q(x), R(x)]))) }')).toEqual({ inLoop: true, bound: undefined })
+    expect(answer('async function f(){ while (!done) { try { return await Promise.all([Q(a), R(b)]) } catch {} } }')).toEqual({ inLoop: true, bound: undefined, retry: true })
+    // A spread is not a list written out.
+    expect(answer('async function f(xs){ await Promise.all([...xs, Q(a)]) }')).toEqual({ inLoop: false, bound: undefined })
   })
   it('reads `while` and `do … while` as walks (state the body changes), and `for` loops as loops over data', () => {
     expect(answer('async function f(){ while (node) { node = await Q(node.parent) } }')).toEqual({ inLoop: true, bound: undefined, walk: true })
