@@ -92,6 +92,12 @@ const ITERATION_CALLS = new Set([
   'map', 'forEach', 'flatMap', 'filter', 'reduce', 'reduceRight', 'some', 'every', 'find', 'findIndex', 'findLast',
   'findLastIndex', 'from', 'fromAsync', 'mapSeries', 'eachSeries', 'each', 'times', 'pMap', 'mapLimit', 'eachLimit',
 ])
+/**
+ * Of those, the names data-access code also uses for one lookup (`users.find(id)`, `repo.filter(where)`,
+ * `Items.from(row)`, `cursor.each(fn)`): an iteration call only when a function is written in its arguments
+ * (`rows.find((r) => …)`), since `users.find(id)` and `ids.find(isActive)` cannot be told apart by their text.
+ */
+const LOOKUP_NAMES = new Set(['find', 'findIndex', 'findLast', 'findLastIndex', 'filter', 'some', 'every', 'from', 'each', 'times'])
 /** Plain function calls that iterate (p-map, p-map-series, async's helpers imported by name). */
 const ITERATION_FUNCTIONS = new Set(['pMap', 'pMapSeries', 'pEachSeries', 'mapSeries', 'eachSeries', 'mapLimit', 'eachLimit'])
 /** `Promise.<name>(ids.map(…))` waits for one promise per element. */
@@ -501,7 +507,10 @@ function unwrap(node: Node): Node {
 function isIterationCall(node: Node): boolean {
   if (node.type !== 'CallExpression') return false
   const callee = node.callee
-  if (callee.type === 'MemberExpression') return !callee.computed && callee.property.type === 'Identifier' && ITERATION_CALLS.has(callee.property.name)
+  if (callee.type === 'MemberExpression') {
+    if (callee.computed || callee.property.type !== 'Identifier' || !ITERATION_CALLS.has(callee.property.name)) return false
+    return !LOOKUP_NAMES.has(callee.property.name) || node.arguments.some((a) => a.type === 'ArrowFunctionExpression' || a.type === 'FunctionExpression')
+  }
   return callee.type === 'Identifier' && ITERATION_FUNCTIONS.has(callee.name)
 }
 

@@ -10,7 +10,7 @@ import { detectNPlusOne } from '../../src/detect/index.js'
 import { isClockValue } from '../../src/detect/query-record.js'
 import { sourceLoopAt } from '../../src/detect/source-loops.js'
 import { eachDialect, OBSERVER_ON, openTestDb, type TestDb } from '../harness/databases.js'
-import { type AppDB, countExpired, createApp, findEither, findOne, findVerification, handle, loadAccount, readSession } from './fixtures/adapter.js'
+import { type AppDB, countExpired, createApp, findEither, findOne, findVerification, handle, loadAccount, ownerOf, accounts, readSession } from './fixtures/adapter.js'
 import { lineOf, summary } from './fixtures/lines.js'
 
 const thisFile = fileURLToPath(import.meta.url)
@@ -86,6 +86,21 @@ describe.runIf(OBSERVER_ON)('no N+1 where a statement runs once per call', () =>
         await Promise.all([1, 2, 3].map((id) => loadAccount(t.db, id))) // @line:mapAll
       })
       expect(summary(mapped.findings)).toEqual([['n+1', 3, here('mapAll')]])
+    })
+
+    it('passes a repository whose lookups are named like array methods (find, each) called twice on one line, and flags a loop over a service using it at that loop', async () => {
+      const twice = await detectNPlusOne(t.db, async () => {
+        const [sender, receiver] = await Promise.all([accounts.find(t.db, 1), accounts.find(t.db, 2)])
+        const either = (await accounts.find(t.db, 999))[0] ?? (await accounts.find(t.db, 3))[0]
+        await accounts.each(t.db, 4); await accounts.each(t.db, 5) // prettier-ignore
+        return [sender, receiver, either]
+      })
+      expect(twice.queryCount).toBe(6)
+      expect(twice.findings).toEqual([])
+      const looped = await detectNPlusOne(t.db, async () => {
+        for (const id of [1, 2, 3]) await ownerOf(t.db, id) // @line:ownerLoop
+      })
+      expect(summary(looped.findings)).toEqual([['n+1', 3, here('ownerLoop')]])
     })
 
     it('passes a cleanup that runs once per read', async () => {

@@ -92,6 +92,12 @@ describe('which frame is the loop (parsed, where a bracket scanner goes wrong)',
     ['await Promise.all(ids.map(async (id) => { await x; await helper(id) }))', 'await helper', true],
     // A list written out is as many calls as it holds (a bounded answer, see false-positives.test.ts), not a loop over data.
     ['await Promise.all([a(), b()])', 'await', true],
+    // Lookups named like array methods are loops only with a function written in their arguments.
+    ['const u = await users.find(id)', 'find(', false],
+    ['const u = await Items.from(row)', 'from(', false],
+    ['const hit = rows.find((r) => Q(r))', 'Q(', true],
+    ['const ok = await Promise.all(ids.filter(function (id) { return Q(id) }))', 'Q(', true],
+    ['const users = await Promise.all(ids.map(load))', 'map(', true],
     ['const pending = [a(), b()]\nawait Promise.all(pending)', 'await', false],
     ['await Promise.all(ids.map((id) => helper(id)))\nawait Q()', 'Q(', false],
     // The callee of an iteration call is where V8 points when `map` calls a named function.
