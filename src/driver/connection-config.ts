@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import { DbperfError, describeValue } from '../errors.js'
 import type { SqlDialect } from '../sql/fingerprinter.js'
 import { readNetworkUrl, redactUrl } from './redact-url.js'
@@ -108,7 +109,7 @@ function parseUrl(url: string): ConnectionTarget {
   } catch {
     throw invalidUrl(url, `expected ${form} (the host "${hostPort}" is not a host name or address)`)
   }
-  const query = new URLSearchParams(/\?([^#]*)/.exec(tail)?.[1] ?? '')
+  const query = new URLSearchParams(/^[^#]*?\?([^#]*)/.exec(tail)?.[1] ?? '')
   const options = network === 'mysql' ? mysqlUrlOptions(query) : undefined
   if (!parsed.hostname && network === 'mysql' && options?.socketPath === undefined) throw invalidUrl(url, `expected ${form} (the host is missing; or give ?socket=/path/to/mysqld.sock)`)
   let port: number | undefined
@@ -147,57 +148,123 @@ function parseUrl(url: string): ConnectionTarget {
  */
 function where(network: 'postgres' | 'mysql', host: string | undefined, port: number, query: URLSearchParams, options: Readonly<Record<string, unknown>> | undefined): string {
   const socketDir = network === 'postgres' ? query.get('host') : null
-  if (socketDir !== null && socketDir.startsWith('/')) return `${socketDir}/.s.PGSQL.${port}`
-  if (network === 'postgres' && host?.startsWith('/')) return `${host}/.s.PGSQL.${port}`
+  if (socketDir !== null && socketDir.startsWith('/')) return `${socketDir.replace(/\/+$/, '')}/.s.PGSQL.${port}`
+  if (network === 'postgres' && host?.startsWith('/')) return `${host.replace(/\/+$/, '')}/.s.PGSQL.${port}`
   if (typeof options?.socketPath === 'string') return options.socketPath
   return `${host ?? 'localhost'}:${port}`
 }
 
-// MySQL/MariaDB URL parameters read as mysql2 reads them (a JSON value, else the text), for the options a URL
-// commonly carries. Others are refused by name: mysql2 would only warn and drop them, and a dropped `ssl`
-// connects in the clear. Options that would change what a statement returns or how many run
-// (`multipleStatements`, `rowsAsArray`, `namedPlaceholders`, …) are not taken from a URL at all.
-const MYSQL_URL_OPTIONS = new Set(['socketPath', 'ssl', 'charset', 'timezone', 'connectTimeout', 'compress', 'localAddress', 'connectAttributes', 'enableKeepAlive', 'keepAliveInitialDelay'])
+// MySQL/MariaDB URL parameters. Those a URL commonly carries are read as mysql2 reads a URL (a JSON value, else
+// the text), and checked: a value mysql2 would reject later, or take for something else (`?ssl=oops` is the name
+// of an SSL profile, and mysql2 echoes it), is refused here, naming the parameter and never its value.
+// - TLS settings dbperf does not read (`sslcert`, `ssl-ca`, `useSSL` …) are refused: dropped, they would
+//   connect in the clear or unverified.
+// - mysql2 options that change what a statement returns or how many run (`multipleStatements`, `dateStrings`,
+//   `rowsAsArray` …) are refused: they belong in createDb's driverOptions, where they are deliberate.
+// - Anything else (other tools' pool and timeout settings: Prisma's `connection_limit`, `pool_timeout`, JDBC's
+//   `serverTimezone`, mysql2's `debug`) is ignored with a process warning (DBPERF_URL_PARAMETER_IGNORED), as
+//   before, when every parameter was dropped without a word.
 const MYSQL_URL_ALIASES: Readonly<Record<string, string>> = { socket: 'socketPath' }
-const MYSQL_SSL_MODES = ['sslmode', 'ssl-mode', 'ssl_mode', 'sslaccept']
+const MYSQL_SSL_MODES = new Set(['sslmode', 'ssl-mode', 'ssl_mode', 'sslaccept'])
+const MYSQL_TLS_NAME = /ssl|tls|cert|^ca$|^key$|passphrase|cipher/i
+const MYSQL_DRIVER_ONLY = new Set([
+  'multipleStatements', 'namedPlaceholders', 'rowsAsArray', 'nestTables', 'typeCast', 'supportBigNumbers', 'bigNumberStrings',
+  'decimalNumbers', 'dateStrings', 'jsonStrings', 'flags', 'queryFormat', 'stringifyObjects', 'insecureAuth', 'infileStreamFactory',
+  'authPlugins', 'authSwitchHandler', 'enableCleartextPlugin', 'password', 'password1', 'password2', 'password3', 'passwordSha1',
+  'user', 'host', 'port', 'database', 'uri', 'stream', 'isServer', 'charsetNumber', 'disableEval', 'maxPreparedStatements',
+])
+const PLAIN_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,39}$/
+// mysql2's `timezone`: 'local', 'Z' or an offset written ±HH:MM (a '+' in a URL arrives as a space).
+const TIMEZONE = /^(?:local|Z|[+\- ]\d\d:\d\d)$/
+const MAX_TIMEOUT_MS = 2_147_483_647
+
+type Check = (value: unknown, text: string) => unknown
+const checks: Readonly<Record<string, Check>> = {
+  socketPath: (_v, text) => (text === '' ? undefined : text),
+  ssl: (v, text) => {
+    if (v === true || text === '' || text === 'true') return {}
+    if (v === false || text === 'false') return null
+    // A JSON object of TLS options, or the one profile mysql2 knows by name.
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v
+    return text === 'Amazon RDS' ? text : undefined
+  },
+  charset: (_v, text) => (/^[A-Za-z0-9_]{1,64}$/.test(text) ? text : undefined),
+  timezone: (_v, text) => (TIMEZONE.test(text) ? text.replace(/^ /, '+') : undefined),
+  connectTimeout: (v) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_TIMEOUT_MS ? v : undefined),
+  keepAliveInitialDelay: (v) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_TIMEOUT_MS ? v : undefined),
+  compress: (v) => (typeof v === 'boolean' ? v : undefined),
+  enableKeepAlive: (v) => (typeof v === 'boolean' ? v : undefined),
+  localAddress: (_v, text) => (isIP(text) === 0 ? undefined : text),
+  connectAttributes: (v) => (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((a) => typeof a === 'string') ? v : undefined),
+}
+const EXPECTED: Readonly<Record<string, string>> = {
+  socketPath: "the path of the server's Unix socket",
+  ssl: 'a JSON object of TLS options ({"rejectUnauthorized":true}), true, false or "Amazon RDS"',
+  charset: 'a character set or collation name (utf8mb4)',
+  timezone: "'local', 'Z' or an offset such as +05:30",
+  connectTimeout: 'a whole number of milliseconds',
+  keepAliveInitialDelay: 'a whole number of milliseconds',
+  compress: 'true or false',
+  enableKeepAlive: 'true or false',
+  localAddress: 'an IP address',
+  connectAttributes: 'a JSON object of strings',
+}
 
 function mysqlUrlOptions(query: URLSearchParams): Record<string, unknown> {
   const options: Record<string, unknown> = {}
   const bad = (why: string) => new DbperfError('DBPERF_INVALID_URL', `malformed database URL: ${why}`)
+  // A name is echoed only when it is a plain word: an unencoded "&" inside a value (a JSON password) starts a
+  // "parameter" whose name is the rest of that secret.
+  const named = (key: string) => (PLAIN_NAME.test(key) ? `the MySQL/MariaDB URL parameter "${key}"` : 'a MySQL/MariaDB URL parameter whose name is not a plain word (is an "&" inside a value not percent-encoded as %26?)')
+  const seen = new Set<string>()
+  const ignored: string[] = []
+  let tlsMode: string | undefined
   for (const [rawKey, value] of query) {
-    if (MYSQL_SSL_MODES.includes(rawKey)) {
+    const key = MYSQL_URL_ALIASES[rawKey] ?? rawKey
+    if (seen.has(key)) throw bad(`${named(rawKey)} is given twice; give it once`)
+    seen.add(key)
+    if (MYSQL_SSL_MODES.has(rawKey)) {
+      if (tlsMode !== undefined) throw bad(`${named(rawKey)} and "${tlsMode}" both set TLS; give one`)
+      tlsMode = rawKey
       const mode = value.toLowerCase().replace(/_/g, '-')
-      if (mode === 'disabled' || mode === 'disable') continue
-      if (mode === 'required' || mode === 'require' || mode === 'accept-invalid-certs') options.ssl = { rejectUnauthorized: false }
+      if (mode === 'disabled' || mode === 'disable') options.ssl = null
+      else if (mode === 'required' || mode === 'require' || mode === 'accept-invalid-certs') options.ssl = { rejectUnauthorized: false }
       else if (mode === 'verify-ca' || mode === 'verify-identity' || mode === 'verify-full' || mode === 'strict') options.ssl = {}
       else {
         throw bad(
-          `the URL parameter "${rawKey}" must be one of DISABLED, REQUIRED (encrypted, certificate not checked), VERIFY_CA or VERIFY_IDENTITY (checked)` +
+          `${named(rawKey)} must be one of DISABLED, REQUIRED (encrypted, certificate not checked), VERIFY_CA or VERIFY_IDENTITY (checked)` +
             (mode === 'preferred' || mode === 'prefer' ? '; PREFERRED (encrypt when the server can) is not something mysql2 can do: choose REQUIRED or DISABLED' : ''),
         )
       }
       continue
     }
-    const key = MYSQL_URL_ALIASES[rawKey] ?? rawKey
-    if (!MYSQL_URL_OPTIONS.has(key)) {
-      throw bad(
-        `the MySQL/MariaDB URL parameter ${JSON.stringify(rawKey.slice(0, 40))} is not one dbperf reads. A URL can give socket, ssl (a JSON object, or true), sslmode, ` +
-          `charset, timezone, connectTimeout, compress, localAddress, connectAttributes, enableKeepAlive and keepAliveInitialDelay; ` +
-          `give other mysql2 options in createDb's driverOptions, and pool sizes in its pool option`,
-      )
+    const check = checks[key]
+    if (check === undefined) {
+      if (MYSQL_TLS_NAME.test(rawKey)) {
+        throw bad(`${named(rawKey)} is a TLS setting dbperf does not read, and without it the connection would not be the one asked for. Give TLS as ssl={…} (a JSON object of Node TLS options: ca, cert, key, rejectUnauthorized) or sslmode, or in createDb's driverOptions`)
+      }
+      if (MYSQL_DRIVER_ONLY.has(key)) throw bad(`${named(rawKey)} changes what statements return or how they run: set it in createDb's driverOptions, not in the URL`)
+      ignored.push(PLAIN_NAME.test(rawKey) ? rawKey : '(a parameter whose name is not a plain word)')
+      continue
     }
+    if (key === 'ssl' && tlsMode !== undefined) throw bad(`the MySQL/MariaDB URL parameters "ssl" and "${tlsMode}" both set TLS; give one`)
+    if (key === 'ssl') tlsMode = 'ssl'
     let parsed: unknown
     try {
       parsed = JSON.parse(value)
     } catch {
       parsed = value
     }
-    if (key === 'ssl') {
-      if (parsed === false || parsed === 'false') continue
-      if (parsed === true || parsed === 'true' || parsed === '') parsed = {}
-    }
-    if (key === 'socketPath' && (typeof parsed !== 'string' || parsed === '')) throw bad('the URL parameter "socket" must be the path of the server\'s Unix socket')
-    options[key] = parsed
+    const checked = check(parsed, value)
+    if (checked === undefined) throw bad(`${named(rawKey)} must be ${EXPECTED[key] ?? 'something else'} (its value is not shown: it may hold a secret)`)
+    options[key] = checked
+  }
+  if (options.ssl === null) delete options.ssl
+  if (ignored.length > 0) {
+    process.emitWarning(
+      `dbperf: the MySQL/MariaDB URL parameter(s) ${ignored.join(', ')} are not read and were ignored: dbperf has its own pool (createDb's pool option: max, acquireTimeoutMs, connectTimeoutMs) and reads socket, ssl, sslmode, charset, timezone, connectTimeout, compress, localAddress, connectAttributes, enableKeepAlive and keepAliveInitialDelay from a URL; other mysql2 options go in driverOptions`,
+      { code: 'DBPERF_URL_PARAMETER_IGNORED' },
+    )
   }
   return options
 }

@@ -8,8 +8,8 @@
  * everything in it after the first `:` is secret.
  */
 
-/** Query parameters whose value is a secret (pg reads `?password=`; the others are masked in case). */
-const SECRET_PARAM = /([?&;](?:password|passwd|pass|pwd|sslpassword|secret|token|access[_-]?token|api[_-]?key)=)(?:[^&\s]|&(?![\w.-]+=))*/gi
+/** Query parameters whose value is a secret (pg reads `?password=`; mysql2's `ssl` JSON may hold a key or passphrase; the others are masked in case). */
+const SECRET_PARAM = /([?&;](?:password|passwd|pass|pwd|sslpassword|secret|token|access[_-]?token|api[_-]?key|ssl|ssl[_-]?key|sslcert|passphrase|key)=)(?:[^&\s]|&(?![\w.-]+=))*/gi
 
 /**
  * Replaces the password of a URL-like string with `***`, even when the rest of it does not parse: the user
