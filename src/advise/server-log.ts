@@ -118,12 +118,25 @@ export async function readServerLog(path: string, options: ServerLogOptions = {}
     new DbperfError('DBPERF_INVALID_INPUT', `Cannot read the server log ${JSON.stringify(path)}: ${why}`, cause === undefined ? {} : { cause })
   // One stream, read once: the head that tells the format is its first chunks, so a pipe (`/dev/stdin`,
   // `<(zcat postgresql.log.1.gz)`, a FIFO) reads as well as a file, which cannot be read from its start twice.
-  let chunks: AsyncIterator<string>
+  try {
+    if ((await stat(path)).isDirectory()) throw unreadable('it is a directory; give the log file itself (log_directory/log_filename, slow_query_log_file).')
+  } catch (error) {
+    if (error instanceof DbperfError) throw error
+    throw unreadable((error as Error).message, error)
+  }
+  const chunks = (createReadStream(path, { encoding: 'utf8' }) as AsyncIterable<string>)[Symbol.asyncIterator]()
+  try {
+    return await readStream(chunks, path, options, unreadable)
+  } finally {
+    // Closes the file (or pipe) when reading stopped early: an unknown format, a line past the cap, a read error.
+    await chunks.return?.()
+  }
+}
+
+async function readStream(chunks: AsyncIterator<string>, path: string, options: ServerLogOptions, unreadable: (why: string, cause?: unknown) => DbperfError): Promise<ServerLogContents> {
   const head: string[] = []
   let headLength = 0
   try {
-    if ((await stat(path)).isDirectory()) throw unreadable('it is a directory; give the log file itself (log_directory/log_filename, slow_query_log_file).')
-    chunks = (createReadStream(path, { encoding: 'utf8' }) as AsyncIterable<string>)[Symbol.asyncIterator]()
     while (headLength < SNIFF_BYTES) {
       const next = await chunks.next()
       if (next.done === true) break
@@ -131,7 +144,6 @@ export async function readServerLog(path: string, options: ServerLogOptions = {}
       headLength += next.value.length
     }
   } catch (error) {
-    if (error instanceof DbperfError) throw error
     throw unreadable((error as Error).message, error)
   }
   const format = options.format ?? formatOf(head.join('').slice(0, SNIFF_BYTES), path)

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { createWriteStream, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -171,6 +171,20 @@ describe('logs that are not regular files', () => {
       const fromFifo = await throughFifo(readFileSync(fixture(file as string), 'utf8'))
       expect(fromFifo.format).toBe(fromFile.format)
       expect(fromFifo.queries).toEqual(fromFile.queries)
+    }
+  })
+
+  it('a log it cannot read is closed, not left open', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'dbperf-log-'))
+    const junk = path.join(dir, 'junk.txt')
+    writeFileSync(junk, 'x'.repeat(200_000))
+    const open = () => readdirSync('/proc/self/fd').filter((fd) => { try { return readlinkSync(`/proc/self/fd/${fd}`) === junk } catch { return false } }).length // prettier-ignore
+    try {
+      await expect(readServerLog(junk)).rejects.toThrow(/Cannot tell the format of the server log/)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      expect(open()).toBe(0)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 
