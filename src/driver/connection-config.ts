@@ -210,6 +210,8 @@ const EXPECTED: Readonly<Record<string, string>> = {
   connectAttributes: 'a JSON object of strings',
 }
 
+const warnedIgnored = new Set<string>()
+
 function mysqlUrlOptions(query: URLSearchParams): Record<string, unknown> {
   const options: Record<string, unknown> = {}
   const bad = (why: string) => new DbperfError('DBPERF_INVALID_URL', `malformed database URL: ${why}`)
@@ -260,7 +262,9 @@ function mysqlUrlOptions(query: URLSearchParams): Record<string, unknown> {
     options[key] = checked
   }
   if (options.ssl === null) delete options.ssl
-  if (ignored.length > 0) {
+  if (ignored.length > 0 && !warnedIgnored.has(ignored.join(','))) {
+    // Once per set of names: a URL is parsed again for each handle, replica and CLI step.
+    warnedIgnored.add(ignored.join(','))
     process.emitWarning(
       `dbperf: the MySQL/MariaDB URL parameter(s) ${ignored.join(', ')} are not read and were ignored: dbperf has its own pool (createDb's pool option: max, acquireTimeoutMs, connectTimeoutMs) and reads socket, ssl, sslmode, charset, timezone, connectTimeout, compress, localAddress, connectAttributes, enableKeepAlive and keepAliveInitialDelay from a URL; other mysql2 options go in driverOptions`,
       { code: 'DBPERF_URL_PARAMETER_IGNORED' },
