@@ -15,6 +15,7 @@ import { executeWithOrigin } from '../observe/origin.js'
 import type { BatchQuery, BatchStatement, LoaderPlan } from './batch-query.js'
 import { knownMaxParametersNow, lowerMaxParameters, maxParameters } from './catalog.js'
 import { echo, joinKeyParts, type KeyPart, normalizeKeyPart } from './key.js'
+import { keyValueProblem, sentValue } from './key-values.js'
 import { batchQueryFor, planLoader } from './loader-plan.js'
 import type { LoaderSpec } from './loader-spec.js'
 
@@ -78,17 +79,64 @@ export function createBatchFn(db: Kysely<any>, dialect: SqlDialect, spec: Loader
     // (an array only when two forms of one key, `42` and `'42'`, came in the same batch).
     const slots = new Map<KeyPart, Slot>()
     const distinct: unknown[] = []
+    // Keys the database cannot take for their column: each answered with its own error, not sent (key-values.ts).
+    let refused: Map<KeyPart, DbperfError> | undefined
+    const check = valueCheck(dialect, p)
     for (let i = 0; i < keys.length; i++) {
       const norm = matchKey(keys[i], true)
       const slot = slots.get(norm)
       if (slot === undefined) {
         slots.set(norm, i)
-        distinct.push(keys[i])
+        const problem = check === undefined ? undefined : check(keys[i])
+        if (problem === undefined) distinct.push(sendable(p, keys[i]))
+        else (refused ??= new Map()).set(norm, keyValueError(p, keys[i], problem))
       } else slots.set(norm, typeof slot === 'number' ? [slot, i] : [...slot, i])
     }
-    const rows = await fetchRows(db, dialect, query, ready, distinct)
-    return p.spec.kind === 'one' ? matchOne(p, keys, slots, rows, matchKey) : matchMany(keys.length, slots, rows, matchKey)
+    const rows = distinct.length === 0 ? [] : await fetchRows(db, dialect, query, ready, distinct)
+    const out = p.spec.kind === 'one' ? matchOne(p, keys, slots, rows, matchKey) : matchMany(keys.length, slots, rows, matchKey)
+    if (refused !== undefined) {
+      for (const [norm, error] of refused) {
+        const slot = slots.get(norm) as Slot
+        for (const i of typeof slot === 'number' ? [slot] : slot) out[i] = error
+      }
+    }
+    return out
   }
+}
+
+const valueChecks = new WeakMap<LoaderPlan, ((key: unknown) => string | undefined) | null>()
+
+/** The check of a key's values against its columns, made once per plan; none where every value is taken (MySQL). */
+function valueCheck(dialect: SqlDialect, plan: LoaderPlan): ((key: unknown) => string | undefined) | undefined {
+  let check = valueChecks.get(plan)
+  if (check === undefined) {
+    const cols = plan.keyColumns
+    const first = cols[0] as LoaderPlan['keyColumns'][number]
+    check =
+      dialect === 'mysql'
+        ? null
+        : cols.length === 1
+          ? (key) => keyValueProblem(dialect, first, key)
+          : (key) => {
+              for (let i = 0; i < cols.length; i++) {
+                const problem = keyValueProblem(dialect, cols[i] as LoaderPlan['keyColumns'][number], (key as readonly unknown[])[i])
+                if (problem !== undefined) return `${problem} at position ${i}`
+              }
+              return undefined
+            }
+    valueChecks.set(plan, check)
+  }
+  return check ?? undefined
+}
+
+function sendable(plan: LoaderPlan, key: unknown): unknown {
+  const cols = plan.keyColumns
+  if (cols.length === 1) return sentValue(cols[0] as LoaderPlan['keyColumns'][number], key)
+  return (key as readonly unknown[]).map((v, i) => sentValue(cols[i] as LoaderPlan['keyColumns'][number], v))
+}
+
+function keyValueError(plan: LoaderPlan, key: unknown, problem: string): DbperfError {
+  return new DbperfError('DBPERF_INVALID_INPUT', `${plan.spec.displayName}.load(key) needs ${problem}, but got: ${echo(key)}`)
 }
 
 /** Reduces a key (or a row's key columns) to the value rows and keys are matched by. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { checkKey, echo, genericKeyPart, joinKeyParts, keyComparison, normalizeKeyPart } from '../../src/loader/key.js'
+import { keyValueProblem } from '../../src/loader/key-values.js'
 
 const integer = keyComparison('int8', 'postgres')
 const decimal = keyComparison('numeric', 'postgres')
@@ -60,5 +61,26 @@ describe('key normalisation', () => {
     expect(echo(['x'.repeat(100)])).toBe(`["${'x'.repeat(57)}..."]`)
     expect(echo([1, 2, 3, 4, 5, 6, 7])).toBe('[1, 2, 3, 4, 5, … 2 more]')
     expect(echo({ a: 1, b: [1] })).toBe('{ a: 1, b: [an array of length 1] }')
+  })
+})
+
+describe('key values a PostgreSQL column cannot take (each would fail the whole batch)', () => {
+  const column = (dataType: string) => ({ name: 'k', dataType, dataTypeSchema: 'pg_catalog', comparison: keyComparison(dataType, 'postgres') })
+  it('integers: text, fractions and values past the type are refused; bigint, numeric text and 2^53 + 1 as text are not', () => {
+    for (const ok of [1, '42', ' 7 ', 12n, -(2 ** 31)]) expect(keyValueProblem('postgres', column('int4'), ok), String(ok)).toBeUndefined()
+    for (const bad of ['abc', 1.5, 2 ** 31, new Date(0), '1e3']) expect(keyValueProblem('postgres', column('int4'), bad), String(bad)).toMatch(/integer/)
+    expect(keyValueProblem('postgres', column('int2'), 40_000)).toMatch(/from -32768 to 32767/)
+    expect(keyValueProblem('postgres', column('int8'), '9007199254740993')).toBeUndefined()
+    expect(keyValueProblem('postgres', column('int8'), '9223372036854775808')).toMatch(/from -9223372036854775808 to 9223372036854775807/)
+  })
+  it('uuid and numeric', () => {
+    for (const ok of ['a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'A0EEBC999C0B4EF8BB6D6BB9BD380A11', '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}']) expect(keyValueProblem('postgres', column('uuid'), ok), ok).toBeUndefined()
+    for (const bad of ['abc', 42, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1']) expect(keyValueProblem('postgres', column('uuid'), bad), String(bad)).toMatch(/a uuid/)
+    for (const ok of [1.25, '007.50', 'NaN', 3n]) expect(keyValueProblem('postgres', column('numeric'), ok), String(ok)).toBeUndefined()
+    expect(keyValueProblem('postgres', column('numeric'), 'abc')).toMatch(/a number/)
+  })
+  it('MySQL takes anything (it compares loosely); text columns take anything', () => {
+    expect(keyValueProblem('mysql', { ...column('int'), comparison: keyComparison('int', 'mysql') }, 'abc')).toBeUndefined()
+    expect(keyValueProblem('postgres', column('text'), new Date(0))).toBeUndefined()
   })
 })

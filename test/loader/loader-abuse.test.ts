@@ -181,6 +181,32 @@ eachDialect('loader abuse', (dialect) => {
     expect(bad.status).toBe('rejected')
   })
 
+  it('a key its column cannot take (a Date, text, a fraction or 2^40 for an integer) fails alone, not the batch; a boolean is 1 or 0', async () => {
+    const loaders = createLoaders(t.db)
+    const people = loaders.one('people', 'id') as unknown as { load(k: unknown): Promise<{ name: string } | undefined> }
+    type Settled = PromiseSettledResult<{ name: string } | undefined>
+    const keys = [1, new Date(0), 'abc', 1.5, 2 ** 40, true, 3n]
+    const [good, date, text, fraction, huge, yes, bigint] = (await Promise.allSettled(keys.map((k) => people.load(k)))) as [Settled, Settled, Settled, Settled, Settled, Settled, Settled]
+    expect(good.status === 'fulfilled' && good.value?.name).toBe('Ada')
+    expect(yes.status === 'fulfilled' && yes.value?.name).toBe('Ada')
+    expect(bigint.status === 'fulfilled' && bigint.value?.name).toBe('Edsger')
+    const outcome = (r: PromiseSettledResult<unknown>) => (r.status === 'fulfilled' ? r.value : ((r.reason as DbperfError).code ?? 'raw error'))
+    if (t.sqlDialect === 'postgres') {
+      // PostgreSQL casts the whole key array to int4: each of these failed every load of the tick.
+      expect([date, text, fraction, huge].map(outcome)).toEqual(['DBPERF_INVALID_INPUT', 'DBPERF_INVALID_INPUT', 'DBPERF_INVALID_INPUT', 'DBPERF_INVALID_INPUT'])
+      expect((date as PromiseRejectedResult).reason.message).toMatch(/^loaders\.one\('people', 'id'\)\.load\(key\) needs an integer for the column "id" \(int4\), but got: Date\(1970/)
+      expect((huge as PromiseRejectedResult).reason.message).toMatch(/needs an integer from -2147483648 to 2147483647 for the column "id" \(int4\), but got: 1099511627776/)
+    } else if (t.sqlDialect === 'sqlite') {
+      // better-sqlite3 cannot bind a Date; the others match nothing, as SQLite compares them.
+      expect(outcome(date)).toBe('DBPERF_INVALID_INPUT')
+      expect((date as PromiseRejectedResult).reason.message).toMatch(/needs a value SQLite can bind .*a Date is not one/)
+      expect([text, fraction, huge].map(outcome)).toEqual([undefined, undefined, undefined])
+    } else {
+      // MySQL/MariaDB compare loosely: no error, no row.
+      expect([date, text, fraction, huge].map(outcome)).toEqual([undefined, undefined, undefined, undefined])
+    }
+  })
+
   it('quotes hostile table and column names', async () => {
     const loaders = createLoaders(t.db)
     const row = await loaders.one('odd "table"', 'we"ird id', { select: ["it's"] }).load(1)
