@@ -381,7 +381,7 @@ function survivesParse(file: string, source: string): boolean {
 }
 
 interface Scope {
-  /** Names bound by `const x = ids.map(…)` in this function (for `await Promise.all(x)`). */
+  /** Names bound by `const x = ids.map(…)`, or pushed onto in a loop, in this function (for `await Promise.all(x)`). */
   readonly iterations: Set<string>
   /** How many loop statements of this function enclose the node being visited. */
   loops: number
@@ -452,6 +452,10 @@ function collectRegions(program: Node, keys: Record<string, readonly string[]>):
         fn(node, 'function')
         return
       case 'CallExpression': {
+        // `pending.push(helper(id))` in a loop of this function: `await Promise.all(pending)` waits for one
+        // promise per iteration, like `const pending = ids.map(…)`.
+        const pushed = scope().loops > 0 ? pushedOnto(node) : undefined
+        if (pushed !== undefined) scope().iterations.add(pushed)
         if (!isIterationCall(node)) break
         const callee = node.callee
         if (callee.type === 'MemberExpression') {
@@ -514,7 +518,18 @@ function isIterationCall(node: Node): boolean {
   return callee.type === 'Identifier' && ITERATION_FUNCTIONS.has(callee.name)
 }
 
-/** `Promise.all(ids.map(…))`, or `Promise.all(pending)` after `const pending = ids.map(…)` in the same function. */
+/** The name in `pending.push(…)` (with an argument, on a plain name). */
+function pushedOnto(node: Node): string | undefined {
+  if (node.type !== 'CallExpression' || node.arguments.length === 0) return undefined
+  const callee = node.callee
+  if (callee.type !== 'MemberExpression' || callee.computed || callee.object.type !== 'Identifier') return undefined
+  return callee.property.type === 'Identifier' && callee.property.name === 'push' ? callee.object.name : undefined
+}
+
+/**
+ * `Promise.all(ids.map(…))`, or `Promise.all(pending)` after `const pending = ids.map(…)` in the same function,
+ * or after `pending.push(…)` in a loop of the same function.
+ */
 function awaitsEachElement(argument: Node, scope: Scope): boolean {
   const call = unwrap(argument)
   if (call.type !== 'CallExpression') return false

@@ -86,6 +86,13 @@ describe.runIf(OBSERVER_ON)('no N+1 where a statement runs once per call', () =>
         await Promise.all([1, 2, 3].map((id) => loadAccount(t.db, id))) // @line:mapAll
       })
       expect(summary(mapped.findings)).toEqual([['n+1', 3, here('mapAll')]])
+      // Promises pushed in a loop and awaited together: the loop is not on the stack, the await is.
+      const pushed = await detectNPlusOne(t.db, async () => {
+        const pending: Array<Promise<unknown>> = []
+        for (const id of [1, 2, 3]) pending.push(loadAccount(t.db, id))
+        await Promise.all(pending) // @line:pushAll
+      })
+      expect(summary(pushed.findings)).toEqual([['n+1', 3, here('pushAll')]])
     })
 
     it('passes a repository whose lookups are named like array methods (find, each) called twice on one line, and flags a loop over a service using it at that loop', async () => {

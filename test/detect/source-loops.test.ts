@@ -99,6 +99,10 @@ describe('which frame is the loop (parsed, where a bracket scanner goes wrong)',
     ['const ok = await Promise.all(ids.filter(function (id) { return Q(id) }))', 'Q(', true],
     ['const users = await Promise.all(ids.map(load))', 'map(', true],
     ['const pending = [a(), b()]\nawait Promise.all(pending)', 'await', false],
+    // Promises pushed in a loop of the same function, then awaited together.
+    ['const pending = []\nfor (const id of ids) pending.push(helper(id))\nawait Promise.all(pending)', 'await', true],
+    ['const pending = []\npending.push(a())\npending.push(b())\nawait Promise.all(pending)', 'await', false],
+    ['const pending = []\nfor (const id of ids) pending.push(helper(id))\nawait Promise.all(others)', 'await', false],
     ['await Promise.all(ids.map((id) => helper(id)))\nawait Q()', 'Q(', false],
     // The callee of an iteration call is where V8 points when `map` calls a named function.
     ['const users = ids.map(loadUser)', 'map', true],
