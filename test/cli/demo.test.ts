@@ -10,7 +10,15 @@ const ERASE = '\r\u001b[2K'
 
 /** The lines of a demo report that do not depend on timings: what was seeded, counted, found and advised. */
 function verdicts(report: string): string[] {
-  return report.split('\n').filter((line) => /^(?:dbperf demo on|Seeded|statements per request|N\+1 findings|dbperf: |Index advice|No index|\d+\. create index|applied:)/.test(line))
+  return (
+    report
+      .split('\n')
+      .filter((line) => /^(?:dbperf demo on|Seeded|statements per request|N\+1 findings|dbperf: |Index advice|No index|\d+\. create index|applied:)/.test(line))
+      // The first request's count includes the loader's catalogue lookup, which is not always one statement: Kysely's
+      // schema listing is read again when another session drops a schema meanwhile (catalog.ts), and the suite's
+      // other files drop theirs in parallel. A CI run saw 4 then 3; the later requests' count is compared exactly.
+      .map((line) => line.replace(/with loaders \d+ on the first request/, 'with loaders N on the first request'))
+  )
 }
 
 /** The demo prints the N+1 it finds on purpose: these tests are exempt from the suite's own N+1 check. */
