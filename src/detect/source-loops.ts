@@ -526,31 +526,30 @@ function pushedOnto(node: Node): string | undefined {
   return callee.property.type === 'Identifier' && callee.property.name === 'push' ? callee.object.name : undefined
 }
 
-/**
- * `Promise.all(ids.map(…))`, or `Promise.all(pending)` after `const pending = ids.map(…)` in the same function,
- * or after `pending.push(…)` in a loop of the same function.
- */
-function awaitsEachElement(argument: Node, scope: Scope): boolean {
-  const call = unwrap(argument)
-  if (call.type !== 'CallExpression') return false
-  const callee = call.callee
-  if (callee.type !== 'MemberExpression' || callee.computed || callee.object.type !== 'Identifier' || callee.object.name !== 'Promise') return false
-  if (callee.property.type !== 'Identifier' || !PROMISE_COMBINATORS.has(callee.property.name)) return false
-  const first = call.arguments[0]
-  if (first === undefined || first.type === 'SpreadElement') return false
-  const inner = unwrap(first)
-  return isIterationCall(inner) || (inner.type === 'Identifier' && scope.iterations.has(inner.name))
-}
-
-/** `Promise.all([a, b, c])` (also `allSettled`, `any`, `race`) over a list written without spreads: its length. */
-function combinedList(argument: Node): number | undefined {
+/** The argument of `Promise.all(x)` (also `allSettled`, `any`, `race`), unless it is missing or a spread. */
+function combinedArgument(argument: Node): Node | undefined {
   const call = unwrap(argument)
   if (call.type !== 'CallExpression') return undefined
   const callee = call.callee
   if (callee.type !== 'MemberExpression' || callee.computed || callee.object.type !== 'Identifier' || callee.object.name !== 'Promise') return undefined
   if (callee.property.type !== 'Identifier' || !PROMISE_COMBINATORS.has(callee.property.name)) return undefined
   const first = call.arguments[0]
-  return first === undefined || first.type === 'SpreadElement' ? undefined : literalLength(first)
+  return first === undefined || first.type === 'SpreadElement' ? undefined : unwrap(first)
+}
+
+/**
+ * `Promise.all(ids.map(…))`, or `Promise.all(pending)` after `const pending = ids.map(…)` in the same function,
+ * or after `pending.push(…)` in a loop of the same function.
+ */
+function awaitsEachElement(argument: Node, scope: Scope): boolean {
+  const inner = combinedArgument(argument)
+  return inner !== undefined && (isIterationCall(inner) || (inner.type === 'Identifier' && scope.iterations.has(inner.name)))
+}
+
+/** `Promise.all([a, b, c])` over a list written without spreads: its length. */
+function combinedList(argument: Node): number | undefined {
+  const inner = combinedArgument(argument)
+  return inner === undefined ? undefined : literalLength(inner)
 }
 
 /**
