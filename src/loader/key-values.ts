@@ -20,53 +20,54 @@ const RANGES: ReadonlyArray<[RegExp, bigint, bigint]> = [
 const UUID = /^\{?[0-9a-f]{4}(?:-?[0-9a-f]{4}){7}\}?$/i
 const NUMERIC_WORDS = /^\s*[+-]?(?:nan|inf|infinity)\s*$/i
 
-interface Range {
-  readonly min: bigint
-  readonly max: bigint
-  readonly low: number
-  readonly high: number
-}
-const ranges = new WeakMap<ColumnInfo, Range | null>()
-
-/** The integer range of a PostgreSQL integer column's type, kept per column. */
-function rangeOf(column: ColumnInfo): Range | undefined {
-  let range = ranges.get(column)
-  if (range === undefined) {
-    const found = RANGES.find(([name]) => name.test(column.dataType.toLowerCase()))
-    range = found === undefined ? null : { min: found[1], max: found[2], low: Number(found[1]), high: Number(found[2]) }
-    ranges.set(column, range)
-  }
-  return range ?? undefined
+/** The integer range of a PostgreSQL integer column's type. */
+function rangeOf(column: ColumnInfo): { readonly min: bigint; readonly max: bigint } | undefined {
+  const found = RANGES.find(([name]) => name.test(column.dataType.toLowerCase()))
+  return found === undefined ? undefined : { min: found[1], max: found[2] }
 }
 
-/** Why the database cannot take `value` for `column` (`undefined` when it can), in the words of a key error. */
-export function keyValueProblem(dialect: SqlDialect, column: ColumnInfo, value: unknown): string | undefined {
+type ValueCheck = (value: unknown) => string | undefined
+
+/**
+ * The check of one key column's values, made once per loader plan: why the database cannot take a value for
+ * `column` (`undefined` when it can), in the words of a key error. `undefined` where every value is taken.
+ */
+export function keyValueCheck(dialect: SqlDialect, column: ColumnInfo): ValueCheck | undefined {
   if (dialect === 'sqlite') {
-    if (value instanceof Date) return `a value SQLite can bind (a number, text, bigint or Buffer; a Date is not one): pass the key as the column "${column.name}" stores it, an ISO text or a number`
-    if (typeof value === 'boolean' && column.comparison.kind !== 'integer') return `a value SQLite can bind (a number, text, bigint or Buffer; a boolean is not one) for the column "${column.name}" (${column.dataType})`
-    return undefined
+    return (value) => {
+      if (value instanceof Date) return `a value SQLite can bind (a number, text, bigint or Buffer; a Date is not one): pass the key as the column "${column.name}" stores it, an ISO text or a number`
+      if (typeof value === 'boolean' && column.comparison.kind !== 'integer') return `a value SQLite can bind (a number, text, bigint or Buffer; a boolean is not one) for the column "${column.name}" (${column.dataType})`
+      return undefined
+    }
   }
   if (dialect !== 'postgres') return undefined
   const { kind } = column.comparison
   if (kind === 'integer') {
-    // The common key, checked without BigInt (it runs for every key of every batch).
-    if (typeof value === 'number' && Number.isSafeInteger(value)) {
-      const range = rangeOf(column)
-      return range === undefined || (value >= range.low && value <= range.high) ? undefined : `an integer from ${range.min} to ${range.max} for the column "${column.name}" (${column.dataType})`
-    }
-    const part = normalizeKeyPart(column.comparison, value)
-    const n = typeof part === 'number' ? BigInt(part) : /^-?\d+$/.test(part) ? BigInt(part) : undefined
-    if (n === undefined) return `an integer for the column "${column.name}" (${column.dataType})`
     const range = rangeOf(column)
-    if (range && (n < range.min || n > range.max)) return `an integer from ${range.min} to ${range.max} for the column "${column.name}" (${column.dataType})`
-    return undefined
+    const [low, high] = range === undefined ? [-Infinity, Infinity] : [Number(range.min), Number(range.max)]
+    const outside = range === undefined ? '' : `an integer from ${range.min} to ${range.max} for the column "${column.name}" (${column.dataType})`
+    return (value) => {
+      // The common key, checked without BigInt (it runs for every key of every batch).
+      if (typeof value === 'number' && Number.isSafeInteger(value)) return value >= low && value <= high ? undefined : outside
+      const part = normalizeKeyPart(column.comparison, value)
+      const n = typeof part === 'number' ? BigInt(part) : /^-?\d+$/.test(part) ? BigInt(part) : undefined
+      if (n === undefined) return `an integer for the column "${column.name}" (${column.dataType})`
+      return range && (n < range.min || n > range.max) ? outside : undefined
+    }
   }
-  if (kind === 'uuid') return typeof value === 'string' && UUID.test(value.trim()) ? undefined : `a uuid for the column "${column.name}"`
+  if (kind === 'uuid') return (value) => (typeof value === 'string' && UUID.test(value.trim()) ? undefined : `a uuid for the column "${column.name}"`)
   if (kind === 'decimal') {
-    const part = normalizeKeyPart(column.comparison, value)
-    return /^-?\d+(?:\.\d+)?$/.test(String(part)) || (typeof value === 'string' && NUMERIC_WORDS.test(value)) ? undefined : `a number for the column "${column.name}" (${column.dataType})`
+    return (value) => {
+      const part = normalizeKeyPart(column.comparison, value)
+      return /^-?\d+(?:\.\d+)?$/.test(String(part)) || (typeof value === 'string' && NUMERIC_WORDS.test(value)) ? undefined : `a number for the column "${column.name}" (${column.dataType})`
+    }
   }
   return undefined
+}
+
+/** {@link keyValueCheck} for one value. */
+export function keyValueProblem(dialect: SqlDialect, column: ColumnInfo, value: unknown): string | undefined {
+  return keyValueCheck(dialect, column)?.(value)
 }
 
 /**

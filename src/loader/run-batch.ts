@@ -15,7 +15,7 @@ import { executeWithOrigin } from '../observe/origin.js'
 import type { BatchQuery, BatchStatement, LoaderPlan } from './batch-query.js'
 import { knownMaxParametersNow, lowerMaxParameters, maxParameters } from './catalog.js'
 import { echo, joinKeyParts, type KeyPart, normalizeKeyPart } from './key.js'
-import { keyValueProblem, sentValue } from './key-values.js'
+import { keyValueCheck, sentValue } from './key-values.js'
 import { batchQueryFor, planLoader } from './loader-plan.js'
 import type { LoaderSpec } from './loader-spec.js'
 
@@ -28,6 +28,8 @@ interface Prepared {
   readonly plan: LoaderPlan
   readonly statement: BatchStatement
   readonly matchKey: MatchKey
+  /** Why the database cannot take a key for its columns; none where every value is taken. */
+  readonly valueCheck: ((key: unknown) => string | undefined) | undefined
   readonly origin: { readonly kind: 'loader'; readonly name: string }
 }
 
@@ -51,7 +53,7 @@ function preparedEntry(db: Kysely<any>, dialect: SqlDialect, spec: LoaderSpec): 
   if (known) return known
   const promise = planLoader(db, dialect, spec).then((plan): Prepared => {
     const query = batchQueryFor(dialect)
-    return { plan, statement: query.prepare(plan, db), matchKey: keyMatcher(plan), origin: { kind: 'loader', name: spec.originName } }
+    return { plan, statement: query.prepare(plan, db), matchKey: keyMatcher(plan), valueCheck: valueCheck(dialect, plan), origin: { kind: 'loader', name: spec.originName } }
   })
   const entry: PreparedEntry = { promise, value: undefined }
   const map = bySpec
@@ -74,20 +76,19 @@ export function createBatchFn(db: Kysely<any>, dialect: SqlDialect, spec: Loader
   return async (keys) => {
     const entry = preparedEntry(db, dialect, spec)
     const ready = entry.value ?? (await entry.promise)
-    const { plan: p, matchKey } = ready
+    const { plan: p, matchKey, valueCheck: check } = ready
     // Distinct keys by their comparable form; `slots` says which position(s) of `keys` each one answers
     // (an array only when two forms of one key, `42` and `'42'`, came in the same batch).
     const slots = new Map<KeyPart, Slot>()
     const distinct: unknown[] = []
     // Keys the database cannot take for their column: each answered with its own error, not sent (key-values.ts).
     let refused: Map<KeyPart, DbperfError> | undefined
-    const check = valueCheck(dialect, p)
     for (let i = 0; i < keys.length; i++) {
       const norm = matchKey(keys[i], true)
       const slot = slots.get(norm)
       if (slot === undefined) {
         slots.set(norm, i)
-        const problem = check === undefined ? undefined : check(keys[i])
+        const problem = check?.(keys[i])
         if (problem === undefined) distinct.push(sendable(p, keys[i]))
         else (refused ??= new Map()).set(norm, keyValueError(p, keys[i], problem))
       } else slots.set(norm, typeof slot === 'number' ? [slot, i] : [...slot, i])
@@ -104,29 +105,19 @@ export function createBatchFn(db: Kysely<any>, dialect: SqlDialect, spec: Loader
   }
 }
 
-const valueChecks = new WeakMap<LoaderPlan, ((key: unknown) => string | undefined) | null>()
-
-/** The check of a key's values against its columns, made once per plan; none where every value is taken (MySQL). */
+/** The check of a key's values against its columns (key-values.ts); none where every value is taken (MySQL). */
 function valueCheck(dialect: SqlDialect, plan: LoaderPlan): ((key: unknown) => string | undefined) | undefined {
-  let check = valueChecks.get(plan)
-  if (check === undefined) {
-    const cols = plan.keyColumns
-    const first = cols[0] as LoaderPlan['keyColumns'][number]
-    check =
-      dialect === 'mysql'
-        ? null
-        : cols.length === 1
-          ? (key) => keyValueProblem(dialect, first, key)
-          : (key) => {
-              for (let i = 0; i < cols.length; i++) {
-                const problem = keyValueProblem(dialect, cols[i] as LoaderPlan['keyColumns'][number], (key as readonly unknown[])[i])
-                if (problem !== undefined) return `${problem} at position ${i}`
-              }
-              return undefined
-            }
-    valueChecks.set(plan, check)
+  const checks = plan.keyColumns.map((c) => keyValueCheck(dialect, c))
+  if (checks.every((c) => c === undefined)) return undefined
+  const [only] = checks
+  if (checks.length === 1) return only
+  return (key) => {
+    for (let i = 0; i < checks.length; i++) {
+      const problem = checks[i]?.((key as readonly unknown[])[i])
+      if (problem !== undefined) return `${problem} at position ${i}`
+    }
+    return undefined
   }
-  return check ?? undefined
 }
 
 function sendable(plan: LoaderPlan, key: unknown): unknown {
